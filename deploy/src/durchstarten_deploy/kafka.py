@@ -1,0 +1,195 @@
+"""A single-node Apache Kafka (KRaft, combined broker and controller) from Maven Central's jars.
+
+The jars come from `deploy/kafka/pom.xml` through `mvn dependency:copy-dependencies` into a
+cache directory outside git that later runs reuse. Java 17 and Maven are the only system
+requirements.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import shutil
+import subprocess
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from durchstarten.messaging.admin import broker_ready
+from durchstarten_deploy.processes import StackError, port_open, stop_pid, wait_until
+
+POM = Path(__file__).resolve().parents[2] / "kafka" / "pom.xml"
+
+
+def kafka_version() -> str:
+    """The Kafka version the pom pins."""
+    text = POM.read_text()
+    start = text.index("<kafka.version>") + len("<kafka.version>")
+    return text[start : text.index("</kafka.version>", start)]
+
+
+def ensure_jars(cache_root: Path) -> Path:
+    """Download the broker's jars once into `cache_root/kafka-<version>`; return that folder."""
+    target = cache_root / f"kafka-{kafka_version()}"
+    marker = target / ".complete"
+    if marker.exists():
+        return target
+    if shutil.which("java") is None or shutil.which("mvn") is None:
+        msg = "Kafka needs Java 17 and Maven: apt-get install openjdk-17-jre-headless maven"
+        raise StackError(msg)
+    target.mkdir(parents=True, exist_ok=True)
+    result = subprocess.run(
+        [
+            "mvn",
+            "-q",
+            "-B",
+            "-f",
+            str(POM),
+            "dependency:copy-dependencies",
+            "-DincludeScope=runtime",
+            f"-DoutputDirectory={target}",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        msg = f"mvn could not fetch the Kafka jars:\n{result.stdout[-3000:]}{result.stderr[-3000:]}"
+        raise StackError(msg)
+    marker.touch()
+    return target
+
+
+@dataclass
+class KafkaNode:
+    """One KRaft node on 127.0.0.1: data, config and log under `directory`."""
+
+    directory: Path
+    jars: Path
+    port: int
+    controller_port: int
+    heap: str = "768m"
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def bootstrap(self) -> str:
+        """The bootstrap address clients use."""
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def log_file(self) -> Path:
+        """Where the broker writes its log."""
+        return self.directory / "broker.log"
+
+    def _write_config(self) -> Path:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        config = self.directory / "server.properties"
+        config.write_text(
+            "\n".join(
+                [
+                    "process.roles=broker,controller",
+                    "node.id=1",
+                    f"controller.quorum.voters=1@127.0.0.1:{self.controller_port}",
+                    f"listeners=PLAINTEXT://127.0.0.1:{self.port},"
+                    f"CONTROLLER://127.0.0.1:{self.controller_port}",
+                    f"advertised.listeners=PLAINTEXT://127.0.0.1:{self.port}",
+                    "controller.listener.names=CONTROLLER",
+                    "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+                    "inter.broker.listener.name=PLAINTEXT",
+                    f"log.dirs={self.directory / 'data'}",
+                    # One node: every internal topic has one replica, or the group
+                    # coordinator never becomes available.
+                    "offsets.topic.replication.factor=1",
+                    "offsets.topic.num.partitions=10",
+                    "transaction.state.log.replication.factor=1",
+                    "transaction.state.log.min.isr=1",
+                    "share.coordinator.state.topic.replication.factor=1",
+                    "share.coordinator.state.topic.min.isr=1",
+                    "min.insync.replicas=1",
+                    "default.replication.factor=1",
+                    "group.initial.rebalance.delay.ms=0",
+                    "auto.create.topics.enable=false",
+                    "log.retention.hours=-1",
+                    "",
+                ]
+            )
+        )
+        (self.directory / "log4j2.properties").write_text(
+            "\n".join(
+                [
+                    "status = warn",
+                    "appender.file.type = File",
+                    "appender.file.name = FILE",
+                    f"appender.file.fileName = {self.log_file}",
+                    "appender.file.layout.type = PatternLayout",
+                    "appender.file.layout.pattern = [%d] %p %m (%c)%n",
+                    "rootLogger.level = INFO",
+                    "rootLogger.appenderRef.file.ref = FILE",
+                    "logger.kafka.name = kafka",
+                    "logger.kafka.level = INFO",
+                    "logger.state.name = state.change.logger",
+                    "logger.state.level = WARN",
+                    "",
+                ]
+            )
+        )
+        return config
+
+    def _java(self, *args: str) -> list[str]:
+        return [
+            "java",
+            f"-Xms{self.heap}",
+            f"-Xmx{self.heap}",
+            "-XX:+UseG1GC",
+            "-Djava.awt.headless=true",
+            f"-Dlog4j2.configurationFile={self.directory / 'log4j2.properties'}",
+            "-cp",
+            f"{self.jars}/*",
+            *args,
+        ]
+
+    def start(self, *, timeout_s: float = 90.0) -> None:
+        """Format storage if new, start the node, and wait for a metadata answer."""
+        config = self._write_config()
+        if not (self.directory / "data" / "meta.properties").exists():
+            cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+            result = subprocess.run(
+                self._java(
+                    "kafka.tools.StorageTool",
+                    "format",
+                    "--cluster-id",
+                    cluster_id,
+                    "--config",
+                    str(config),
+                ),
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            if result.returncode != 0:
+                msg = f"formatting Kafka storage failed:\n{result.stdout}{result.stderr}"
+                raise StackError(msg)
+        stdout = (self.directory / "stdout.log").open("ab")
+        self.process = subprocess.Popen(  # noqa: S603  # our own command line
+            self._java("kafka.Kafka", str(config)),
+            stdout=stdout,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,  # Ctrl-C in a terminal reaches us, not the JVM directly
+        )
+        (self.directory / "kafka.pid").write_text(str(self.process.pid))
+
+        def ready() -> bool:
+            if self.process is not None and self.process.poll() is not None:
+                msg = f"Kafka exited with code {self.process.returncode}; see {self.log_file}"
+                raise StackError(msg)
+            return port_open(self.port) and asyncio.run(broker_ready(self.bootstrap))
+
+        wait_until(ready, timeout_s=timeout_s, what="Kafka", log=self.log_file)
+
+    def stop(self) -> None:
+        """Stop the node (controlled shutdown), by process id."""
+        if self.process is not None:
+            stop_pid(self.process.pid, timeout_s=30, process=self.process)
+            self.process = None
+        (self.directory / "kafka.pid").unlink(missing_ok=True)

@@ -1,0 +1,223 @@
+"""PostgreSQL for the local stack: a server named by DATABASE_URL, or a cluster of our own.
+
+Our own cluster lives in a data directory outside git, listens on 127.0.0.1 on a free port,
+and requires a password (generated, kept in the state directory). PostgreSQL refuses to run
+as root, so under root the cluster runs as the system's `postgres` user.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import pwd
+import secrets
+import shutil
+import signal
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import quote, urlsplit, urlunsplit
+
+import asyncpg
+
+from durchstarten_deploy.processes import StackError, port_open, stop_pid, wait_until
+
+SUPERUSER = "durchstarten"
+
+
+def find_bin_dir() -> Path:
+    """The folder with initdb and postgres: Debian's newest, else PATH, else pgserver's."""
+    debian = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=_major, reverse=True)
+    if debian:
+        return debian[0].parent
+    initdb = shutil.which("initdb")
+    if initdb:
+        return Path(initdb).resolve().parent
+    try:
+        import pgserver  # type: ignore[import-not-found]  # noqa: PLC0415  # optional extra
+
+        return Path(pgserver.__file__).parent / "pginstall" / "bin"
+    except ImportError:
+        pass
+    msg = (
+        "PostgreSQL server binaries not found: apt-get install postgresql, "
+        "or set DATABASE_URL to an existing server, or `uv pip install pgserver`"
+    )
+    raise StackError(msg)
+
+
+def _major(path: Path) -> int:
+    try:
+        return int(path.parent.parent.name)
+    except ValueError:
+        return 0
+
+
+def with_database(url: str, database: str) -> str:
+    """`url` pointing at another database on the same server."""
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, "/" + quote(database), parts.query, ""))
+
+
+@dataclass
+class LocalPostgres:
+    """A PostgreSQL cluster of our own under `directory`."""
+
+    directory: Path
+    port: int
+    process: subprocess.Popen[bytes] | None = None
+    _password: str = field(default="", repr=False)
+
+    @property
+    def data_dir(self) -> Path:
+        """The cluster's data directory."""
+        return self.directory / "data"
+
+    @property
+    def log_file(self) -> Path:
+        """Where the server writes its log."""
+        return self.directory / "postgres.log"
+
+    @property
+    def admin_url(self) -> str:
+        """Superuser URL of the maintenance database."""
+        return f"postgresql://{SUPERUSER}:{quote(self._password)}@127.0.0.1:{self.port}/postgres"
+
+    def _run_as(self) -> tuple[int, int] | None:
+        if os.geteuid() != 0:
+            return None
+        try:
+            user = pwd.getpwnam("postgres")
+        except KeyError:
+            msg = "running as root needs the system user 'postgres' (apt-get install postgresql)"
+            raise StackError(msg) from None
+        return user.pw_uid, user.pw_gid
+
+    def _cmd(self, args: list[str], ids: tuple[int, int] | None) -> list[str]:
+        if ids is None:
+            return args
+        return ["setpriv", f"--reuid={ids[0]}", f"--regid={ids[1]}", "--clear-groups", *args]
+
+    def start(self, *, timeout_s: float = 60.0) -> None:
+        """initdb on first use, then start the server and wait until it accepts logins."""
+        bin_dir = find_bin_dir()
+        ids = self._run_as()
+        self.directory.mkdir(parents=True, exist_ok=True)
+        password_file = self.directory / "superuser-password"
+        if ids is not None:
+            _make_traversable(self.directory)
+        if not (self.data_dir / "PG_VERSION").exists():
+            shutil.rmtree(self.data_dir, ignore_errors=True)
+            password_file.write_text(secrets.token_urlsafe(24))
+            password_file.chmod(0o600)
+            self.data_dir.mkdir(mode=0o700)
+            pwfile = self.directory / "pwfile"
+            pwfile.write_text(password_file.read_text())
+            if ids is not None:
+                for path in (self.directory, self.data_dir, pwfile):
+                    os.chown(path, *ids)
+            result = subprocess.run(  # noqa: S603  # our own command line
+                self._cmd(
+                    [
+                        str(bin_dir / "initdb"),
+                        "-D",
+                        str(self.data_dir),
+                        "-U",
+                        SUPERUSER,
+                        f"--pwfile={pwfile}",
+                        "--auth=scram-sha-256",
+                        "--encoding=UTF8",
+                        "--locale=C.UTF-8",
+                    ],
+                    ids,
+                ),
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            pwfile.unlink()
+            if result.returncode != 0:
+                msg = f"initdb failed:\n{result.stdout}{result.stderr}"
+                raise StackError(msg)
+        self._password = password_file.read_text().strip()
+        if ids is not None:
+            os.chown(self.directory, *ids)
+        log = self.log_file.open("ab")
+        if ids is not None:
+            os.chown(self.log_file, *ids)
+        self.process = subprocess.Popen(  # noqa: S603  # our own command line
+            self._cmd(
+                [
+                    str(bin_dir / "postgres"),
+                    "-D",
+                    str(self.data_dir),
+                    "-p",
+                    str(self.port),
+                    "-c",
+                    "listen_addresses=127.0.0.1",
+                    "-c",
+                    f"unix_socket_directories={self.directory}",
+                    "-c",
+                    "max_connections=200",
+                    "-c",
+                    "shared_buffers=256MB",
+                    # A developer stack trades crash durability for speed; production
+                    # servers keep the defaults (synchronous commit, fsync).
+                    "-c",
+                    "synchronous_commit=off",
+                ],
+                ids,
+            ),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        (self.directory / "postgres.pid").write_text(str(self.process.pid))
+
+        def ready() -> bool:
+            if self.process is not None and self.process.poll() is not None:
+                msg = f"PostgreSQL exited with code {self.process.returncode}; see {self.log_file}"
+                raise StackError(msg)
+            return port_open(self.port) and asyncio.run(_can_login(self.admin_url))
+
+        wait_until(ready, timeout_s=timeout_s, what="PostgreSQL", log=self.log_file)
+
+    def stop(self) -> None:
+        """Fast shutdown: SIGINT (SIGTERM would wait for every client to disconnect)."""
+        if self.process is not None:
+            stop_pid(self.process.pid, timeout_s=30, process=self.process, sig=signal.SIGINT)
+            self.process = None
+        (self.directory / "postgres.pid").unlink(missing_ok=True)
+
+
+def _make_traversable(directory: Path) -> None:
+    """Let the `postgres` user reach `directory`: add only the search (x) bit where missing."""
+    for ancestor in directory.parents:
+        mode = ancestor.stat().st_mode
+        if not mode & 0o001:
+            ancestor.chmod(mode | 0o001)
+
+
+async def _can_login(url: str) -> bool:
+    try:
+        connection = await asyncpg.connect(url, timeout=2)
+    except (OSError, asyncpg.PostgresError, asyncio.TimeoutError):
+        return False
+    await connection.close()
+    return True
+
+
+async def create_databases(admin_url: str, names: list[str], *, recreate: bool = False) -> None:
+    """Create each database that does not exist (dropping it first when `recreate`)."""
+    connection = await asyncpg.connect(admin_url)
+    try:
+        for name in names:
+            exists = await connection.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
+            if exists and recreate:
+                await connection.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+                exists = None
+            if not exists:
+                await connection.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await connection.close()

@@ -1,0 +1,248 @@
+"""The local stack: Kafka, PostgreSQL, topics, one database per service, and the services.
+
+Used by `make run` (through the CLI) and by the test suite (through the pytest plugin), so
+both exercise the same start-up path. Everything binds to 127.0.0.1, every process is
+stopped by its process id, and all state lives under one directory outside git.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from durchstarten.auth import DevIssuer, Role
+from durchstarten.events.topics import project_topics
+from durchstarten.messaging.admin import ensure_topics
+from durchstarten_deploy.kafka import KafkaNode, ensure_jars
+from durchstarten_deploy.postgres import LocalPostgres, create_databases, with_database
+from durchstarten_deploy.processes import StackError, free_port, stop_pid, wait_until
+
+SERVICES = ("intake", "coaching", "courses", "reporting")
+DEFAULT_PORTS = {"intake": 8001, "coaching": 8002, "courses": 8003, "reporting": 8004}
+REPO = Path(__file__).resolve().parents[3]
+DEV_ISSUER = "http://127.0.0.1/durchstarten-dev"
+DEV_AUDIENCE = "durchstarten"
+DEFAULT_PROVIDERS = ("diakonie-herford", "in-via", "awo-owl")
+
+
+def default_state_dir() -> Path:
+    """`DURCHSTARTEN_STACK_DIR`, else `.stack/` in the repository (ignored by git)."""
+    return Path(os.environ.get("DURCHSTARTEN_STACK_DIR", REPO / ".stack"))
+
+
+def default_cache_dir() -> Path:
+    """`DURCHSTARTEN_CACHE_DIR`, else `~/.cache/durchstarten`: the Kafka jars, kept across runs."""
+    fallback = Path.home() / ".cache" / "durchstarten"
+    return Path(os.environ.get("DURCHSTARTEN_CACHE_DIR", fallback))
+
+
+@dataclass
+class ServiceProcess:
+    """One running service process."""
+
+    name: str
+    port: int
+    process: subprocess.Popen[bytes]
+    log_file: Path
+
+    @property
+    def url(self) -> str:
+        """Base URL of its HTTP API."""
+        return f"http://127.0.0.1:{self.port}"
+
+    def ready(self) -> bool:
+        """True when /health/ready answers 200; StackError when the process died."""
+        if self.process.poll() is not None:
+            msg = f"{self.name} exited with code {self.process.returncode}; see {self.log_file}"
+            raise StackError(msg)
+        try:
+            with urllib.request.urlopen(f"{self.url}/health/ready", timeout=2) as response:  # noqa: S310  # our own http URL
+                return bool(response.status == 200)
+        except (urllib.error.URLError, OSError):
+            return False
+
+    def wait_ready(self, timeout_s: float = 60.0) -> None:
+        """Block until the service is ready."""
+        wait_until(self.ready, timeout_s=timeout_s, what=self.name, log=self.log_file)
+
+    def kill(self) -> None:
+        """SIGKILL: the crash the tests simulate."""
+        self.process.kill()
+        self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        """Graceful stop (SIGTERM), SIGKILL after 30 s."""
+        stop_pid(self.process.pid, timeout_s=30, process=self.process)
+
+
+@dataclass
+class Stack:
+    """Kafka, PostgreSQL and the services, started and stopped together."""
+
+    state_dir: Path = field(default_factory=default_state_dir)
+    cache_dir: Path = field(default_factory=default_cache_dir)
+    kafka_port: int | None = None
+    database_url: str | None = field(default_factory=lambda: os.environ.get("DATABASE_URL"))
+    kafka_bootstrap: str | None = None  # an existing broker instead of our own
+    providers: tuple[str, ...] = DEFAULT_PROVIDERS
+    database_prefix: str = "durchstarten"
+    partitions: int = 3
+    kafka: KafkaNode | None = None
+    postgres: LocalPostgres | None = None
+    services: dict[str, ServiceProcess] = field(default_factory=dict)
+    issuer: DevIssuer | None = None
+
+    @property
+    def bootstrap(self) -> str:
+        """Bootstrap servers of the broker in use."""
+        if self.kafka_bootstrap:
+            return self.kafka_bootstrap
+        if self.kafka is None:
+            msg = "Kafka is not started"
+            raise StackError(msg)
+        return self.kafka.bootstrap
+
+    @property
+    def admin_url(self) -> str:
+        """A URL with rights to create databases."""
+        if self.database_url:
+            return self.database_url
+        if self.postgres is None:
+            msg = "PostgreSQL is not started"
+            raise StackError(msg)
+        return self.postgres.admin_url
+
+    def database_name(self, service: str) -> str:
+        """The database of one service."""
+        return f"{self.database_prefix}_{service}"
+
+    def service_database_url(self, service: str) -> str:
+        """URL of one service's database."""
+        return with_database(self.admin_url, self.database_name(service))
+
+    def start_infrastructure(self) -> None:
+        """Start Kafka and PostgreSQL (unless existing ones are named), then create topics,
+        the services' databases and the development token issuer."""
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        if not self.kafka_bootstrap:
+            jars = ensure_jars(self.cache_dir)
+            port = self.kafka_port or free_port()
+            self.kafka = KafkaNode(
+                directory=self.state_dir / "kafka",
+                jars=jars,
+                port=port,
+                controller_port=free_port(),
+            )
+            self.kafka.start()
+        if not self.database_url:
+            self.postgres = LocalPostgres(directory=self.state_dir / "postgres", port=free_port())
+            self.postgres.start()
+        asyncio.run(
+            ensure_topics(
+                self.bootstrap,
+                project_topics(list(self.providers)),
+                partitions=self.partitions,
+                replication_factor=1,
+            )
+        )
+        asyncio.run(
+            create_databases(self.admin_url, [self.database_name(s) for s in SERVICES])
+        )
+        self.issuer = DevIssuer(
+            self.state_dir / "auth", issuer=DEV_ISSUER, audience=DEV_AUDIENCE
+        )
+
+    def service_env(self, name: str, port: int, extra: dict[str, str] | None = None) -> dict[str, str]:
+        """The environment a service process gets (its settings class reads these)."""
+        if self.issuer is None:
+            msg = "start the infrastructure first"
+            raise StackError(msg)
+        env = {
+            key: value for key, value in os.environ.items() if not key.startswith("DURCHSTARTEN_")
+        }
+        env.update(
+            {
+                "DURCHSTARTEN_DATABASE_URL": self.service_database_url(name),
+                "DURCHSTARTEN_KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
+                "DURCHSTARTEN_HTTP_HOST": "127.0.0.1",
+                "DURCHSTARTEN_HTTP_PORT": str(port),
+                "DURCHSTARTEN_PROVIDERS": ",".join(self.providers),
+                "DURCHSTARTEN_TOPIC_PARTITIONS": str(self.partitions),
+                "DURCHSTARTEN_AUTH_JWKS_PATH": str(self.issuer.jwks_path),
+                "DURCHSTARTEN_AUTH_ISSUER": DEV_ISSUER,
+                "DURCHSTARTEN_AUTH_AUDIENCE": DEV_AUDIENCE,
+                "DURCHSTARTEN_LOG_FORMAT": "json",
+            }
+        )
+        env.update(extra or {})
+        return env
+
+    def start_service(
+        self, name: str, *, port: int | None = None, extra_env: dict[str, str] | None = None
+    ) -> ServiceProcess:
+        """Start one service process (`python -m <name>`) and wait until it is ready."""
+        port = port or free_port()
+        log_dir = self.state_dir / "logs"
+        log_dir.mkdir(parents=True, exist_ok=True)
+        log_file = log_dir / f"{name}.log"
+        output = log_file.open("ab")
+        process = subprocess.Popen(  # noqa: S603  # our own interpreter and module
+            [sys.executable, "-m", name],
+            env=self.service_env(name, port, extra_env),
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        service = ServiceProcess(name=name, port=port, process=process, log_file=log_file)
+        self.services[name] = service
+        self._write_pids()
+        service.wait_ready()
+        return service
+
+    def token(self, role: Role, provider: str | None = None) -> str:
+        """A development bearer token for `role` (and `provider`)."""
+        if self.issuer is None:
+            msg = "start the infrastructure first"
+            raise StackError(msg)
+        subject = f"dev-{role}-{provider or 'county'}"
+        return self.issuer.token(subject=subject, roles=[role], provider=provider)
+
+    def _write_pids(self) -> None:
+        pids = {name: service.process.pid for name, service in self.services.items()}
+        if self.kafka is not None and self.kafka.process is not None:
+            pids["kafka"] = self.kafka.process.pid
+        if self.postgres is not None and self.postgres.process is not None:
+            pids["postgres"] = self.postgres.process.pid
+        (self.state_dir / "pids.json").write_text(json.dumps(pids))
+
+    def stop(self) -> None:
+        """Stop the services, then Kafka and PostgreSQL; every one by its process id."""
+        for service in reversed(list(self.services.values())):
+            with contextlib.suppress(Exception):
+                service.stop()
+        self.services.clear()
+        if self.kafka is not None:
+            self.kafka.stop()
+        if self.postgres is not None:
+            self.postgres.stop()
+        (self.state_dir / "pids.json").unlink(missing_ok=True)
+
+    def remove_state(self) -> None:
+        """Delete the state directory (data of Kafka and PostgreSQL, logs, dev keys)."""
+        shutil.rmtree(self.state_dir, ignore_errors=True)
+
+
+def unique_prefix() -> str:
+    """A database prefix no other test session uses on a shared server."""
+    return f"dst_{secrets.token_hex(4)}"

@@ -1,0 +1,23 @@
+"""Wiring of the coaching service. Its domain arrives with its own issue; today it runs with its
+database (migrated), its outbox relay, and the health, readiness and metrics endpoints."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from durchstarten.service import ServiceRuntime
+from coaching.settings import CoachingSettings
+
+SERVICE = "coaching"
+MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
+
+
+def create_app(settings: CoachingSettings | None = None) -> FastAPI:
+    """Build the coaching service."""
+    settings = settings or CoachingSettings()  # type: ignore[call-arg]  # database_url from env
+    runtime = ServiceRuntime(
+        service=SERVICE, settings=settings, migrations=MIGRATIONS, with_outbox_relay=True
+    )
+    return runtime.http_app(title="Durchstarten coaching", description=__doc__ or "")

@@ -1,0 +1,13 @@
+"""Settings of the courses service."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from durchstarten.settings import ServiceSettings
+
+
+class CoursesSettings(ServiceSettings):
+    """Courses's configuration (`DURCHSTARTEN_*` environment variables)."""
+
+    http_port: int = Field(default=8003, ge=0, le=65535, description="Port of the HTTP API.")

@@ -1,0 +1,53 @@
+"""Intake's pure rules: turning a registration command into the event that announces it.
+
+No I/O here: the handler supplies the pseudonym and persists what this decides.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date
+
+from durchstarten.events import ParticipantRegistered, RegisterParticipant
+
+
+@dataclass(frozen=True)
+class RuleViolation(Exception):
+    """A valid command the programme's rules do not allow; answered with a rejection."""
+
+    reason: str
+    field: str | None
+    message_en: str
+    message_de: str
+
+
+def age_on(birth_date: date, day: date) -> int:
+    """Age in whole years on `day` (a person born on 29 Feb ages on 1 Mar in common years)."""
+    had_birthday = (day.month, day.day) >= (birth_date.month, birth_date.day)
+    return day.year - birth_date.year - (0 if had_birthday else 1)
+
+
+def decide_registration(
+    command: RegisterParticipant, *, provider: str, participant_id: uuid.UUID
+) -> ParticipantRegistered:
+    """The event a registration produces, or RuleViolation when the dates cannot be right."""
+    if command.entry_date < command.birth_date:
+        raise RuleViolation(
+            "entry-before-birth",
+            "entry_date",
+            "The entry date lies before the birth date.",
+            "Das Eintrittsdatum liegt vor dem Geburtsdatum.",
+        )
+    return ParticipantRegistered(
+        participant_id=participant_id,
+        provider=provider,
+        entry_date=command.entry_date,
+        age_at_entry=age_on(command.birth_date, command.entry_date),
+        sex=command.sex,
+        country_of_origin=command.country_of_origin,
+        residence_status=command.residence_status,
+        municipality=command.municipality,
+        school_education=command.school_education,
+        german_level=command.german_level,
+    )

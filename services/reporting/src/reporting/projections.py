@@ -1,0 +1,124 @@
+"""Exactly-once projections of the domain events into reporting's tables.
+
+A batch of records is applied in one transaction: checkpoints skip offsets already applied,
+event ids skip re-published duplicates, and only what passes both guards changes the
+tables. The Kafka offset is committed after the transaction, so a crash anywhere replays
+the batch and the guards make the replay a no-op.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from pydantic import ValidationError
+
+from durchstarten.db.sql import SqlFiles
+from durchstarten.events import EVENTS, CloudEvent, Event, ParticipantRegistered
+from durchstarten.logging import get_logger
+from durchstarten.messaging.broker import with_retries
+from durchstarten.messaging.inbox import claim_new_offsets, first_times, position_of
+from durchstarten.service import ServiceRuntime
+
+log = get_logger(__name__)
+SQL = SqlFiles(Path(__file__).parent / "db")
+PROJECTION = "reporting.projection.v1"
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """A record that parsed, with its envelope and (if the type is known) its event."""
+
+    record: Any
+    envelope: CloudEvent
+    event: Event | None
+
+
+class Projector:
+    """Applies batches of domain-event records to the projection tables."""
+
+    def __init__(self, runtime: ServiceRuntime) -> None:
+        """Bind to the runtime's pool, dead letters and metrics."""
+        self._runtime = runtime
+
+    async def apply_batch(self, records: Sequence[Any]) -> None:
+        """Apply a batch exactly once; records that cannot be parsed are dead-lettered."""
+        parsed: list[Parsed] = []
+        for record in records:
+            item = await self._parse_or_park(record)
+            if item is not None:
+                parsed.append(item)
+
+        async def work() -> None:
+            async with self._runtime.pool.acquire() as connection, connection.transaction():
+                await self._apply(connection, records, parsed)
+
+        await with_retries(work, what=f"projection batch of {len(records)}")
+
+    async def _parse_or_park(self, record: Any) -> Parsed | None:
+        try:
+            envelope = CloudEvent.from_json(record.value or b"")
+            model = EVENTS.get(envelope.type)
+            event = model.model_validate(envelope.data) if model is not None else None
+        except ValidationError as error:
+            first = error.errors(include_url=False, include_input=False)[0]
+            where = ".".join(str(part) for part in first["loc"])
+            await self._runtime.dead_letters.park(
+                record, error_class="invalid-event", error_message=f"{first['type']} at {where}"
+            )
+            self._runtime.metrics.messages.labels(record.topic, "dead-lettered").inc()
+            return None
+        return Parsed(record=record, envelope=envelope, event=event)
+
+    async def _apply(
+        self, connection: asyncpg.Connection, records: Sequence[Any], parsed: list[Parsed]
+    ) -> None:
+        fresh_positions = await claim_new_offsets(
+            connection, PROJECTION, [position_of(record) for record in records]
+        )
+        candidates: dict[str, Parsed] = {}
+        for item in parsed:  # first occurrence wins within a batch, too
+            if position_of(item.record) in fresh_positions:
+                candidates.setdefault(item.envelope.id, item)
+        new_ids = await first_times(connection, PROJECTION, list(candidates))
+        to_apply = [item for event_id, item in candidates.items() if event_id in new_ids]
+        registrations = [
+            (item.envelope.id, item.event)
+            for item in to_apply
+            if isinstance(item.event, ParticipantRegistered)
+        ]
+        if registrations:
+            await _insert_participants(connection, registrations)
+        skipped = len(records) - len(to_apply)
+        for item in to_apply:
+            self._runtime.metrics.messages.labels(item.record.topic, "projected").inc()
+        if skipped:
+            log.debug("records skipped as already applied or unknown", count=skipped)
+
+
+async def _insert_participants(
+    connection: asyncpg.Connection, rows: list[tuple[str, ParticipantRegistered]]
+) -> None:
+    await connection.execute(
+        SQL["participants_upsert"],
+        [event.participant_id for _, event in rows],
+        [event.provider for _, event in rows],
+        [event.entry_date for _, event in rows],
+        [event.age_at_entry for _, event in rows],
+        [event.sex.value for _, event in rows],
+        [event.country_of_origin for _, event in rows],
+        [event.residence_status.value for _, event in rows],
+        [event.municipality.value for _, event in rows],
+        [event.school_education.value for _, event in rows],
+        [event.german_level.value for _, event in rows],
+        [event_id for event_id, _ in rows],
+    )
+
+
+async def participant_count(connection: asyncpg.Connection) -> int:
+    """Number of participants registered (not yet disclosure-controlled)."""
+    count: int = await connection.fetchval(SQL["participants_count"])
+    return count

@@ -1,0 +1,21 @@
+"""Settings of the reporting service."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from durchstarten.settings import ServiceSettings
+
+
+class ReportingSettings(ServiceSettings):
+    """Reporting's configuration (`DURCHSTARTEN_*` environment variables)."""
+
+    http_port: int = Field(default=8004, ge=0, le=65535, description="Port of the HTTP API.")
+    min_cell_count: int = Field(
+        default=3,
+        ge=1,
+        description="Smallest count published; smaller non-zero counts are suppressed.",
+    )
+    projection_batch_size: int = Field(
+        default=500, ge=1, description="Events applied per database transaction."
+    )

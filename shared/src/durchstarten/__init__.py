@@ -1,0 +1,1 @@
+"""Contract and platform library shared by every Durchstarten service."""

@@ -1,0 +1,1 @@
+"""Database helpers: connection pools and the migration runner."""

@@ -1,0 +1,23 @@
+"""Base classes for the payloads inside the envelope: strict commands, tolerant events."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from pydantic import BaseModel, ConfigDict
+
+
+class Command(BaseModel):
+    """An inbound request from a provider: imperative, strict (unknown fields are rejected)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+    command_type: ClassVar[str]
+
+
+class Event(BaseModel):
+    """A domain fact in past tense; consumers read it tolerantly (unknown fields ignored)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    event_type: ClassVar[str]

@@ -1,0 +1,1 @@
+"""Messaging platform: broker factory, outbox and relay, idempotent consumers, dead letters."""

@@ -1,0 +1,89 @@
+"""Topic administration: create the project's topics explicitly, with their partitions."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExistsError
+
+from durchstarten.logging import get_logger
+
+log = get_logger(__name__)
+
+
+async def ensure_topics(
+    bootstrap_servers: str,
+    topics: Iterable[str],
+    *,
+    partitions: int,
+    replication_factor: int,
+    timeout_s: float = 60.0,
+) -> list[str]:
+    """Create the topics that do not exist yet; return the ones created.
+
+    Dead-letter and domain-event topics keep everything (retention -1): domain events are the
+    source for rebuilding projections, dead letters wait for an operator.
+    """
+    wanted = list(dict.fromkeys(topics))
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="topic-setup")
+    await _start_with_retries(admin, timeout_s)
+    try:
+        existing = set(await admin.list_topics())
+        missing = [topic for topic in wanted if topic not in existing]
+        if not missing:
+            return []
+        new = [
+            NewTopic(
+                name=topic,
+                num_partitions=partitions,
+                replication_factor=replication_factor,
+                topic_configs=_configs(topic, replication_factor),
+            )
+            for topic in missing
+        ]
+        try:
+            await admin.create_topics(new)
+        except TopicAlreadyExistsError:
+            pass  # another instance created them at the same moment
+        log.info("topics created", topics=missing)
+        return missing
+    finally:
+        await admin.close()
+
+
+def _configs(topic: str, replication_factor: int) -> dict[str, str]:
+    configs = {"min.insync.replicas": str(min(2, replication_factor))}
+    if topic.endswith((".events", ".dlq")):
+        configs["retention.ms"] = "-1"
+    return configs
+
+
+async def _start_with_retries(admin: AIOKafkaAdminClient, timeout_s: float) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while True:
+        try:
+            await admin.start()
+            return
+        except (KafkaConnectionError, KafkaError, OSError):
+            if loop.time() >= deadline:
+                raise
+            await asyncio.sleep(0.5)
+
+
+async def broker_ready(bootstrap_servers: str) -> bool:
+    """True when the broker answers a real metadata request."""
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap_servers, client_id="readiness", request_timeout_ms=5000
+    )
+    try:
+        await admin.start()
+        await admin.list_topics()
+    except (KafkaError, OSError):
+        return False
+    else:
+        return True
+    finally:
+        await admin.close()

@@ -1,0 +1,144 @@
+"""Broker factory and consumer defaults that neither lose nor duplicate data (KAFKA-NOTES.md)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from faststream import AckPolicy
+from faststream.exceptions import NackMessage
+from faststream.kafka import KafkaBroker
+from faststream.security import BaseSecurity, SASLScram512
+
+from durchstarten.logging import get_logger
+from durchstarten.messaging.dlq import DeadLetters
+from durchstarten.messaging.errors import PermanentError, is_transient
+from durchstarten.settings import ServiceSettings
+
+log = get_logger(__name__)
+T = TypeVar("T")
+
+# A transient fault (database restarting, broker leader moving) is retried in place with
+# backoff for this long, then the message is handed back to Kafka (seek) and polled again.
+# It stays well below max.poll.interval.ms (300 s), so a slow retry never evicts the consumer.
+TRANSIENT_RETRY_BUDGET_S = 60.0
+# An unexpected error (a bug, an unforeseen constraint) gets a few quick retries, then the
+# message is dead-lettered: one bad message must not block its partition forever.
+UNEXPECTED_ERROR_ATTEMPTS = 3
+
+
+def _security(settings: ServiceSettings) -> BaseSecurity | None:
+    if settings.kafka_security_protocol == "PLAINTEXT":
+        return None
+    if settings.kafka_sasl_username is None or settings.kafka_sasl_password is None:
+        msg = "SASL needs DURCHSTARTEN_KAFKA_SASL_USERNAME and _PASSWORD"
+        raise ValueError(msg)
+    context = ssl.create_default_context() if settings.kafka_security_protocol == "SASL_SSL" else None
+    return SASLScram512(
+        username=settings.kafka_sasl_username,
+        password=settings.kafka_sasl_password.get_secret_value(),
+        ssl_context=context,
+        use_ssl=context is not None,
+    )
+
+
+def create_broker(settings: ServiceSettings, *, service: str) -> KafkaBroker:
+    """A KafkaBroker whose producer waits for all in-sync replicas and is idempotent."""
+    return KafkaBroker(
+        settings.kafka_bootstrap_servers,
+        client_id=settings.kafka_client_id or service,
+        acks="all",
+        enable_idempotence=True,
+        linger_ms=5,  # lets the relay's batches travel as a few requests
+        allow_auto_create_topics=False,  # topics are created on purpose, with partitions
+        graceful_timeout=15.0,
+        security=_security(settings),
+        logger=logging.getLogger(f"faststream.{service}"),
+        log_level=logging.DEBUG,  # FastStream's per-message lines; our handlers log facts
+    )
+
+
+def subscriber_options(settings: ServiceSettings) -> dict[str, Any]:
+    """Options for every subscriber: commit after processing, from the earliest offset.
+
+    NACK_ON_ERROR: a handler that still fails after our own retries seeks back and is
+    polled again; success commits. FastStream's default would commit before processing.
+    """
+    return {
+        "ack_policy": AckPolicy.NACK_ON_ERROR,
+        "auto_offset_reset": "earliest",
+        "fetch_max_wait_ms": settings.kafka_fetch_max_wait_ms,
+        "max_poll_interval_ms": 300_000,
+    }
+
+
+async def with_retries(work: Callable[[], Awaitable[T]], *, what: str) -> T:
+    """Run `work`, retrying transient faults with backoff and unexpected errors a few times.
+
+    PermanentError is raised at once. An unexpected error that survives its attempts is
+    raised as is (the caller dead-letters it); a transient fault that outlasts the budget
+    becomes NackMessage, so Kafka redelivers the message later instead of losing it.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + TRANSIENT_RETRY_BUDGET_S
+    delay = 0.05
+    unexpected = 0
+    while True:
+        try:
+            return await work()
+        except PermanentError:
+            raise
+        except Exception as error:
+            if is_transient(error):
+                if loop.time() >= deadline:
+                    log.warning("transient fault outlasted retries; redelivering", what=what)
+                    raise NackMessage from error
+            else:
+                unexpected += 1
+                if unexpected >= UNEXPECTED_ERROR_ATTEMPTS:
+                    raise
+            log.warning(
+                "processing failed; retrying",
+                what=what,
+                error_class=type(error).__name__,
+                retry_in_s=round(delay, 2),
+            )
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+
+async def process_or_park(
+    record: Any,
+    work: Callable[[], Awaitable[None]],
+    dead_letters: DeadLetters,
+    *,
+    on_permanent: Callable[[PermanentError], Awaitable[None]] | None = None,
+) -> None:
+    """Process one record; park it on the dead-letter topic if it can never succeed.
+
+    `on_permanent` runs after parking, e.g. to send the provider a rejection.
+    """
+    try:
+        await with_retries(work, what=f"{record.topic}/{record.partition}@{record.offset}")
+    except NackMessage:
+        raise
+    except PermanentError as error:
+        await dead_letters.park(record, error_class=error.reason, error_message=str(error))
+        if on_permanent is not None:
+            await on_permanent(error)
+    except Exception as error:
+        log.exception("unexpected error; dead-lettering", error_class=type(error).__name__)
+        await dead_letters.park(
+            record, error_class=type(error).__name__, error_message="unexpected processing error"
+        )
+        if on_permanent is not None:
+            await on_permanent(
+                PermanentError(
+                    "internal-error",
+                    message_en="The command could not be processed; the operators are informed.",
+                    message_de="Der Befehl konnte nicht verarbeitet werden; der Betrieb ist informiert.",
+                )
+            )

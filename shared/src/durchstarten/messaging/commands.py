@@ -1,0 +1,109 @@
+"""The edge of every write service: parse an inbound command strictly, and build replies."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from pydantic import ValidationError
+
+from durchstarten.events import COMMANDS, CloudEvent, Command, CommandAccepted, CommandRejected
+from durchstarten.events.envelope import new_event
+from durchstarten.messaging.errors import PermanentError, from_validation_error
+
+
+@dataclass(frozen=True)
+class InboundCommand:
+    """A parsed command with its envelope and the provider it came from (from the topic)."""
+
+    provider: str
+    envelope: CloudEvent
+    command: Command
+
+    @property
+    def dedupe_key(self) -> str:
+        """CloudEvents ids are unique per source; the provider is the source."""
+        return f"{self.provider}:{self.envelope.id}"
+
+
+def parse_command(raw: bytes, *, provider: str, accepted: frozenset[str]) -> InboundCommand:
+    """Parse structured-mode CloudEvents JSON into a command this service accepts.
+
+    Raises PermanentError naming the field and the rule, never quoting input values.
+    """
+    try:
+        envelope = CloudEvent.from_json(raw)
+    except ValidationError as error:
+        raise from_validation_error(error) from None
+    model = COMMANDS.get(envelope.type)
+    if model is None or envelope.type not in accepted:
+        raise PermanentError(
+            "unknown-type",
+            field="type",
+            message_en=f"This service does not accept commands of type '{envelope.type}'.",
+            message_de=f"Dieser Dienst nimmt keine Befehle vom Typ '{envelope.type}' an.",
+        )
+    try:
+        command = model.model_validate(envelope.data)
+    except ValidationError as error:
+        raise from_validation_error(error, prefix="data") from None
+    return InboundCommand(provider=provider, envelope=envelope, command=command)
+
+
+def command_id_of(raw: bytes) -> tuple[str | None, str | None]:
+    """Best-effort (id, type) of a message that failed to parse, for the rejection."""
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        return None, None
+    if not isinstance(body, dict):
+        return None, None
+    ident, type_ = body.get("id"), body.get("type")
+    return (
+        ident if isinstance(ident, str) else None,
+        type_ if isinstance(type_, str) else None,
+    )
+
+
+def rejection(
+    *,
+    service: str,
+    error: PermanentError,
+    command_id: str | None,
+    command_type: str | None,
+    source: tuple[str, int, int] | None = None,
+    correlationid: str | None = None,
+) -> CloudEvent:
+    """The reply telling a provider why its command was not carried out."""
+    topic, partition, offset = source if source is not None else (None, None, None)
+    return new_event(
+        source=f"/services/{service}",
+        type_=CommandRejected.event_type,
+        data=CommandRejected(
+            command_id=command_id,
+            command_type=command_type,
+            reason=error.reason,
+            field=error.field,
+            message_en=error.message_en,
+            message_de=error.message_de,
+            source_topic=topic,
+            source_partition=partition,
+            source_offset=offset,
+        ),
+        correlationid=correlationid or command_id,
+        causationid=command_id,
+    )
+
+
+def acceptance(
+    *, service: str, inbound: InboundCommand, reply: CommandAccepted
+) -> CloudEvent:
+    """The reply confirming a command, correlated with it."""
+    return new_event(
+        source=f"/services/{service}",
+        type_=CommandAccepted.event_type,
+        data=reply,
+        subject=str(reply.participant_id) if reply.participant_id else None,
+        correlationid=inbound.envelope.correlationid or inbound.envelope.id,
+        causationid=inbound.envelope.id,
+    )

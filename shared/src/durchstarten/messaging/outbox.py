@@ -1,0 +1,161 @@
+"""Transactional outbox and its relay (DESIGN.md, Delivery).
+
+A service writes its state change and the messages announcing it in one PostgreSQL
+transaction (`enqueue`). The relay, running in the same process, publishes unsent rows in
+sequence order with the idempotent producer, waits for the broker's acknowledgements of the
+whole batch, then marks the rows sent. A crash between send and mark re-sends the batch;
+consumers deduplicate by event id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from faststream.kafka import KafkaBroker
+
+from durchstarten.db.sql import SqlFiles
+from durchstarten.events.envelope import CONTENT_TYPE, CloudEvent
+from durchstarten.logging import get_logger
+from durchstarten.messaging.errors import is_transient
+
+log = get_logger(__name__)
+SQL = SqlFiles(Path(__file__).parent / "sql")
+_MAX_BACKOFF_S = 10.0
+
+
+async def enqueue(
+    connection: asyncpg.Connection, topic: str, event: CloudEvent, *, key: str | None
+) -> None:
+    """Add `event` to the outbox inside the caller's transaction; sent after commit."""
+    headers = [["content-type", CONTENT_TYPE], ["ce_type", event.type], ["ce_id", event.id]]
+    await connection.execute(
+        SQL["outbox_insert"],
+        topic,
+        key.encode() if key is not None else None,
+        event.to_json(),
+        headers,
+    )
+    await connection.execute(SQL["outbox_notify"])
+
+
+async def backlog(pool: asyncpg.Pool) -> int:
+    """Number of rows not yet published (a metric and a readiness signal)."""
+    async with pool.acquire() as connection:
+        count: int = await connection.fetchval(SQL["outbox_backlog"])
+        return count
+
+
+class OutboxRelay:
+    """Publishes outbox rows in order; woken by LISTEN/NOTIFY, with a polling fallback."""
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        broker: KafkaBroker,
+        *,
+        batch_size: int = 500,
+        poll_interval_s: float = 1.0,
+        retention_s: float = 7 * 24 * 3600,
+    ) -> None:
+        """Relay rows from `pool`'s outbox through `broker`'s idempotent producer."""
+        self._pool = pool
+        self._broker = broker
+        self._batch_size = batch_size
+        self._poll_interval_s = poll_interval_s
+        self._retention_s = retention_s
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._listener: asyncpg.Connection | None = None
+        self.published = 0
+
+    async def start(self) -> None:
+        """Start listening for notifications and relaying in a background task."""
+        self._task = asyncio.create_task(self._run(), name="outbox-relay")
+
+    async def stop(self) -> None:
+        """Stop the relay; rows not yet marked sent are sent again by the next start."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        await self._unlisten()
+
+    async def _listen(self) -> None:
+        """(Re)open the LISTEN connection; a lost one only costs the polling delay."""
+        if self._listener is not None and not self._listener.is_closed():
+            return
+        self._listener = await self._pool.acquire()
+        await self._listener.add_listener("outbox", self._on_notify)
+
+    async def _unlisten(self) -> None:
+        if self._listener is not None:
+            with contextlib.suppress(Exception):
+                await self._listener.remove_listener("outbox", self._on_notify)
+                await self._pool.release(self._listener)
+            self._listener = None
+
+    def _on_notify(self, *_args: object) -> None:
+        self._wake.set()
+
+    async def _run(self) -> None:
+        backoff = 0.1
+        purge_due = 0.0
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                await self._listen()
+                sent = await self.relay_once()
+                if loop.time() >= purge_due:
+                    await self._purge()
+                    purge_due = loop.time() + 600
+                backoff = 0.1
+                if sent < self._batch_size:
+                    # Caught up: wait for a NOTIFY or the polling interval, whichever first.
+                    self._wake.clear()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), self._poll_interval_s)
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:
+                # Keep relaying after any failure: a dead relay silently stops the service's
+                # output. Transient faults are expected; anything else is logged loudly.
+                await self._unlisten()
+                log_method = log.warning if is_transient(error) else log.exception
+                log_method("outbox relay failed; retrying", error_class=type(error).__name__)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, _MAX_BACKOFF_S)
+
+    async def relay_once(self) -> int:
+        """Publish one batch of unsent rows in order; return how many were sent."""
+        async with self._pool.acquire() as connection, connection.transaction():
+            if not await connection.fetchval(SQL["outbox_leader_lock"]):
+                return 0  # another instance is relaying; it keeps the order
+            rows = await connection.fetch(SQL["outbox_claim"], self._batch_size)
+            if not rows:
+                return 0
+            # Send the whole batch without waiting per message, then wait for every
+            # acknowledgement: the idempotent producer keeps them in order per partition.
+            futures: list[asyncio.Future[Any]] = []
+            for row in rows:
+                headers = {name: value for name, value in row["headers"]}
+                future = await self._broker.publish(
+                    row["value"],
+                    row["topic"],
+                    key=row["message_key"],
+                    headers=headers,
+                    no_confirm=True,
+                )
+                futures.append(future)
+            await asyncio.gather(*futures)
+            await connection.execute(SQL["outbox_mark_published"], [row["seq"] for row in rows])
+        self.published += len(rows)
+        return len(rows)
+
+    async def _purge(self) -> None:
+        async with self._pool.acquire() as connection:
+            await connection.execute(SQL["outbox_purge"], self._retention_s)

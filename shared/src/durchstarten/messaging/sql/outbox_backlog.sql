@@ -1,0 +1,1 @@
+SELECT count(*) FROM outbox WHERE published_at IS NULL

@@ -1,0 +1,193 @@
+"""The runtime every service shares: pool, migrations, broker, outbox relay, and the HTTP
+endpoints for health, readiness and Prometheus metrics.
+
+A service's `create_app(settings)` builds a `ServiceRuntime`, registers its subscribers and
+routes, and returns `runtime.http_app()`; the FastAPI lifespan starts and stops everything
+in the right order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from fastapi import FastAPI, Response
+from faststream.kafka import KafkaBroker
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, generate_latest
+
+from durchstarten.db.migrations import PLATFORM_MIGRATIONS, migrate
+from durchstarten.db.pool import create_pool
+from durchstarten.logging import configure_logging, get_logger
+from durchstarten.messaging.broker import create_broker
+from durchstarten.messaging.dlq import DeadLetters
+from durchstarten.messaging.outbox import OutboxRelay, backlog
+from durchstarten.settings import ServiceSettings
+
+log = get_logger(__name__)
+
+
+class Metrics:
+    """Prometheus metrics of one service, in a registry of its own (no global state)."""
+
+    def __init__(self, service: str) -> None:
+        """Create the metrics every service exports."""
+        self.registry = CollectorRegistry()
+        labels = {"service": service}
+        self.messages = Counter(
+            "durchstarten_messages_processed",
+            "Messages handled, by topic and outcome.",
+            ["topic", "outcome"],
+            registry=self.registry,
+        )
+        self.consumer_lag = Gauge(
+            "durchstarten_consumer_lag",
+            "Messages behind the high-water mark, by topic and partition.",
+            ["topic", "partition"],
+            registry=self.registry,
+        )
+        self.outbox_backlog = Gauge(
+            "durchstarten_outbox_backlog",
+            "Outbox rows not yet published.",
+            registry=self.registry,
+        )
+        self.info = Gauge(
+            "durchstarten_service_info", "Constant 1, labelled.", list(labels), registry=self.registry
+        )
+        self.info.labels(**labels).set(1)
+
+
+class ServiceRuntime:
+    """Owns a service's resources; dependencies reach handlers through it, never globals."""
+
+    def __init__(
+        self,
+        *,
+        service: str,
+        settings: ServiceSettings,
+        migrations: Path,
+        with_outbox_relay: bool,
+    ) -> None:
+        """Prepare (but do not start) the broker; the pool opens in the lifespan."""
+        configure_logging(service=service, level=settings.log_level, fmt=settings.log_format)
+        self.service = service
+        self.settings = settings
+        self.migrations = migrations
+        self.broker: KafkaBroker = create_broker(settings, service=service)
+        self.metrics = Metrics(service)
+        self.dead_letters = DeadLetters(self.broker, consumer=service)
+        self._with_outbox_relay = with_outbox_relay
+        self._pool: asyncpg.Pool | None = None
+        self.relay: OutboxRelay | None = None
+        self._on_start: list[Callable[[], Awaitable[None]]] = []
+        self._on_stop: list[Callable[[], Awaitable[None]]] = []
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        """The connection pool; available once the service has started."""
+        if self._pool is None:
+            msg = "the service has not started: no database pool yet"
+            raise RuntimeError(msg)
+        return self._pool
+
+    def on_start(self, hook: Callable[[], Awaitable[None]]) -> None:
+        """Run `hook` after the pool, migrations and broker are up."""
+        self._on_start.append(hook)
+
+    def on_stop(self, hook: Callable[[], Awaitable[None]]) -> None:
+        """Run `hook` first when the service stops."""
+        self._on_stop.append(hook)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(self, _app: FastAPI) -> AsyncIterator[None]:
+        """Start pool, migrations, broker and relay; stop them in reverse order."""
+        settings = self.settings
+        self._pool = await create_pool(
+            settings.database_url.get_secret_value(),
+            min_size=settings.database_pool_min,
+            max_size=settings.database_pool_max,
+        )
+        try:
+            async with self._pool.acquire() as connection:
+                await migrate(
+                    connection, {"platform": PLATFORM_MIGRATIONS, self.service: self.migrations}
+                )
+            await self.broker.start()
+            if self._with_outbox_relay:
+                self.relay = OutboxRelay(
+                    self._pool,
+                    self.broker,
+                    batch_size=settings.outbox_batch_size,
+                    poll_interval_s=settings.outbox_poll_interval_s,
+                    retention_s=settings.outbox_retention_hours * 3600,
+                )
+                await self.relay.start()
+            for hook in self._on_start:
+                await hook()
+            log.info("service started", http_port=settings.http_port)
+            yield
+        finally:
+            for hook in self._on_stop:
+                await hook()
+            if self.relay is not None:
+                await self.relay.stop()
+            await self.broker.stop()  # waits for in-flight handlers (graceful_timeout)
+            await self._pool.close()
+            log.info("service stopped")
+
+    async def ready(self) -> dict[str, bool]:
+        """Readiness of each dependency: the database answers, the broker answers."""
+        checks: dict[str, bool] = {}
+        try:
+            async with asyncio.timeout(2):
+                async with self.pool.acquire() as connection:
+                    checks["database"] = await connection.fetchval("SELECT true") is True
+        except Exception:  # any failure means "not ready", which is what we report
+            checks["database"] = False
+        checks["kafka"] = await self.broker.ping(timeout=2.0)
+        return checks
+
+    async def refresh_metrics(self) -> None:
+        """Update gauges that are cheap to read only on demand: lag and outbox backlog."""
+        for subscriber in self.broker.subscribers:
+            consumer: Any = getattr(subscriber, "consumer", None)
+            if consumer is None:
+                continue
+            for tp in consumer.assignment():
+                highwater = consumer.highwater(tp)
+                if highwater is None:
+                    continue
+                position = await consumer.position(tp)
+                self.metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(
+                    max(0, highwater - position)
+                )
+        if self._with_outbox_relay:
+            self.metrics.outbox_backlog.set(await backlog(self.pool))
+
+    def http_app(self, *, title: str, description: str) -> FastAPI:
+        """The FastAPI app with health, readiness and metrics routes; add your own to it."""
+        app = FastAPI(title=title, description=description, lifespan=self.lifespan)
+
+        @app.get("/health/live", tags=["operations"])
+        async def live() -> dict[str, str]:
+            """The process is up (no dependency checked)."""
+            return {"status": "ok"}
+
+        @app.get("/health/ready", tags=["operations"])
+        async def ready(response: Response) -> dict[str, Any]:
+            """Ready when the database and the broker answer; 503 otherwise."""
+            checks = await self.ready()
+            ok = all(checks.values())
+            response.status_code = 200 if ok else 503
+            return {"status": "ok" if ok else "unavailable", "checks": checks}
+
+        @app.get("/metrics", tags=["operations"])
+        async def metrics() -> Response:
+            """Prometheus metrics, consumer lag and outbox backlog included."""
+            await self.refresh_metrics()
+            return Response(generate_latest(self.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+        return app

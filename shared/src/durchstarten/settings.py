@@ -1,0 +1,115 @@
+"""Settings every service shares, read from `DURCHSTARTEN_*` environment variables."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from durchstarten.auth import AuthSettings
+from durchstarten.events.topics import validate_provider_id
+
+ENV_PREFIX = "DURCHSTARTEN_"
+
+
+class ServiceSettings(BaseSettings):
+    """Configuration of one service process; each service subclasses it.
+
+    Defaults are safe for a developer machine: everything binds to 127.0.0.1 and the only
+    required value is the database URL, which carries a password and so has no default.
+    """
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
+
+    database_url: SecretStr = Field(
+        description="PostgreSQL URL of this service's own database (postgresql://user:pw@host/db)."
+    )
+    database_pool_min: int = Field(default=1, ge=0, description="Smallest connection pool size.")
+    database_pool_max: int = Field(default=10, ge=1, description="Largest connection pool size.")
+
+    kafka_bootstrap_servers: str = Field(
+        default="127.0.0.1:9092", description="Comma-separated Kafka bootstrap servers."
+    )
+    kafka_security_protocol: Literal["PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        default="PLAINTEXT",
+        description="PLAINTEXT locally; SASL_SSL with SCRAM-SHA-512 in production.",
+    )
+    kafka_sasl_username: str | None = Field(default=None, description="SCRAM principal.")
+    kafka_sasl_password: SecretStr | None = Field(default=None, description="SCRAM password.")
+    kafka_client_id: str | None = Field(
+        default=None, description="Kafka client id; defaults to the service name."
+    )
+    kafka_fetch_max_wait_ms: int = Field(
+        default=20, ge=0, description="Longest wait of a fetch for new data (low lag)."
+    )
+
+    topic_partitions: int = Field(
+        default=3, ge=1, description="Partitions of the topics this project creates."
+    )
+    topic_replication_factor: int = Field(
+        default=1, ge=1, description="Replicas per partition (production: 3)."
+    )
+    providers: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["diakonie-herford", "in-via", "awo-owl"],
+        description="Provider ids with inbound and outbound topics (comma-separated or JSON).",
+    )
+
+    http_host: str = Field(default="127.0.0.1", description="Address the HTTP API binds to.")
+    http_port: int = Field(default=8000, ge=0, le=65535, description="Port of the HTTP API.")
+
+    auth_jwks_path: Path | None = Field(
+        default=None, description="JWKS file of the token issuer (local stack's dev issuer)."
+    )
+    auth_jwks_url: str | None = Field(
+        default=None, description="JWKS URL of the OIDC issuer (Keycloak in production)."
+    )
+    auth_issuer: str = Field(
+        default="http://127.0.0.1/durchstarten-dev", description="Accepted token issuer (iss)."
+    )
+    auth_audience: str = Field(default="durchstarten", description="Accepted audience (aud).")
+
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", description="Lowest log level written."
+    )
+    log_format: Literal["auto", "json", "console"] = Field(
+        default="auto", description="json outside a terminal, console in one (auto)."
+    )
+
+    outbox_batch_size: int = Field(default=500, ge=1, description="Rows the relay sends at once.")
+    outbox_poll_interval_s: float = Field(
+        default=1.0, gt=0, description="Relay polling fallback when no NOTIFY arrives."
+    )
+    outbox_retention_hours: float = Field(
+        default=168.0, ge=0, description="How long sent outbox rows are kept for inspection."
+    )
+
+    @field_validator("providers", mode="before")
+    @classmethod
+    def _split_providers(cls, value: object) -> object:
+        """Accept `a,b,c` as well as a JSON list, since county IT writes env files by hand."""
+        if isinstance(value, str):
+            if value.lstrip().startswith("["):
+                return json.loads(value)
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("providers")
+    @classmethod
+    def _check_provider_ids(cls, value: list[str]) -> list[str]:
+        """Provider ids become topic names, so they must be safe topic-name segments."""
+        for provider in value:
+            validate_provider_id(provider)
+        return value
+
+    def auth(self) -> AuthSettings:
+        """The token-verification part of these settings."""
+        return AuthSettings(
+            jwks_path=self.auth_jwks_path,
+            jwks_url=self.auth_jwks_url,
+            issuer=self.auth_issuer,
+            audience=self.auth_audience,
+        )
