@@ -170,7 +170,7 @@ class KafkaNode:
                 msg = f"formatting Kafka storage failed:\n{result.stdout}{result.stderr}"
                 raise StackError(msg)
         stdout = (self.directory / "stdout.log").open("ab")
-        self.process = subprocess.Popen(  # noqa: S603  # our own command line
+        self.process = subprocess.Popen(  # our own command line
             self._java("kafka.Kafka", str(config)),
             stdout=stdout,
             stderr=subprocess.STDOUT,

@@ -99,7 +99,7 @@ class LocalPostgres:
         return ["setpriv", f"--reuid={ids[0]}", f"--regid={ids[1]}", "--clear-groups", *args]
 
     def start(self, *, timeout_s: float = 60.0) -> None:
-        """initdb on first use, then start the server and wait until it accepts logins."""
+        """Initdb on first use, then start the server and wait until it accepts logins."""
         bin_dir = find_bin_dir()
         ids = self._run_as()
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -116,7 +116,7 @@ class LocalPostgres:
             if ids is not None:
                 for path in (self.directory, self.data_dir, pwfile):
                     os.chown(path, *ids)
-            result = subprocess.run(  # noqa: S603  # our own command line
+            result = subprocess.run(  # our own command line
                 self._cmd(
                     [
                         str(bin_dir / "initdb"),
@@ -145,7 +145,7 @@ class LocalPostgres:
         log = self.log_file.open("ab")
         if ids is not None:
             os.chown(self.log_file, *ids)
-        self.process = subprocess.Popen(  # noqa: S603  # our own command line
+        self.process = subprocess.Popen(  # our own command line
             self._cmd(
                 [
                     str(bin_dir / "postgres"),
@@ -202,7 +202,7 @@ def _make_traversable(directory: Path) -> None:
 async def _can_login(url: str) -> bool:
     try:
         connection = await asyncpg.connect(url, timeout=2)
-    except (OSError, asyncpg.PostgresError, asyncio.TimeoutError):
+    except (TimeoutError, OSError, asyncpg.PostgresError):
         return False
     await connection.close()
     return True

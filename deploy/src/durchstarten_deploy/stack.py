@@ -131,8 +131,10 @@ class Stack:
         return with_database(self.admin_url, self.database_name(service))
 
     def start_infrastructure(self) -> None:
-        """Start Kafka and PostgreSQL (unless existing ones are named), then create topics,
-        the services' databases and the development token issuer."""
+        """Start Kafka and PostgreSQL (unless existing ones are named), topics, databases.
+
+        Also creates the development token issuer the services trust.
+        """
         self.state_dir.mkdir(parents=True, exist_ok=True)
         if not self.kafka_bootstrap:
             jars = ensure_jars(self.cache_dir)
@@ -155,14 +157,12 @@ class Stack:
                 replication_factor=1,
             )
         )
-        asyncio.run(
-            create_databases(self.admin_url, [self.database_name(s) for s in SERVICES])
-        )
-        self.issuer = DevIssuer(
-            self.state_dir / "auth", issuer=DEV_ISSUER, audience=DEV_AUDIENCE
-        )
+        asyncio.run(create_databases(self.admin_url, [self.database_name(s) for s in SERVICES]))
+        self.issuer = DevIssuer(self.state_dir / "auth", issuer=DEV_ISSUER, audience=DEV_AUDIENCE)
 
-    def service_env(self, name: str, port: int, extra: dict[str, str] | None = None) -> dict[str, str]:
+    def service_env(
+        self, name: str, port: int, extra: dict[str, str] | None = None
+    ) -> dict[str, str]:
         """The environment a service process gets (its settings class reads these)."""
         if self.issuer is None:
             msg = "start the infrastructure first"
@@ -196,7 +196,7 @@ class Stack:
         log_dir.mkdir(parents=True, exist_ok=True)
         log_file = log_dir / f"{name}.log"
         output = log_file.open("ab")
-        process = subprocess.Popen(  # noqa: S603  # our own interpreter and module
+        process = subprocess.Popen(  # our own interpreter and module
             [sys.executable, "-m", name],
             env=self.service_env(name, port, extra_env),
             stdout=output,

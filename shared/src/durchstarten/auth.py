@@ -80,7 +80,7 @@ class TokenVerifier:
             if self._client is not None:
                 key: Any = self._client.get_signing_key_from_jwt(token).key
             else:
-                kid = jwt.get_unverified_header(token).get("kid")
+                kid = str(jwt.get_unverified_header(token).get("kid", ""))
                 key = self._keys[kid]
             claims = jwt.decode(
                 token,

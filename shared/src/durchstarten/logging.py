@@ -58,6 +58,11 @@ def configure_logging(
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # FastStream installs its own coloured stdout handler at import; route it through ours.
+    for name in ("faststream", "faststream.access"):
+        logger = logging.getLogger(name)
+        logger.handlers.clear()
+        logger.propagate = True
     # aiokafka reports every transient coordinator hiccup at ERROR/WARNING; keep them, but
     # silence its per-request debug chatter even when the service runs at DEBUG.
     logging.getLogger("aiokafka").setLevel(max(logging.INFO, logging.getLevelName(level)))

@@ -1,5 +1,4 @@
-"""The runtime every service shares: pool, migrations, broker, outbox relay, and the HTTP
-endpoints for health, readiness and Prometheus metrics.
+"""The runtime every service shares: pool, migrations, broker, relay, health and metrics.
 
 A service's `create_app(settings)` builds a `ServiceRuntime`, registers its subscribers and
 routes, and returns `runtime.http_app()`; the FastAPI lifespan starts and stops everything
@@ -17,13 +16,19 @@ from typing import Any
 import asyncpg
 from fastapi import FastAPI, Response
 from faststream.kafka import KafkaBroker
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    generate_latest,
+)
 
 from durchstarten.db.migrations import PLATFORM_MIGRATIONS, migrate
 from durchstarten.db.pool import create_pool
 from durchstarten.logging import configure_logging, get_logger
 from durchstarten.messaging.broker import create_broker
-from durchstarten.messaging.dlq import DeadLetters
+from durchstarten.messaging.dlq import DeadLetters, Redactor
 from durchstarten.messaging.outbox import OutboxRelay, backlog
 from durchstarten.settings import ServiceSettings
 
@@ -55,7 +60,10 @@ class Metrics:
             registry=self.registry,
         )
         self.info = Gauge(
-            "durchstarten_service_info", "Constant 1, labelled.", list(labels), registry=self.registry
+            "durchstarten_service_info",
+            "Constant 1, labelled.",
+            list(labels),
+            registry=self.registry,
         )
         self.info.labels(**labels).set(1)
 
@@ -70,6 +78,7 @@ class ServiceRuntime:
         settings: ServiceSettings,
         migrations: Path,
         with_outbox_relay: bool,
+        dead_letter_redactor: Redactor | None = None,
     ) -> None:
         """Prepare (but do not start) the broker; the pool opens in the lifespan."""
         configure_logging(service=service, level=settings.log_level, fmt=settings.log_format)
@@ -78,7 +87,9 @@ class ServiceRuntime:
         self.migrations = migrations
         self.broker: KafkaBroker = create_broker(settings, service=service)
         self.metrics = Metrics(service)
-        self.dead_letters = DeadLetters(self.broker, consumer=service)
+        self.dead_letters = DeadLetters(
+            self.broker, consumer=service, redactor=dead_letter_redactor
+        )
         self._with_outbox_relay = with_outbox_relay
         self._pool: asyncpg.Pool | None = None
         self.relay: OutboxRelay | None = None

@@ -1,5 +1,8 @@
-"""Wiring of the coaching service. Its domain arrives with its own issue; today it runs with its
-database (migrated), its outbox relay, and the health, readiness and metrics endpoints."""
+"""Wiring of the coaching service.
+
+Its domain arrives with its own issue; today it runs with its database (migrated), its
+outbox relay, and the health, readiness and metrics endpoints.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +10,8 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from durchstarten.service import ServiceRuntime
 from coaching.settings import CoachingSettings
+from durchstarten.service import ServiceRuntime
 
 SERVICE = "coaching"
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
@@ -16,7 +19,7 @@ MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 
 def create_app(settings: CoachingSettings | None = None) -> FastAPI:
     """Build the coaching service."""
-    settings = settings or CoachingSettings()  # type: ignore[call-arg]  # database_url from env
+    settings = settings or CoachingSettings()
     runtime = ServiceRuntime(
         service=SERVICE, settings=settings, migrations=MIGRATIONS, with_outbox_relay=True
     )

@@ -5,4 +5,4 @@ from intake.app import create_app
 from intake.settings import IntakeSettings
 
 if __name__ == "__main__":
-    run_service(create_app, IntakeSettings())  # type: ignore[call-arg]  # env supplies the URL
+    run_service(create_app, IntakeSettings())

@@ -8,9 +8,11 @@ from fastapi.responses import JSONResponse
 from faststream.kafka.annotations import KafkaMessage
 
 from durchstarten.auth import Principal, Role, TokenVerifier
+from durchstarten.events import RegisterParticipant
 from durchstarten.events.topics import inbound
 from durchstarten.messaging.broker import subscriber_options, with_retries
 from durchstarten.messaging.commands import parse_command
+from durchstarten.messaging.dlq import redact_except
 from durchstarten.messaging.errors import PermanentError
 from durchstarten.service import ServiceRuntime
 from intake.handlers import ACCEPTED_COMMANDS, SERVICE, IntakeHandlers
@@ -21,16 +23,22 @@ MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 
 def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     """Build the intake service: Kafka subscribers, outbox relay and HTTP API."""
-    settings = settings or IntakeSettings()  # type: ignore[call-arg]  # database_url from env
+    settings = settings or IntakeSettings()
     runtime = ServiceRuntime(
-        service=SERVICE, settings=settings, migrations=MIGRATIONS, with_outbox_relay=True
+        service=SERVICE,
+        settings=settings,
+        migrations=MIGRATIONS,
+        with_outbox_relay=True,
+        # Intake's commands carry names and birth dates: dead letters keep coarse fields only.
+        dead_letter_redactor=redact_except(RegisterParticipant.non_identifying_fields),
     )
     handlers = IntakeHandlers(runtime)
     verifier = TokenVerifier(settings.auth())
 
     topics = [inbound(provider, SERVICE) for provider in settings.providers]
 
-    @runtime.broker.subscriber(*topics, group_id=SERVICE, **subscriber_options(settings))
+    # FastStream's overloads cannot see through **options, hence the ignore.
+    @runtime.broker.subscriber(*topics, group_id=SERVICE, **subscriber_options(settings))  # type: ignore[untyped-decorator]
     async def on_command(message: KafkaMessage) -> None:
         await handlers.on_inbound_record(message.raw_message)
 

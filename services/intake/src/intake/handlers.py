@@ -13,7 +13,12 @@ from typing import Any
 import asyncpg
 
 from durchstarten.events import CommandAccepted, RegisterParticipant, new_event
-from durchstarten.events.topics import INTAKE_EVENTS, outbound, provider_of_inbound
+from durchstarten.events.topics import (
+    INTAKE_EVENTS,
+    ServiceName,
+    outbound,
+    provider_of_inbound,
+)
 from durchstarten.logging import get_logger
 from durchstarten.messaging.broker import process_or_park
 from durchstarten.messaging.commands import (
@@ -32,7 +37,7 @@ from intake.domain import RuleViolation, decide_registration
 
 log = get_logger(__name__)
 
-SERVICE = "intake"
+SERVICE: ServiceName = "intake"
 SOURCE = "/services/intake"
 ACCEPTED_COMMANDS = frozenset({RegisterParticipant.command_type})
 INBOX = "intake.commands"
@@ -60,7 +65,9 @@ class IntakeHandlers:
         provider = provider_of_inbound(record.topic)
 
         async def work() -> None:
-            inbound = parse_command(record.value or b"", provider=provider, accepted=ACCEPTED_COMMANDS)
+            inbound = parse_command(
+                record.value or b"", provider=provider, accepted=ACCEPTED_COMMANDS
+            )
             outcome = await self.execute(inbound)
             self._runtime.metrics.messages.labels(
                 record.topic, "duplicate" if outcome.duplicate else "processed"
@@ -89,7 +96,9 @@ class IntakeHandlers:
                     connection, provider=inbound.provider, command_id=inbound.envelope.id
                 )
                 log.info("duplicate command skipped", command_id=inbound.envelope.id)
-                return Outcome(accepted=existing is not None, participant_id=existing, duplicate=True)
+                return Outcome(
+                    accepted=existing is not None, participant_id=existing, duplicate=True
+                )
             match inbound.command:
                 case RegisterParticipant() as command:
                     return await self._register(connection, inbound, command)
@@ -145,7 +154,10 @@ class IntakeHandlers:
             provider_reference=command.provider_reference,
         )
         await enqueue(
-            connection, reply_topic, acceptance(service=SERVICE, inbound=inbound, reply=accepted), key=key
+            connection,
+            reply_topic,
+            acceptance(service=SERVICE, inbound=inbound, reply=accepted),
+            key=key,
         )
         log.info("participant registered", participant_id=key, command_id=inbound.envelope.id)
         return Outcome(accepted=True, participant_id=participant_id)

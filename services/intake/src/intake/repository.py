@@ -1,5 +1,7 @@
-"""Intake's database access; every function takes the connection, so the caller owns the
-transaction."""
+"""Intake's database access.
+
+Every function takes the connection first, so the caller owns the transaction.
+"""
 
 from __future__ import annotations
 

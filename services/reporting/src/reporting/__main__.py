@@ -5,4 +5,4 @@ from reporting.app import create_app
 from reporting.settings import ReportingSettings
 
 if __name__ == "__main__":
-    run_service(create_app, ReportingSettings())  # type: ignore[call-arg]  # env supplies the URL
+    run_service(create_app, ReportingSettings())

@@ -13,6 +13,9 @@ class Command(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
 
     command_type: ClassVar[str]
+    # Data fields that identify nobody; the rest of a command that carries personal
+    # identifiers is redacted wherever it must be kept outside intake (dead letters).
+    non_identifying_fields: ClassVar[frozenset[str]] = frozenset()
 
 
 class Event(BaseModel):

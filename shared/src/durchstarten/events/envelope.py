@@ -36,7 +36,7 @@ class CloudEvent(BaseModel):
     )
     time: AwareDatetime
     subject: str | None = Field(default=None, max_length=200, description="Participant pseudonym.")
-    datacontenttype: Literal["application/json"] = DATA_CONTENT_TYPE
+    datacontenttype: Literal["application/json"] = "application/json"
     data: dict[str, Any]
     correlationid: str | None = Field(default=None, max_length=200)
     causationid: str | None = Field(default=None, max_length=200)

@@ -25,6 +25,17 @@ class RegisterParticipant(Command):
     """Register a person with the programme; the only command that carries identifiers."""
 
     command_type: ClassVar[str] = "register-participant.v1"
+    non_identifying_fields: ClassVar[frozenset[str]] = frozenset(
+        {
+            "sex",
+            "country_of_origin",
+            "residence_status",
+            "municipality",
+            "school_education",
+            "german_level",
+            "entry_date",
+        }
+    )
 
     provider_reference: Annotated[str, StringConstraints(min_length=1, max_length=100)] = Field(
         description="The provider's own reference for this person, echoed in the reply."

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Iterable
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -43,10 +44,8 @@ async def ensure_topics(
             )
             for topic in missing
         ]
-        try:
+        with contextlib.suppress(TopicAlreadyExistsError):  # created by another instance
             await admin.create_topics(new)
-        except TopicAlreadyExistsError:
-            pass  # another instance created them at the same moment
         log.info("topics created", topics=missing)
         return missing
     finally:

@@ -36,7 +36,9 @@ def _security(settings: ServiceSettings) -> BaseSecurity | None:
     if settings.kafka_sasl_username is None or settings.kafka_sasl_password is None:
         msg = "SASL needs DURCHSTARTEN_KAFKA_SASL_USERNAME and _PASSWORD"
         raise ValueError(msg)
-    context = ssl.create_default_context() if settings.kafka_security_protocol == "SASL_SSL" else None
+    context = (
+        ssl.create_default_context() if settings.kafka_security_protocol == "SASL_SSL" else None
+    )
     return SASLScram512(
         username=settings.kafka_sasl_username,
         password=settings.kafka_sasl_password.get_secret_value(),
@@ -139,6 +141,8 @@ async def process_or_park(
                 PermanentError(
                     "internal-error",
                     message_en="The command could not be processed; the operators are informed.",
-                    message_de="Der Befehl konnte nicht verarbeitet werden; der Betrieb ist informiert.",
+                    message_de=(
+                        "Der Befehl konnte nicht verarbeitet werden; der Betrieb ist informiert."
+                    ),
                 )
             )

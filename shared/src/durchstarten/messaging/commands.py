@@ -95,9 +95,7 @@ def rejection(
     )
 
 
-def acceptance(
-    *, service: str, inbound: InboundCommand, reply: CommandAccepted
-) -> CloudEvent:
+def acceptance(*, service: str, inbound: InboundCommand, reply: CommandAccepted) -> CloudEvent:
     """The reply confirming a command, correlated with it."""
     return new_event(
         source=f"/services/{service}",

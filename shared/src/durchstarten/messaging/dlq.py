@@ -1,12 +1,15 @@
 """Dead letters: a message that cannot be processed is parked on `<topic>.dlq`, never dropped.
 
 Headers name the source topic, partition, offset, consumer, error class and a message; they
-never carry payload fragments. The value is the original bytes, untouched, so an operator can
-fix and replay it.
+never carry payload fragments. The value is the original bytes, so an operator can fix and
+replay it, except on topics that may carry personal identifiers (intake's commands): there a
+redactor keeps only coarse fields, since dead letters must hold no direct identifiers.
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from typing import Any
 
 from faststream.kafka import KafkaBroker
@@ -16,14 +19,19 @@ from durchstarten.logging import get_logger
 
 log = get_logger(__name__)
 
+Redactor = Callable[[bytes], bytes]
+
 
 class DeadLetters:
     """Publishes failed messages to their topic's dead-letter topic and waits for the ack."""
 
-    def __init__(self, broker: KafkaBroker, *, consumer: str) -> None:
+    def __init__(
+        self, broker: KafkaBroker, *, consumer: str, redactor: Redactor | None = None
+    ) -> None:
         """`consumer` names the consumer group, so operators know who could not process it."""
         self._broker = broker
         self._consumer = consumer
+        self._redactor = redactor
 
     async def park(self, record: Any, *, error_class: str, error_message: str) -> None:
         """Publish `record` (an aiokafka ConsumerRecord) to its dead-letter topic."""
@@ -36,8 +44,12 @@ class DeadLetters:
             "dlq-error-class": error_class,
             "dlq-error-message": error_message[:500],
         }
+        value = record.value or b""
+        if self._redactor is not None:
+            value = self._redactor(value)
+            headers["dlq-redacted"] = "true"
         await self._broker.publish(
-            record.value or b"",
+            value,
             topic,
             key=record.key,
             headers=headers,
@@ -51,3 +63,35 @@ class DeadLetters:
             error_class=error_class,
             error=error_message[:500],
         )
+
+
+REDACTED = "[redacted]"
+
+
+def redact_except(allowed_data_fields: frozenset[str]) -> Redactor:
+    """A redactor for command topics that may carry personal identifiers.
+
+    The envelope and the allowed (coarse) data fields are kept so an operator can see what
+    failed; every other data value becomes "[redacted]". A value that is not a JSON object
+    cannot be inspected and is dropped whole; the provider still holds its original and gets a
+    rejection naming the problem.
+    """
+
+    def redact(raw: bytes) -> bytes:
+        try:
+            body = json.loads(raw)
+        except (ValueError, UnicodeDecodeError):
+            return b""
+        if not isinstance(body, dict):
+            return b""
+        data = body.get("data")
+        if isinstance(data, dict):
+            body["data"] = {
+                key: value if key in allowed_data_fields else REDACTED
+                for key, value in data.items()
+            }
+        elif data is not None:
+            body["data"] = REDACTED
+        return json.dumps(body).encode()
+
+    return redact

@@ -46,8 +46,7 @@ class Position:
 async def claim_new_offsets(
     connection: asyncpg.Connection, consumer: str, positions: Sequence[Position]
 ) -> set[Position]:
-    """Lock the checkpoints of the partitions in `positions`, advance them past the batch, and
-    return the positions not applied before.
+    """Advance the checkpoints past a batch; return the positions not applied before.
 
     The checkpoint rows stay locked until the caller's transaction ends, so two consumers
     that briefly share a partition during a rebalance apply it one after the other.

@@ -142,7 +142,7 @@ class OutboxRelay:
             # acknowledgement: the idempotent producer keeps them in order per partition.
             futures: list[asyncio.Future[Any]] = []
             for row in rows:
-                headers = {name: value for name, value in row["headers"]}
+                headers = dict(row["headers"])
                 future = await self._broker.publish(
                     row["value"],
                     row["topic"],

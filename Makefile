@@ -1,0 +1,52 @@
+# One entry point for people and CI. `make run` and `make test` do all the set-up themselves.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+UV ?= $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+export UV_LINK_MODE ?= copy
+
+.PHONY: help uv install run up down status test test-fast lint typecheck format check kafka-jars clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+uv: ## install uv from PyPI when it is missing
+	@command -v $(UV) >/dev/null 2>&1 || python3 -m pip install --user --quiet 'uv>=0.9,<1'
+
+install: uv ## create .venv with every package from uv.lock
+	@$(UV) sync --frozen --all-packages
+
+kafka-jars: install ## fetch the Apache Kafka jars from Maven Central into the cache
+	@$(UV) run --frozen python -c "from durchstarten_deploy.kafka import ensure_jars; from durchstarten_deploy.stack import default_cache_dir; print(ensure_jars(default_cache_dir()))"
+
+run: install ## run Kafka, PostgreSQL and the four services with a demo, until Ctrl-C
+	@$(UV) run --frozen python -m durchstarten_deploy run
+
+up: install ## start the stack in the background
+	@$(UV) run --frozen python -m durchstarten_deploy up
+
+down: ## stop the background stack
+	@$(UV) run --frozen python -m durchstarten_deploy down
+
+status: ## show the background stack
+	@$(UV) run --frozen python -m durchstarten_deploy status
+
+lint: install ## ruff lint and format check
+	@$(UV) run --frozen ruff check .
+	@$(UV) run --frozen ruff format --check .
+
+typecheck: install ## mypy strict
+	@$(UV) run --frozen mypy
+
+format: install ## format the code
+	@$(UV) run --frozen ruff format .
+	@$(UV) run --frozen ruff check --fix .
+
+test: install lint typecheck ## lint, type-check, and run every test against real Kafka and PostgreSQL
+	@$(UV) run --frozen pytest
+
+test-fast: install ## only the tests that need no broker or database
+	@$(UV) run --frozen pytest -m "not integration"
+
+clean: ## remove local state (not the Kafka jar cache)
+	rm -rf .stack .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,216 @@
+"""Command line of the local stack: `python -m durchstarten_deploy up|down|status|run|token`.
+
+- up:     start Kafka, PostgreSQL and the four services in the background
+- down:   stop everything `up` started, by process id
+- status: show what runs and whether it is ready
+- run:    up, publish the demo, print where everything is, wait for Ctrl-C, then down
+- token:  print a development bearer token for calling the HTTP APIs
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import signal
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from durchstarten.auth import DevIssuer, Role
+from durchstarten_deploy.demo import publish_demo
+from durchstarten_deploy.processes import StackError, pid_alive, port_open, stop_pid
+from durchstarten_deploy.stack import (
+    DEFAULT_PORTS,
+    DEV_AUDIENCE,
+    DEV_ISSUER,
+    SERVICES,
+    Stack,
+    default_state_dir,
+)
+
+STATE_FILE = "stack.json"
+
+
+def _say(text: str) -> None:
+    print(text, flush=True)  # the CLI talks to a person
+
+
+def _port(preferred: int) -> int | None:
+    """The preferred port when free, else None (the stack picks a free one)."""
+    return None if port_open(preferred) else preferred
+
+
+def up(stack: Stack) -> None:
+    """Start the infrastructure and the services; record what runs in stack.json."""
+    _say(f"Starting Kafka and PostgreSQL (state in {stack.state_dir}) ...")
+    stack.start_infrastructure()
+    for name in SERVICES:
+        _say(f"Starting {name} ...")
+        stack.start_service(name, port=_port(DEFAULT_PORTS[name]))
+    state: dict[str, Any] = {
+        "kafka_bootstrap": stack.bootstrap,
+        "services": {name: s.url for name, s in stack.services.items()},
+        "pids": {name: s.process.pid for name, s in stack.services.items()},
+    }
+    if stack.kafka is not None and stack.kafka.process is not None:
+        state["pids"]["kafka"] = stack.kafka.process.pid
+    if stack.postgres is not None and stack.postgres.process is not None:
+        state["pids"]["postgres"] = stack.postgres.process.pid
+    (stack.state_dir / STATE_FILE).write_text(json.dumps(state, indent=2))
+
+
+def down(state_dir: Path) -> None:
+    """Stop what `up` started, services first, by the recorded process ids."""
+    state_file = state_dir / STATE_FILE
+    if not state_file.exists():
+        _say("Nothing to stop.")
+        return
+    pids: dict[str, int] = json.loads(state_file.read_text())["pids"]
+    for name in [*SERVICES, "kafka", "postgres"]:
+        if name in pids and pid_alive(pids[name]):
+            _say(f"Stopping {name} (pid {pids[name]}) ...")
+            sig = signal.SIGINT if name == "postgres" else signal.SIGTERM  # fast shutdown
+            stop_pid(pids[name], timeout_s=30, sig=sig)
+    state_file.unlink()
+
+
+def status(state_dir: Path) -> int:
+    """Print each process and its readiness; exit code 0 only when all are up."""
+    state_file = state_dir / STATE_FILE
+    if not state_file.exists():
+        _say("The stack is not running.")
+        return 1
+    state = json.loads(state_file.read_text())
+    healthy = True
+    for name, pid in state["pids"].items():
+        alive = pid_alive(pid)
+        line = f"{name:10} pid {pid:>7} {'running' if alive else 'STOPPED'}"
+        if name in state["services"]:
+            ready = alive and _ready(state["services"][name])
+            line += f"  {'ready' if ready else 'NOT READY'}  {state['services'][name]}"
+            healthy = healthy and ready
+        healthy = healthy and alive
+        _say(line)
+    return 0 if healthy else 1
+
+
+def _ready(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/health/ready", timeout=2) as response:  # noqa: S310  # local http
+            return bool(response.status == 200)
+    except OSError:
+        return False
+
+
+def run(stack: Stack, *, demo_per_provider: int) -> None:
+    """`make run`: the whole system with a demo, until Ctrl-C; then everything stops."""
+    stopping = False
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        nonlocal stopping
+        stopping = True
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        up(stack)
+        _say(f"Publishing the demo through Kafka ({stack.bootstrap}) as the providers would ...")
+        outcome = asyncio.run(
+            publish_demo(stack.bootstrap, list(stack.providers), per_provider=demo_per_provider)
+        )
+        _say(f"  replies on the outbound topics: {outcome}")
+        report = _wait_for_report(stack, expected=outcome["accepted"])
+        _say("")
+        _say("The system is running.")
+        for name, service in stack.services.items():
+            _say(f"  {name:10} {service.url}/docs   (health: {service.url}/health/ready)")
+        _say(f"  Kafka      {stack.bootstrap}")
+        _say(f"  report     {stack.services['reporting'].url}/v1/reports/participants")
+        _say(f"  participants counted by the reporting API: {report}")
+        _say(
+            "  a token for the APIs: uv run python -m durchstarten_deploy token --role coordinator"
+        )
+        _say("Press Ctrl-C to stop.")
+        while not stopping:
+            time.sleep(1)
+    except KeyboardInterrupt:
+        _say("\nStopping ...")
+    finally:
+        stack.stop()
+        (stack.state_dir / STATE_FILE).unlink(missing_ok=True)
+        _say("Stopped; no process left running.")
+
+
+def _wait_for_report(stack: Stack, *, expected: int, timeout_s: float = 60) -> object:
+    """Poll the reporting API until it counts the demo's participants."""
+    url = f"{stack.services['reporting'].url}/v1/reports/participants"
+    token = stack.token(Role.COORDINATOR)
+    deadline = time.monotonic() + timeout_s
+    value: object = None
+    while time.monotonic() < deadline:
+        request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})  # noqa: S310  # local http
+        with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310  # local http
+            value = json.loads(response.read())["participants"]["value"]
+        if value == expected:
+            return value
+        time.sleep(0.3)
+    msg = f"the report shows {value} participants, expected {expected}"
+    raise StackError(msg)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point."""
+    parser = argparse.ArgumentParser(
+        prog="python -m durchstarten_deploy",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--state-dir", type=Path, default=default_state_dir())
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("up", help="start everything in the background")
+    sub.add_parser("down", help="stop everything up started")
+    sub.add_parser("status", help="show what runs")
+    run_parser = sub.add_parser("run", help="up + demo, until Ctrl-C")
+    run_parser.add_argument("--demo-per-provider", type=int, default=4)
+    token = sub.add_parser("token", help="print a development bearer token")
+    token.add_argument("--role", choices=[r.value for r in Role], required=True)
+    token.add_argument("--provider")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)  # readiness polls are noisy
+
+    try:
+        if args.command == "down":
+            down(args.state_dir)
+        elif args.command == "status":
+            return status(args.state_dir)
+        elif args.command == "token":
+            issuer = DevIssuer(args.state_dir / "auth", issuer=DEV_ISSUER, audience=DEV_AUDIENCE)
+            _say(issuer.token(subject="cli", roles=[Role(args.role)], provider=args.provider))
+        else:
+            if (args.state_dir / STATE_FILE).exists():
+                _say("A stack seems to run already (stack.json); `down` it first.")
+                return 1
+            stack = Stack(state_dir=args.state_dir, kafka_port=_port(9092))
+            if args.command == "up":
+                try:
+                    up(stack)
+                except BaseException:
+                    stack.stop()  # leave nothing half-started behind
+                    raise
+                _say(json.dumps(json.loads((args.state_dir / STATE_FILE).read_text()), indent=2))
+            else:
+                run(stack, demo_per_provider=args.demo_per_provider)
+    except StackError as error:
+        _say(f"error: {error}")
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

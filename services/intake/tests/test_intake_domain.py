@@ -1,0 +1,66 @@
+import uuid
+from datetime import date
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from durchstarten.events import RegisterParticipant
+from intake.domain import RuleViolation, age_on, decide_registration
+
+
+def command(**changes: object) -> RegisterParticipant:
+    data: dict[str, object] = {
+        "provider_reference": "R-1",
+        "given_name": "Amina",
+        "family_name": "Haddad",
+        "birth_date": date(2001, 5, 4),
+        "sex": "female",
+        "country_of_origin": "SYR",
+        "residence_status": "duldung",
+        "municipality": "herford",
+        "german_level": "A2",
+        "entry_date": date(2022, 3, 1),
+    }
+    return RegisterParticipant.model_validate(data | changes)
+
+
+@pytest.mark.parametrize(
+    ("birth", "day", "age"),
+    [
+        (date(2001, 5, 4), date(2022, 5, 3), 20),
+        (date(2001, 5, 4), date(2022, 5, 4), 21),
+        (date(2000, 2, 29), date(2018, 2, 28), 17),
+        (date(2000, 2, 29), date(2018, 3, 1), 18),
+        (date(2000, 1, 1), date(2000, 1, 1), 0),
+    ],
+)
+def test_age_in_whole_years(birth: date, day: date, age: int) -> None:
+    assert age_on(birth, day) == age
+
+
+@given(st.dates(min_value=date(1950, 1, 1)), st.integers(min_value=0, max_value=20000))
+def test_age_never_decreases_as_days_pass(birth: date, days: int) -> None:
+    day = date.fromordinal(birth.toordinal() + days)
+    later = date.fromordinal(day.toordinal() + 1)
+    assert 0 <= age_on(birth, day) <= age_on(birth, later) <= age_on(birth, day) + 1
+
+
+def test_registration_announces_coarse_attributes_only() -> None:
+    pid = uuid.uuid4()
+    event = decide_registration(command(), provider="diakonie-herford", participant_id=pid)
+    assert event.participant_id == pid
+    assert event.age_at_entry == 20
+    assert event.provider == "diakonie-herford"
+    dumped = event.model_dump_json()
+    for identifier in ("Amina", "Haddad", "2001-05-04"):
+        assert identifier not in dumped
+
+
+def test_entry_before_birth_is_a_rule_violation() -> None:
+    with pytest.raises(RuleViolation) as caught:
+        decide_registration(
+            command(entry_date=date(2000, 1, 1)), provider="p", participant_id=uuid.uuid4()
+        )
+    assert caught.value.reason == "entry-before-birth"
+    assert caught.value.field == "entry_date"

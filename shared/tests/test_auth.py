@@ -1,0 +1,73 @@
+import time
+from pathlib import Path
+
+import jwt
+import pytest
+from fastapi import HTTPException
+
+from durchstarten.auth import AuthSettings, DevIssuer, Role, TokenVerifier
+
+ISSUER = "http://127.0.0.1/test-issuer"
+
+
+@pytest.fixture
+def issuer(tmp_path: Path) -> DevIssuer:
+    return DevIssuer(tmp_path, issuer=ISSUER, audience="durchstarten")
+
+
+@pytest.fixture
+def verifier(issuer: DevIssuer) -> TokenVerifier:
+    return TokenVerifier(AuthSettings(jwks_path=issuer.jwks_path, issuer=ISSUER))
+
+
+def test_a_provider_token_yields_role_and_provider(
+    issuer: DevIssuer, verifier: TokenVerifier
+) -> None:
+    principal = verifier.verify(issuer.token(subject="s", roles=[Role.PROVIDER], provider="in-via"))
+    assert principal.roles == {Role.PROVIDER}
+    assert principal.provider == "in-via"
+    principal.require(Role.PROVIDER)
+    with pytest.raises(HTTPException) as caught:
+        principal.require(Role.MINISTRY)
+    assert caught.value.status_code == 403
+
+
+def test_the_key_pair_is_kept_between_starts(tmp_path: Path, issuer: DevIssuer) -> None:
+    again = DevIssuer(tmp_path, issuer=ISSUER, audience="durchstarten")
+    assert again.kid == issuer.kid
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {"aud": "someone-else"},
+        {"iss": "http://evil.example"},
+        {"exp": int(time.time()) - 10},
+    ],
+)
+def test_wrong_audience_issuer_or_expiry_is_refused(
+    issuer: DevIssuer, verifier: TokenVerifier, claims: dict[str, object]
+) -> None:
+    good = jwt.decode(
+        issuer.token(subject="s", roles=[Role.ADMIN]), options={"verify_signature": False}
+    )
+    forged = jwt.encode(good | claims, issuer._key, algorithm="ES256", headers={"kid": issuer.kid})
+    with pytest.raises(HTTPException) as caught:
+        verifier.verify(forged)
+    assert caught.value.status_code == 401
+
+
+def test_unsigned_and_foreign_tokens_are_refused(tmp_path: Path, verifier: TokenVerifier) -> None:
+    unsigned = jwt.encode({"sub": "x", "roles": ["admin"]}, key=None, algorithm="none")  # type: ignore[arg-type]
+    with pytest.raises(HTTPException):
+        verifier.verify(unsigned)
+    stranger = DevIssuer(tmp_path / "other", issuer=ISSUER, audience="durchstarten")
+    with pytest.raises(HTTPException):
+        verifier.verify(stranger.token(subject="x", roles=[Role.ADMIN]))
+
+
+def test_a_provider_token_without_provider_claim_is_refused(
+    issuer: DevIssuer, verifier: TokenVerifier
+) -> None:
+    with pytest.raises(HTTPException):
+        verifier.verify(issuer.token(subject="s", roles=[Role.PROVIDER]))

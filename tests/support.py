@@ -1,0 +1,137 @@
+"""Helpers for cross-service tests: produce and read topics, query the report, wait."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+from durchstarten.auth import Role
+from durchstarten_deploy.stack import Stack
+
+
+def registration(provider: str, **data_changes: Any) -> dict[str, Any]:
+    """A valid `register-participant.v1` CloudEvent as a provider's system would write it."""
+    data: dict[str, Any] = {
+        "provider_reference": f"REF-{uuid.uuid4().hex[:8]}",
+        "given_name": "Testname",
+        "family_name": "Familientestname",
+        "birth_date": "2001-05-04",
+        "sex": "female",
+        "country_of_origin": "SYR",
+        "residence_status": "duldung",
+        "municipality": "herford",
+        "school_education": "primary",
+        "german_level": "A2",
+        "entry_date": "2022-03-01",
+    }
+    data.update(data_changes)
+    return {
+        "specversion": "1.0",
+        "id": str(uuid.uuid4()),
+        "source": f"/providers/{provider}",
+        "type": "register-participant.v1",
+        "time": datetime.now(UTC).isoformat(),
+        "datacontenttype": "application/json",
+        "data": data,
+    }
+
+
+async def produce(
+    stack: Stack, topic: str, values: list[bytes], *, key: bytes | None = None
+) -> None:
+    """Publish raw values with a plain aiokafka producer (acks=all, idempotent)."""
+    producer = AIOKafkaProducer(
+        bootstrap_servers=stack.bootstrap, acks="all", enable_idempotence=True
+    )
+    await producer.start()
+    try:
+        for value in values:
+            await producer.send(topic, value, key=key)
+        await producer.flush()
+    finally:
+        await producer.stop()
+
+
+async def read_topic(
+    stack: Stack,
+    topic: str,
+    *,
+    until: Any,
+    timeout_s: float = 30.0,
+) -> list[Any]:
+    """Read `topic` from the beginning until `until(records)` is true; return the records."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=stack.bootstrap,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+    )
+    await consumer.start()
+    try:
+        partitions = consumer.partitions_for_topic(topic) or set()
+        if not partitions:
+            await consumer._client.force_metadata_update()
+            partitions = consumer.partitions_for_topic(topic) or set()
+        consumer.assign([TopicPartition(topic, p) for p in partitions])
+        await consumer.seek_to_beginning()
+        records: list[Any] = []
+        deadline = time.monotonic() + timeout_s
+        while not until(records):
+            if time.monotonic() > deadline:
+                msg = f"{topic}: condition not met after {timeout_s} s ({len(records)} records)"
+                raise AssertionError(msg)
+            batch = await consumer.getmany(timeout_ms=200)
+            for chunk in batch.values():
+                records.extend(chunk)
+        return records
+    finally:
+        await consumer.stop()
+
+
+def values_of(records: list[Any]) -> list[dict[str, Any]]:
+    """Decode JSON values, skipping none (all our topics carry JSON)."""
+    return [json.loads(record.value) for record in records]
+
+
+async def report_count(stack: Stack) -> dict[str, Any]:
+    """The reporting API's participant count, as a coordinator sees it."""
+    reporting = stack.services["reporting"]
+    async with httpx.AsyncClient(base_url=reporting.url) as client:
+        response = await client.get(
+            "/v1/reports/participants",
+            headers={"Authorization": f"Bearer {stack.token(Role.COORDINATOR)}"},
+        )
+    response.raise_for_status()
+    cell: dict[str, Any] = response.json()["participants"]
+    return cell
+
+
+async def projected_ids(stack: Stack) -> list[str]:
+    """Every participant id in reporting's projection (checked in the database itself)."""
+    import asyncpg  # noqa: PLC0415
+
+    connection = await asyncpg.connect(stack.service_database_url("reporting"))
+    try:
+        rows = await connection.fetch("SELECT participant_id::text AS id FROM participants")
+    finally:
+        await connection.close()
+    return [row["id"] for row in rows]
+
+
+async def eventually(check: Any, *, timeout_s: float = 30.0, what: str = "condition") -> Any:
+    """Await `check()` until it returns a truthy value."""
+    deadline = time.monotonic() + timeout_s
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = await check()
+        if last:
+            return last
+        await asyncio.sleep(0.2)
+    msg = f"{what} not reached within {timeout_s} s (last: {last!r})"
+    raise AssertionError(msg)

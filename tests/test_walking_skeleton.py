@@ -1,0 +1,295 @@
+"""End to end through real processes, the real Kafka broker and the real PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from tests.support import (
+    eventually,
+    produce,
+    projected_ids,
+    read_topic,
+    registration,
+    report_count,
+    values_of,
+)
+
+from durchstarten.auth import Role
+from durchstarten.events.topics import INTAKE_EVENTS, dead_letters, inbound, outbound
+from durchstarten_deploy.stack import ServiceProcess, Stack
+from durchstarten_deploy.testing import TEST_PROVIDERS
+
+pytestmark = pytest.mark.integration
+
+ALPHA, BETA = TEST_PROVIDERS
+
+
+def replies_for(records: list[Any], command_ids: set[str]) -> list[dict[str, Any]]:
+    return [v for v in values_of(records) if v["data"].get("command_id") in command_ids]
+
+
+async def metric(service: ServiceProcess, name: str, **labels: str) -> float:
+    async with httpx.AsyncClient(base_url=service.url) as client:
+        text = (await client.get("/metrics")).text
+    wanted = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith(name + "{") and all(f'{k}="{v}"' in line for k, v in labels.items()):
+            total += float(line.rsplit(" ", 1)[1])
+    assert wanted  # the caller always names labels
+    return total
+
+
+async def test_a_command_from_a_plain_kafka_producer_ends_in_the_report(
+    stack: Stack, services: dict[str, ServiceProcess]
+) -> None:
+    before = set(await projected_ids(stack))
+    commands = [registration(ALPHA) for _ in range(3)]
+    await produce(stack, inbound(ALPHA, "intake"), [json.dumps(c).encode() for c in commands])
+
+    ids = {c["id"] for c in commands}
+    replies = await read_topic(
+        stack,
+        outbound(ALPHA, "intake"),
+        until=lambda records: len(replies_for(records, ids)) >= 3,
+    )
+    accepted = replies_for(replies, ids)
+    assert {r["type"] for r in accepted} == {"command.accepted.v1"}
+    participant_ids = {r["data"]["participant_id"] for r in accepted}
+    assert len(participant_ids) == 3
+    for reply in accepted:
+        assert reply["causationid"] in ids
+        command = next(c for c in commands if c["id"] == reply["causationid"])
+        assert reply["data"]["provider_reference"] == command["data"]["provider_reference"]
+
+    async def projected() -> bool:
+        return participant_ids <= set(await projected_ids(stack))
+
+    await eventually(projected, what="participants projected")
+    cell = await report_count(stack)
+    assert cell["value"] == len(before) + 3
+
+
+async def test_a_command_over_http_ends_in_the_report_and_a_repeat_is_recognised(
+    stack: Stack, services: dict[str, ServiceProcess]
+) -> None:
+    intake = services["intake"]
+    command = registration(ALPHA)
+    headers = {
+        "Authorization": f"Bearer {stack.token(Role.PROVIDER, ALPHA)}",
+        "Content-Type": "application/cloudevents+json",
+    }
+    async with httpx.AsyncClient(base_url=intake.url) as client:
+        first = await client.post("/v1/commands", content=json.dumps(command), headers=headers)
+        assert first.status_code == 201, first.text
+        participant_id = first.json()["participant_id"]
+        again = await client.post("/v1/commands", content=json.dumps(command), headers=headers)
+        assert again.status_code == 200
+        assert again.json() == {**first.json(), "duplicate": True}
+
+    async def projected() -> bool:
+        return participant_id in await projected_ids(stack)
+
+    await eventually(projected, what="HTTP participant projected")
+    assert (await projected_ids(stack)).count(participant_id) == 1
+
+
+async def test_http_refuses_missing_wrong_and_foreign_credentials_and_names_bad_fields(
+    stack: Stack, services: dict[str, ServiceProcess]
+) -> None:
+    intake = services["intake"]
+    body = json.dumps(registration(ALPHA, birth_date="04.05.2001"))
+    async with httpx.AsyncClient(base_url=intake.url) as client:
+        assert (await client.post("/v1/commands", content=body)).status_code == 401
+        coordinator = {"Authorization": f"Bearer {stack.token(Role.COORDINATOR)}"}
+        assert (
+            await client.post("/v1/commands", content=body, headers=coordinator)
+        ).status_code == 403
+        provider = {"Authorization": f"Bearer {stack.token(Role.PROVIDER, ALPHA)}"}
+        response = await client.post("/v1/commands", content=body, headers=provider)
+    assert response.status_code == 422
+    assert response.json()["reason"] == "invalid-field"
+    assert response.json()["field"] == "data.birth_date"
+    assert response.json()["message_de"]
+    async with httpx.AsyncClient(base_url=services["reporting"].url) as client:
+        as_provider = await client.get("/v1/reports/participants", headers=provider)
+    assert as_provider.status_code == 403
+
+
+async def test_the_same_command_delivered_twice_registers_one_participant(
+    stack: Stack, services: dict[str, ServiceProcess]
+) -> None:
+    command = registration(ALPHA)
+    raw = json.dumps(command).encode()
+    await produce(stack, inbound(ALPHA, "intake"), [raw, raw])
+    marker = registration(ALPHA)  # sent after both copies: once it is answered, both were seen
+    await produce(stack, inbound(ALPHA, "intake"), [json.dumps(marker).encode()])
+    await read_topic(
+        stack,
+        outbound(ALPHA, "intake"),
+        until=lambda records: replies_for(records, {marker["id"]}),
+    )
+    connection = await asyncpg.connect(stack.service_database_url("intake"))
+    try:
+        rows = await connection.fetchval(
+            "SELECT count(*) FROM participants WHERE command_id = $1", command["id"]
+        )
+    finally:
+        await connection.close()
+    assert rows == 1
+    replies = await read_topic(
+        stack,
+        outbound(ALPHA, "intake"),
+        until=lambda records: replies_for(records, {command["id"]}),
+    )
+    assert len(replies_for(replies, {command["id"]})) == 1
+
+
+async def test_the_same_event_delivered_twice_is_counted_once(
+    stack: Stack, services: dict[str, ServiceProcess]
+) -> None:
+    reporting = services["reporting"]
+    projected_before = await metric(
+        reporting, "durchstarten_messages_processed_total", topic=INTAKE_EVENTS, outcome="projected"
+    )
+    count_before = (await report_count(stack))["value"]
+    event = participant_registered()
+    marker = participant_registered()
+    # What an outbox relay does after a crash between send and mark: the same event again.
+    await produce(
+        stack,
+        INTAKE_EVENTS,
+        [json.dumps(event).encode(), json.dumps(event).encode(), json.dumps(marker).encode()],
+        key=event["subject"].encode(),
+    )
+
+    async def marker_projected() -> bool:
+        return marker["subject"] in await projected_ids(stack)
+
+    await eventually(marker_projected, what="marker projected")
+    projected_after = await metric(
+        reporting, "durchstarten_messages_processed_total", topic=INTAKE_EVENTS, outcome="projected"
+    )
+    assert projected_after - projected_before == 2  # the event once, the marker once
+    assert (await report_count(stack))["value"] == count_before + 2
+
+
+def participant_registered(participant_id: str | None = None) -> dict[str, Any]:
+    participant_id = participant_id or str(uuid.uuid4())
+    return {
+        "specversion": "1.0",
+        "id": str(uuid.uuid4()),
+        "source": "/services/intake",
+        "type": "participant.registered.v1",
+        "time": datetime.now(UTC).isoformat(),
+        "subject": participant_id,
+        "datacontenttype": "application/json",
+        "data": {
+            "participant_id": participant_id,
+            "provider": ALPHA,
+            "entry_date": "2021-09-01",
+            "age_at_entry": 22,
+            "sex": "male",
+            "country_of_origin": "AFG",
+            "residence_status": "gestattung",
+            "municipality": "buende",
+            "school_education": "none",
+            "german_level": "A1",
+        },
+    }
+
+
+async def test_bad_input_is_dead_lettered_and_rejected_and_the_next_command_processed(
+    stack: Stack, services: dict[str, ServiceProcess]
+) -> None:
+    topic = inbound(BETA, "intake")
+    unknown_type = registration(BETA) | {"type": "launch-rocket.v1"}
+    invalid_field = registration(BETA, birth_date="2001-13-45")
+    unknown_field = registration(BETA, shoe_size=44)
+    valid = registration(BETA)
+    bad = [
+        b"{this is not json",
+        json.dumps(unknown_type).encode(),
+        json.dumps(invalid_field).encode(),
+        json.dumps(unknown_field).encode(),
+    ]
+    # One key: one partition, so the order of the dead letters is the order sent.
+    await produce(stack, topic, [*bad, json.dumps(valid).encode()], key=b"provider-batch-7")
+
+    letters = await read_topic(stack, dead_letters(topic), until=lambda records: len(records) >= 4)
+    headers = [{k: v.decode() for k, v in record.headers} for record in letters]
+    assert [h["dlq-error-class"] for h in headers] == [
+        "malformed-json",
+        "unknown-type",
+        "invalid-field",
+        "unknown-field",
+    ]
+    assert {h["dlq-source-topic"] for h in headers} == {topic}
+    assert len({(h["dlq-source-partition"], h["dlq-source-offset"]) for h in headers}) == 4
+    for record in letters:  # no names or birth dates in dead letters, values or headers
+        assert b"Familientestname" not in record.value
+        assert b"2001-13-45" not in record.value
+        assert not any(b"Familientestname" in value for _, value in record.headers)
+
+    ids = {unknown_type["id"], invalid_field["id"], unknown_field["id"], valid["id"]}
+    replies = await read_topic(
+        stack,
+        outbound(BETA, "intake"),
+        until=lambda records: (
+            len(replies_for(records, ids)) >= 4
+            and any(v["data"].get("reason") == "malformed-json" for v in values_of(records))
+        ),
+    )
+    by_command = {r["data"]["command_id"]: r for r in replies_for(replies, ids)}
+    assert by_command[unknown_type["id"]]["data"]["reason"] == "unknown-type"
+    assert by_command[invalid_field["id"]]["data"]["field"] == "data.birth_date"
+    assert by_command[unknown_field["id"]]["data"]["field"] == "data.shoe_size"
+    assert by_command[valid["id"]]["type"] == "command.accepted.v1"
+    for reply in by_command.values():
+        if reply["type"] == "command.rejected.v1":
+            assert reply["data"]["message_de"]
+            assert reply["data"]["message_en"]
+    async with httpx.AsyncClient(base_url=services["intake"].url) as client:
+        assert (await client.get("/health/ready")).status_code == 200
+
+
+async def test_reporting_killed_mid_stream_loses_and_duplicates_nothing(
+    stack: Stack, services: dict[str, ServiceProcess]
+) -> None:
+    count_before = (await report_count(stack))["value"]
+    reporting = services["reporting"]
+    reporting.stop()
+    # Small batches make the stream long enough to kill it in the middle.
+    stack.start_service("reporting", extra_env={"DURCHSTARTEN_PROJECTION_BATCH_SIZE": "20"})
+    total = 4000
+    events = [participant_registered() for _ in range(total)]
+    wanted = {e["subject"] for e in events}
+    producing = asyncio.create_task(
+        produce(stack, INTAKE_EVENTS, [json.dumps(e).encode() for e in events])
+    )
+
+    async def some_projected() -> int:
+        return len(wanted & set(await projected_ids(stack)))
+
+    await eventually(some_projected, what="first events projected")
+    stack.services["reporting"].kill()
+    at_kill = len(wanted & set(await projected_ids(stack)))
+    await producing
+    assert 0 < at_kill < total, "the kill should land mid-stream"
+
+    stack.start_service("reporting")
+
+    async def all_projected() -> bool:
+        return wanted <= set(await projected_ids(stack))
+
+    await eventually(all_projected, timeout_s=120, what="all events projected after restart")
+    ids = await projected_ids(stack)
+    assert len(ids) == len(set(ids))
+    assert (await report_count(stack))["value"] == count_before + total
