@@ -116,15 +116,19 @@ def run(stack: Stack, *, demo_per_provider: int) -> None:
         stopping = True
         raise KeyboardInterrupt
 
+    # Installed explicitly: a shell starts background jobs with SIGINT ignored, and Python
+    # then never raises KeyboardInterrupt; the stack must stop on Ctrl-C or SIGINT regardless.
+    signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     try:
         up(stack)
+        before = _report_value(stack) or 0
         _say(f"Publishing the demo through Kafka ({stack.bootstrap}) as the providers would ...")
         outcome = asyncio.run(
             publish_demo(stack.bootstrap, list(stack.providers), per_provider=demo_per_provider)
         )
         _say(f"  replies on the outbound topics: {outcome}")
-        report = _wait_for_report(stack, expected=outcome["accepted"])
+        report = _wait_for_report(stack, expected=before + outcome["accepted"])
         _say("")
         _say("The system is running.")
         for name, service in stack.services.items():
@@ -146,16 +150,22 @@ def run(stack: Stack, *, demo_per_provider: int) -> None:
         _say("Stopped; no process left running.")
 
 
-def _wait_for_report(stack: Stack, *, expected: int, timeout_s: float = 60) -> object:
-    """Poll the reporting API until it counts the demo's participants."""
+def _report_value(stack: Stack) -> int | None:
+    """The participant count the reporting API publishes (None when suppressed)."""
     url = f"{stack.services['reporting'].url}/v1/reports/participants"
-    token = stack.token(Role.COORDINATOR)
+    headers = {"Authorization": f"Bearer {stack.token(Role.COORDINATOR)}"}
+    request = urllib.request.Request(url, headers=headers)  # noqa: S310  # local http
+    with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310  # local http
+        value: int | None = json.loads(response.read())["participants"]["value"]
+        return value
+
+
+def _wait_for_report(stack: Stack, *, expected: int, timeout_s: float = 60) -> int | None:
+    """Poll the reporting API until it counts the demo's participants."""
     deadline = time.monotonic() + timeout_s
-    value: object = None
+    value = None
     while time.monotonic() < deadline:
-        request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})  # noqa: S310  # local http
-        with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310  # local http
-            value = json.loads(response.read())["participants"]["value"]
+        value = _report_value(stack)
         if value == expected:
             return value
         time.sleep(0.3)
@@ -177,6 +187,9 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("status", help="show what runs")
     run_parser = sub.add_parser("run", help="up + demo, until Ctrl-C")
     run_parser.add_argument("--demo-per-provider", type=int, default=4)
+    run_parser.add_argument(
+        "--keep", action="store_true", help="keep the data of the previous run instead"
+    )
     token = sub.add_parser("token", help="print a development bearer token")
     token.add_argument("--role", choices=[r.value for r in Role], required=True)
     token.add_argument("--provider")
@@ -197,6 +210,8 @@ def main(argv: list[str] | None = None) -> int:
                 _say("A stack seems to run already (stack.json); `down` it first.")
                 return 1
             stack = Stack(state_dir=args.state_dir, kafka_port=_port(9092))
+            if args.command == "run" and not args.keep:
+                stack.remove_state()  # the demo starts from an empty system every time
             if args.command == "up":
                 try:
                     up(stack)

@@ -1,0 +1,71 @@
+"""`make run` from a fresh clone: the demo reaches the report, and Ctrl-C leaves nothing behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from durchstarten_deploy.processes import pid_alive, port_open
+
+pytestmark = pytest.mark.integration
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_make_run_from_a_fresh_clone_shows_the_demo_and_stops_cleanly(tmp_path: Path) -> None:
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "--quiet", str(REPO), str(clone)], check=True)  # noqa: S607
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("DURCHSTARTEN_STACK", "VIRTUAL_ENV", "UV_PROJECT"))
+    }
+    process = subprocess.Popen(
+        ["make", "run"],  # noqa: S607  # make from PATH, as a person would type it
+        cwd=clone,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,  # its own process group, like a terminal's foreground job
+    )
+    output: list[str] = []
+    try:
+        assert process.stdout is not None
+        deadline = time.monotonic() + 420
+        counted = None
+        for line in process.stdout:
+            output.append(line)
+            match = re.search(r"participants counted by the reporting API: (\d+)", line)
+            if match:
+                counted = int(match[1])
+            if "Press Ctrl-C to stop." in line or time.monotonic() > deadline:
+                break
+        accepted = re.search(r"'accepted': (\d+)", "".join(output))
+        assert accepted, "".join(output)
+        assert counted == int(accepted[1]) > 0, "".join(output)
+
+        state = json.loads((clone / ".stack" / "stack.json").read_text())
+        pids: dict[str, int] = state["pids"]
+        ports = [int(url.rsplit(":", 1)[1]) for url in state["services"].values()]
+        ports.append(int(state["kafka_bootstrap"].rsplit(":", 1)[1]))
+        assert all(pid_alive(pid) for pid in pids.values())
+
+        os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C in the terminal does
+        rest, _ = process.communicate(timeout=120)
+        output.append(rest)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    assert "Stopped; no process left running." in "".join(output)
+    time.sleep(0.5)
+    assert [name for name, pid in pids.items() if pid_alive(pid)] == []
+    assert [port for port in ports if port_open(port)] == []
