@@ -113,6 +113,8 @@ def run(stack: Stack, *, demo_per_provider: int) -> None:
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
         nonlocal stopping
+        if stopping:
+            return  # uv forwards the terminal's SIGINT again: one stop is enough
         stopping = True
         raise KeyboardInterrupt
 
@@ -145,6 +147,7 @@ def run(stack: Stack, *, demo_per_provider: int) -> None:
     except KeyboardInterrupt:
         _say("\nStopping ...")
     finally:
+        stopping = True  # from here on, further signals must not interrupt the clean-up
         stack.stop()
         (stack.state_dir / STATE_FILE).unlink(missing_ok=True)
         _say("Stopped; no process left running.")
