@@ -65,7 +65,17 @@ def test_make_run_from_a_fresh_clone_shows_the_demo_and_stops_cleanly(tmp_path: 
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+        _stop_leftovers(clone / ".stack" / "stack.json")
     assert "Stopped; no process left running." in "".join(output)
     time.sleep(0.5)
     assert [name for name, pid in pids.items() if pid_alive(pid)] == []
     assert [port for port in ports if port_open(port)] == []
+
+
+def _stop_leftovers(state_file: Path) -> None:
+    """If the run failed half-way, stop what it started so later tests start clean."""
+    if not state_file.exists():
+        return
+    for pid in json.loads(state_file.read_text())["pids"].values():
+        if pid_alive(pid):
+            os.kill(pid, signal.SIGKILL)
