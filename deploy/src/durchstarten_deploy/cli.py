@@ -5,6 +5,8 @@
 - status: show what runs and whether it is ready
 - run:    up, publish the demo, print where everything is, wait for Ctrl-C, then down
 - token:  print a development bearer token for calling the HTTP APIs
+- topics: create the project's topics on the broker named by DURCHSTARTEN_* settings
+          (the topic-creation step of docker-compose.yml and of cluster deployments)
 """
 
 from __future__ import annotations
@@ -22,6 +24,10 @@ from types import FrameType
 from typing import Any
 
 from durchstarten.auth import DevIssuer, Role
+from durchstarten.events.topics import project_topics
+from durchstarten.messaging.admin import ensure_topics
+from durchstarten.messaging.broker import admin_client_options
+from durchstarten.settings import KafkaSettings
 from durchstarten_deploy.demo import publish_demo
 from durchstarten_deploy.processes import StackError, pid_alive, port_open, stop_pid
 from durchstarten_deploy.stack import (
@@ -176,6 +182,20 @@ def _wait_for_report(stack: Stack, *, expected: int, timeout_s: float = 60) -> i
     raise StackError(msg)
 
 
+def create_topics(settings: KafkaSettings) -> None:
+    """Create every topic the project uses, with the configured partitions and replicas."""
+    created = asyncio.run(
+        ensure_topics(
+            settings.kafka_bootstrap_servers,
+            project_topics(settings.providers),
+            partitions=settings.topic_partitions,
+            replication_factor=settings.topic_replication_factor,
+            client_options=admin_client_options(settings),
+        )
+    )
+    _say(f"{len(created)} topics created; {len(project_topics(settings.providers))} in all.")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point."""
     parser = argparse.ArgumentParser(
@@ -193,6 +213,7 @@ def main(argv: list[str] | None = None) -> int:
     run_parser.add_argument(
         "--keep", action="store_true", help="keep the data of the previous run instead"
     )
+    sub.add_parser("topics", help="create the topics (DURCHSTARTEN_KAFKA_* settings)")
     token = sub.add_parser("token", help="print a development bearer token")
     token.add_argument("--role", choices=[r.value for r in Role], required=True)
     token.add_argument("--provider")
@@ -205,6 +226,8 @@ def main(argv: list[str] | None = None) -> int:
             down(args.state_dir)
         elif args.command == "status":
             return status(args.state_dir)
+        elif args.command == "topics":
+            create_topics(KafkaSettings())
         elif args.command == "token":
             issuer = DevIssuer(args.state_dir / "auth", issuer=DEV_ISSUER, audience=DEV_AUDIENCE)
             _say(issuer.token(subject="cli", roles=[Role(args.role)], provider=args.provider))

@@ -157,8 +157,9 @@ class KafkaNode:
                 self._java(
                     "kafka.tools.StorageTool",
                     "format",
-                    "--cluster-id",
-                    cluster_id,
+                    # `=` form: a base64url id may start with "-", which argparse
+                    # would take for an option.
+                    f"--cluster-id={cluster_id}",
                     "--config",
                     str(config),
                 ),

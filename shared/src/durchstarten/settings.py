@@ -15,20 +15,10 @@ from durchstarten.events.topics import validate_provider_id
 ENV_PREFIX = "DURCHSTARTEN_"
 
 
-class ServiceSettings(BaseSettings):
-    """Configuration of one service process; each service subclasses it.
-
-    Defaults are safe for a developer machine: everything binds to 127.0.0.1 and the only
-    required value is the database URL, which carries a password and so has no default.
-    """
+class KafkaSettings(BaseSettings):
+    """How to reach Kafka and which topics exist; all a topic-setup job needs."""
 
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
-
-    database_url: SecretStr = Field(
-        description="PostgreSQL URL of this service's own database (postgresql://user:pw@host/db)."
-    )
-    database_pool_min: int = Field(default=1, ge=0, description="Smallest connection pool size.")
-    database_pool_max: int = Field(default=10, ge=1, description="Largest connection pool size.")
 
     kafka_bootstrap_servers: str = Field(
         default="127.0.0.1:9092", description="Comma-separated Kafka bootstrap servers."
@@ -56,6 +46,38 @@ class ServiceSettings(BaseSettings):
         default_factory=lambda: ["diakonie-herford", "in-via", "awo-owl"],
         description="Provider ids with inbound and outbound topics (comma-separated or JSON).",
     )
+
+    @field_validator("providers", mode="before")
+    @classmethod
+    def _split_providers(cls, value: object) -> object:
+        """Accept `a,b,c` as well as a JSON list, since county IT writes env files by hand."""
+        if isinstance(value, str):
+            if value.lstrip().startswith("["):
+                return json.loads(value)
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("providers")
+    @classmethod
+    def _check_provider_ids(cls, value: list[str]) -> list[str]:
+        """Provider ids become topic names, so they must be safe topic-name segments."""
+        for provider in value:
+            validate_provider_id(provider)
+        return value
+
+
+class ServiceSettings(KafkaSettings):
+    """Configuration of one service process; each service subclasses it.
+
+    Defaults are safe for a developer machine: everything binds to 127.0.0.1 and the only
+    required value is the database URL, which carries a password and so has no default.
+    """
+
+    database_url: SecretStr = Field(
+        description="PostgreSQL URL of this service's own database (postgresql://user:pw@host/db)."
+    )
+    database_pool_min: int = Field(default=1, ge=0, description="Smallest connection pool size.")
+    database_pool_max: int = Field(default=10, ge=1, description="Largest connection pool size.")
 
     http_host: str = Field(default="127.0.0.1", description="Address the HTTP API binds to.")
     http_port: int = Field(default=8000, ge=0, le=65535, description="Port of the HTTP API.")
@@ -85,24 +107,6 @@ class ServiceSettings(BaseSettings):
     outbox_retention_hours: float = Field(
         default=168.0, ge=0, description="How long sent outbox rows are kept for inspection."
     )
-
-    @field_validator("providers", mode="before")
-    @classmethod
-    def _split_providers(cls, value: object) -> object:
-        """Accept `a,b,c` as well as a JSON list, since county IT writes env files by hand."""
-        if isinstance(value, str):
-            if value.lstrip().startswith("["):
-                return json.loads(value)
-            return [part.strip() for part in value.split(",") if part.strip()]
-        return value
-
-    @field_validator("providers")
-    @classmethod
-    def _check_provider_ids(cls, value: list[str]) -> list[str]:
-        """Provider ids become topic names, so they must be safe topic-name segments."""
-        for provider in value:
-            validate_provider_id(provider)
-        return value
 
     def auth(self) -> AuthSettings:
         """The token-verification part of these settings."""

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Iterable
+from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExistsError
@@ -14,6 +14,10 @@ from durchstarten.logging import get_logger
 log = get_logger(__name__)
 
 
+class TopicSetupError(RuntimeError):
+    """The broker refused to create a topic; the message names each topic and error."""
+
+
 async def ensure_topics(
     bootstrap_servers: str,
     topics: Iterable[str],
@@ -21,6 +25,7 @@ async def ensure_topics(
     partitions: int,
     replication_factor: int,
     timeout_s: float = 60.0,
+    client_options: dict[str, Any] | None = None,
 ) -> list[str]:
     """Create the topics that do not exist yet; return the ones created.
 
@@ -28,7 +33,9 @@ async def ensure_topics(
     source for rebuilding projections, dead letters wait for an operator.
     """
     wanted = list(dict.fromkeys(topics))
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="topic-setup")
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap_servers, client_id="topic-setup", **(client_options or {})
+    )
     await _start_with_retries(admin, timeout_s)
     try:
         existing = set(await admin.list_topics())
@@ -44,12 +51,45 @@ async def ensure_topics(
             )
             for topic in missing
         ]
-        with contextlib.suppress(TopicAlreadyExistsError):  # created by another instance
-            await admin.create_topics(new)
+        response = await admin.create_topics(new)
+        failed = {
+            topic: (code, message)
+            for topic, code, message in response.topic_errors
+            if code not in (0, TopicAlreadyExistsError.errno)  # another instance was first
+        }
+        if failed:
+            msg = f"topics not created: {failed}"
+            raise TopicSetupError(msg)
+        await _wait_until_visible(admin, missing, timeout_s)
         log.info("topics created", topics=missing)
         return missing
     finally:
         await admin.close()
+
+
+async def _wait_until_visible(
+    admin: AIOKafkaAdminClient, topics: list[str], timeout_s: float
+) -> None:
+    """Creation is acknowledged before the metadata spreads; wait until every partition of
+    every new topic has a leader, so a client started next finds them.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    pending = list(topics)
+    while pending:
+        described = await admin.describe_topics(pending)
+        pending = [
+            topic["topic"]
+            for topic in described
+            if topic["error_code"] != 0
+            or not topic["partitions"]
+            or any(partition["leader"] < 0 for partition in topic["partitions"])
+        ]
+        if pending and loop.time() >= deadline:
+            msg = f"topics created but not visible after {timeout_s} s: {pending}"
+            raise TopicSetupError(msg)
+        if pending:
+            await asyncio.sleep(0.1)
 
 
 def _configs(topic: str, replication_factor: int) -> dict[str, str]:

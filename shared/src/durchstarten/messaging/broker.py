@@ -16,7 +16,7 @@ from faststream.security import BaseSecurity, SASLScram512
 from durchstarten.logging import get_logger
 from durchstarten.messaging.dlq import DeadLetters
 from durchstarten.messaging.errors import PermanentError, is_transient
-from durchstarten.settings import ServiceSettings
+from durchstarten.settings import KafkaSettings, ServiceSettings
 
 log = get_logger(__name__)
 T = TypeVar("T")
@@ -30,7 +30,7 @@ TRANSIENT_RETRY_BUDGET_S = 60.0
 UNEXPECTED_ERROR_ATTEMPTS = 3
 
 
-def _security(settings: ServiceSettings) -> BaseSecurity | None:
+def _security(settings: KafkaSettings) -> BaseSecurity | None:
     if settings.kafka_security_protocol == "PLAINTEXT":
         return None
     if settings.kafka_sasl_username is None or settings.kafka_sasl_password is None:
@@ -45,6 +45,24 @@ def _security(settings: ServiceSettings) -> BaseSecurity | None:
         ssl_context=context,
         use_ssl=context is not None,
     )
+
+
+def admin_client_options(settings: KafkaSettings) -> dict[str, Any]:
+    """Aiokafka client options for the same security settings (topic set-up, admin)."""
+    if settings.kafka_security_protocol == "PLAINTEXT":
+        return {}
+    if settings.kafka_sasl_username is None or settings.kafka_sasl_password is None:
+        msg = "SASL needs DURCHSTARTEN_KAFKA_SASL_USERNAME and _PASSWORD"
+        raise ValueError(msg)
+    options: dict[str, Any] = {
+        "security_protocol": settings.kafka_security_protocol,
+        "sasl_mechanism": "SCRAM-SHA-512",
+        "sasl_plain_username": settings.kafka_sasl_username,
+        "sasl_plain_password": settings.kafka_sasl_password.get_secret_value(),
+    }
+    if settings.kafka_security_protocol == "SASL_SSL":
+        options["ssl_context"] = ssl.create_default_context()
+    return options
 
 
 def create_broker(settings: ServiceSettings, *, service: str) -> KafkaBroker:
