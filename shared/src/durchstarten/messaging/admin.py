@@ -70,8 +70,10 @@ async def ensure_topics(
 async def _wait_until_visible(
     admin: AIOKafkaAdminClient, topics: list[str], timeout_s: float
 ) -> None:
-    """Creation is acknowledged before the metadata spreads; wait until every partition of
-    every new topic has a leader, so a client started next finds them.
+    """Wait until every partition of every new topic has a leader.
+
+    Creation is acknowledged before the metadata spreads; a client started right after
+    would otherwise not find the topic.
     """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout_s
