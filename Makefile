@@ -11,7 +11,8 @@ help: ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
 uv: ## install uv from PyPI when it is missing
-	@command -v $(UV) >/dev/null 2>&1 || python3 -m pip install --user --quiet 'uv>=0.9,<1'
+	@command -v $(UV) >/dev/null 2>&1 || python3 -m pip install --user --quiet 'uv>=0.9,<1' \
+	  || python3 -m pip install --user --quiet --break-system-packages 'uv>=0.9,<1'
 
 install: uv ## create .venv with every package from uv.lock
 	@$(UV) sync --frozen --all-packages
