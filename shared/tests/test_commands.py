@@ -10,7 +10,7 @@ from durchstarten.events import RegisterParticipant
 from durchstarten.messaging.commands import command_id_of, parse_command
 from durchstarten.messaging.errors import PermanentError
 
-ACCEPTED = frozenset({RegisterParticipant.command_type})
+ACCEPTED = frozenset({RegisterParticipant.command_type, "register-participant.v1"})
 SECRET_NAME = "Zarathustra-Unique"
 
 

@@ -3,7 +3,7 @@ import json
 from durchstarten.events import RegisterParticipant
 from durchstarten.messaging.dlq import REDACTED, redact_except
 
-redact = redact_except(RegisterParticipant.non_identifying_fields)
+redact = redact_except(RegisterParticipant.non_identifying_fields or frozenset())
 
 
 def test_identifiers_and_unknown_fields_are_redacted_coarse_fields_kept() -> None:

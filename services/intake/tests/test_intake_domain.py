@@ -10,19 +10,7 @@ from intake.domain import RuleViolation, age_on, decide_registration
 
 
 def command(**changes: object) -> RegisterParticipant:
-    data: dict[str, object] = {
-        "provider_reference": "R-1",
-        "given_name": "Amina",
-        "family_name": "Haddad",
-        "birth_date": date(2001, 5, 4),
-        "sex": "female",
-        "country_of_origin": "SYR",
-        "residence_status": "duldung",
-        "municipality": "herford",
-        "german_level": "A2",
-        "entry_date": date(2022, 3, 1),
-    }
-    return RegisterParticipant.model_validate(data | changes)
+    return RegisterParticipant.model_validate(RegisterParticipant.example | changes)
 
 
 @pytest.mark.parametrize(
@@ -52,15 +40,17 @@ def test_registration_announces_coarse_attributes_only() -> None:
     assert event.participant_id == pid
     assert event.age_at_entry == 20
     assert event.provider == "diakonie-herford"
+    assert event.german_level_at_entry.overall == "A2"
+    assert event.residence_status.legal_basis == "aufenthg-60a"
     dumped = event.model_dump_json()
     for identifier in ("Amina", "Haddad", "2001-05-04"):
         assert identifier not in dumped
 
 
 def test_entry_before_birth_is_a_rule_violation() -> None:
+    # The command model already refuses this; the domain guards its own invariant too.
+    impossible = command().model_copy(update={"entry_date": date(2000, 1, 1)})
     with pytest.raises(RuleViolation) as caught:
-        decide_registration(
-            command(entry_date=date(2000, 1, 1)), provider="p", participant_id=uuid.uuid4()
-        )
+        decide_registration(impossible, provider="p", participant_id=uuid.uuid4())
     assert caught.value.reason == "entry-before-birth"
     assert caught.value.field == "entry_date"

@@ -30,7 +30,9 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         migrations=MIGRATIONS,
         with_outbox_relay=True,
         # Intake's commands carry names and birth dates: dead letters keep coarse fields only.
-        dead_letter_redactor=redact_except(RegisterParticipant.non_identifying_fields),
+        dead_letter_redactor=redact_except(
+            RegisterParticipant.non_identifying_fields or frozenset()
+        ),
     )
     handlers = IntakeHandlers(runtime)
     verifier = TokenVerifier(settings.auth())

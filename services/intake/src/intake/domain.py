@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from durchstarten.events import ParticipantRegistered, RegisterParticipant
+from durchstarten.events.parts import GermanLevelFact, ResidenceStatusFact
 
 
 @dataclass(frozen=True)
@@ -46,8 +47,9 @@ def decide_registration(
         age_at_entry=age_on(command.birth_date, command.entry_date),
         sex=command.sex,
         country_of_origin=command.country_of_origin,
-        residence_status=command.residence_status,
+        residence_status=ResidenceStatusFact.model_validate(command.residence_status.model_dump()),
         municipality=command.municipality,
         school_education=command.school_education,
-        german_level=command.german_level,
+        german_level_at_entry=GermanLevelFact.model_validate(command.german_level.model_dump()),
+        languages=command.languages,
     )

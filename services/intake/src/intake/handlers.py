@@ -13,6 +13,7 @@ from typing import Any
 import asyncpg
 
 from durchstarten.events import CommandAccepted, RegisterParticipant, new_event
+from durchstarten.events.intake import RegisterParticipantV1
 from durchstarten.events.topics import (
     INTAKE_EVENTS,
     ServiceName,
@@ -39,7 +40,9 @@ log = get_logger(__name__)
 
 SERVICE: ServiceName = "intake"
 SOURCE = "/services/intake"
-ACCEPTED_COMMANDS = frozenset({RegisterParticipant.command_type})
+ACCEPTED_COMMANDS = frozenset(
+    {RegisterParticipant.command_type, RegisterParticipantV1.command_type}
+)
 INBOX = "intake.commands"
 
 

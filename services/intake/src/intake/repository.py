@@ -36,10 +36,10 @@ async def insert_participant(
         command.birth_date,
         command.sex.value,
         command.country_of_origin,
-        command.residence_status.value,
+        command.residence_status.status.value,
         command.municipality.value,
         command.school_education.value,
-        command.german_level.value,
+        command.german_level.overall.value,
         command.entry_date,
     )
 

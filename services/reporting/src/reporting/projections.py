@@ -17,7 +17,7 @@ import asyncpg
 from pydantic import ValidationError
 
 from durchstarten.db.sql import SqlFiles
-from durchstarten.events import EVENTS, CloudEvent, Event, ParticipantRegistered
+from durchstarten.events import CloudEvent, Event, ParticipantRegistered, read_event
 from durchstarten.logging import get_logger
 from durchstarten.messaging.broker import with_retries
 from durchstarten.messaging.inbox import claim_new_offsets, first_times, position_of
@@ -61,8 +61,7 @@ class Projector:
     async def _parse_or_park(self, record: Any) -> Parsed | None:
         try:
             envelope = CloudEvent.from_json(record.value or b"")
-            model = EVENTS.get(envelope.type)
-            event = model.model_validate(envelope.data) if model is not None else None
+            event = read_event(envelope)  # old versions upcast; unknown types are None
         except ValidationError as error:
             first = error.errors(include_url=False, include_input=False)[0]
             where = ".".join(str(part) for part in first["loc"])
@@ -110,10 +109,10 @@ async def _insert_participants(
         [event.age_at_entry for _, event in rows],
         [event.sex.value for _, event in rows],
         [event.country_of_origin for _, event in rows],
-        [event.residence_status.value for _, event in rows],
+        [event.residence_status.status.value for _, event in rows],
         [event.municipality.value for _, event in rows],
         [event.school_education.value for _, event in rows],
-        [event.german_level.value for _, event in rows],
+        [event.german_level_at_entry.overall.value for _, event in rows],
         [event_id for event_id, _ in rows],
     )
 

@@ -1,69 +1,388 @@
-"""Commands to and events of the intake service."""
+"""Commands to and events of the intake service.
+
+Intake is the only service that sees personal identifiers; its events carry the pseudonym
+and coarse attributes only (age at entry in whole years, never a birth date or a name).
+"""
 
 from __future__ import annotations
 
 import uuid
 from datetime import date
-from typing import Annotated, ClassVar
+from typing import Annotated, Any, ClassVar, Self
 
-from pydantic import Field, StringConstraints
+from pydantic import (
+    EmailStr,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from durchstarten.events.base import Command, Event
+from durchstarten.events.parts import (
+    Consent,
+    GermanLevel,
+    GermanLevelFact,
+    ResidenceStatusFact,
+    ResidenceStatusRecord,
+)
 from durchstarten.events.values import (
     CefrLevel,
+    CountryCode,
+    DomainDate,
+    EligibilityRule,
+    ErasureReason,
+    ExitReason,
+    LanguageCode,
+    LegalBasis,
     Municipality,
+    PersonName,
+    ProviderId,
+    Reference,
     ResidenceStatus,
     SchoolEducation,
     Sex,
+    StaffId,
 )
 
-Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]
-CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+PhoneNumber = Annotated[str, StringConstraints(pattern=r"^\+?[0-9 ()/-]{5,30}$")]
+
+_PARTICIPANT = "6f1c1a52-8d1b-4a8e-9a55-0f1d64c3c0de"
+_COARSE_REGISTRATION_FIELDS = frozenset(
+    {
+        "sex",
+        "country_of_origin",
+        "residence_status",
+        "municipality",
+        "lives_in_state_reception_facility",
+        "employment_ban",
+        "school_education",
+        "german_level",
+        "languages",
+        "consent",
+        "entry_date",
+    }
+)
+
+
+def _entry_after_birth(entry_date: date, info: ValidationInfo) -> date:
+    """Validator of `entry_date`, so a rejection names that field."""
+    birth_date = info.data.get("birth_date")
+    if birth_date is not None and entry_date < birth_date:
+        msg = "the entry date lies before the birth date"
+        raise ValueError(msg)
+    return entry_date
+
+
+# --- commands ---------------------------------------------------------------------------------
 
 
 class RegisterParticipant(Command):
     """Register a person with the programme; the only command that carries identifiers."""
 
-    command_type: ClassVar[str] = "register-participant.v1"
-    non_identifying_fields: ClassVar[frozenset[str]] = frozenset(
-        {
-            "sex",
-            "country_of_origin",
-            "residence_status",
-            "municipality",
-            "school_education",
-            "german_level",
-            "entry_date",
-        }
-    )
+    command_type: ClassVar[str] = "register-participant.v2"
+    non_identifying_fields: ClassVar[frozenset[str] | None] = _COARSE_REGISTRATION_FIELDS
 
-    provider_reference: Annotated[str, StringConstraints(min_length=1, max_length=100)] = Field(
+    provider_reference: Reference = Field(
         description="The provider's own reference for this person, echoed in the reply."
     )
-    given_name: Name
-    family_name: Name
-    birth_date: date
+    given_name: PersonName
+    family_name: PersonName
+    birth_date: DomainDate = Field(
+        description="As in the documents; 1 January of the year where only the year is known."
+    )
+    phone: PhoneNumber | None = None
+    email: EmailStr | None = None
     sex: Sex
-    country_of_origin: CountryCode = Field(description="ISO 3166-1 alpha-3, e.g. SYR.")
+    country_of_origin: CountryCode
+    residence_status: ResidenceStatusRecord
+    municipality: Municipality
+    lives_in_state_reception_facility: bool = Field(
+        default=False, description="Living in a state reception facility (Landeseinrichtung)."
+    )
+    employment_ban: bool = Field(
+        default=False, description="Under a legal ban on employment (Beschäftigungsverbot)."
+    )
+    school_education: SchoolEducation = SchoolEducation.UNKNOWN
+    german_level: GermanLevel = Field(description="German level at entry, per skill if tested.")
+    languages: list[LanguageCode] = Field(
+        default_factory=list, max_length=10, description="Languages the person speaks."
+    )
+    consent: Consent | None = None
+    entry_date: DomainDate = Field(description="Day the person entered the programme.")
+
+    example: ClassVar[dict[str, Any]] = {
+        "provider_reference": "DIA-2022-0042",
+        "given_name": "Amina",
+        "family_name": "Haddad",
+        "birth_date": "2001-05-04",
+        "sex": "female",
+        "country_of_origin": "SYR",
+        "residence_status": {
+            "status": "duldung",
+            "legal_basis": "aufenthg-60a",
+            "since": "2019-11-02",
+        },
+        "municipality": "herford",
+        "school_education": "primary",
+        "german_level": {"overall": "A2", "speaking": "A2", "writing": "A1"},
+        "languages": ["ar", "ku"],
+        "consent": {"scopes": ["data-sharing-between-providers"], "given_on": "2022-03-01"},
+        "entry_date": "2022-03-01",
+    }
+
+    _entry_date_check = field_validator("entry_date")(_entry_after_birth)
+
+
+class RegisterParticipantV1(Command):
+    """Version 1 of the registration: one overall German level, a bare residence status.
+
+    Still accepted; intake upcasts it to the current version at its edge.
+    """
+
+    command_type: ClassVar[str] = "register-participant.v1"
+    non_identifying_fields: ClassVar[frozenset[str] | None] = _COARSE_REGISTRATION_FIELDS
+
+    provider_reference: Reference
+    given_name: PersonName
+    family_name: PersonName
+    birth_date: DomainDate
+    sex: Sex
+    country_of_origin: CountryCode
     residence_status: ResidenceStatus
     municipality: Municipality
     school_education: SchoolEducation = SchoolEducation.UNKNOWN
-    german_level: CefrLevel = Field(description="German level at entry.")
-    entry_date: date = Field(description="Day the person entered the programme.")
+    german_level: CefrLevel = Field(description="German level at entry, overall.")
+    entry_date: DomainDate
+
+    example: ClassVar[dict[str, Any]] = {
+        "provider_reference": "DIA-2021-0007",
+        "given_name": "Yusuf",
+        "family_name": "Ahmadi",
+        "birth_date": "2000-01-01",
+        "sex": "male",
+        "country_of_origin": "AFG",
+        "residence_status": "gestattung",
+        "municipality": "buende",
+        "german_level": "A1",
+        "entry_date": "2021-06-14",
+    }
+
+    _entry_date_check = field_validator("entry_date")(_entry_after_birth)
+
+
+class RecordResidenceStatusChange(Command):
+    """Record that a participant's residence status changed (kept as a dated history)."""
+
+    command_type: ClassVar[str] = "record-residence-status-change.v1"
+
+    participant_id: uuid.UUID
+    status: ResidenceStatus
+    legal_basis: LegalBasis
+    since: DomainDate
+
+    example: ClassVar[dict[str, Any]] = {
+        "participant_id": _PARTICIPANT,
+        "status": "ausbildungsduldung",
+        "legal_basis": "aufenthg-60c",
+        "since": "2022-08-01",
+    }
+
+    @model_validator(mode="after")
+    def _basis_fits_status(self) -> Self:
+        ResidenceStatusRecord(status=self.status, legal_basis=self.legal_basis, since=self.since)
+        return self
+
+
+class RecordProgrammeExit(Command):
+    """Record that a participant left the programme."""
+
+    command_type: ClassVar[str] = "record-programme-exit.v1"
+
+    participant_id: uuid.UUID
+    exit_date: DomainDate
+    reason: ExitReason
+
+    example: ClassVar[dict[str, Any]] = {
+        "participant_id": _PARTICIPANT,
+        "exit_date": "2022-12-31",
+        "reason": "placed",
+    }
+
+
+class RequestErasure(Command):
+    """Erase a participant's personal data (GDPR Art. 17); aggregates already frozen stay."""
+
+    command_type: ClassVar[str] = "request-erasure.v1"
+
+    participant_id: uuid.UUID
+    reason: ErasureReason
+
+    example: ClassVar[dict[str, Any]] = {
+        "participant_id": _PARTICIPANT,
+        "reason": "participant-request",
+    }
+
+
+class ApproveEligibilityException(Command):
+    """A county coordinator admits a person outside a rule, "in a justified single case"."""
+
+    command_type: ClassVar[str] = "approve-eligibility-exception.v1"
+
+    participant_id: uuid.UUID
+    rules: list[EligibilityRule] = Field(min_length=1, max_length=len(EligibilityRule))
+    reason: Annotated[str, StringConstraints(min_length=10, max_length=1000)] = Field(
+        description="The recorded justification; stays in intake, never in an event."
+    )
+    approver: StaffId
+
+    example: ClassVar[dict[str, Any]] = {
+        "participant_id": _PARTICIPANT,
+        "rules": ["age"],
+        "reason": "Turned 28 two weeks before entry; coaching had started informally.",
+        "approver": "ki-koordination-03",
+    }
+
+
+# --- events -----------------------------------------------------------------------------------
 
 
 class ParticipantRegistered(Event):
     """A person entered the programme; pseudonym and coarse attributes only."""
 
-    event_type: ClassVar[str] = "participant.registered.v1"
+    event_type: ClassVar[str] = "participant.registered.v2"
 
     participant_id: uuid.UUID = Field(description="Random pseudonym; also the envelope subject.")
-    provider: str
-    entry_date: date
+    provider: ProviderId
+    entry_date: DomainDate
     age_at_entry: int = Field(ge=0, le=130, description="Whole years; never a birth date.")
     sex: Sex
-    country_of_origin: str
+    country_of_origin: CountryCode
+    residence_status: ResidenceStatusFact
+    municipality: Municipality
+    school_education: SchoolEducation
+    german_level_at_entry: GermanLevelFact
+    languages: list[LanguageCode] = Field(default_factory=list)
+    eligibility_exception: bool = Field(
+        default=False, description="Admitted under an approved exception to a rule."
+    )
+
+    example: ClassVar[dict[str, Any]] = {
+        "participant_id": _PARTICIPANT,
+        "provider": "diakonie-herford",
+        "entry_date": "2022-03-01",
+        "age_at_entry": 20,
+        "sex": "female",
+        "country_of_origin": "SYR",
+        "residence_status": {
+            "status": "duldung",
+            "legal_basis": "aufenthg-60a",
+            "since": "2019-11-02",
+        },
+        "municipality": "herford",
+        "school_education": "primary",
+        "german_level_at_entry": {"overall": "A2", "speaking": "A2", "writing": "A1"},
+        "languages": ["ar", "ku"],
+        "eligibility_exception": False,
+    }
+
+
+class ParticipantRegisteredV1(Event):
+    """Version 1: one overall German level and a bare residence status."""
+
+    event_type: ClassVar[str] = "participant.registered.v1"
+
+    participant_id: uuid.UUID
+    provider: ProviderId
+    entry_date: DomainDate
+    age_at_entry: int = Field(ge=0, le=130)
+    sex: Sex
+    country_of_origin: CountryCode
     residence_status: ResidenceStatus
     municipality: Municipality
     school_education: SchoolEducation
     german_level: CefrLevel
+
+    example: ClassVar[dict[str, Any]] = {
+        "participant_id": _PARTICIPANT,
+        "provider": "in-via",
+        "entry_date": "2021-06-14",
+        "age_at_entry": 21,
+        "sex": "male",
+        "country_of_origin": "AFG",
+        "residence_status": "gestattung",
+        "municipality": "buende",
+        "school_education": "unknown",
+        "german_level": "A1",
+    }
+
+
+class ResidenceStatusChanged(Event):
+    """A participant's residence status changed."""
+
+    event_type: ClassVar[str] = "participant.residence-status-changed.v1"
+
+    participant_id: uuid.UUID
+    residence_status: ResidenceStatusFact
+
+    example: ClassVar[dict[str, Any]] = {
+        "participant_id": _PARTICIPANT,
+        "residence_status": {
+            "status": "ausbildungsduldung",
+            "legal_basis": "aufenthg-60c",
+            "since": "2022-08-01",
+        },
+    }
+
+
+class ParticipantExited(Event):
+    """A participant left the programme."""
+
+    event_type: ClassVar[str] = "participant.exited.v1"
+
+    participant_id: uuid.UUID
+    provider: ProviderId
+    exit_date: DomainDate
+    reason: ExitReason
+
+    example: ClassVar[dict[str, Any]] = {
+        "participant_id": _PARTICIPANT,
+        "provider": "diakonie-herford",
+        "exit_date": "2022-12-31",
+        "reason": "placed",
+    }
+
+
+class ParticipantErased(Event):
+    """A participant's personal data was erased; every service removes person-level rows."""
+
+    event_type: ClassVar[str] = "participant.erased.v1"
+
+    participant_id: uuid.UUID
+    erased_on: DomainDate
+    reason: ErasureReason
+
+    example: ClassVar[dict[str, Any]] = {
+        "participant_id": _PARTICIPANT,
+        "erased_on": "2023-07-01",
+        "reason": "purpose-ended",
+    }
+
+
+class EligibilityExceptionApproved(Event):
+    """A coordinator approved an exception to eligibility rules (the reason stays in intake)."""
+
+    event_type: ClassVar[str] = "participant.eligibility-exception-approved.v1"
+
+    participant_id: uuid.UUID
+    rules: list[EligibilityRule]
+    approver: StaffId
+    approved_on: DomainDate
+
+    example: ClassVar[dict[str, Any]] = {
+        "participant_id": _PARTICIPANT,
+        "rules": ["age"],
+        "approver": "ki-koordination-03",
+        "approved_on": "2022-03-03",
+    }

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from pydantic import Field
 
@@ -15,10 +15,21 @@ class CommandAccepted(Event):
 
     event_type: ClassVar[str] = "command.accepted.v1"
 
-    command_id: str
+    command_id: str = Field(description="The `id` of the command's envelope.")
     command_type: str
-    participant_id: uuid.UUID | None = None
-    provider_reference: str | None = None
+    participant_id: uuid.UUID | None = Field(
+        default=None, description="The pseudonym, for a registration and per-person commands."
+    )
+    provider_reference: str | None = Field(
+        default=None, description="Echo of the provider's own reference, for a registration."
+    )
+
+    example: ClassVar[dict[str, Any]] = {
+        "command_id": "4f1c0d3e-8b0a-4a57-b7a3-3f0e9c2d1b6a",
+        "command_type": "register-participant.v2",
+        "participant_id": "6f1c1a52-8d1b-4a8e-9a55-0f1d64c3c0de",
+        "provider_reference": "DIA-2022-0042",
+    }
 
 
 class CommandRejected(Event):
@@ -35,3 +46,15 @@ class CommandRejected(Event):
     source_topic: str | None = None
     source_partition: int | None = None
     source_offset: int | None = None
+
+    example: ClassVar[dict[str, Any]] = {
+        "command_id": "4f1c0d3e-8b0a-4a57-b7a3-3f0e9c2d1b6a",
+        "command_type": "register-participant.v2",
+        "reason": "invalid-field",
+        "field": "data.birth_date",
+        "message_de": "Das Feld 'data.birth_date' ist ungültig (date_from_datetime_parsing).",
+        "message_en": "Field 'data.birth_date' is invalid: Input should be a valid date.",
+        "source_topic": "inbound.diakonie-herford.intake",
+        "source_partition": 0,
+        "source_offset": 41,
+    }

@@ -9,6 +9,7 @@ from pydantic import ValidationError
 
 from durchstarten.events import COMMANDS, CloudEvent, Command, CommandAccepted, CommandRejected
 from durchstarten.events.envelope import new_event
+from durchstarten.events.upcasting import UPCASTERS, upcast
 from durchstarten.messaging.errors import PermanentError, from_validation_error
 
 
@@ -45,6 +46,11 @@ def parse_command(raw: bytes, *, provider: str, accepted: frozenset[str]) -> Inb
         )
     try:
         command = model.model_validate(envelope.data)
+        if envelope.type in UPCASTERS:
+            # An older version, valid as such: bring it to the current version, which the
+            # handlers understand. Its own validation already named any bad field.
+            current_type, data = upcast(envelope.type, command.model_dump(mode="json"))
+            command = COMMANDS[current_type].model_validate(data)
     except ValidationError as error:
         raise from_validation_error(error, prefix="data") from None
     return InboundCommand(provider=provider, envelope=envelope, command=command)

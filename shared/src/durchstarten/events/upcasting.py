@@ -1,0 +1,73 @@
+"""Upcasters: old versions of a message become the current model at the consumer's edge.
+
+Each upcaster turns the data of `<name>.vN` into the data of `<name>.vN+1`; chains apply one
+step after the other, so a consumer only ever handles the current version. Old versions stay
+readable for ever: events are kept for rebuilding projections.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from durchstarten.events.values import DEFAULT_LEGAL_BASIS, LegalBasis, ResidenceStatus
+
+Data = dict[str, Any]
+Upcaster = Callable[[Data], Data]
+
+UPCASTERS: dict[str, tuple[str, Upcaster]] = {}
+"""type -> (next type, function turning the data of `type` into that of the next)."""
+
+
+def upcaster(old: str, new: str) -> Callable[[Upcaster], Upcaster]:
+    """Register `function` as the step from `old` to `new`."""
+
+    def register(function: Upcaster) -> Upcaster:
+        if old in UPCASTERS:
+            msg = f"{old} already has an upcaster"
+            raise ValueError(msg)
+        UPCASTERS[old] = (new, function)
+        return function
+
+    return register
+
+
+def upcast(type_: str, data: Data) -> tuple[str, Data]:
+    """Apply upcasters until no newer version exists; return the final type and data."""
+    seen = {type_}
+    while type_ in UPCASTERS:
+        type_, step = UPCASTERS[type_]
+        data = step(data)
+        if type_ in seen:
+            msg = f"upcaster cycle at {type_}"
+            raise ValueError(msg)
+        seen.add(type_)
+    return type_, data
+
+
+def _residence_status(status: str) -> Data:
+    legal_basis = DEFAULT_LEGAL_BASIS.get(ResidenceStatus(status), LegalBasis.OTHER)
+    return {"status": status, "legal_basis": legal_basis.value, "since": None}
+
+
+@upcaster("participant.registered.v1", "participant.registered.v2")
+def registered_v1_to_v2(data: Data) -> Data:
+    """v1 had one overall German level and a bare status; v2 has skills and a legal basis."""
+    result = {k: v for k, v in data.items() if k not in {"german_level", "residence_status"}}
+    result["german_level_at_entry"] = {"overall": data["german_level"]}
+    result["residence_status"] = _residence_status(data["residence_status"])
+    result.setdefault("languages", [])
+    result.setdefault("eligibility_exception", False)
+    return result
+
+
+@upcaster("register-participant.v1", "register-participant.v2")
+def register_v1_to_v2(data: Data) -> Data:
+    """Providers still sending v1 keep working: the same mapping as for the event.
+
+    Runs on data already validated as v1, so every field is present and well-formed.
+    """
+    result = {k: v for k, v in data.items() if k not in {"german_level", "residence_status"}}
+    result["german_level"] = {"overall": data["german_level"]}
+    result["residence_status"] = _residence_status(data["residence_status"])
+    return result
