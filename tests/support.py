@@ -44,17 +44,24 @@ def registration(provider: str, **data_changes: Any) -> dict[str, Any]:
 
 
 async def produce(
-    stack: Stack, topic: str, values: list[bytes], *, key: bytes | None = None
-) -> None:
-    """Publish raw values with a plain aiokafka producer (acks=all, idempotent)."""
+    stack: Stack,
+    topic: str,
+    values: list[bytes],
+    *,
+    key: bytes | None = None,
+    headers: list[tuple[str, bytes]] | None = None,
+) -> list[tuple[int, int]]:
+    """Publish raw values with a plain aiokafka producer (acks=all, idempotent).
+
+    Returns the (partition, offset) each value was written to.
+    """
     producer = AIOKafkaProducer(
         bootstrap_servers=stack.bootstrap, acks="all", enable_idempotence=True
     )
     await producer.start()
     try:
-        for value in values:
-            await producer.send(topic, value, key=key)
-        await producer.flush()
+        futures = [await producer.send(topic, value, key=key, headers=headers) for value in values]
+        return [((m := await f).partition, m.offset) for f in futures]
     finally:
         await producer.stop()
 

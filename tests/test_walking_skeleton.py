@@ -365,3 +365,98 @@ async def test_no_personal_identifier_reaches_events_logs_or_other_services(
         text = log_file.read_text()
         assert "Familientestname" not in text, log_file.name
         assert "Testname" not in text, log_file.name
+
+
+async def test_messages_that_trip_the_framework_are_dead_lettered_not_lost_or_looped(
+    stack: Stack, services: dict[str, ServiceProcess]
+) -> None:
+    topic = inbound(BETA, "intake")
+    key = b"provider-batch-9"
+    # FastStream would decode the first itself (by its content type) and the second's header
+    # as UTF-8, and fail before our handler ran: the first looped for ever, the second was
+    # skipped. The third's id is too long to echo in a reply.
+    json_type = [("content-type", b"application/json")]
+    bad_header = [("x-trace", b"\xff\xfe")]
+    sent = await produce(stack, topic, [b"{broken"], key=key, headers=json_type)
+    sent += await produce(
+        stack, topic, [json.dumps(registration(BETA)).encode()], key=key, headers=bad_header
+    )
+    long_id = registration(BETA) | {"id": "x" * 500}
+    sent += await produce(stack, topic, [json.dumps(long_id).encode()], key=key)
+    valid = registration(BETA)
+    await produce(stack, topic, [json.dumps(valid).encode()], key=key)
+
+    replies = await read_topic(
+        stack, outbound(BETA, "intake"), until=lambda records: replies_for(records, {valid["id"]})
+    )
+    assert replies_for(replies, {valid["id"]})[0]["type"] == "command.accepted.v1"
+
+    def letters_for(records: list[Any]) -> dict[tuple[int, int], list[Any]]:
+        found: dict[tuple[int, int], list[Any]] = {}
+        for record in records:
+            headers = {k: v.decode() for k, v in record.headers}
+            where = (int(headers["dlq-source-partition"]), int(headers["dlq-source-offset"]))
+            found.setdefault(where, []).append(headers)
+        return found
+
+    letters = await read_topic(
+        stack,
+        dead_letters(topic),
+        until=lambda records: {sent[0], sent[2]} <= set(letters_for(records)),
+    )
+    by_source = letters_for(letters)
+    assert [h["dlq-error-class"] for h in by_source[sent[0]]] == ["malformed-json"]
+    assert [h["dlq-error-class"] for h in by_source[sent[2]]] == ["invalid-field"]  # once
+    assert sent[1] not in by_source  # a bad header is no reason to refuse a good command
+    rejected = [v for v in values_of(replies) if v["data"].get("source_offset") == sent[2][1]]
+    assert rejected
+    assert rejected[0]["data"]["field"] == "id"
+    assert rejected[0]["data"]["command_id"] is None
+
+
+async def test_an_event_that_cannot_be_applied_is_parked_and_the_rest_projected(
+    stack: Stack, services: dict[str, ServiceProcess]
+) -> None:
+    poisoned = participant_registered()
+    healthy = [participant_registered() for _ in range(5)]
+    connection = await asyncpg.connect(stack.service_database_url("reporting"))
+    try:
+        # A database-side refusal no retry can cure, for one participant only.
+        await connection.execute(
+            f"""
+            CREATE FUNCTION refuse_one() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+              IF NEW.participant_id = '{poisoned["subject"]}' THEN
+                RAISE EXCEPTION 'refused for the test';
+              END IF;
+              RETURN NEW;
+            END $$;
+            CREATE TRIGGER refuse_one BEFORE INSERT ON participants
+              FOR EACH ROW EXECUTE FUNCTION refuse_one();
+            """
+        )
+        await produce(
+            stack,
+            INTAKE_EVENTS,
+            [json.dumps(e).encode() for e in [healthy[0], poisoned, *healthy[1:]]],
+            key=b"one-partition",
+        )
+        wanted = {e["subject"] for e in healthy}
+
+        async def healthy_projected() -> bool:
+            return wanted <= set(await projected_ids(stack))
+
+        await eventually(healthy_projected, what="the healthy events projected")
+        assert poisoned["subject"] not in await projected_ids(stack)
+        letters = await read_topic(
+            stack,
+            dead_letters(INTAKE_EVENTS),
+            until=lambda records: any(poisoned["id"].encode() in (r.value or b"") for r in records),
+        )
+        parked = [r for r in letters if poisoned["id"].encode() in (r.value or b"")]
+        assert len(parked) == 1
+        assert dict(parked[0].headers)["dlq-error-class"] == b"RaiseError"
+    finally:
+        await connection.execute("DROP TRIGGER IF EXISTS refuse_one ON participants")
+        await connection.execute("DROP FUNCTION IF EXISTS refuse_one()")
+        await connection.close()

@@ -71,3 +71,31 @@ def test_a_provider_token_without_provider_claim_is_refused(
 ) -> None:
     with pytest.raises(HTTPException):
         verifier.verify(issuer.token(subject="s", roles=[Role.PROVIDER]))
+
+
+def test_a_token_claiming_another_algorithm_for_the_key_is_refused(
+    issuer: DevIssuer, verifier: TokenVerifier
+) -> None:
+    from cryptography.hazmat.primitives.asymmetric import rsa  # noqa: PLC0415
+
+    claims = jwt.decode(
+        issuer.token(subject="s", roles=[Role.ADMIN]), options={"verify_signature": False}
+    )
+    rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    forged = jwt.encode(claims, rsa_key, algorithm="RS256", headers={"kid": issuer.kid})
+    with pytest.raises(HTTPException) as caught:
+        verifier.verify(forged)
+    assert caught.value.status_code == 401
+
+
+@pytest.mark.parametrize("extra", [{"roles": "admin"}, {"typ": "ID"}])
+def test_malformed_roles_and_id_tokens_are_refused(
+    issuer: DevIssuer, verifier: TokenVerifier, extra: dict[str, object]
+) -> None:
+    claims = jwt.decode(
+        issuer.token(subject="s", roles=[Role.ADMIN]), options={"verify_signature": False}
+    )
+    token = jwt.encode(claims | extra, issuer._key, algorithm="ES256", headers={"kid": issuer.kid})
+    with pytest.raises(HTTPException) as caught:
+        verifier.verify(token)
+    assert caught.value.status_code == 401

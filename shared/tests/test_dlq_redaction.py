@@ -33,3 +33,19 @@ def test_values_that_cannot_be_inspected_are_dropped() -> None:
     assert redact(b"Amina Haddad, 04.05.2001") == b""
     assert redact(b'["Amina"]') == b""
     assert json.loads(redact(b'{"id": "x", "data": "Amina"}'))["data"] == REDACTED
+
+
+def test_only_descriptive_envelope_attributes_survive() -> None:
+    raw = json.dumps(
+        {
+            "id": "c-2",
+            "type": "register-participant.v2",
+            "subject": "Amina Haddad",
+            "given_name": "Amina",
+            "comment": {"nested": "Haddad"},
+            "id2": "x",
+            "source": "/providers/p\u0000",
+        }
+    ).encode()
+    body = json.loads(redact(raw))
+    assert body == {"id": "c-2", "type": "register-participant.v2"}

@@ -18,7 +18,7 @@ from durchstarten.db.pool import create_pool
 from durchstarten.events import CloudEvent
 from durchstarten.messaging.admin import ensure_topics
 from durchstarten.messaging.broker import create_broker
-from durchstarten.messaging.outbox import OutboxRelay, backlog, enqueue
+from durchstarten.messaging.outbox import PARK_AFTER_ATTEMPTS, OutboxRelay, backlog, enqueue
 from durchstarten.settings import ServiceSettings
 from durchstarten_deploy.stack import Stack
 
@@ -98,12 +98,12 @@ async def test_relay_publishes_committed_rows_in_order_once(
         await rolled_back.start()
         await enqueue(connection, topic, event(999), key="same-person")
         await rolled_back.rollback()
-    assert await backlog(pool) == 25
+    assert await backlog(pool) == (25, 0)
 
     relay = OutboxRelay(pool, broker, batch_size=10)
     sent = [await relay.relay_once() for _ in range(4)]
     assert sent == [10, 10, 5, 0]
-    assert await backlog(pool) == 0
+    assert await backlog(pool) == (0, 0)
 
     values = await read_all(stack, topic, expected=25)
     assert [v["data"]["number"] for v in values] == list(range(25))  # type: ignore[index]
@@ -123,3 +123,27 @@ async def test_a_notification_wakes_the_relay_without_waiting_for_the_poll(
         assert [v["data"]["number"] for v in values] == [1]  # type: ignore[index]
     finally:
         await relay.stop()
+
+
+async def test_a_row_the_broker_refuses_is_parked_and_the_rest_still_flow(
+    stack: Stack, pool: asyncpg.Pool, broker: KafkaBroker, topic: str
+) -> None:
+    too_large = CloudEvent.model_validate(
+        event(0).model_dump() | {"data": {"blob": "x" * 2_000_000}}
+    )
+    async with pool.acquire() as connection, connection.transaction():
+        await enqueue(connection, topic, event(1), key="k")
+        await enqueue(connection, topic, too_large, key="k")
+        await enqueue(connection, topic, event(2), key="k")
+    relay = OutboxRelay(pool, broker, batch_size=10)
+    sent = [await relay.relay_once() for _ in range(PARK_AFTER_ATTEMPTS + 1)]
+    assert sent == [1] + [0] * (PARK_AFTER_ATTEMPTS - 1) + [1]
+    assert await backlog(pool) == (0, 1)
+    async with pool.acquire() as connection:
+        row = await connection.fetchrow(
+            "SELECT attempts, last_error FROM outbox WHERE parked_at IS NOT NULL"
+        )
+    assert row["attempts"] == PARK_AFTER_ATTEMPTS
+    assert row["last_error"] == "MessageSizeTooLargeError"
+    values = await read_all(stack, topic, expected=2)
+    assert [v["data"]["number"] for v in values] == [1, 2]  # type: ignore[index]

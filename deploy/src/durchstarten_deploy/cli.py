@@ -29,7 +29,13 @@ from durchstarten.messaging.admin import ensure_topics
 from durchstarten.messaging.broker import admin_client_options
 from durchstarten.settings import KafkaSettings
 from durchstarten_deploy.demo import publish_demo
-from durchstarten_deploy.processes import StackError, pid_alive, port_open, stop_pid
+from durchstarten_deploy.processes import (
+    StackError,
+    command_line,
+    pid_alive,
+    port_open,
+    stop_pid,
+)
 from durchstarten_deploy.stack import (
     DEFAULT_PORTS,
     DEV_AUDIENCE,
@@ -58,15 +64,19 @@ def up(stack: Stack) -> None:
     for name in SERVICES:
         _say(f"Starting {name} ...")
         stack.start_service(name, port=_port(DEFAULT_PORTS[name]))
+    pids = {name: s.process.pid for name, s in stack.services.items()}
+    if stack.kafka is not None and stack.kafka.process is not None:
+        pids["kafka"] = stack.kafka.process.pid
+    if stack.postgres is not None and stack.postgres.process is not None:
+        pids["postgres"] = stack.postgres.process.pid
     state: dict[str, Any] = {
         "kafka_bootstrap": stack.bootstrap,
         "services": {name: s.url for name, s in stack.services.items()},
-        "pids": {name: s.process.pid for name, s in stack.services.items()},
+        "pids": pids,
+        # `down` signals a pid only while it still runs the same command line: after a
+        # reboot the number may belong to another process.
+        "commands": {name: command_line(pid) for name, pid in pids.items()},
     }
-    if stack.kafka is not None and stack.kafka.process is not None:
-        state["pids"]["kafka"] = stack.kafka.process.pid
-    if stack.postgres is not None and stack.postgres.process is not None:
-        state["pids"]["postgres"] = stack.postgres.process.pid
     (stack.state_dir / STATE_FILE).write_text(json.dumps(state, indent=2))
 
 
@@ -76,12 +86,18 @@ def down(state_dir: Path) -> None:
     if not state_file.exists():
         _say("Nothing to stop.")
         return
-    pids: dict[str, int] = json.loads(state_file.read_text())["pids"]
+    state = json.loads(state_file.read_text())
+    pids: dict[str, int] = state["pids"]
+    commands: dict[str, str] = state.get("commands", {})
     for name in [*SERVICES, "kafka", "postgres"]:
-        if name in pids and pid_alive(pids[name]):
-            _say(f"Stopping {name} (pid {pids[name]}) ...")
-            sig = signal.SIGINT if name == "postgres" else signal.SIGTERM  # fast shutdown
-            stop_pid(pids[name], timeout_s=30, sig=sig)
+        if name not in pids or not pid_alive(pids[name]):
+            continue
+        if commands.get(name) and command_line(pids[name]) != commands[name]:
+            _say(f"Not stopping pid {pids[name]}: it no longer runs {name}.")
+            continue
+        _say(f"Stopping {name} (pid {pids[name]}) ...")
+        sig = signal.SIGINT if name == "postgres" else signal.SIGTERM  # fast shutdown
+        stop_pid(pids[name], timeout_s=30, sig=sig)
     state_file.unlink()
 
 

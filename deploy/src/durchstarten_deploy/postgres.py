@@ -20,7 +20,13 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 import asyncpg
 
-from durchstarten_deploy.processes import StackError, port_open, stop_pid, wait_until
+from durchstarten_deploy.processes import (
+    StackError,
+    port_open,
+    stop_pid,
+    wait_until,
+    write_private,
+)
 
 SUPERUSER = "durchstarten"
 
@@ -108,11 +114,10 @@ class LocalPostgres:
             _make_traversable(self.directory)
         if not (self.data_dir / "PG_VERSION").exists():
             shutil.rmtree(self.data_dir, ignore_errors=True)
-            password_file.write_text(secrets.token_urlsafe(24))
-            password_file.chmod(0o600)
+            write_private(password_file, secrets.token_urlsafe(24))
             self.data_dir.mkdir(mode=0o700)
             pwfile = self.directory / "pwfile"
-            pwfile.write_text(password_file.read_text())
+            write_private(pwfile, password_file.read_text())
             if ids is not None:
                 for path in (self.directory, self.data_dir, pwfile):
                     os.chown(path, *ids)

@@ -82,3 +82,19 @@ def stop_pid(
         os.kill(pid, signal.SIGKILL)
     if process is not None:
         process.wait(timeout=10)
+
+
+def command_line(pid: int) -> str:
+    """The process's command line (empty when it is gone)."""
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return ""
+    return raw.replace(b"\0", b" ").decode(errors="replace").strip()
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write a secret file readable by its owner only, from the first byte on."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as file:
+        file.write(text)

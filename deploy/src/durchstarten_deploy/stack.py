@@ -8,7 +8,6 @@ stopped by its process id, and all state lives under one directory outside git.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
 import secrets
@@ -191,6 +190,10 @@ class Stack:
         self, name: str, *, port: int | None = None, extra_env: dict[str, str] | None = None
     ) -> ServiceProcess:
         """Start one service process (`python -m <name>`) and wait until it is ready."""
+        running = self.services.get(name)
+        if running is not None and running.process.poll() is None:
+            msg = f"{name} runs already (pid {running.process.pid}); stop it first"
+            raise StackError(msg)
         port = port or free_port()
         log_dir = self.state_dir / "logs"
         log_dir.mkdir(parents=True, exist_ok=True)
@@ -227,16 +230,22 @@ class Stack:
         (self.state_dir / "pids.json").write_text(json.dumps(pids))
 
     def stop(self) -> None:
-        """Stop the services, then Kafka and PostgreSQL; every one by its process id."""
-        for service in reversed(list(self.services.values())):
-            with contextlib.suppress(Exception):
-                service.stop()
+        """Stop the services, then Kafka and PostgreSQL; every one by its process id.
+
+        Each stop is attempted even if an earlier one failed; the first failure is raised.
+        """
+        stops = [service.stop for service in reversed(list(self.services.values()))]
+        stops += [part.stop for part in (self.kafka, self.postgres) if part is not None]
+        failure: Exception | None = None
+        for stop in stops:
+            try:
+                stop()
+            except Exception as error:  # keep stopping the rest; report the first
+                failure = failure or error
         self.services.clear()
-        if self.kafka is not None:
-            self.kafka.stop()
-        if self.postgres is not None:
-            self.postgres.stop()
         (self.state_dir / "pids.json").unlink(missing_ok=True)
+        if failure is not None:
+            raise failure
 
     def remove_state(self) -> None:
         """Delete the state directory (data of Kafka and PostgreSQL, logs, dev keys)."""

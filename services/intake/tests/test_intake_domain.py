@@ -54,3 +54,14 @@ def test_entry_before_birth_is_a_rule_violation() -> None:
         decide_registration(impossible, provider="p", participant_id=uuid.uuid4())
     assert caught.value.reason == "entry-before-birth"
     assert caught.value.field == "entry_date"
+
+
+def test_an_implausible_age_is_a_rule_violation_not_a_crash() -> None:
+    with pytest.raises(RuleViolation) as caught:
+        decide_registration(
+            command(birth_date=date(1950, 1, 1), entry_date=date(2099, 1, 1)),
+            provider="p",
+            participant_id=uuid.uuid4(),
+        )
+    assert caught.value.reason == "implausible-age"
+    assert caught.value.field == "birth_date"

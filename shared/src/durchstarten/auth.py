@@ -9,6 +9,7 @@ the local stack, the demo and the tests; its keys live outside git.
 from __future__ import annotations
 
 import json
+import os
 import time
 import uuid
 from dataclasses import dataclass
@@ -65,11 +66,15 @@ class TokenVerifier:
     def __init__(self, settings: AuthSettings) -> None:
         """Load the JWKS once (file) or fetch keys lazily by key id (URL)."""
         self._settings = settings
-        self._client = jwt.PyJWKClient(settings.jwks_url) if settings.jwks_url else None
-        self._keys: dict[str, Any] = {}
+        self._client = (
+            jwt.PyJWKClient(settings.jwks_url, timeout=5, lifespan=300)
+            if settings.jwks_url
+            else None
+        )
+        self._keys: dict[str, jwt.PyJWK] = {}
         if settings.jwks_path is not None:
             jwks = jwt.PyJWKSet.from_json(settings.jwks_path.read_text())
-            self._keys = {key.key_id: key.key for key in jwks.keys if key.key_id}
+            self._keys = {key.key_id: key for key in jwks.keys if key.key_id}
         if self._client is None and not self._keys:
             msg = "authentication needs a JWKS: set DURCHSTARTEN_AUTH_JWKS_PATH or _JWKS_URL"
             raise ValueError(msg)
@@ -78,10 +83,12 @@ class TokenVerifier:
         """Check signature, algorithm, issuer, audience and expiry; return the caller."""
         try:
             if self._client is not None:
-                key: Any = self._client.get_signing_key_from_jwt(token).key
+                key = self._client.get_signing_key_from_jwt(token)
             else:
                 kid = str(jwt.get_unverified_header(token).get("kid", ""))
                 key = self._keys[kid]
+            # A PyJWK key also pins the algorithm its JWK names: a token claiming another
+            # algorithm for the same key id is refused.
             claims = jwt.decode(
                 token,
                 key,
@@ -90,20 +97,29 @@ class TokenVerifier:
                 audience=self._settings.audience,
                 options={"require": ["exp", "iss", "aud", "sub"]},
             )
-        except (jwt.PyJWTError, KeyError) as error:
+            if claims.get("typ", "Bearer") not in ("Bearer", "at+jwt"):
+                raise jwt.InvalidTokenError("not an access token")  # e.g. a Keycloak ID token
+            raw_roles = claims.get("roles", [])
+            if not isinstance(raw_roles, list):
+                raise jwt.InvalidTokenError("roles is not a list")
+        except (jwt.PyJWTError, KeyError, TypeError, ValueError) as error:
             raise HTTPException(
                 status_code=401,
                 detail={"reason": "invalid-token", "message_en": type(error).__name__},
                 headers={"WWW-Authenticate": "Bearer"},
             ) from None
-        roles = frozenset(Role(r) for r in claims.get("roles", []) if r in Role._value2member_map_)
+        roles = frozenset(Role(r) for r in raw_roles if r in Role._value2member_map_)
         provider = claims.get("provider")
         if Role.PROVIDER in roles and not isinstance(provider, str):
             raise HTTPException(status_code=401, detail={"reason": "provider-claim-missing"})
         return Principal(subject=str(claims["sub"]), roles=roles, provider=provider)
 
-    async def principal(self, request: Request) -> Principal:
-        """FastAPI dependency: the authenticated caller of this request."""
+    def principal(self, request: Request) -> Principal:
+        """FastAPI dependency: the authenticated caller of this request.
+
+        A plain function on purpose: FastAPI runs it in a worker thread, so fetching the
+        issuer's keys (a blocking HTTP call) never stalls the event loop and its consumers.
+        """
         header = request.headers.get("authorization", "")
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token:
@@ -124,14 +140,14 @@ class DevIssuer:
         private_path = directory / "dev-issuer.pem"
         if not private_path.exists():
             key = ec.generate_private_key(ec.SECP256R1())
-            private_path.write_bytes(
-                key.private_bytes(
-                    serialization.Encoding.PEM,
-                    serialization.PrivateFormat.PKCS8,
-                    serialization.NoEncryption(),
-                )
+            pem = key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
             )
-            private_path.chmod(0o600)
+            descriptor = os.open(private_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(descriptor, "wb") as file:
+                file.write(pem)
         loaded = serialization.load_pem_private_key(private_path.read_bytes(), password=None)
         if not isinstance(loaded, ec.EllipticCurvePrivateKey):
             msg = f"{private_path} is not an EC private key"

@@ -15,6 +15,7 @@ from typing import Any
 
 import asyncpg
 from fastapi import FastAPI, Response
+from fastapi.responses import JSONResponse
 from faststream.kafka import KafkaBroker
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -23,6 +24,7 @@ from prometheus_client import (
     Gauge,
     generate_latest,
 )
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from durchstarten.db.migrations import PLATFORM_MIGRATIONS, migrate
 from durchstarten.db.pool import create_pool
@@ -59,6 +61,11 @@ class Metrics:
             "Outbox rows not yet published.",
             registry=self.registry,
         )
+        self.outbox_parked = Gauge(
+            "durchstarten_outbox_parked",
+            "Outbox rows the broker refused for good; an operator must look at them.",
+            registry=self.registry,
+        )
         self.info = Gauge(
             "durchstarten_service_info",
             "Constant 1, labelled.",
@@ -66,6 +73,43 @@ class Metrics:
             registry=self.registry,
         )
         self.info.labels(**labels).set(1)
+
+
+class ErrorsWithoutDetails:
+    """ASGI middleware: an unhandled error becomes a plain 500, logged by class only.
+
+    Starlette's own handler would re-raise it for uvicorn to log with its text, and an
+    exception's text may quote request data (names, birth dates).
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        """Wrap `app`."""
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Pass the request on; answer 500 if it fails before a response started."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as error:
+            log.error(  # the class only, never the text
+                "request failed", path=scope.get("path"), error_class=type(error).__name__
+            )
+            if not started:
+                response = JSONResponse(
+                    {"reason": "internal-error", "message_en": "Internal error."},
+                    status_code=500,
+                )
+                await response(scope, receive, send)
 
 
 class ServiceRuntime:
@@ -176,11 +220,14 @@ class ServiceRuntime:
                     max(0, highwater - position)
                 )
         if self._with_outbox_relay:
-            self.metrics.outbox_backlog.set(await backlog(self.pool))
+            unsent, parked = await backlog(self.pool)
+            self.metrics.outbox_backlog.set(unsent)
+            self.metrics.outbox_parked.set(parked)
 
     def http_app(self, *, title: str, description: str) -> FastAPI:
         """The FastAPI app with health, readiness and metrics routes; add your own to it."""
         app = FastAPI(title=title, description=description, lifespan=self.lifespan)
+        app.add_middleware(ErrorsWithoutDetails)
 
         @app.get("/health/live", tags=["operations"])
         async def live() -> dict[str, str]:

@@ -55,7 +55,16 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         """Submit a command as a CloudEvent (structured JSON), as on the inbound topic."""
         principal.require(Role.PROVIDER)
         provider = principal.provider
-        assert provider is not None  # noqa: S101  # TokenVerifier guarantees it for providers
+        if provider is None or provider not in settings.providers:
+            # Replies go to the provider's outbound topic, which exists only for providers
+            # this deployment is configured for.
+            return _error(
+                403,
+                "unknown-provider",
+                None,
+                "This provider is not configured for this deployment.",
+                "Dieser Träger ist für diese Installation nicht eingerichtet.",
+            )
         try:
             command = parse_command(
                 await request.body(), provider=provider, accepted=ACCEPTED_COMMANDS

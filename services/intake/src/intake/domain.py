@@ -12,6 +12,8 @@ from datetime import date
 from durchstarten.events import ParticipantRegistered, RegisterParticipant
 from durchstarten.events.parts import GermanLevelFact, ResidenceStatusFact
 
+MAX_PLAUSIBLE_AGE = 100
+
 
 @dataclass(frozen=True)
 class RuleViolation(Exception):
@@ -40,11 +42,19 @@ def decide_registration(
             "The entry date lies before the birth date.",
             "Das Eintrittsdatum liegt vor dem Geburtsdatum.",
         )
+    age = age_on(command.birth_date, command.entry_date)
+    if age > MAX_PLAUSIBLE_AGE:
+        raise RuleViolation(
+            "implausible-age",
+            "birth_date",
+            f"The age at entry would be over {MAX_PLAUSIBLE_AGE} years.",
+            f"Das Alter bei Eintritt läge über {MAX_PLAUSIBLE_AGE} Jahren.",
+        )
     return ParticipantRegistered(
         participant_id=participant_id,
         provider=provider,
         entry_date=command.entry_date,
-        age_at_entry=age_on(command.birth_date, command.entry_date),
+        age_at_entry=age,
         sex=command.sex,
         country_of_origin=command.country_of_origin,
         residence_status=ResidenceStatusFact.model_validate(command.residence_status.model_dump()),

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+from faststream.exceptions import NackMessage
 from pydantic import ValidationError
 
 from durchstarten.db.sql import SqlFiles
@@ -45,18 +46,49 @@ class Projector:
         self._runtime = runtime
 
     async def apply_batch(self, records: Sequence[Any]) -> None:
-        """Apply a batch exactly once; records that cannot be parsed are dead-lettered."""
+        """Apply a batch exactly once; records that cannot be used are dead-lettered.
+
+        If the batch as a whole fails for a reason other than a transient fault, the records
+        are applied one at a time, so a single bad record is parked (and its offset passed)
+        instead of stopping every partition in the batch.
+        """
         parsed: list[Parsed] = []
         for record in records:
             item = await self._parse_or_park(record)
             if item is not None:
                 parsed.append(item)
+        try:
+            await self._apply_in_transaction(records, parsed)
+        except NackMessage:
+            raise
+        except Exception as error:
+            log.error(  # the class only: the text may quote event data
+                "batch could not be applied; applying one by one",
+                error_class=type(error).__name__,
+            )
+            by_position = {position_of(item.record): item for item in parsed}
+            for record in records:
+                item = by_position.get(position_of(record))
+                await self._apply_one_or_park(record, item)
 
+    async def _apply_in_transaction(self, records: Sequence[Any], parsed: list[Parsed]) -> None:
         async def work() -> None:
             async with self._runtime.pool.acquire() as connection, connection.transaction():
                 await self._apply(connection, records, parsed)
 
         await with_retries(work, what=f"projection batch of {len(records)}")
+
+    async def _apply_one_or_park(self, record: Any, item: Parsed | None) -> None:
+        try:
+            await self._apply_in_transaction([record], [item] if item is not None else [])
+        except NackMessage:
+            raise
+        except Exception as error:
+            await self._runtime.dead_letters.park(
+                record, error_class=type(error).__name__, error_message="could not be applied"
+            )
+            self._runtime.metrics.messages.labels(record.topic, "dead-lettered").inc()
+            await self._apply_in_transaction([record], [])  # pass its offset, no effect
 
     async def _parse_or_park(self, record: Any) -> Parsed | None:
         try:

@@ -14,6 +14,9 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 CONTENT_TYPE = "application/cloudevents+json"
 DATA_CONTENT_TYPE = "application/json"
+# No control characters in identifying attributes: they end up in logs, headers and
+# database columns (PostgreSQL text cannot even hold NUL).
+_PRINTABLE = r"^[^\x00-\x1f\x7f]+$"
 
 
 class CloudEvent(BaseModel):
@@ -26,8 +29,12 @@ class CloudEvent(BaseModel):
     model_config = ConfigDict(frozen=True, extra="allow")
 
     specversion: Literal["1.0"] = "1.0"
-    id: str = Field(min_length=1, max_length=200, description="Unique per source.")
-    source: str = Field(min_length=1, max_length=200, description="e.g. /services/intake")
+    id: str = Field(
+        min_length=1, max_length=200, pattern=_PRINTABLE, description="Unique per source."
+    )
+    source: str = Field(
+        min_length=1, max_length=200, pattern=_PRINTABLE, description="e.g. /services/intake"
+    )
     type: str = Field(
         min_length=1,
         max_length=200,
@@ -35,11 +42,13 @@ class CloudEvent(BaseModel):
         description="`<aggregate>.<fact>.v<N>` for events, `<verb-object>.v<N>` for commands.",
     )
     time: AwareDatetime
-    subject: str | None = Field(default=None, max_length=200, description="Participant pseudonym.")
+    subject: str | None = Field(
+        default=None, max_length=200, pattern=_PRINTABLE, description="Participant pseudonym."
+    )
     datacontenttype: Literal["application/json"] = "application/json"
     data: dict[str, Any]
-    correlationid: str | None = Field(default=None, max_length=200)
-    causationid: str | None = Field(default=None, max_length=200)
+    correlationid: str | None = Field(default=None, max_length=200, pattern=_PRINTABLE)
+    causationid: str | None = Field(default=None, max_length=200, pattern=_PRINTABLE)
 
     def to_json(self) -> bytes:
         """Serialise to the structured-mode JSON bytes that go on the wire."""

@@ -20,6 +20,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from durchstarten.events.catalogue import CATALOGUE, Entry, Kind
+from durchstarten.events.compatibility import breaking_changes
 from durchstarten.events.envelope import CONTENT_TYPE, CloudEvent
 from durchstarten.events.topics import WRITE_SERVICES
 
@@ -273,6 +274,47 @@ def write_all() -> list[Path]:
     ASYNCAPI_FILE.write_text(render_asyncapi())
     written.append(ASYNCAPI_FILE)
     return written
+
+
+def contract_problems(entries: tuple[Entry, ...] = CATALOGUE) -> list[str]:
+    """What is wrong between the models and the committed schemas, in words a developer acts on.
+
+    - a committed schema the models no longer produce, changed incompatibly: a new version
+      (`<name>.vN+1`) with an upcaster is needed, and the old version stays as it was;
+    - changed compatibly: regenerate and commit (`make schemas`);
+    - a type without a committed schema: regenerate and commit;
+    - a committed schema whose type left the catalogue: old versions must stay readable;
+    - an old version without an upcaster to a newer one.
+    """
+    problems = []
+    types = {entry.type for entry in entries}
+    for entry in entries:
+        path = SCHEMA_DIR / f"{entry.type}.json"
+        current = message_schema(entry)
+        if not path.exists():
+            problems.append(f"{entry.type}: no committed schema; run `make schemas` and commit")
+            continue
+        committed = json.loads(path.read_text())
+        if committed == current:
+            continue
+        breaks = breaking_changes(committed, current, is_command=entry.kind is Kind.COMMAND)
+        if breaks:
+            problems.append(
+                f"{entry.type}: incompatible change ({'; '.join(breaks)}); keep this version "
+                f"as it was and add {entry.name}.v{entry.version + 1} with an upcaster"
+            )
+        else:
+            problems.append(f"{entry.type}: schema changed compatibly; run `make schemas`")
+    for path in sorted(SCHEMA_DIR.glob("*.json")):
+        if path.stem != "cloudevent" and path.stem not in types:
+            problems.append(f"{path.stem}: committed schema of a type no longer in the catalogue")
+    newest: dict[str, int] = {}
+    for entry in entries:
+        newest[entry.name] = max(newest.get(entry.name, 0), entry.version)
+    for entry in entries:
+        if entry.version < newest[entry.name] and entry.current:
+            problems.append(f"{entry.type}: older than v{newest[entry.name]} but no upcaster")
+    return problems
 
 
 def stale() -> list[str]:

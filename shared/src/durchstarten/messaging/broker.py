@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import ssl
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+from aiokafka import ConsumerRecord
 from faststream import AckPolicy
 from faststream.exceptions import NackMessage
 from faststream.kafka import KafkaBroker
+from faststream.message import StreamMessage
 from faststream.security import BaseSecurity, SASLScram512
 
 from durchstarten.logging import get_logger
@@ -81,17 +84,54 @@ def create_broker(settings: ServiceSettings, *, service: str) -> KafkaBroker:
     )
 
 
+def _sanitised(record: ConsumerRecord[Any, Any]) -> ConsumerRecord[Any, Any]:
+    """The record with header values FastStream can decode (UTF-8, never null)."""
+    headers = [
+        (name, (value or b"").decode("utf-8", "replace").encode()) for name, value in record.headers
+    ]
+    copy = dataclasses.replace(record, headers=headers)
+    if hasattr(record, "consumer"):
+        copy.consumer = record.consumer  # FastStream sets it on the records it fetches
+    return copy
+
+
+async def safe_parser(
+    raw: ConsumerRecord[Any, Any] | tuple[ConsumerRecord[Any, Any], ...],
+    original: Callable[[Any], Awaitable[StreamMessage[Any]]],
+) -> StreamMessage[Any]:
+    """FastStream's parser, made total.
+
+    A header that is not UTF-8 (or is null) would make it raise before our handler runs,
+    and the message would be skipped without a trace.
+    """
+    if isinstance(raw, tuple):
+        return await original(tuple(_sanitised(record) for record in raw))
+    return await original(_sanitised(raw))
+
+
+async def raw_decoder(message: StreamMessage[Any]) -> Any:
+    """Hand the raw bytes to the handler.
+
+    Our own code parses and classifies every failure; FastStream would decode JSON by
+    content type, outside our error handling.
+    """
+    return message.body
+
+
 def subscriber_options(settings: ServiceSettings) -> dict[str, Any]:
     """Options for every subscriber: commit after processing, from the earliest offset.
 
     NACK_ON_ERROR: a handler that still fails after our own retries seeks back and is
     polled again; success commits. FastStream's default would commit before processing.
+    The parser and decoder leave all parsing to our handlers, which dead-letter what fails.
     """
     return {
         "ack_policy": AckPolicy.NACK_ON_ERROR,
         "auto_offset_reset": "earliest",
         "fetch_max_wait_ms": settings.kafka_fetch_max_wait_ms,
         "max_poll_interval_ms": 300_000,
+        "parser": safe_parser,
+        "decoder": raw_decoder,
     }
 
 
@@ -141,26 +181,47 @@ async def process_or_park(
 
     `on_permanent` runs after parking, e.g. to send the provider a rejection.
     """
+    where = f"{record.topic}/{record.partition}@{record.offset}"
     try:
-        await with_retries(work, what=f"{record.topic}/{record.partition}@{record.offset}")
+        await with_retries(work, what=where)
     except NackMessage:
         raise
     except PermanentError as error:
         await dead_letters.park(record, error_class=error.reason, error_message=str(error))
-        if on_permanent is not None:
-            await on_permanent(error)
+        await _after_parking(on_permanent, error, where)
     except Exception as error:
-        log.exception("unexpected error; dead-lettering", error_class=type(error).__name__)
+        # The class only: an exception's text may quote input values (identifiers).
+        log.error("unexpected error; dead-lettering", error_class=type(error).__name__)
         await dead_letters.park(
             record, error_class=type(error).__name__, error_message="unexpected processing error"
         )
-        if on_permanent is not None:
-            await on_permanent(
-                PermanentError(
-                    "internal-error",
-                    message_en="The command could not be processed; the operators are informed.",
-                    message_de=(
-                        "Der Befehl konnte nicht verarbeitet werden; der Betrieb ist informiert."
-                    ),
-                )
-            )
+        await _after_parking(on_permanent, INTERNAL_ERROR, where)
+
+
+INTERNAL_ERROR = PermanentError(
+    "internal-error",
+    message_en="The command could not be processed; the operators are informed.",
+    message_de="Der Befehl konnte nicht verarbeitet werden; der Betrieb ist informiert.",
+)
+
+
+async def _after_parking(
+    on_permanent: Callable[[PermanentError], Awaitable[None]] | None,
+    error: PermanentError,
+    where: str,
+) -> None:
+    """Run the follow-up of a parked message (the provider's rejection).
+
+    Transient faults are retried; anything else is logged and given up, because the message
+    is parked already: failing here would redeliver it and park it again, for ever.
+    """
+    if on_permanent is None:
+        return
+    try:
+        await with_retries(lambda: on_permanent(error), what=f"follow-up of {where}")
+    except NackMessage:
+        raise
+    except Exception as failure:
+        log.error(  # the class only, never the text
+            "follow-up of a dead letter failed", where=where, error_class=type(failure).__name__
+        )

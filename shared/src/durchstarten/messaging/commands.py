@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from dataclasses import dataclass
 
 from pydantic import ValidationError
@@ -11,6 +12,8 @@ from durchstarten.events import COMMANDS, CloudEvent, Command, CommandAccepted, 
 from durchstarten.events.envelope import new_event
 from durchstarten.events.upcasting import UPCASTERS, upcast
 from durchstarten.messaging.errors import PermanentError, from_validation_error
+
+REJECTION_NAMESPACE = uuid.UUID("0d8c3c1e-5b55-4c55-9a57-6a2d2f0b9e61")
 
 
 @dataclass(frozen=True)
@@ -65,10 +68,14 @@ def command_id_of(raw: bytes) -> tuple[str | None, str | None]:
     if not isinstance(body, dict):
         return None, None
     ident, type_ = body.get("id"), body.get("type")
-    return (
-        ident if isinstance(ident, str) else None,
-        type_ if isinstance(type_, str) else None,
-    )
+    return _echoable(ident), _echoable(type_)
+
+
+def _echoable(value: object) -> str | None:
+    """A value fit to echo in a reply: a short printable string, else nothing."""
+    if isinstance(value, str) and 0 < len(value) <= 200 and value.isprintable():
+        return value
+    return None
 
 
 def rejection(
@@ -82,7 +89,7 @@ def rejection(
 ) -> CloudEvent:
     """The reply telling a provider why its command was not carried out."""
     topic, partition, offset = source if source is not None else (None, None, None)
-    return new_event(
+    event = new_event(
         source=f"/services/{service}",
         type_=CommandRejected.event_type,
         data=CommandRejected(
@@ -99,6 +106,12 @@ def rejection(
         correlationid=correlationid or command_id,
         causationid=command_id,
     )
+    if source is not None:
+        # The same message rejected again (after a crash or redelivery) gets the same reply
+        # id, so a provider can drop the repeat.
+        reply_id = uuid.uuid5(REJECTION_NAMESPACE, f"{topic}/{partition}/{offset}")
+        event = event.model_copy(update={"id": str(reply_id)})
+    return event
 
 
 def acceptance(*, service: str, inbound: InboundCommand, reply: CommandAccepted) -> CloudEvent:

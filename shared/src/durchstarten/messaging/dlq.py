@@ -45,13 +45,15 @@ class DeadLetters:
             "dlq-error-message": error_message[:500],
         }
         value = record.value or b""
+        key = record.key
         if self._redactor is not None:
             value = self._redactor(value)
+            key = None  # a provider's key may be its own reference for the person
             headers["dlq-redacted"] = "true"
         await self._broker.publish(
             value,
             topic,
-            key=record.key,
+            key=key,
             headers=headers,
         )
         log.warning(
@@ -66,6 +68,9 @@ class DeadLetters:
 
 
 REDACTED = "[redacted]"
+# Envelope attributes that say what a message was without saying who it was about; any
+# other top-level member (extensions, a subject, fields sent outside `data`) is dropped.
+_ENVELOPE_KEPT = frozenset({"specversion", "id", "source", "type", "time", "datacontenttype"})
 
 
 def redact_except(allowed_data_fields: frozenset[str]) -> Redactor:
@@ -84,14 +89,22 @@ def redact_except(allowed_data_fields: frozenset[str]) -> Redactor:
             return b""
         if not isinstance(body, dict):
             return b""
+        kept: dict[str, Any] = {
+            name: value
+            for name, value in body.items()
+            if name in _ENVELOPE_KEPT
+            and isinstance(value, str)
+            and len(value) <= 200
+            and value.isprintable()
+        }
         data = body.get("data")
         if isinstance(data, dict):
-            body["data"] = {
+            kept["data"] = {
                 key: value if key in allowed_data_fields else REDACTED
                 for key, value in data.items()
             }
         elif data is not None:
-            body["data"] = REDACTED
-        return json.dumps(body).encode()
+            kept["data"] = REDACTED
+        return json.dumps(kept).encode()
 
     return redact

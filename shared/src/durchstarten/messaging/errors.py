@@ -80,4 +80,8 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
 
 def is_transient(error: BaseException) -> bool:
     """True when retrying the same message later may succeed."""
+    # asyncpg's client-side DataError (a value it cannot encode) subclasses InterfaceError
+    # but fails the same way every time.
+    if isinstance(error, asyncpg.exceptions.DataError):
+        return False
     return isinstance(error, TRANSIENT_ERRORS)

@@ -25,6 +25,7 @@ from durchstarten.messaging.errors import is_transient
 log = get_logger(__name__)
 SQL = SqlFiles(Path(__file__).parent / "sql")
 _MAX_BACKOFF_S = 10.0
+PARK_AFTER_ATTEMPTS = 3
 
 
 async def enqueue(
@@ -42,11 +43,11 @@ async def enqueue(
     await connection.execute(SQL["outbox_notify"])
 
 
-async def backlog(pool: asyncpg.Pool) -> int:
-    """Number of rows not yet published (a metric and a readiness signal)."""
+async def backlog(pool: asyncpg.Pool) -> tuple[int, int]:
+    """Rows waiting to be published, and rows parked as unpublishable (metrics)."""
     async with pool.acquire() as connection:
-        count: int = await connection.fetchval(SQL["outbox_backlog"])
-        return count
+        row = await connection.fetchrow(SQL["outbox_backlog"])
+        return int(row["unsent"]), int(row["parked"])
 
 
 class OutboxRelay:
@@ -109,6 +110,7 @@ class OutboxRelay:
         while True:
             try:
                 await self._listen()
+                self._wake.clear()
                 sent = await self.relay_once()
                 if loop.time() >= purge_due:
                     await self._purge()
@@ -116,7 +118,8 @@ class OutboxRelay:
                 backoff = 0.1
                 if sent < self._batch_size:
                     # Caught up: wait for a NOTIFY or the polling interval, whichever first.
-                    self._wake.clear()
+                    # (The flag is cleared before each batch, so a NOTIFY that arrived
+                    # during the batch is not lost.)
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._wake.wait(), self._poll_interval_s)
             except asyncio.CancelledError:
@@ -131,30 +134,69 @@ class OutboxRelay:
                 backoff = min(backoff * 2, _MAX_BACKOFF_S)
 
     async def relay_once(self) -> int:
-        """Publish one batch of unsent rows in order; return how many were sent."""
+        """Publish one batch of unsent rows in order; return how many were sent.
+
+        Rows are marked sent only up to the first failure, so nothing after a failed row
+        overtakes it. A failure that is not transient counts against that row, which is
+        parked after a few attempts instead of holding up everything behind it.
+        """
         async with self._pool.acquire() as connection, connection.transaction():
             if not await connection.fetchval(SQL["outbox_leader_lock"]):
                 return 0  # another instance is relaying; it keeps the order
             rows = await connection.fetch(SQL["outbox_claim"], self._batch_size)
             if not rows:
                 return 0
-            # Send the whole batch without waiting per message, then wait for every
-            # acknowledgement: the idempotent producer keeps them in order per partition.
-            futures: list[asyncio.Future[Any]] = []
-            for row in rows:
-                headers = dict(row["headers"])
+            sent, failure = await self._send(rows)
+            if sent:
+                await connection.execute(
+                    SQL["outbox_mark_published"], [row["seq"] for row in rows[:sent]]
+                )
+            if failure is not None and not is_transient(failure):
+                await self._record_failure(connection, rows[sent]["seq"], failure)
+        self.published += sent
+        if failure is not None and is_transient(failure):
+            raise failure  # back off and retry the rest
+        return sent
+
+    async def _send(self, rows: list[asyncpg.Record]) -> tuple[int, BaseException | None]:
+        """Send rows without waiting per message, then await every acknowledgement.
+
+        The idempotent producer keeps them in order per partition. Returns how many leading
+        rows were acknowledged, and the first failure.
+        """
+        futures: list[asyncio.Future[Any]] = []
+        failure: BaseException | None = None
+        for row in rows:
+            try:
                 future = await self._broker.publish(
                     row["value"],
                     row["topic"],
                     key=row["message_key"],
-                    headers=headers,
+                    headers=dict(row["headers"]),
                     no_confirm=True,
                 )
-                futures.append(future)
-            await asyncio.gather(*futures)
-            await connection.execute(SQL["outbox_mark_published"], [row["seq"] for row in rows])
-        self.published += len(rows)
-        return len(rows)
+            except Exception as error:  # refused before sending: unknown topic, too large
+                failure = error
+                break
+            futures.append(future)
+        results = await asyncio.gather(*futures, return_exceptions=True)
+        for index, result in enumerate(results):
+            if isinstance(result, BaseException):
+                return index, result
+        return len(futures), failure
+
+    async def _record_failure(
+        self, connection: asyncpg.Connection, seq: int, failure: BaseException
+    ) -> None:
+        parked = await connection.fetchval(
+            SQL["outbox_record_failure"], seq, type(failure).__name__, PARK_AFTER_ATTEMPTS
+        )
+        log_method = log.error if parked else log.warning
+        log_method(
+            "outbox row parked: the broker refuses it" if parked else "outbox row refused",
+            seq=seq,
+            error_class=type(failure).__name__,
+        )
 
     async def _purge(self) -> None:
         async with self._pool.acquire() as connection:

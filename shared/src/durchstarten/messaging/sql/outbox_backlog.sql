@@ -1,1 +1,4 @@
-SELECT count(*) FROM outbox WHERE published_at IS NULL
+SELECT count(*) FILTER (WHERE parked_at IS NULL) AS unsent,
+       count(*) FILTER (WHERE parked_at IS NOT NULL) AS parked
+FROM outbox
+WHERE published_at IS NULL
