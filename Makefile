@@ -10,7 +10,7 @@ ifeq ($(SSL_CERT_FILE),)
 export SSL_CERT_FILE := $(wildcard /etc/ssl/certs/ca-certificates.crt)
 endif
 
-.PHONY: help uv install run up down status test test-fast lint typecheck format check kafka-jars clean
+.PHONY: help uv install run up down status test test-fast lint typecheck format schemas kafka-jars clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -19,8 +19,17 @@ uv: ## install uv from PyPI when it is missing
 	@command -v $(UV) >/dev/null 2>&1 || python3 -m pip install --user --quiet 'uv>=0.9,<1' \
 	  || python3 -m pip install --user --quiet --break-system-packages 'uv>=0.9,<1'
 
-install: uv ## create .venv with every package from uv.lock
+install: uv tools/asyncapi/node_modules/.installed ## .venv from uv.lock, the AsyncAPI parser from npm
 	@$(UV) sync --frozen --all-packages
+
+# The official AsyncAPI parser validates docs/asyncapi.yaml in the tests (needs Node.js).
+tools/asyncapi/node_modules/.installed: tools/asyncapi/package-lock.json
+	@command -v npm >/dev/null 2>&1 || { echo "Node.js and npm are needed: apt-get install nodejs npm"; exit 1; }
+	@npm ci --prefix tools/asyncapi --no-audit --no-fund --loglevel=error
+	@touch $@
+
+schemas: install ## regenerate shared/schemas/*.json and docs/asyncapi.yaml from the models
+	@$(UV) run --frozen python -m durchstarten.events.export
 
 kafka-jars: install ## fetch the Apache Kafka jars from Maven Central into the cache
 	@$(UV) run --frozen python -c "from durchstarten_deploy.kafka import ensure_jars; from durchstarten_deploy.stack import default_cache_dir; print(ensure_jars(default_cache_dir()))"
