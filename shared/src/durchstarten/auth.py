@@ -23,6 +23,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi import HTTPException, Request
 from pydantic import BaseModel, Field
 
+from durchstarten.events.reasons import ReasonCode
+
 ALGORITHMS = ["ES256", "RS256"]  # fixed: never taken from the token header
 
 
@@ -57,7 +59,7 @@ class Principal:
     def require(self, *roles: Role) -> None:
         """Raise 403 unless the caller holds one of `roles`."""
         if not self.roles.intersection(roles):
-            raise HTTPException(status_code=403, detail={"reason": "forbidden-role"})
+            raise HTTPException(status_code=403, detail={"reason": ReasonCode.FORBIDDEN_ROLE})
 
 
 class TokenVerifier:
@@ -105,13 +107,15 @@ class TokenVerifier:
         except (jwt.PyJWTError, KeyError, TypeError, ValueError) as error:
             raise HTTPException(
                 status_code=401,
-                detail={"reason": "invalid-token", "message_en": type(error).__name__},
+                detail={"reason": ReasonCode.INVALID_TOKEN, "message_en": type(error).__name__},
                 headers={"WWW-Authenticate": "Bearer"},
             ) from None
         roles = frozenset(Role(r) for r in raw_roles if r in Role._value2member_map_)
         provider = claims.get("provider")
         if Role.PROVIDER in roles and not isinstance(provider, str):
-            raise HTTPException(status_code=401, detail={"reason": "provider-claim-missing"})
+            raise HTTPException(
+                status_code=401, detail={"reason": ReasonCode.PROVIDER_CLAIM_MISSING}
+            )
         return Principal(subject=str(claims["sub"]), roles=roles, provider=provider)
 
     def principal(self, request: Request) -> Principal:
@@ -125,7 +129,10 @@ class TokenVerifier:
         if scheme.lower() != "bearer" or not token:
             raise HTTPException(
                 status_code=401,
-                detail={"reason": "missing-token", "message_en": "A bearer token is required."},
+                detail={
+                    "reason": ReasonCode.MISSING_TOKEN,
+                    "message_en": "A bearer token is required.",
+                },
                 headers={"WWW-Authenticate": "Bearer"},
             )
         return self.verify(token)

@@ -9,6 +9,7 @@ from faststream.kafka.annotations import KafkaMessage
 
 from durchstarten.auth import Principal, Role, TokenVerifier
 from durchstarten.events import RegisterParticipant
+from durchstarten.events.reasons import ReasonCode
 from durchstarten.events.topics import inbound
 from durchstarten.messaging.broker import subscriber_options, with_retries
 from durchstarten.messaging.commands import parse_command
@@ -60,7 +61,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
             # this deployment is configured for.
             return _error(
                 403,
-                "unknown-provider",
+                ReasonCode.UNKNOWN_PROVIDER,
                 None,
                 "This provider is not configured for this deployment.",
                 "Dieser Träger ist für diese Installation nicht eingerichtet.",

@@ -11,6 +11,7 @@ from datetime import date
 
 from durchstarten.events import ParticipantRegistered, RegisterParticipant
 from durchstarten.events.parts import GermanLevelFact, ResidenceStatusFact
+from durchstarten.events.reasons import ReasonCode
 
 MAX_PLAUSIBLE_AGE = 100
 
@@ -19,7 +20,7 @@ MAX_PLAUSIBLE_AGE = 100
 class RuleViolation(Exception):
     """A valid command the programme's rules do not allow; answered with a rejection."""
 
-    reason: str
+    reason: ReasonCode
     field: str | None
     message_en: str
     message_de: str
@@ -37,7 +38,7 @@ def decide_registration(
     """The event a registration produces, or RuleViolation when the dates cannot be right."""
     if command.entry_date < command.birth_date:
         raise RuleViolation(
-            "entry-before-birth",
+            ReasonCode.ENTRY_BEFORE_BIRTH,
             "entry_date",
             "The entry date lies before the birth date.",
             "Das Eintrittsdatum liegt vor dem Geburtsdatum.",
@@ -45,7 +46,7 @@ def decide_registration(
     age = age_on(command.birth_date, command.entry_date)
     if age > MAX_PLAUSIBLE_AGE:
         raise RuleViolation(
-            "implausible-age",
+            ReasonCode.IMPLAUSIBLE_AGE,
             "birth_date",
             f"The age at entry would be over {MAX_PLAUSIBLE_AGE} years.",
             f"Das Alter bei Eintritt läge über {MAX_PLAUSIBLE_AGE} Jahren.",

@@ -39,7 +39,9 @@ class CommandRejected(Event):
 
     command_id: str | None = Field(description="Null when the message could not be parsed.")
     command_type: str | None = None
-    reason: str = Field(description="Stable reason code, e.g. `invalid-field`, `unknown-type`.")
+    reason: str = Field(
+        description="Stable reason code (docs/providers.md lists them), e.g. `invalid-field`."
+    )
     field: str | None = Field(default=None, description="Dotted path of the offending field.")
     message_de: str
     message_en: str

@@ -16,6 +16,7 @@ from faststream.kafka import KafkaBroker
 from faststream.message import StreamMessage
 from faststream.security import BaseSecurity, SASLScram512
 
+from durchstarten.events.reasons import ReasonCode
 from durchstarten.logging import get_logger
 from durchstarten.messaging.dlq import DeadLetters
 from durchstarten.messaging.errors import PermanentError, is_transient
@@ -199,7 +200,7 @@ async def process_or_park(
 
 
 INTERNAL_ERROR = PermanentError(
-    "internal-error",
+    ReasonCode.INTERNAL_ERROR,
     message_en="The command could not be processed; the operators are informed.",
     message_de="Der Befehl konnte nicht verarbeitet werden; der Betrieb ist informiert.",
 )

@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from durchstarten.events import COMMANDS, CloudEvent, Command, CommandAccepted, CommandRejected
 from durchstarten.events.envelope import new_event
+from durchstarten.events.reasons import ReasonCode
 from durchstarten.events.upcasting import UPCASTERS, upcast
 from durchstarten.messaging.errors import PermanentError, from_validation_error
 
@@ -42,7 +43,7 @@ def parse_command(raw: bytes, *, provider: str, accepted: frozenset[str]) -> Inb
     model = COMMANDS.get(envelope.type)
     if model is None or envelope.type not in accepted:
         raise PermanentError(
-            "unknown-type",
+            ReasonCode.UNKNOWN_TYPE,
             field="type",
             message_en=f"This service does not accept commands of type '{envelope.type}'.",
             message_de=f"Dieser Dienst nimmt keine Befehle vom Typ '{envelope.type}' an.",

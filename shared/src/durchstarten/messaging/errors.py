@@ -8,6 +8,8 @@ import asyncpg
 from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError
 from pydantic import ValidationError
 
+from durchstarten.events.reasons import ReasonCode
+
 
 class PermanentError(Exception):
     """The message can never be processed as it is: it goes to the dead-letter topic.
@@ -18,7 +20,7 @@ class PermanentError(Exception):
 
     def __init__(
         self,
-        reason: str,
+        reason: ReasonCode,
         *,
         message_en: str,
         message_de: str,
@@ -38,26 +40,26 @@ def from_validation_error(error: ValidationError, *, prefix: str = "") -> Perman
     field = ".".join(str(part) for part in (prefix, *first["loc"]) if part != "")
     if first["type"] == "json_invalid":
         return PermanentError(
-            "malformed-json",
+            ReasonCode.MALFORMED_JSON,
             message_en="The message is not valid JSON.",
             message_de="Die Nachricht ist kein gültiges JSON.",
         )
     if first["type"] == "extra_forbidden":
         return PermanentError(
-            "unknown-field",
+            ReasonCode.UNKNOWN_FIELD,
             field=field,
             message_en=f"Field '{field}' is not part of this command.",
             message_de=f"Das Feld '{field}' gehört nicht zu diesem Befehl.",
         )
     if first["type"] == "missing":
         return PermanentError(
-            "missing-field",
+            ReasonCode.MISSING_FIELD,
             field=field,
             message_en=f"Field '{field}' is required.",
             message_de=f"Das Feld '{field}' ist erforderlich.",
         )
     return PermanentError(
-        "invalid-field",
+        ReasonCode.INVALID_FIELD,
         field=field,
         message_en=f"Field '{field}' is invalid: {first['msg']}.",
         message_de=f"Das Feld '{field}' ist ungültig ({first['type']}).",

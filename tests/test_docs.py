@@ -1,4 +1,4 @@
-"""The README is the front door: its commands and its configuration table stay true."""
+"""The README and the provider guide stay true to the code."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ from pathlib import Path
 
 from coaching.settings import CoachingSettings
 from courses.settings import CoursesSettings
+from durchstarten.events import COMMANDS
+from durchstarten.events.reasons import ReasonCode
 from durchstarten.settings import ENV_PREFIX
 from intake.settings import IntakeSettings
 from reporting.settings import ReportingSettings
@@ -25,3 +27,11 @@ def test_ci_runs_the_readme_test_command() -> None:
     assert "make run" in readme
     assert "make test" in readme
     assert "make test" in (REPO / ".ci" / "run").read_text()
+
+
+def test_the_provider_guide_lists_every_command_and_reason_code() -> None:
+    guide = (REPO / "docs" / "providers.md").read_text()
+    for type_ in COMMANDS:
+        assert f"`{type_}`" in guide, type_
+    for code in ReasonCode:
+        assert f"`{code}`" in guide, code

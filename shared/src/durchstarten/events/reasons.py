@@ -1,0 +1,30 @@
+"""Reason codes of rejections: stable, machine-readable, part of the contract.
+
+A provider's system branches on these codes; the German and English messages beside them
+are for people. New codes may be added; a code never changes its meaning.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class ReasonCode(StrEnum):
+    """Why a command was not carried out."""
+
+    # The message itself (any service)
+    MALFORMED_JSON = "malformed-json"
+    MISSING_FIELD = "missing-field"
+    UNKNOWN_FIELD = "unknown-field"
+    INVALID_FIELD = "invalid-field"
+    UNKNOWN_TYPE = "unknown-type"
+    INTERNAL_ERROR = "internal-error"
+    # HTTP only
+    MISSING_TOKEN = "missing-token"  # noqa: S105  # a reason code, not a secret
+    INVALID_TOKEN = "invalid-token"  # noqa: S105  # a reason code, not a secret
+    PROVIDER_CLAIM_MISSING = "provider-claim-missing"
+    FORBIDDEN_ROLE = "forbidden-role"
+    UNKNOWN_PROVIDER = "unknown-provider"
+    # Intake's rules
+    ENTRY_BEFORE_BIRTH = "entry-before-birth"
+    IMPLAUSIBLE_AGE = "implausible-age"
