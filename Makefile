@@ -5,8 +5,8 @@ SHELL := /bin/bash
 UV ?= $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 export UV_LINK_MODE ?= copy
 # Behind a TLS-inspecting proxy, uv and npm trust only what SSL_CERT_FILE and
-# NODE_EXTRA_CA_CERTS name: default to the
-# system's CA bundle (which the proxy's CA is part of) when nothing else is set.
+# NODE_EXTRA_CA_CERTS name: default both to the system's CA bundle (which holds the
+# proxy's CA) when nothing else is set.
 ifeq ($(SSL_CERT_FILE),)
 export SSL_CERT_FILE := $(wildcard /etc/ssl/certs/ca-certificates.crt)
 endif
