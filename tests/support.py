@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 import time
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -15,14 +16,33 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from durchstarten.auth import Role
 from durchstarten_deploy.stack import Stack
 
+IDENTIFIER_MARKERS = ("Testvorname", "Familientestname")
+"""Every generated name contains one of these: tests scan logs and topics for them."""
+
+_CONSONANTS = "bcdfgklmnprstvwz"
+
+
+def unique_person() -> dict[str, str]:
+    """A name and birth date no other test person shares (so duplicate detection keeps out).
+
+    Random consonants give every name its own phonetic code; birth dates fall in the
+    programme's age range for an entry on 2022-03-01.
+    """
+    rng = random.SystemRandom()
+    suffix = "".join(rng.choice(_CONSONANTS) for _ in range(8))
+    birth = date(1995, 3, 2) + timedelta(days=rng.randrange(3000))
+    return {
+        "given_name": f"{IDENTIFIER_MARKERS[0]}{suffix}",
+        "family_name": f"{IDENTIFIER_MARKERS[1]}{suffix[::-1]}",
+        "birth_date": birth.isoformat(),
+    }
+
 
 def registration(provider: str, **data_changes: Any) -> dict[str, Any]:
     """A valid `register-participant.v1` CloudEvent as a provider's system would write it."""
     data: dict[str, Any] = {
         "provider_reference": f"REF-{uuid.uuid4().hex[:8]}",
-        "given_name": "Testname",
-        "family_name": "Familientestname",
-        "birth_date": "2001-05-04",
+        **unique_person(),
         "sex": "female",
         "country_of_origin": "SYR",
         "residence_status": "duldung",

@@ -79,7 +79,7 @@ def test_secrets_are_references_never_literals(compose: dict[str, Any]) -> None:
     for name, service in compose["services"].items():
         for key, value in (service.get("environment") or {}).items():
             text = str(value)
-            if "PASSWORD" in key:
+            if "PASSWORD" in key or key.endswith("VAULT_KEY"):
                 assert text.startswith("${"), f"{name}.{key} holds a literal secret"
             if key.endswith("DATABASE_URL"):
                 password = text.split("://", 1)[1].split("@", 1)[0].split(":", 1)[1]

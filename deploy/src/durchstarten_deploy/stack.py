@@ -16,6 +16,7 @@ import subprocess
 import sys
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,7 +25,14 @@ from durchstarten.events.topics import project_topics
 from durchstarten.messaging.admin import ensure_topics
 from durchstarten_deploy.kafka import KafkaNode, ensure_jars
 from durchstarten_deploy.postgres import LocalPostgres, create_databases, with_database
-from durchstarten_deploy.processes import StackError, free_port, stop_pid, wait_until
+from durchstarten_deploy.processes import (
+    StackError,
+    free_port,
+    stop_pid,
+    wait_until,
+    write_private,
+)
+from intake.vault import new_vault_key
 
 SERVICES = ("intake", "coaching", "courses", "reporting")
 DEFAULT_PORTS = {"intake": 8001, "coaching": 8002, "courses": 8003, "reporting": 8004}
@@ -183,8 +191,18 @@ class Stack:
                 "DURCHSTARTEN_LOG_FORMAT": "json",
             }
         )
+        if name == "intake":
+            env["DURCHSTARTEN_VAULT_KEY"] = self._secret("vault-key", new_vault_key)
         env.update(extra or {})
         return env
+
+    def _secret(self, name: str, make: Callable[[], str]) -> str:
+        """A secret of the local stack, made once and kept (owner-only) in the state dir."""
+        path = self.state_dir / "secrets" / name
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_private(path, make())
+        return path.read_text().strip()
 
     def start_service(
         self, name: str, *, port: int | None = None, extra_env: dict[str, str] | None = None

@@ -1,6 +1,7 @@
-"""Intake's pure rules: turning a registration command into the event that announces it.
+"""Intake's pure rules: what each command means for a registration, as events.
 
-No I/O here: the handler supplies the pseudonym and persists what this decides.
+No I/O here: the handlers load the state, supply pseudonyms, dates and the programme, and
+persist what these functions decide.
 """
 
 from __future__ import annotations
@@ -8,12 +9,28 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import date
+from typing import Literal
 
 from durchstarten.events import ParticipantRegistered, RegisterParticipant
+from durchstarten.events.intake import (
+    ApproveEligibilityException,
+    ParticipantErased,
+    ParticipantExited,
+    RecordProgrammeExit,
+    RecordResidenceStatusChange,
+    RequestErasure,
+    ResidenceStatusChanged,
+)
 from durchstarten.events.parts import GermanLevelFact, ResidenceStatusFact
 from durchstarten.events.reasons import ReasonCode
+from intake.eligibility import Applicant, FailedRule, Programme, age_on, evaluate
 
 MAX_PLAUSIBLE_AGE = 100
+
+REGISTERED = "registered"
+PENDING_EXCEPTION = "pending-exception"
+DENIED = "denied"
+ERASED = "erased"
 
 
 @dataclass(frozen=True)
@@ -24,18 +41,30 @@ class RuleViolation(Exception):
     field: str | None
     message_en: str
     message_de: str
+    failed_rules: tuple[FailedRule, ...] = ()
 
 
-def age_on(birth_date: date, day: date) -> int:
-    """Age in whole years on `day` (a person born on 29 Feb ages on 1 Mar in common years)."""
-    had_birthday = (day.month, day.day) >= (birth_date.month, birth_date.day)
-    return day.year - birth_date.year - (0 if had_birthday else 1)
+@dataclass(frozen=True)
+class Registration:
+    """A registration's outcome: registered now, or waiting for an exception."""
+
+    status: Literal["registered", "pending-exception"]
+    event: ParticipantRegistered
+    waivable_failures: tuple[FailedRule, ...]
 
 
 def decide_registration(
-    command: RegisterParticipant, *, provider: str, participant_id: uuid.UUID
-) -> ParticipantRegistered:
-    """The event a registration produces, or RuleViolation when the dates cannot be right."""
+    command: RegisterParticipant,
+    *,
+    provider: str,
+    participant_id: uuid.UUID,
+    programme: Programme | None,
+) -> Registration:
+    """Check the dates and the programme's rules; build the event that announces the person.
+
+    Failures a coordinator may waive make the registration wait for an exception; any other
+    failure rejects it, naming every rule that failed.
+    """
     if command.entry_date < command.birth_date:
         raise RuleViolation(
             ReasonCode.ENTRY_BEFORE_BIRTH,
@@ -51,7 +80,34 @@ def decide_registration(
             f"The age at entry would be over {MAX_PLAUSIBLE_AGE} years.",
             f"Das Alter bei Eintritt läge über {MAX_PLAUSIBLE_AGE} Jahren.",
         )
-    return ParticipantRegistered(
+    if programme is None:
+        raise RuleViolation(
+            ReasonCode.UNKNOWN_PROGRAMME,
+            "programme",
+            "This deployment runs no such programme.",
+            "Diese Installation führt kein solches Programm.",
+        )
+    failures = evaluate(
+        programme,
+        Applicant(
+            birth_date=command.birth_date,
+            entry_date=command.entry_date,
+            residence_status=command.residence_status.status,
+            municipality=command.municipality,
+            lives_in_state_reception_facility=command.lives_in_state_reception_facility,
+        ),
+    )
+    if any(not failure.waivable for failure in failures):
+        raise RuleViolation(
+            ReasonCode.NOT_ELIGIBLE,
+            failures[0].field,
+            "The person does not meet the programme's rules: "
+            + "; ".join(f.message_en for f in failures),
+            "Die Person erfüllt die Regeln des Programms nicht: "
+            + "; ".join(f.message_de for f in failures),
+            tuple(failures),
+        )
+    event = ParticipantRegistered(
         participant_id=participant_id,
         provider=provider,
         entry_date=command.entry_date,
@@ -63,4 +119,108 @@ def decide_registration(
         school_education=command.school_education,
         german_level_at_entry=GermanLevelFact.model_validate(command.german_level.model_dump()),
         languages=command.languages,
+        eligibility_exception=bool(failures),
     )
+    return Registration(
+        status="pending-exception" if failures else "registered",
+        event=event,
+        waivable_failures=tuple(failures),
+    )
+
+
+def _unknown() -> RuleViolation:
+    # The same answer for "does not exist" and "not yours": nothing about other providers'
+    # participants can be learnt from it.
+    return RuleViolation(
+        ReasonCode.UNKNOWN_PARTICIPANT,
+        "participant_id",
+        "No participant with this id is known to you.",
+        "Eine Person mit dieser Kennung ist Ihnen nicht bekannt.",
+    )
+
+
+def require_active(status: str | None) -> None:
+    """Commands about a person need a registered (not erased, not denied) participant."""
+    if status is None or status in {DENIED, PENDING_EXCEPTION}:
+        raise _unknown()
+    if status == ERASED:
+        raise RuleViolation(
+            ReasonCode.PARTICIPANT_ERASED,
+            "participant_id",
+            "This participant's data was erased.",
+            "Die Daten dieser Person wurden gelöscht.",
+        )
+
+
+def unknown_participant() -> RuleViolation:
+    """The rejection for a participant the caller may not see."""
+    return _unknown()
+
+
+def decide_status_change(
+    command: RecordResidenceStatusChange, programme: Programme | None
+) -> ResidenceStatusChanged:
+    """The new status, and whether the programme's status rule still holds."""
+    rule = programme.residence_status if programme is not None else None
+    return ResidenceStatusChanged(
+        participant_id=command.participant_id,
+        residence_status=ResidenceStatusFact(
+            status=command.status, legal_basis=command.legal_basis, since=command.since
+        ),
+        programme_eligible=None if rule is None else command.status in rule.allowed,
+    )
+
+
+def decide_exit(
+    command: RecordProgrammeExit, *, provider: str, entry_date: date, exit_date: date | None
+) -> ParticipantExited:
+    """A programme exit, after the entry and only once."""
+    if exit_date is not None:
+        raise RuleViolation(
+            ReasonCode.ALREADY_EXITED,
+            "participant_id",
+            f"The exit was recorded already ({exit_date}).",
+            f"Der Austritt ist bereits erfasst ({exit_date}).",
+        )
+    if command.exit_date < entry_date:
+        raise RuleViolation(
+            ReasonCode.EXIT_BEFORE_ENTRY,
+            "exit_date",
+            "The exit date lies before the entry date.",
+            "Das Austrittsdatum liegt vor dem Eintrittsdatum.",
+        )
+    return ParticipantExited(
+        participant_id=command.participant_id,
+        provider=provider,
+        exit_date=command.exit_date,
+        reason=command.reason,
+    )
+
+
+def decide_erasure(command: RequestErasure, *, today: date) -> ParticipantErased:
+    """Erasure is always possible for a known participant; aggregates frozen earlier stay."""
+    return ParticipantErased(
+        participant_id=command.participant_id, erased_on=today, reason=command.reason
+    )
+
+
+def check_exception_covers(
+    command: ApproveEligibilityException, status: str, failed_rules: list[dict[str, object]]
+) -> None:
+    """An approval must concern a pending registration and waive every rule it failed."""
+    if status != PENDING_EXCEPTION:
+        raise RuleViolation(
+            ReasonCode.NO_EXCEPTION_PENDING,
+            "participant_id",
+            "No exception is pending for this registration.",
+            "Für diese Anmeldung steht keine Ausnahme zur Entscheidung an.",
+        )
+    needed = {str(rule["rule"]) for rule in failed_rules if rule.get("rule")}
+    missing = needed - {str(rule) for rule in command.rules}
+    if missing:
+        raise RuleViolation(
+            ReasonCode.EXCEPTION_DOES_NOT_COVER,
+            "rules",
+            f"The approval must also waive: {', '.join(sorted(missing))}.",
+            f"Die Genehmigung muss auch umfassen: {', '.join(sorted(missing))}.",
+        )

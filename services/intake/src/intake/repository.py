@@ -6,14 +6,34 @@ Every function takes the connection first, so the caller owns the transaction.
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 
 from durchstarten.db.sql import SqlFiles
 from durchstarten.events import RegisterParticipant
+from intake.vault import Sealed
 
 SQL = SqlFiles(Path(__file__).parent / "db")
+
+
+@dataclass(frozen=True)
+class ParticipantState:
+    """What intake knows of a registration, besides the identifiers."""
+
+    participant_id: uuid.UUID
+    provider: str
+    status: str
+    programme: str | None
+    entry_date: date
+    municipality: str
+    lives_in_state_reception_facility: bool
+    failed_rules: list[dict[str, Any]]
+    pending_event: dict[str, Any] | None
+    exit_date: date | None
 
 
 async def insert_participant(
@@ -22,18 +42,20 @@ async def insert_participant(
     participant_id: uuid.UUID,
     provider: str,
     command_id: str,
+    status: str,
+    programme: str | None,
     command: RegisterParticipant,
+    failed_rules: list[dict[str, Any]],
+    pending_event: dict[str, Any] | None,
 ) -> None:
-    """Store a registered person: the only place personal identifiers are kept."""
+    """Store a registration's state and coarse attributes (identifiers go to the vault)."""
     await connection.execute(
         SQL["participant_insert"],
         participant_id,
         provider,
         command_id,
-        command.provider_reference,
-        command.given_name,
-        command.family_name,
-        command.birth_date,
+        status,
+        programme,
         command.sex.value,
         command.country_of_origin,
         command.residence_status.status.value,
@@ -41,14 +63,202 @@ async def insert_participant(
         command.school_education.value,
         command.german_level.overall.value,
         command.entry_date,
+        command.lives_in_state_reception_facility,
+        command.employment_ban,
+        failed_rules,
+        pending_event,
     )
+    await link_provider(connection, participant_id, provider, "registered")
 
 
-async def participant_by_command(
-    connection: asyncpg.Connection, *, provider: str, command_id: str
-) -> uuid.UUID | None:
-    """The pseudonym a registration command created, if it created one."""
-    value: uuid.UUID | None = await connection.fetchval(
-        SQL["participant_by_command"], provider, command_id
+async def load_state(
+    connection: asyncpg.Connection, participant_id: uuid.UUID
+) -> ParticipantState | None:
+    """The registration's state, locked until the transaction ends; None if unknown."""
+    row = await connection.fetchrow(SQL["participant_state"], participant_id)
+    if row is None:
+        return None
+    return ParticipantState(**dict(row))
+
+
+async def set_status(
+    connection: asyncpg.Connection, participant_id: uuid.UUID, status: str
+) -> None:
+    """Move a registration to another status (and drop its pending event)."""
+    await connection.execute(SQL["participant_set_status"], participant_id, status)
+
+
+async def record_exit(
+    connection: asyncpg.Connection, participant_id: uuid.UUID, exit_date: date, reason: str
+) -> None:
+    """Record the programme exit."""
+    await connection.execute(SQL["participant_exit"], participant_id, exit_date, reason)
+
+
+async def erase(connection: asyncpg.Connection, participant_id: uuid.UUID) -> None:
+    """Destroy the key, the ciphertext, the blind index and encrypted reasons."""
+    await connection.execute(SQL["participant_erase"], participant_id)
+
+
+async def store_identity(
+    connection: asyncpg.Connection, participant_id: uuid.UUID, sealed: Sealed, tokens: list[bytes]
+) -> None:
+    """Store the sealed identity and its blind-index tokens."""
+    await connection.execute(
+        SQL["vault_store"], participant_id, sealed.wrapped_key, sealed.nonce, sealed.ciphertext
     )
+    await connection.execute(SQL["index_store"], participant_id, tokens)
+
+
+async def load_sealed(
+    connection: asyncpg.Connection, participant_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, Sealed]:
+    """The sealed identities of these participants (erased ones have none)."""
+    rows = await connection.fetch(SQL["vault_load"], participant_ids)
+    return {
+        row["participant_id"]: Sealed(row["wrapped_key"], row["nonce"], row["ciphertext"])
+        for row in rows
+    }
+
+
+async def wrapped_key(connection: asyncpg.Connection, participant_id: uuid.UUID) -> bytes | None:
+    """The participant's wrapped key (None once erased)."""
+    value: bytes | None = await connection.fetchval(SQL["wrapped_key"], participant_id)
     return value
+
+
+async def candidates(connection: asyncpg.Connection, tokens: list[bytes]) -> list[uuid.UUID]:
+    """Registrations sharing blocking tokens, most shared first."""
+    rows = await connection.fetch(SQL["index_candidates"], tokens)
+    return [row["participant_id"] for row in rows]
+
+
+async def link_provider(
+    connection: asyncpg.Connection, participant_id: uuid.UUID, provider: str, relation: str
+) -> None:
+    """Let `provider` see and act on the participant."""
+    await connection.execute(SQL["link_provider"], participant_id, provider, relation)
+
+
+async def provider_linked(
+    connection: asyncpg.Connection, participant_id: uuid.UUID, provider: str
+) -> bool:
+    """True when `provider` registered or was assigned the participant."""
+    linked: bool = await connection.fetchval(SQL["provider_linked"], participant_id, provider)
+    return linked
+
+
+async def add_status_history(
+    connection: asyncpg.Connection,
+    participant_id: uuid.UUID,
+    status: str,
+    legal_basis: str,
+    since: date | None,
+) -> None:
+    """Append to the dated residence-status history."""
+    await connection.execute(SQL["status_history_add"], participant_id, status, legal_basis, since)
+    await connection.execute(SQL["participant_set_residence_status"], participant_id, status)
+
+
+async def add_german_level(
+    connection: asyncpg.Connection,
+    participant_id: uuid.UUID,
+    level: dict[str, Any],
+    measured_on: date,
+    source: str,
+) -> None:
+    """Append to the dated German-level history."""
+    await connection.execute(
+        SQL["german_history_add"],
+        participant_id,
+        level["overall"],
+        level.get("listening"),
+        level.get("reading"),
+        level.get("writing"),
+        level.get("speaking"),
+        measured_on,
+        source,
+    )
+
+
+async def history(connection: asyncpg.Connection, participant_id: uuid.UUID) -> dict[str, Any]:
+    """Both dated histories of a participant."""
+    statuses = await connection.fetch(SQL["status_history"], participant_id)
+    levels = await connection.fetch(SQL["german_history"], participant_id)
+    return {
+        "residence_status": [dict(row) for row in statuses],
+        "german_level": [dict(row) for row in levels],
+    }
+
+
+async def add_exception_decision(
+    connection: asyncpg.Connection,
+    participant_id: uuid.UUID,
+    *,
+    decision: str,
+    rules: list[str],
+    reason_encrypted: bytes | None,
+    decided_by: str,
+) -> None:
+    """Record a coordinator's decision on an exception."""
+    await connection.execute(
+        SQL["exception_decision_add"],
+        participant_id,
+        decision,
+        rules,
+        reason_encrypted,
+        decided_by,
+    )
+
+
+async def pending_exceptions(connection: asyncpg.Connection) -> list[dict[str, Any]]:
+    """Registrations waiting for a coordinator's decision."""
+    return [dict(row) for row in await connection.fetch(SQL["pending_exceptions"])]
+
+
+async def add_duplicate_review(
+    connection: asyncpg.Connection, participant_id: uuid.UUID, candidate: uuid.UUID, score: float
+) -> None:
+    """Flag a registration as possibly the same person as `candidate`."""
+    await connection.execute(SQL["duplicate_review_add"], participant_id, candidate, score)
+
+
+async def decide_duplicate_review(
+    connection: asyncpg.Connection,
+    participant_id: uuid.UUID,
+    candidate: uuid.UUID,
+    status: str,
+    decided_by: str,
+) -> bool:
+    """Close an open review; False when there was none."""
+    row = await connection.fetchval(
+        SQL["duplicate_review_decide"], participant_id, candidate, status, decided_by
+    )
+    return row is not None
+
+
+async def open_duplicate_reviews(connection: asyncpg.Connection) -> list[dict[str, Any]]:
+    """Possible duplicates waiting for a coordinator."""
+    return [dict(row) for row in await connection.fetch(SQL["duplicate_reviews_open"])]
+
+
+async def registration_result(
+    connection: asyncpg.Connection, *, provider: str, command_id: str
+) -> tuple[uuid.UUID, str] | None:
+    """The pseudonym and status a registration command produced, if it was one."""
+    row = await connection.fetchrow(SQL["registration_result"], provider, command_id)
+    return (row["participant_id"], row["status"]) if row is not None else None
+
+
+async def add_registration_result(
+    connection: asyncpg.Connection,
+    *,
+    provider: str,
+    command_id: str,
+    participant_id: uuid.UUID,
+    status: str,
+) -> None:
+    """Remember what a registration command produced."""
+    await connection.execute(
+        SQL["registration_result_add"], provider, command_id, participant_id, status
+    )

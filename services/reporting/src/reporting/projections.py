@@ -19,6 +19,7 @@ from pydantic import ValidationError
 
 from durchstarten.db.sql import SqlFiles
 from durchstarten.events import CloudEvent, Event, ParticipantRegistered, read_event
+from durchstarten.events.intake import DuplicateConfirmed, ParticipantErased
 from durchstarten.logging import get_logger
 from durchstarten.messaging.broker import with_retries
 from durchstarten.messaging.inbox import claim_new_offsets, first_times, position_of
@@ -123,6 +124,22 @@ class Projector:
         ]
         if registrations:
             await _insert_participants(connection, registrations)
+        # Applied after the registrations of the same batch: one person's events share a
+        # partition, so an erasure never precedes its registration.
+        erased = [item.event for item in to_apply if isinstance(item.event, ParticipantErased)]
+        if erased:
+            await connection.execute(
+                SQL["participants_erase"],
+                [e.participant_id for e in erased],
+                [e.erased_on for e in erased],
+            )
+        merged = [item.event for item in to_apply if isinstance(item.event, DuplicateConfirmed)]
+        if merged:
+            await connection.execute(
+                SQL["participants_merge"],
+                [e.participant_id for e in merged],
+                [e.duplicate_of for e in merged],
+            )
         skipped = len(records) - len(to_apply)
         for item in to_apply:
             self._runtime.metrics.messages.labels(item.record.topic, "projected").inc()

@@ -71,6 +71,8 @@ CATALOGUE: tuple[Entry, ...] = (
         intake.RecordProgrammeExit,
         intake.RequestErasure,
         intake.ApproveEligibilityException,
+        intake.DenyEligibilityException,
+        intake.ResolveDuplicate,
     ),
     *_events(
         "intake",
@@ -80,6 +82,7 @@ CATALOGUE: tuple[Entry, ...] = (
         intake.ParticipantExited,
         intake.ParticipantErased,
         intake.EligibilityExceptionApproved,
+        intake.DuplicateConfirmed,
     ),
     *_commands(
         "coaching",

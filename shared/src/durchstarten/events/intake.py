@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
+from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Self
 
 from pydantic import (
@@ -46,6 +47,7 @@ from durchstarten.events.values import (
     StaffId,
 )
 
+ProgrammeId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9-]{1,40}$")]
 PhoneNumber = Annotated[str, StringConstraints(pattern=r"^\+?[0-9 ()/-]{5,30}$")]
 
 _PARTICIPANT = "6f1c1a52-8d1b-4a8e-9a55-0f1d64c3c0de"
@@ -111,6 +113,10 @@ class RegisterParticipant(Command):
     )
     consent: Consent | None = None
     entry_date: DomainDate = Field(description="Day the person entered the programme.")
+    programme: ProgrammeId | None = Field(
+        default=None,
+        description="Programme to register for; by default the one running at the entry date.",
+    )
 
     example: ClassVar[dict[str, Any]] = {
         "provider_reference": "DIA-2022-0042",
@@ -245,6 +251,47 @@ class ApproveEligibilityException(Command):
     }
 
 
+class DenyEligibilityException(Command):
+    """A county coordinator refuses an exception: the pending registration ends."""
+
+    command_type: ClassVar[str] = "deny-eligibility-exception.v1"
+
+    participant_id: uuid.UUID
+    reason: Annotated[str, StringConstraints(min_length=10, max_length=1000)]
+    approver: StaffId
+
+    example: ClassVar[dict[str, Any]] = {
+        "participant_id": _PARTICIPANT,
+        "reason": "Lives outside the target group; referred to the migration counselling.",
+        "approver": "ki-koordination-03",
+    }
+
+
+class DuplicateDecision(StrEnum):
+    """A coordinator's decision on a possible duplicate."""
+
+    CONFIRMED = "confirmed"
+    REJECTED = "rejected"
+
+
+class ResolveDuplicate(Command):
+    """A county coordinator decides whether two registrations are the same person."""
+
+    command_type: ClassVar[str] = "resolve-duplicate.v1"
+
+    participant_id: uuid.UUID = Field(description="The later registration, flagged on entry.")
+    duplicate_of: uuid.UUID = Field(description="The earlier registration it resembles.")
+    decision: DuplicateDecision
+    decided_by: StaffId
+
+    example: ClassVar[dict[str, Any]] = {
+        "participant_id": _PARTICIPANT,
+        "duplicate_of": "9a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d",
+        "decision": "confirmed",
+        "decided_by": "ki-koordination-03",
+    }
+
+
 # --- events -----------------------------------------------------------------------------------
 
 
@@ -319,12 +366,15 @@ class ParticipantRegisteredV1(Event):
 
 
 class ResidenceStatusChanged(Event):
-    """A participant's residence status changed."""
+    """A participant's residence status changed; eligibility was checked again."""
 
     event_type: ClassVar[str] = "participant.residence-status-changed.v1"
 
     participant_id: uuid.UUID
     residence_status: ResidenceStatusFact
+    programme_eligible: bool | None = Field(
+        default=None, description="Whether the new status meets the programme's status rule."
+    )
 
     example: ClassVar[dict[str, Any]] = {
         "participant_id": _PARTICIPANT,
@@ -367,6 +417,22 @@ class ParticipantErased(Event):
         "participant_id": _PARTICIPANT,
         "erased_on": "2023-07-01",
         "reason": "purpose-ended",
+    }
+
+
+class DuplicateConfirmed(Event):
+    """Two registrations were the same person: `participant_id` now counts as `duplicate_of`."""
+
+    event_type: ClassVar[str] = "participant.duplicate-confirmed.v1"
+
+    participant_id: uuid.UUID
+    duplicate_of: uuid.UUID
+    confirmed_on: DomainDate
+
+    example: ClassVar[dict[str, Any]] = {
+        "participant_id": _PARTICIPANT,
+        "duplicate_of": "9a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d",
+        "confirmed_on": "2022-03-04",
     }
 
 

@@ -7,7 +7,17 @@ from typing import Any, ClassVar
 
 from pydantic import Field
 
-from durchstarten.events.base import Event
+from durchstarten.events.base import Event, TolerantPart
+
+
+class RuleFailure(TolerantPart):
+    """One eligibility rule a person does not meet."""
+
+    reason: str = Field(description="Reason code, e.g. `age-above-maximum`.")
+    field: str | None = None
+    waivable: bool = Field(description="A county coordinator may approve an exception.")
+    message_de: str
+    message_en: str
 
 
 class CommandAccepted(Event):
@@ -23,6 +33,16 @@ class CommandAccepted(Event):
     provider_reference: str | None = Field(
         default=None, description="Echo of the provider's own reference, for a registration."
     )
+    status: str | None = Field(
+        default=None,
+        description=(
+            "For a registration: `registered`; `pending-exception` (waits for a coordinator's "
+            "approval of `failed_rules`); `existing-participant` (the person is registered "
+            "already: `participant_id` is theirs); `possible-duplicate` (registered, and a "
+            "coordinator will check a similar person)."
+        ),
+    )
+    failed_rules: list[RuleFailure] = Field(default_factory=list)
 
     example: ClassVar[dict[str, Any]] = {
         "command_id": "4f1c0d3e-8b0a-4a57-b7a3-3f0e9c2d1b6a",
@@ -48,6 +68,9 @@ class CommandRejected(Event):
     source_topic: str | None = None
     source_partition: int | None = None
     source_offset: int | None = None
+    failed_rules: list[RuleFailure] = Field(
+        default_factory=list, description="For `not-eligible`: every rule not met."
+    )
 
     example: ClassVar[dict[str, Any]] = {
         "command_id": "4f1c0d3e-8b0a-4a57-b7a3-3f0e9c2d1b6a",

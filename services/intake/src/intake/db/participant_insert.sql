@@ -1,8 +1,9 @@
--- $1 participant_id, $2 provider, $3 command_id, $4 provider_reference, $5 given_name,
--- $6 family_name, $7 birth_date, $8 sex, $9 country_of_origin, $10 residence_status,
--- $11 municipality, $12 school_education, $13 german_level, $14 entry_date
+-- $1 participant_id, $2 provider, $3 command_id, $4 status, $5 programme, $6 sex,
+-- $7 country_of_origin, $8 residence_status, $9 municipality, $10 school_education,
+-- $11 german_level, $12 entry_date, $13 lives_in_state_reception_facility,
+-- $14 employment_ban, $15 failed_rules, $16 pending_event
 INSERT INTO participants (
-    participant_id, provider, command_id, provider_reference, given_name, family_name,
-    birth_date, sex, country_of_origin, residence_status, municipality, school_education,
-    german_level, entry_date
-) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+    participant_id, provider, command_id, status, programme, sex, country_of_origin,
+    residence_status, municipality, school_education, german_level, entry_date,
+    lives_in_state_reception_facility, employment_ban, failed_rules, pending_event
+) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)

@@ -1,0 +1,10 @@
+-- $1 participant_id: the key goes first; without it the ciphertext is noise anyway
+WITH keys AS (DELETE FROM participant_keys WHERE participant_id = $1),
+     ids AS (DELETE FROM identities WHERE participant_id = $1),
+     idx AS (DELETE FROM identity_index WHERE participant_id = $1),
+     reasons AS (
+         UPDATE exception_decisions SET reason_encrypted = NULL WHERE participant_id = $1
+     )
+UPDATE participants
+SET status = 'erased', erased_at = now(), pending_event = NULL, failed_rules = '[]'
+WHERE participant_id = $1

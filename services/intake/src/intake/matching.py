@@ -1,0 +1,239 @@
+"""Duplicate-person detection: the same young person registered by two providers.
+
+Names are normalised (case, diacritics, transliteration variants, name order) and compared
+by a German phonetic code (Kölner Phonetik) and by Jaro-Winkler similarity; birth dates
+count placeholder dates (1 January, common in refugee documents) as weaker evidence. Pure
+functions only: the handler supplies the candidates from the blind index.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import date
+from enum import StrEnum
+
+# Spellings of one name in Latin transliteration (Arabic, Dari/Pashto, Tigrinya, Kurdish).
+_VARIANT_GROUPS = [
+    "muhammad mohammed mohamed mohammad muhammed mohamad mohamud mohammod muhamad",
+    "ahmad ahmed achmed ahmet",
+    "yusuf youssef yousef yusef yousif jusuf",
+    "husain hussein husein hussain hossein houssein",
+    "hasan hassan hasen",
+    "mustafa mostafa moustafa mustapha",
+    "mahmud mahmoud mahmood",
+    "ibrahim ebrahim ibraheem",
+    "umar omar omer",
+    "khalid khaled chalid",
+    "fatima fatma fatimah fatemeh",
+    "aisha aysha ayesha aischa",
+    "maryam mariam miriam meryem",
+    "zainab zeinab zaynab",
+    "abdullah abdallah abdulla",
+    "abdulrahman abdelrahman abdurrahman",
+    "amir ameer emir",
+    "said saeed saied sayed",
+    "yasin yassin yaseen",
+    "jamal gamal djamal",
+    "nur noor nour",
+    "rahimi rahemi",
+    "ahmadi ahmady",
+    "haddad hadad",
+    "tesfay tesfaye tesfai",
+    "gebre gebrey ghebre",
+]
+_CANONICAL = {variant: group.split()[0] for group in _VARIANT_GROUPS for variant in group.split()}
+_PARTICLES = {"al", "el", "ul", "bin", "ben", "ibn", "abu", "bint", "de", "van", "von"}
+
+
+def normalise(name: str) -> list[str]:
+    """Lower-case ASCII tokens, transliteration variants mapped to one spelling."""
+    text = name.lower().replace("ß", "ss")
+    text = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+    tokens = [t for t in re.split(r"[^a-z]+", text) if t and t not in _PARTICLES]
+    return [_CANONICAL.get(token, token) for token in tokens]
+
+
+def koelner_phonetik(word: str) -> str:
+    """The Kölner Phonetik code of one word (Postel 1969), e.g. `Müller` -> `657`."""
+    tokens = normalise(word)
+    text = list(tokens[0]) if tokens else []
+    codes: list[str] = []
+    for index, char in enumerate(text):
+        before = text[index - 1] if index > 0 else ""
+        after = text[index + 1] if index + 1 < len(text) else ""
+        codes.append(_code(char, before, after, index == 0))
+    # Collapse repeats, then drop every 0 except a leading one, and the h's ("-").
+    collapsed: list[str] = []
+    for code in codes:
+        if code == "-":
+            continue
+        if not collapsed or collapsed[-1] != code:
+            collapsed.append(code)
+    return "".join(c for i, c in enumerate(collapsed) if c != "0" or i == 0)
+
+
+def _code(char: str, before: str, after: str, first: bool) -> str:  # noqa: PLR0911, PLR0912
+    # Sets, not strings: "" in "csz" would be true at a word's end.
+    if char in _VOWELS:
+        return "0"
+    if char == "h":
+        return "-"
+    if char == "b":
+        return "1"
+    if char == "p":
+        return "3" if after == "h" else "1"
+    if char in {"d", "t"}:
+        return "8" if after in _CSZ else "2"
+    if char in {"f", "v", "w"}:
+        return "3"
+    if char in {"g", "k", "q"}:
+        return "4"
+    if char == "c":
+        if first:
+            return "4" if after in _C_HARD_FIRST else "8"
+        return "8" if before in _SZ or after not in _C_HARD else "4"
+    if char == "x":
+        return "8" if before in _CKQ else "48"
+    if char == "l":
+        return "5"
+    if char in {"m", "n"}:
+        return "6"
+    if char == "r":
+        return "7"
+    if char in _SZ:
+        return "8"
+    return ""
+
+
+_VOWELS = frozenset("aeijouy")
+_CSZ = frozenset("csz")
+_SZ = frozenset("sz")
+_CKQ = frozenset("ckq")
+_C_HARD_FIRST = frozenset("ahkloqrux")
+_C_HARD = frozenset("ahkoqux")
+
+
+def jaro_winkler(a: str, b: str) -> float:
+    """Jaro-Winkler similarity in [0, 1]."""
+    if a == b:
+        return 1.0
+    if not a or not b:
+        return 0.0
+    window = max(len(a), len(b)) // 2 - 1
+    matched_a = [False] * len(a)
+    matched_b = [False] * len(b)
+    matches = 0
+    for i, char in enumerate(a):
+        for j in range(max(0, i - window), min(len(b), i + window + 1)):
+            if not matched_b[j] and b[j] == char:
+                matched_a[i] = matched_b[j] = True
+                matches += 1
+                break
+    if matches == 0:
+        return 0.0
+    seq_a = [c for c, m in zip(a, matched_a, strict=True) if m]
+    seq_b = [c for c, m in zip(b, matched_b, strict=True) if m]
+    transpositions = sum(x != y for x, y in zip(seq_a, seq_b, strict=True)) / 2
+    jaro = (matches / len(a) + matches / len(b) + (matches - transpositions) / matches) / 3
+    prefix = 0
+    for x, y in zip(a[:4], b[:4], strict=False):
+        if x != y:
+            break
+        prefix += 1
+    return jaro + prefix * 0.1 * (1 - jaro)
+
+
+@dataclass(frozen=True)
+class Identity:
+    """The identifiers matching looks at."""
+
+    given_name: str
+    family_name: str
+    birth_date: date
+
+
+def is_placeholder(day: date) -> bool:
+    """1 January: the date documents give when only the year is known."""
+    return (day.month, day.day) == (1, 1)
+
+
+def name_tokens(identity: Identity) -> list[str]:
+    """All name tokens, given and family together (their order varies between documents)."""
+    return normalise(f"{identity.given_name} {identity.family_name}")
+
+
+def blocking_keys(identity: Identity) -> list[str]:
+    """Keys that any likely duplicate shares: the phonetic code of each name token."""
+    return sorted({f"name:{koelner_phonetik(token)}" for token in name_tokens(identity)})
+
+
+def _token_similarity(a: str, b: str) -> float:
+    if a == b:
+        return 1.0
+    if koelner_phonetik(a) == koelner_phonetik(b):
+        return 0.9
+    similarity = jaro_winkler(a, b)
+    return similarity if similarity >= 0.85 else 0.0
+
+
+def name_similarity(a: Identity, b: Identity) -> float:
+    """Order-insensitive similarity of the names: each token's best partner, averaged."""
+    tokens_a, tokens_b = name_tokens(a), name_tokens(b)
+    if not tokens_a or not tokens_b:
+        return 0.0
+    shorter, longer = sorted((tokens_a, tokens_b), key=len)
+    best = [max(_token_similarity(t, u) for u in longer) for t in shorter]
+    # Extra tokens on one side (a second given name) cost a little, not everything.
+    return sum(best) / len(best) * (0.95 if len(longer) > len(shorter) else 1.0)
+
+
+def birth_similarity(a: date, b: date) -> float:
+    """How strongly two birth dates suggest one person."""
+    if a == b:
+        return 0.8 if is_placeholder(a) else 1.0
+    if a.year == b.year and (is_placeholder(a) or is_placeholder(b)):
+        return 0.7
+    if a.year == b.year and (a.month, a.day) == (b.day, b.month):
+        return 0.8  # day and month swapped
+    if a.year == b.year:
+        return 0.3
+    return 0.0
+
+
+class Verdict(StrEnum):
+    """What the comparison concludes."""
+
+    SURE = "sure"
+    POSSIBLE = "possible"
+    DIFFERENT = "different"
+
+
+SURE_NAME = 0.95
+SURE_BIRTH = 1.0
+POSSIBLE_SCORE = 0.78
+
+
+@dataclass(frozen=True)
+class Match:
+    """A comparison's outcome."""
+
+    verdict: Verdict
+    score: float
+
+
+def compare(a: Identity, b: Identity) -> Match:
+    """Compare two identities.
+
+    Sure: the names agree and the exact (non-placeholder) birth date agrees. Possible:
+    similar enough for a coordinator to look. Different: otherwise.
+    """
+    names = name_similarity(a, b)
+    births = birth_similarity(a.birth_date, b.birth_date)
+    score = round(0.6 * names + 0.4 * births, 4)
+    if names >= SURE_NAME and births >= SURE_BIRTH:
+        return Match(Verdict.SURE, score)
+    if score >= POSSIBLE_SCORE and births > 0:
+        return Match(Verdict.POSSIBLE, score)
+    return Match(Verdict.DIFFERENT, score)

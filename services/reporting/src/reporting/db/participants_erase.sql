@@ -1,0 +1,7 @@
+-- $1 participant ids, $2 erasure dates: remove person-level rows, remember the erasure
+WITH tombstones AS (
+    INSERT INTO erased_participants (participant_id, erased_on)
+    SELECT * FROM unnest($1::uuid[], $2::date[])
+    ON CONFLICT DO NOTHING
+)
+DELETE FROM participants WHERE participant_id = ANY($1::uuid[])
