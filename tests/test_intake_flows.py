@@ -1,0 +1,357 @@
+"""Intake's flows end to end: eligibility and exceptions, duplicates, scoping, erasure."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from tests.support import (
+    IDENTIFIER_MARKERS,
+    eventually,
+    produce,
+    projected_ids,
+    read_topic,
+    registration,
+    unique_person,
+    values_of,
+)
+
+from durchstarten.auth import Role
+from durchstarten.events.topics import INTAKE_EVENTS, dead_letters, inbound, outbound
+from durchstarten_deploy.stack import ServiceProcess, Stack
+from durchstarten_deploy.testing import TEST_PROVIDERS
+
+pytestmark = pytest.mark.integration
+
+ALPHA, BETA = TEST_PROVIDERS
+
+
+def v2_registration(provider: str, **changes: Any) -> dict[str, Any]:
+    """A register-participant.v2 command for a new, unique person."""
+    data: dict[str, Any] = {
+        "provider_reference": f"REF-{uuid.uuid4().hex[:8]}",
+        **unique_person(),
+        "sex": "female",
+        "country_of_origin": "ERI",
+        "residence_status": {"status": "gestattung", "legal_basis": "asylg-55"},
+        "municipality": "loehne",
+        "german_level": {"overall": "A1"},
+        "entry_date": "2022-03-01",
+    }
+    data.update(changes)
+    return command("register-participant.v2", provider, data)
+
+
+def command(type_: str, provider: str, data: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "specversion": "1.0",
+        "id": str(uuid.uuid4()),
+        "source": f"/providers/{provider}",
+        "type": type_,
+        "time": datetime.now(UTC).isoformat(),
+        "data": data,
+    }
+
+
+async def post(
+    stack: Stack, body: dict[str, Any], role: Role, provider: str | None = None
+) -> httpx.Response:
+    async with httpx.AsyncClient(base_url=stack.services["intake"].url) as client:
+        return await client.post(
+            "/v1/commands",
+            content=json.dumps(body),
+            headers={"Authorization": f"Bearer {stack.token(role, provider)}"},
+        )
+
+
+async def read_participant(
+    stack: Stack, participant_id: str, role: Role, provider: str | None = None
+) -> httpx.Response:
+    async with httpx.AsyncClient(base_url=stack.services["intake"].url) as client:
+        return await client.get(
+            f"/v1/participants/{participant_id}",
+            headers={
+                "Authorization": f"Bearer {stack.token(role, provider)}",
+                "X-Purpose": "test case work",
+            },
+        )
+
+
+async def in_report(stack: Stack, participant_id: str) -> bool:
+    return participant_id in await projected_ids(stack)
+
+
+async def test_a_waivable_failure_waits_for_a_coordinator_who_approves_it(
+    stack: Stack, services: dict[str, ServiceProcess]
+) -> None:
+    too_old = v2_registration(ALPHA, birth_date="1990-01-01")
+    response = await post(stack, too_old, Role.PROVIDER, ALPHA)
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert body["status"] == "pending-exception"
+    assert [r["reason"] for r in body["failed_rules"]] == ["age-above-maximum"]
+    pid = body["participant_id"]
+
+    async with httpx.AsyncClient(base_url=stack.services["intake"].url) as client:
+        pending = await client.get(
+            "/v1/coordination/pending-exceptions",
+            headers={"Authorization": f"Bearer {stack.token(Role.COORDINATOR)}"},
+        )
+    assert pid in {row["participant_id"] for row in pending.json()["pending"]}
+    assert not await in_report(stack, pid)
+
+    approve = command(
+        "approve-eligibility-exception.v1",
+        "county",
+        {
+            "participant_id": pid,
+            "rules": ["age"],
+            "reason": "Turned 28 shortly before entry; coaching had started.",
+            "approver": "ki-koordination-01",
+        },
+    )
+    assert (await post(stack, approve, Role.PROVIDER, ALPHA)).status_code == 403
+    approved = await post(stack, approve, Role.COORDINATOR)
+    assert approved.status_code == 201, approved.text
+    await eventually(lambda: in_report(stack, pid), what="approved participant projected")
+    events = await read_topic(
+        stack,
+        INTAKE_EVENTS,
+        until=lambda records: any(
+            v.get("subject") == pid and v["type"] == "participant.registered.v2"
+            for v in values_of(records)
+        ),
+    )
+    registered = next(
+        v
+        for v in values_of(events)
+        if v.get("subject") == pid and v["type"] == "participant.registered.v2"
+    )
+    assert registered["data"]["eligibility_exception"] is True
+
+
+async def test_a_refused_exception_tells_the_provider_and_erases_the_identity(
+    stack: Stack, services: dict[str, ServiceProcess]
+) -> None:
+    status = {"status": "aufenthaltserlaubnis", "legal_basis": "aufenthg-25"}
+    pid = (
+        await post(stack, v2_registration(BETA, residence_status=status), Role.PROVIDER, BETA)
+    ).json()["participant_id"]
+    deny = command(
+        "deny-eligibility-exception.v1",
+        "county",
+        {
+            "participant_id": pid,
+            "reason": "Regular services are open to this person.",
+            "approver": "ki-1",
+        },
+    )
+    assert (await post(stack, deny, Role.COORDINATOR)).status_code == 201
+    replies = await read_topic(
+        stack,
+        outbound(BETA, "intake"),
+        until=lambda records: any(
+            v.get("subject") == pid and v["type"] == "command.rejected.v1"
+            for v in values_of(records)
+        ),
+    )
+    refusal = next(
+        v
+        for v in values_of(replies)
+        if v.get("subject") == pid and v["type"] == "command.rejected.v1"
+    )
+    assert refusal["data"]["reason"] == "eligibility-exception-denied"
+    found = await read_participant(stack, pid, Role.COORDINATOR)
+    assert found.json()["identity"] is None
+    assert found.json()["status"] == "denied"
+
+
+async def test_a_rule_no_one_may_waive_rejects_and_names_every_failed_rule(
+    stack: Stack, services: dict[str, ServiceProcess]
+) -> None:
+    body = v2_registration(ALPHA, lives_in_state_reception_facility=True, birth_date="1990-01-01")
+    response = await post(stack, body, Role.PROVIDER, ALPHA)
+    assert response.status_code == 422
+    assert response.json()["reason"] == "not-eligible"
+    assert {r["reason"] for r in response.json()["failed_rules"]} == {
+        "age-above-maximum",
+        "lives-in-state-reception-facility",
+    }
+
+
+async def test_a_provider_sees_only_its_own_participants(
+    stack: Stack, services: dict[str, ServiceProcess]
+) -> None:
+    pid = (await post(stack, v2_registration(ALPHA), Role.PROVIDER, ALPHA)).json()["participant_id"]
+    own = await read_participant(stack, pid, Role.PROVIDER, ALPHA)
+    assert own.status_code == 200
+    assert own.json()["identity"]["family_name"].startswith("Familientestname")
+    assert own.json()["history"]["residence_status"][0]["status"] == "gestattung"
+    foreign = await read_participant(stack, pid, Role.PROVIDER, BETA)
+    missing = await read_participant(stack, str(uuid.uuid4()), Role.PROVIDER, BETA)
+    assert foreign.status_code == missing.status_code == 404
+    assert foreign.json() == missing.json()  # nothing tells the two apart
+    exit_foreign = command(
+        "record-programme-exit.v1",
+        BETA,
+        {"participant_id": pid, "exit_date": "2022-12-31", "reason": "placed"},
+    )
+    refused = await post(stack, exit_foreign, Role.PROVIDER, BETA)
+    assert refused.status_code == 404
+    assert refused.json()["reason"] == "unknown-participant"
+    assert (await read_participant(stack, pid, Role.COORDINATOR)).status_code == 200
+
+
+async def test_status_change_and_exit_keep_a_history_and_emit_events(
+    stack: Stack, services: dict[str, ServiceProcess]
+) -> None:
+    pid = (await post(stack, v2_registration(ALPHA), Role.PROVIDER, ALPHA)).json()["participant_id"]
+    change = command(
+        "record-residence-status-change.v1",
+        ALPHA,
+        {
+            "participant_id": pid,
+            "status": "aufenthaltserlaubnis",
+            "legal_basis": "aufenthg-25",
+            "since": "2022-09-01",
+        },
+    )
+    assert (await post(stack, change, Role.PROVIDER, ALPHA)).status_code == 201
+    leave = command(
+        "record-programme-exit.v1",
+        ALPHA,
+        {"participant_id": pid, "exit_date": "2022-02-01", "reason": "placed"},
+    )
+    early = await post(stack, leave, Role.PROVIDER, ALPHA)
+    assert early.json()["reason"] == "exit-before-entry"
+    leave["data"]["exit_date"] = "2022-12-31"
+    leave["id"] = str(uuid.uuid4())
+    assert (await post(stack, leave, Role.PROVIDER, ALPHA)).status_code == 201
+    history = (await read_participant(stack, pid, Role.PROVIDER, ALPHA)).json()["history"]
+    assert [h["status"] for h in history["residence_status"]] == [
+        "gestattung",
+        "aufenthaltserlaubnis",
+    ]
+    events = await read_topic(
+        stack,
+        INTAKE_EVENTS,
+        until=lambda records: sum(1 for v in values_of(records) if v.get("subject") == pid) >= 3,
+    )
+    mine = [v for v in values_of(events) if v.get("subject") == pid]
+    changed = next(v for v in mine if v["type"] == "participant.residence-status-changed.v1")
+    assert changed["data"]["programme_eligible"] is False  # no longer in the target group
+    assert any(v["type"] == "participant.exited.v1" for v in mine)
+
+
+async def test_the_same_person_from_another_provider_is_recognised(
+    stack: Stack, services: dict[str, ServiceProcess]
+) -> None:
+    person = unique_person()
+    first = await post(stack, v2_registration(ALPHA, **person), Role.PROVIDER, ALPHA)
+    pid = first.json()["participant_id"]
+    # The other provider writes the names the other way round.
+    swapped = person | {"given_name": person["family_name"], "family_name": person["given_name"]}
+    second = await post(stack, v2_registration(BETA, **swapped), Role.PROVIDER, BETA)
+    assert second.json()["status"] == "existing-participant"
+    assert second.json()["participant_id"] == pid
+    assert (await read_participant(stack, pid, Role.PROVIDER, BETA)).status_code == 200
+
+    # Only the year known to the third registration: a possible match, for a coordinator.
+    vague = person | {"birth_date": person["birth_date"][:4] + "-01-01"}
+    third = await post(stack, v2_registration(BETA, **vague), Role.PROVIDER, BETA)
+    assert third.json()["status"] == "possible-duplicate"
+    duplicate = third.json()["participant_id"]
+    await eventually(lambda: in_report(stack, duplicate), what="flagged registration projected")
+    resolve = command(
+        "resolve-duplicate.v1",
+        "county",
+        {
+            "participant_id": duplicate,
+            "duplicate_of": pid,
+            "decision": "confirmed",
+            "decided_by": "ki-1",
+        },
+    )
+    assert (await post(stack, resolve, Role.COORDINATOR)).status_code == 201
+
+    async def merged() -> bool:
+        return duplicate not in await projected_ids(stack)
+
+    await eventually(merged, what="confirmed duplicate no longer counted")
+    assert pid in await projected_ids(stack)
+
+
+async def test_erasure_reaches_every_service_and_leaves_no_identifier_anywhere(
+    stack: Stack, services: dict[str, ServiceProcess]
+) -> None:
+    register = registration(ALPHA)  # v1 over Kafka, as an older provider system sends it
+    await produce(stack, inbound(ALPHA, "intake"), [json.dumps(register).encode()])
+    replies = await read_topic(
+        stack,
+        outbound(ALPHA, "intake"),
+        until=lambda records: any(
+            v["data"].get("command_id") == register["id"] for v in values_of(records)
+        ),
+    )
+    pid = next(v for v in values_of(replies) if v["data"].get("command_id") == register["id"])[
+        "data"
+    ]["participant_id"]
+    await eventually(lambda: in_report(stack, pid), what="registration projected")
+
+    erase = command(
+        "request-erasure.v1", ALPHA, {"participant_id": pid, "reason": "participant-request"}
+    )
+    await produce(stack, inbound(ALPHA, "intake"), [json.dumps(erase).encode()])
+
+    async def gone_from_report() -> bool:
+        return not await in_report(stack, pid)
+
+    await eventually(gone_from_report, what="reporting removed the person")
+    connection = await asyncpg.connect(stack.service_database_url("intake"))
+    try:
+        keys = await connection.fetchval(
+            "SELECT count(*) FROM participant_keys WHERE participant_id = $1", uuid.UUID(pid)
+        )
+        ciphertexts = await connection.fetchval(
+            "SELECT count(*) FROM identities WHERE participant_id = $1", uuid.UUID(pid)
+        )
+        index = await connection.fetchval(
+            "SELECT count(*) FROM identity_index WHERE participant_id = $1", uuid.UUID(pid)
+        )
+        status = await connection.fetchval(
+            "SELECT status FROM participants WHERE participant_id = $1", uuid.UUID(pid)
+        )
+    finally:
+        await connection.close()
+    assert (keys, ciphertexts, index, status) == (0, 0, 0, "erased")
+    after = await read_participant(stack, pid, Role.COORDINATOR)
+    assert after.json()["identity"] is None
+    again = command(
+        "record-programme-exit.v1",
+        ALPHA,
+        {"participant_id": pid, "exit_date": "2022-12-31", "reason": "placed"},
+    )
+    assert (await post(stack, again, Role.PROVIDER, ALPHA)).json()["reason"] == "participant-erased"
+
+    # No identifier in any topic, dead letter, log or metric of the whole run.
+    topics = [INTAKE_EVENTS, dead_letters(INTAKE_EVENTS)]
+    for provider in TEST_PROVIDERS:
+        topics += [outbound(provider, "intake"), dead_letters(inbound(provider, "intake"))]
+    for topic in topics:
+        for record in await read_topic(stack, topic, until=lambda records: True, timeout_s=5):
+            for marker in IDENTIFIER_MARKERS:
+                assert marker.encode() not in (record.value or b""), topic
+                assert all(marker.encode() not in value for _, value in record.headers), topic
+    for log_file in (stack.state_dir / "logs").glob("*.log"):
+        for marker in IDENTIFIER_MARKERS:
+            assert marker not in log_file.read_text(), log_file.name
+    async with httpx.AsyncClient() as client:
+        for service in services.values():
+            metrics = (await client.get(f"{service.url}/metrics")).text
+            for marker in IDENTIFIER_MARKERS:
+                assert marker not in metrics
