@@ -48,7 +48,7 @@ def test_make_run_from_a_fresh_clone_shows_the_demo_and_stops_cleanly(tmp_path: 
                 counted = int(match[1])
             if "Press Ctrl-C to stop." in line or time.monotonic() > deadline:
                 break
-        accepted = re.search(r"'accepted': (\d+)", "".join(output))
+        accepted = re.search(r"'new_participants': (\d+)", "".join(output))
         assert accepted, "".join(output)
         assert counted == int(accepted[1]) > 0, "".join(output)
 

@@ -152,7 +152,7 @@ def run(stack: Stack, *, demo_per_provider: int) -> None:
             publish_demo(stack.bootstrap, list(stack.providers), per_provider=demo_per_provider)
         )
         _say(f"  replies on the outbound topics: {outcome}")
-        report = _wait_for_report(stack, expected=before + outcome["accepted"])
+        report = _wait_for_report(stack, expected=before + outcome["new_participants"])
         _say("")
         _say("The system is running.")
         for name, service in stack.services.items():

@@ -90,20 +90,26 @@ async def publish_demo(
         finally:
             await producer.stop()
         wanted = {command["id"] for _, command in commands}
-        outcome = {"accepted": 0, "rejected": 0}
+        outcome = {"accepted": 0, "rejected": 0, "new_participants": 0}
+        counted: set[str] = set()
         async with asyncio.timeout(60):
             while wanted:
                 batch = await replies.getmany(timeout_ms=500)
                 for records in batch.values():
                     for record in records:
                         reply = json.loads(record.value)
-                        command_id = reply["data"].get("command_id")
-                        if command_id in wanted:
-                            wanted.discard(command_id)
-                            kind = (
-                                "accepted" if reply["type"].endswith("accepted.v1") else "rejected"
-                            )
-                            outcome[kind] += 1
+                        data = reply["data"]
+                        if data.get("command_id") not in wanted:
+                            continue
+                        wanted.discard(data["command_id"])
+                        if not reply["type"].endswith("accepted.v1"):
+                            outcome["rejected"] += 1
+                            continue
+                        outcome["accepted"] += 1
+                        # Pending exceptions and people registered already add no one.
+                        if data.get("status") in {"registered", "possible-duplicate"}:
+                            counted.add(data["participant_id"])
+        outcome["new_participants"] = len(counted)
         return outcome
     finally:
         await replies.stop()
