@@ -355,3 +355,45 @@ async def test_erasure_reaches_every_service_and_leaves_no_identifier_anywhere(
             metrics = (await client.get(f"{service.url}/metrics")).text
             for marker in IDENTIFIER_MARKERS:
                 assert marker not in metrics
+
+
+async def test_coordinators_search_by_name_and_every_access_is_audited(
+    stack: Stack, services: dict[str, ServiceProcess]
+) -> None:
+    person = unique_person()
+    pid = (await post(stack, v2_registration(ALPHA, **person), Role.PROVIDER, ALPHA)).json()[
+        "participant_id"
+    ]
+    async with httpx.AsyncClient(base_url=stack.services["intake"].url) as client:
+        params = {"name": f"{person['family_name']} {person['given_name']}"}
+        purpose = {"X-Purpose": "duplicate enquiry by phone"}
+        as_provider = await client.get(
+            "/v1/participants",
+            params=params,
+            headers={"Authorization": f"Bearer {stack.token(Role.PROVIDER, ALPHA)}"} | purpose,
+        )
+        assert as_provider.status_code == 403
+        coordinator = {"Authorization": f"Bearer {stack.token(Role.COORDINATOR)}"}
+        without_purpose = await client.get("/v1/participants", params=params, headers=coordinator)
+        assert without_purpose.status_code == 422
+        found = await client.get("/v1/participants", params=params, headers=coordinator | purpose)
+        assert [r["participant_id"] for r in found.json()["results"]] == [pid]
+        await read_participant(stack, pid, Role.COORDINATOR)
+        verification = await client.get("/v1/audit/verification", headers=coordinator)
+    assert verification.json()["intact"] is True
+    connection = await asyncpg.connect(stack.service_database_url("intake"))
+    try:
+        entries = await connection.fetch(
+            "SELECT actor, action, purpose FROM audit_log WHERE participant_id = $1 ORDER BY seq",
+            uuid.UUID(pid),
+        )
+        searches = await connection.fetchval(
+            "SELECT count(*) FROM audit_log WHERE action = 'identity.search'"
+            " AND purpose LIKE 'duplicate enquiry by phone%'"
+        )
+    finally:
+        await connection.close()
+    actions = [(row["action"], row["purpose"]) for row in entries]
+    assert ("identity.write", "registration") in actions
+    assert ("identity.read", "test case work") in actions
+    assert searches >= 1
