@@ -23,6 +23,7 @@ from durchstarten.events.intake import (
     DuplicateDecision,
     EligibilityExceptionApproved,
     ParticipantRegistered,
+    ProviderAssigned,
     RecordProgrammeExit,
     RecordResidenceStatusChange,
     RegisterParticipantV1,
@@ -250,6 +251,10 @@ class IntakeHandlers:
         if match is not None and match[1].verdict is Verdict.SURE:
             existing = match[0]
             await repository.link_provider(connection, existing, provider, "assigned")
+            assigned = ProviderAssigned(
+                participant_id=existing, provider=provider, assigned_on=datetime.now(UTC).date()
+            )
+            await self._publish(connection, assigned, inbound)
             await repository.add_registration_result(
                 connection,
                 provider=inbound.provider,

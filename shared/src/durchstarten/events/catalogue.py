@@ -83,6 +83,7 @@ CATALOGUE: tuple[Entry, ...] = (
         intake.ParticipantErased,
         intake.EligibilityExceptionApproved,
         intake.DuplicateConfirmed,
+        intake.ProviderAssigned,
     ),
     *_commands(
         "coaching",

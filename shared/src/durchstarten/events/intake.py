@@ -420,6 +420,22 @@ class ParticipantErased(Event):
     }
 
 
+class ProviderAssigned(Event):
+    """Another provider may now work with a participant (it registered the same person)."""
+
+    event_type: ClassVar[str] = "participant.provider-assigned.v1"
+
+    participant_id: uuid.UUID
+    provider: ProviderId
+    assigned_on: DomainDate
+
+    example: ClassVar[dict[str, Any]] = {
+        "participant_id": _PARTICIPANT,
+        "provider": "in-via",
+        "assigned_on": "2022-03-05",
+    }
+
+
 class DuplicateConfirmed(Event):
     """Two registrations were the same person: `participant_id` now counts as `duplicate_of`."""
 
