@@ -193,6 +193,10 @@ class Stack:
         )
         if name == "intake":
             env["DURCHSTARTEN_VAULT_KEY"] = self._secret("vault-key", new_vault_key)
+        if name == "coaching":
+            # Every provider of the local stack runs the three Diakonie sites.
+            sites = {provider: ["herford", "buende", "loehne"] for provider in self.providers}
+            env["DURCHSTARTEN_SITES"] = json.dumps(sites)
         env.update(extra or {})
         return env
 

@@ -1,26 +1,160 @@
-"""Wiring of the coaching service.
+"""Wiring of the coaching service: provider commands, intake's events, due lists and cases."""
 
-Its domain arrives with its own issue; today it runs with its database (migrated), its
-outbox relay, and the health, readiness and metrics endpoints.
-"""
-
-from __future__ import annotations
-
+import uuid
+from datetime import date, timedelta
 from pathlib import Path
+from typing import Annotated, Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.responses import JSONResponse
+from faststream.kafka.annotations import KafkaMessage
 
+from coaching import repository
+from coaching.handlers import ACCEPTED_COMMANDS, SERVICE, CoachingHandlers
 from coaching.settings import CoachingSettings
+from durchstarten.auth import Principal, Role, TokenVerifier
+from durchstarten.clock import Clock
+from durchstarten.events.reasons import ReasonCode
+from durchstarten.events.topics import INTAKE_EVENTS, inbound
+from durchstarten.messaging.broker import subscriber_options, with_retries
+from durchstarten.messaging.commands import parse_command
+from durchstarten.messaging.errors import PermanentError
+from durchstarten.messaging.inbound import InboundEdge
 from durchstarten.service import ServiceRuntime
 
-SERVICE = "coaching"
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 
 
-def create_app(settings: CoachingSettings | None = None) -> FastAPI:
+def create_app(settings: CoachingSettings | None = None) -> FastAPI:  # noqa: PLR0915  # all wiring in one place
     """Build the coaching service."""
     settings = settings or CoachingSettings()
     runtime = ServiceRuntime(
         service=SERVICE, settings=settings, migrations=MIGRATIONS, with_outbox_relay=True
     )
-    return runtime.http_app(title="Durchstarten coaching", description=__doc__ or "")
+    clock = Clock(settings.clock_today)
+    handlers = CoachingHandlers(
+        runtime,
+        clock=clock,
+        sites=settings.sites,
+        hold_for=timedelta(seconds=settings.hold_unknown_s),
+    )
+    runtime.on_start(handlers.retrier.start)
+    runtime.on_stop(handlers.retrier.stop)
+    verifier = TokenVerifier(settings.auth())
+    edge = InboundEdge(
+        runtime, service=SERVICE, accepted=ACCEPTED_COMMANDS, execute=handlers.execute_record
+    )
+    topics = [inbound(provider, SERVICE) for provider in settings.providers]
+
+    # FastStream's overloads cannot see through **options, hence the ignores.
+    @runtime.broker.subscriber(*topics, group_id=SERVICE, **subscriber_options(settings))  # type: ignore[untyped-decorator]
+    async def on_command(message: KafkaMessage) -> None:
+        await edge.on_record(message.raw_message)
+
+    @runtime.broker.subscriber(  # type: ignore[untyped-decorator]
+        INTAKE_EVENTS, group_id=f"{SERVICE}.participants", **subscriber_options(settings)
+    )
+    async def on_intake_event(message: KafkaMessage) -> None:
+        await handlers.on_intake_record(message.raw_message)
+
+    app = runtime.http_app(
+        title="Durchstarten coaching",
+        description="Coaching (F1) and participation management (F6): cases, sessions, "
+        "referrals, placements and follow-ups.",
+    )
+    CurrentPrincipal = Annotated[Principal, Depends(verifier.principal)]
+
+    def provider_or_staff(principal: Principal) -> str | None:
+        """The provider whose rows the caller sees; None for county staff (all rows)."""
+        if principal.roles & {Role.COORDINATOR, Role.ADMIN}:
+            return None
+        principal.require(Role.PROVIDER)
+        if principal.provider not in settings.providers:
+            raise HTTPException(403, {"reason": ReasonCode.UNKNOWN_PROVIDER})
+        return principal.provider
+
+    @app.post("/v1/commands", tags=["commands"], response_model=None)
+    async def submit_command(request: Request, principal: CurrentPrincipal) -> JSONResponse:
+        """Submit a command as a CloudEvent, exactly as on `inbound.<provider>.coaching`."""
+        principal.require(Role.PROVIDER)
+        provider = provider_or_staff(principal)
+        assert provider is not None  # noqa: S101  # a provider token, checked above
+        try:
+            command = parse_command(
+                await request.body(), provider=provider, accepted=ACCEPTED_COMMANDS
+            )
+        except PermanentError as error:
+            return JSONResponse(
+                {
+                    "reason": error.reason,
+                    "field": error.field,
+                    "message_en": error.message_en,
+                    "message_de": error.message_de,
+                },
+                status_code=422,
+            )
+        outcome = await with_retries(lambda: handlers.execute(command), what="http command")
+        if outcome.violation is not None:
+            v = outcome.violation
+            status = (
+                404
+                if v.reason in {ReasonCode.UNKNOWN_CASE, ReasonCode.UNKNOWN_PARTICIPANT}
+                else 422
+            )
+            return JSONResponse(
+                {
+                    "reason": v.reason,
+                    "field": f"data.{v.field}" if v.field else None,
+                    "message_en": v.message_en,
+                    "message_de": v.message_de,
+                },
+                status_code=status,
+            )
+        codes = {"accepted": 201, "held": 202, "duplicate": 200}
+        return JSONResponse(
+            {"status": outcome.status, "command_id": command.envelope.id},
+            status_code=codes.get(outcome.status, 200),
+        )
+
+    @app.get("/v1/cases/{case_id}", tags=["cases"])
+    async def case_view(case_id: uuid.UUID, principal: CurrentPrincipal) -> dict[str, Any]:
+        """A case with its sessions, referrals, placements (newest = current) and follow-ups."""
+        provider = provider_or_staff(principal)
+        async with runtime.pool.acquire() as connection:
+            details = await repository.case_details(connection, case_id)
+        if details is None or (provider is not None and details["provider"] != provider):
+            raise HTTPException(404, {"reason": ReasonCode.UNKNOWN_CASE})
+        view: dict[str, Any] = _jsonable(details)
+        return view
+
+    @app.get("/v1/due/referrals", tags=["due lists"])
+    async def due_referrals(principal: CurrentPrincipal, on: date | None = None) -> dict[str, Any]:
+        """Referrals still unanswered after the configured number of days (as of `on`)."""
+        provider = provider_or_staff(principal)
+        day = on or clock.today()
+        async with runtime.pool.acquire() as connection:
+            rows = await repository.due_referrals(
+                connection, day, settings.referral_answer_days, provider
+            )
+        return {"as_of": day.isoformat(), "due": [_jsonable(row) for row in rows]}
+
+    @app.get("/v1/due/follow-ups", tags=["due lists"])
+    async def due_follow_ups(principal: CurrentPrincipal, on: date | None = None) -> dict[str, Any]:
+        """Follow-ups (4 weeks, 6 months after exit) due by `on` and not yet recorded."""
+        provider = provider_or_staff(principal)
+        day = on or clock.today()
+        async with runtime.pool.acquire() as connection:
+            rows = await repository.due_follow_ups(connection, day, provider)
+        return {"as_of": day.isoformat(), "due": [_jsonable(row) for row in rows]}
+
+    return app
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, uuid.UUID | date):
+        return str(value)
+    return value

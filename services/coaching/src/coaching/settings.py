@@ -2,12 +2,42 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+import json
+from datetime import date
+
+from pydantic import Field, field_validator
 
 from durchstarten.settings import ServiceSettings
+
+HERFORD_SITES = {
+    "diakonie-herford": ["herford", "buende", "loehne"],
+    "in-via": ["herford"],
+    "awo-owl": ["herford"],
+}
 
 
 class CoachingSettings(ServiceSettings):
     """Coaching's configuration (`DURCHSTARTEN_*` environment variables)."""
 
     http_port: int = Field(default=8002, ge=0, le=65535, description="Port of the HTTP API.")
+    sites: dict[str, list[str]] = Field(
+        default_factory=lambda: {p: list(s) for p, s in HERFORD_SITES.items()},
+        description='Sites per provider, as JSON: {"provider": ["site", ...]}.',
+    )
+    referral_answer_days: int = Field(
+        default=14, ge=1, le=365, description="Days after which an unanswered referral is due."
+    )
+    hold_unknown_s: float = Field(
+        default=300.0,
+        gt=0,
+        description="How long a command about a participant not yet known from intake waits.",
+    )
+    clock_today: date | None = Field(
+        default=None, description="A fixed date taken as today (tests and demos only)."
+    )
+
+    @field_validator("sites", mode="before")
+    @classmethod
+    def _parse(cls, value: object) -> object:
+        """Accept the mapping as JSON text."""
+        return json.loads(value) if isinstance(value, str) else value

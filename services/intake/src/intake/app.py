@@ -17,6 +17,7 @@ from durchstarten.messaging.broker import subscriber_options, with_retries
 from durchstarten.messaging.commands import parse_command
 from durchstarten.messaging.dlq import redact_except
 from durchstarten.messaging.errors import PermanentError
+from durchstarten.messaging.inbound import InboundEdge
 from durchstarten.service import ServiceRuntime
 from intake import audit, repository
 from intake.eligibility import BUILT_IN, load_programmes
@@ -57,12 +58,15 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:  # noqa: PLR0
     )
     verifier = TokenVerifier(settings.auth())
 
+    edge = InboundEdge(
+        runtime, service=SERVICE, accepted=ACCEPTED_COMMANDS, execute=handlers.execute_record
+    )
     topics = [inbound(provider, SERVICE) for provider in settings.providers]
 
     # FastStream's overloads cannot see through **options, hence the ignore.
     @runtime.broker.subscriber(*topics, group_id=SERVICE, **subscriber_options(settings))  # type: ignore[untyped-decorator]
     async def on_command(message: KafkaMessage) -> None:
-        await handlers.on_inbound_record(message.raw_message)
+        await edge.on_record(message.raw_message)
 
     app = runtime.http_app(
         title="Durchstarten intake",

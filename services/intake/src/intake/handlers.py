@@ -32,21 +32,9 @@ from durchstarten.events.intake import (
 )
 from durchstarten.events.reasons import ReasonCode
 from durchstarten.events.replies import RuleFailure
-from durchstarten.events.topics import (
-    INTAKE_EVENTS,
-    ServiceName,
-    outbound,
-    provider_of_inbound,
-)
+from durchstarten.events.topics import INTAKE_EVENTS, ServiceName, outbound
 from durchstarten.logging import get_logger
-from durchstarten.messaging.broker import process_or_park
-from durchstarten.messaging.commands import (
-    InboundCommand,
-    acceptance,
-    command_id_of,
-    parse_command,
-    rejection,
-)
+from durchstarten.messaging.commands import InboundCommand, acceptance, rejection
 from durchstarten.messaging.errors import PermanentError
 from durchstarten.messaging.inbox import first_time
 from durchstarten.messaging.outbox import enqueue
@@ -142,33 +130,10 @@ class IntakeHandlers:
         self._active = active_programmes
         self._providers = frozenset(providers)
 
-    async def on_inbound_record(self, record: Any) -> None:
-        """Handle one record from `inbound.<provider>.intake`."""
-        provider = provider_of_inbound(record.topic)
-
-        async def work() -> None:
-            inbound = parse_command(
-                record.value or b"", provider=provider, accepted=ACCEPTED_COMMANDS
-            )
-            outcome = await self.execute(inbound, Actor.provider_system(provider))
-            self._runtime.metrics.messages.labels(
-                record.topic, "duplicate" if outcome.duplicate else "processed"
-            ).inc()
-
-        async def reject(error: PermanentError) -> None:
-            command_id, command_type = command_id_of(record.value or b"")
-            reply = rejection(
-                service=SERVICE,
-                error=error,
-                command_id=command_id,
-                command_type=command_type,
-                source=(record.topic, record.partition, record.offset),
-            )
-            async with self._runtime.pool.acquire() as connection, connection.transaction():
-                await enqueue(connection, outbound(provider, SERVICE), reply, key=None)
-            self._runtime.metrics.messages.labels(record.topic, "dead-lettered").inc()
-
-        await process_or_park(record, work, self._runtime.dead_letters, on_permanent=reject)
+    async def execute_record(self, inbound: InboundCommand, record: Any) -> str:
+        """Carry out a command from `inbound.<provider>.intake` (the InboundEdge executor)."""
+        outcome = await self.execute(inbound, Actor.provider_system(inbound.provider))
+        return "duplicate" if outcome.duplicate else "processed"
 
     async def execute(self, inbound: InboundCommand, actor: Actor) -> Outcome:
         """Carry out one parsed command in one transaction, audit and replies included."""

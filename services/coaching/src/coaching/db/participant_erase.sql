@@ -1,0 +1,8 @@
+-- $1 participant_id: every person-level row goes (cases, sessions, referrals, placements,
+-- follow-ups cascade), a tombstone stays so a replay does not bring the person back
+WITH tombstone AS (
+    INSERT INTO erased_participants (participant_id) VALUES ($1) ON CONFLICT DO NOTHING
+), referrals_out AS (
+    DELETE FROM referrals WHERE participant_id = $1
+)
+DELETE FROM participants WHERE participant_id = $1

@@ -1,0 +1,197 @@
+"""Coaching's database access; the caller owns the transaction (connection first)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+from coaching.domain import CaseView, ParticipantView, ReferralView
+from durchstarten.db.sql import SqlFiles
+from durchstarten.events.coaching import (
+    CaseClosed,
+    CaseOpened,
+    FollowUpRecorded,
+    PlacementRecorded,
+    ReferralAnswered,
+    ReferralMade,
+    SessionRecorded,
+)
+
+SQL = SqlFiles(Path(__file__).parent / "db")
+
+
+async def upsert_participant(
+    connection: asyncpg.Connection, participant_id: uuid.UUID, provider: str, entry_date: date
+) -> None:
+    """Learn of a registered participant (from intake)."""
+    await connection.execute(SQL["participant_upsert"], participant_id, provider, entry_date)
+
+
+async def grant_access(
+    connection: asyncpg.Connection, participant_id: uuid.UUID, provider: str
+) -> None:
+    """Let another provider act for the participant."""
+    await connection.execute(SQL["access_grant"], participant_id, provider)
+
+
+async def record_exit(connection: asyncpg.Connection, participant_id: uuid.UUID, day: date) -> None:
+    """Record the exit and schedule the follow-ups."""
+    await connection.execute(SQL["participant_exit"], participant_id, day)
+
+
+async def erase(connection: asyncpg.Connection, participant_id: uuid.UUID) -> None:
+    """Remove every person-level row of the participant."""
+    await connection.execute(SQL["participant_erase"], participant_id)
+
+
+async def participant(
+    connection: asyncpg.Connection, participant_id: uuid.UUID
+) -> ParticipantView | None:
+    """What coaching knows of the participant."""
+    row = await connection.fetchrow(SQL["participant_view"], participant_id)
+    if row is None:
+        return None
+    return ParticipantView(
+        row["participant_id"], row["entry_date"], row["exit_date"], frozenset(row["providers"])
+    )
+
+
+async def case(connection: asyncpg.Connection, case_id: uuid.UUID) -> CaseView | None:
+    """A case, locked for the transaction."""
+    row = await connection.fetchrow(SQL["case_view"], case_id)
+    return CaseView(**dict(row)) if row is not None else None
+
+
+async def open_modules(connection: asyncpg.Connection, participant_id: uuid.UUID) -> set[str]:
+    """Modules in which the participant has an open case."""
+    return {row["module"] for row in await connection.fetch(SQL["open_modules"], participant_id)}
+
+
+async def referral(connection: asyncpg.Connection, referral_id: uuid.UUID) -> ReferralView | None:
+    """A referral, locked for the transaction."""
+    row = await connection.fetchrow(SQL["referral_view"], referral_id)
+    return ReferralView(**dict(row)) if row is not None else None
+
+
+async def insert_case(connection: asyncpg.Connection, event: CaseOpened) -> None:
+    """Store a new case."""
+    await connection.execute(
+        SQL["case_insert"],
+        event.case_id,
+        event.participant_id,
+        event.provider,
+        event.module.value,
+        event.site,
+        event.opened_on,
+    )
+
+
+async def close_case(connection: asyncpg.Connection, event: CaseClosed) -> None:
+    """Close a case."""
+    await connection.execute(SQL["case_close"], event.case_id, event.closed_on, event.reason.value)
+
+
+async def insert_session(connection: asyncpg.Connection, event: SessionRecorded) -> bool:
+    """Store a session; False when its id exists already."""
+    inserted = await connection.fetchval(
+        SQL["session_insert"],
+        event.session_id,
+        event.case_id,
+        event.date,
+        event.minutes,
+        list(event.languages),
+        [topic.value for topic in event.topics],
+        event.coach_id,
+    )
+    return inserted is not None
+
+
+async def insert_referral(connection: asyncpg.Connection, event: ReferralMade) -> bool:
+    """Store a referral; False when its id exists already."""
+    target = event.target
+    inserted = await connection.fetchval(
+        SQL["referral_insert"],
+        event.referral_id,
+        event.case_id,
+        event.participant_id,
+        event.provider,
+        event.made_on,
+        target.kind.value,
+        target.course_type.value if target.course_type else None,
+        target.provider,
+        target.service.value if target.service else None,
+    )
+    return inserted is not None
+
+
+async def answer_referral(connection: asyncpg.Connection, event: ReferralAnswered) -> None:
+    """Record the answer to a referral."""
+    await connection.execute(
+        SQL["referral_answer"],
+        event.referral_id,
+        event.answer.value,
+        event.answered_on,
+        event.answered_by,
+    )
+
+
+async def insert_placement(connection: asyncpg.Connection, event: PlacementRecorded) -> bool:
+    """Store a placement; False when its id exists already."""
+    inserted = await connection.fetchval(
+        SQL["placement_insert"],
+        event.placement_id,
+        event.case_id,
+        event.participant_id,
+        event.category.value,
+        event.start_date,
+        event.employment_kind.value if event.employment_kind else None,
+    )
+    return inserted is not None
+
+
+async def insert_follow_up(connection: asyncpg.Connection, event: FollowUpRecorded) -> None:
+    """Store a follow-up observation (the last in its window counts)."""
+    await connection.execute(
+        SQL["follow_up_insert"],
+        event.participant_id,
+        event.window.value,
+        event.case_id,
+        event.observed_on,
+        event.category.value,
+        event.employment_kind.value if event.employment_kind else None,
+    )
+
+
+async def due_referrals(
+    connection: asyncpg.Connection, on: date, answer_days: int, provider: str | None
+) -> list[dict[str, Any]]:
+    """Referrals still unanswered `answer_days` after they were made."""
+    rows = await connection.fetch(SQL["due_referrals"], on, answer_days, provider)
+    return [dict(row) for row in rows]
+
+
+async def due_follow_ups(
+    connection: asyncpg.Connection, on: date, provider: str | None
+) -> list[dict[str, Any]]:
+    """Follow-ups due by `on` and not yet recorded."""
+    return [dict(row) for row in await connection.fetch(SQL["due_follow_ups"], on, provider)]
+
+
+async def case_details(connection: asyncpg.Connection, case_id: uuid.UUID) -> dict[str, Any] | None:
+    """A case with its sessions summed, its referrals, placements and follow-ups."""
+    row = await connection.fetchrow(SQL["case_details"], case_id)
+    if row is None:
+        return None
+    details = dict(row)
+    placements = [dict(r) for r in await connection.fetch(SQL["case_placements"], case_id)]
+    details["placements"] = placements
+    details["current_placement"] = placements[0] if placements else None
+    details["referrals"] = [dict(r) for r in await connection.fetch(SQL["case_referrals"], case_id)]
+    details["follow_ups"] = [
+        dict(r) for r in await connection.fetch(SQL["case_follow_ups"], row["participant_id"])
+    ]
+    return details

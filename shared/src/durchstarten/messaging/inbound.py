@@ -1,0 +1,62 @@
+"""The inbound edge every write service shares: one record from `inbound.<provider>.<service>`.
+
+Parse strictly, hand the command to the service's executor, and for anything that can never
+succeed park the record on the dead-letter topic and send the provider a rejection.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from durchstarten.events.topics import ServiceName, outbound, provider_of_inbound
+from durchstarten.messaging.broker import process_or_park
+from durchstarten.messaging.commands import InboundCommand, command_id_of, parse_command, rejection
+from durchstarten.messaging.errors import PermanentError
+from durchstarten.messaging.outbox import enqueue
+from durchstarten.service import ServiceRuntime
+
+Executor = Callable[[InboundCommand, Any], Awaitable[str]]
+"""Carries out a parsed command for a record; returns the outcome label for the metrics."""
+
+
+class InboundEdge:
+    """Handles records of a service's inbound topics."""
+
+    def __init__(
+        self,
+        runtime: ServiceRuntime,
+        *,
+        service: ServiceName,
+        accepted: frozenset[str],
+        execute: Executor,
+    ) -> None:
+        """`execute(command, record)` does the service's work in its own transaction."""
+        self._runtime = runtime
+        self._service = service
+        self._accepted = accepted
+        self._execute = execute
+
+    async def on_record(self, record: Any) -> None:
+        """Process one record; a bad one is parked and answered, never retried for ever."""
+        provider = provider_of_inbound(record.topic)
+
+        async def work() -> None:
+            command = parse_command(record.value or b"", provider=provider, accepted=self._accepted)
+            outcome = await self._execute(command, record)
+            self._runtime.metrics.messages.labels(record.topic, outcome).inc()
+
+        async def reject(error: PermanentError) -> None:
+            command_id, command_type = command_id_of(record.value or b"")
+            reply = rejection(
+                service=self._service,
+                error=error,
+                command_id=command_id,
+                command_type=command_type,
+                source=(record.topic, record.partition, record.offset),
+            )
+            async with self._runtime.pool.acquire() as connection, connection.transaction():
+                await enqueue(connection, outbound(provider, self._service), reply, key=None)
+            self._runtime.metrics.messages.labels(record.topic, "dead-lettered").inc()
+
+        await process_or_park(record, work, self._runtime.dead_letters, on_permanent=reject)

@@ -1,0 +1,1 @@
+SELECT count(*) FROM held_commands WHERE consumer = $1

@@ -1,0 +1,1 @@
+DELETE FROM held_commands WHERE id = $1
