@@ -162,3 +162,60 @@ async def eventually(check: Any, *, timeout_s: float = 30.0, what: str = "condit
         await asyncio.sleep(0.2)
     msg = f"{what} not reached within {timeout_s} s (last: {last!r})"
     raise AssertionError(msg)
+
+
+def v2_registration(provider: str, **changes: Any) -> dict[str, Any]:
+    """A register-participant.v2 command for a new, unique person."""
+    data: dict[str, Any] = {
+        "provider_reference": f"REF-{uuid.uuid4().hex[:8]}",
+        **unique_person(),
+        "sex": "female",
+        "country_of_origin": "ERI",
+        "residence_status": {"status": "gestattung", "legal_basis": "asylg-55"},
+        "municipality": "loehne",
+        "german_level": {"overall": "A1"},
+        "entry_date": "2022-03-01",
+    }
+    data.update(changes)
+    return command("register-participant.v2", provider, data)
+
+
+def command(type_: str, provider: str, data: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "specversion": "1.0",
+        "id": str(uuid.uuid4()),
+        "source": f"/providers/{provider}",
+        "type": type_,
+        "time": datetime.now(UTC).isoformat(),
+        "data": data,
+    }
+
+
+async def post(
+    stack: Stack,
+    body: dict[str, Any],
+    role: Role,
+    provider: str | None = None,
+    *,
+    service: str = "intake",
+) -> httpx.Response:
+    """POST a command to a service's HTTP API with a development token."""
+    async with httpx.AsyncClient(base_url=stack.services[service].url) as client:
+        return await client.post(
+            "/v1/commands",
+            content=json.dumps(body),
+            headers={"Authorization": f"Bearer {stack.token(role, provider)}"},
+        )
+
+
+async def read_participant(
+    stack: Stack, participant_id: str, role: Role, provider: str | None = None
+) -> httpx.Response:
+    async with httpx.AsyncClient(base_url=stack.services["intake"].url) as client:
+        return await client.get(
+            f"/v1/participants/{participant_id}",
+            headers={
+                "Authorization": f"Bearer {stack.token(role, provider)}",
+                "X-Purpose": "test case work",
+            },
+        )

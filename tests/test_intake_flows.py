@@ -4,20 +4,22 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import UTC, datetime
-from typing import Any
 
 import asyncpg
 import httpx
 import pytest
 from tests.support import (
     IDENTIFIER_MARKERS,
+    command,
     eventually,
+    post,
     produce,
     projected_ids,
+    read_participant,
     read_topic,
     registration,
     unique_person,
+    v2_registration,
     values_of,
 )
 
@@ -29,57 +31,6 @@ from durchstarten_deploy.testing import TEST_PROVIDERS
 pytestmark = pytest.mark.integration
 
 ALPHA, BETA = TEST_PROVIDERS
-
-
-def v2_registration(provider: str, **changes: Any) -> dict[str, Any]:
-    """A register-participant.v2 command for a new, unique person."""
-    data: dict[str, Any] = {
-        "provider_reference": f"REF-{uuid.uuid4().hex[:8]}",
-        **unique_person(),
-        "sex": "female",
-        "country_of_origin": "ERI",
-        "residence_status": {"status": "gestattung", "legal_basis": "asylg-55"},
-        "municipality": "loehne",
-        "german_level": {"overall": "A1"},
-        "entry_date": "2022-03-01",
-    }
-    data.update(changes)
-    return command("register-participant.v2", provider, data)
-
-
-def command(type_: str, provider: str, data: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "specversion": "1.0",
-        "id": str(uuid.uuid4()),
-        "source": f"/providers/{provider}",
-        "type": type_,
-        "time": datetime.now(UTC).isoformat(),
-        "data": data,
-    }
-
-
-async def post(
-    stack: Stack, body: dict[str, Any], role: Role, provider: str | None = None
-) -> httpx.Response:
-    async with httpx.AsyncClient(base_url=stack.services["intake"].url) as client:
-        return await client.post(
-            "/v1/commands",
-            content=json.dumps(body),
-            headers={"Authorization": f"Bearer {stack.token(role, provider)}"},
-        )
-
-
-async def read_participant(
-    stack: Stack, participant_id: str, role: Role, provider: str | None = None
-) -> httpx.Response:
-    async with httpx.AsyncClient(base_url=stack.services["intake"].url) as client:
-        return await client.get(
-            f"/v1/participants/{participant_id}",
-            headers={
-                "Authorization": f"Bearer {stack.token(role, provider)}",
-                "X-Purpose": "test case work",
-            },
-        )
 
 
 async def in_report(stack: Stack, participant_id: str) -> bool:
