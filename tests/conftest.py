@@ -14,7 +14,7 @@ def services(stack: Stack) -> Iterator[dict[str, ServiceProcess]]:
     """intake, coaching, courses and reporting, each its own process."""
     for name in SERVICES:
         # A short hold, so the test of an expiring hold need not wait five minutes.
-        extra = {"DURCHSTARTEN_HOLD_UNKNOWN_S": "6"} if name == "coaching" else None
+        extra = {"DURCHSTARTEN_HOLD_UNKNOWN_S": "6"} if name in {"coaching", "courses"} else None
         stack.start_service(name, extra_env=extra)
     yield stack.services
     for service in list(stack.services.values()):

@@ -1,19 +1,27 @@
-"""Wiring of the courses service.
+"""Wiring of the courses service: provider commands, participant knowledge, course views."""
 
-Its domain arrives with its own issue; today it runs with its database (migrated), its
-outbox relay, and the health, readiness and metrics endpoints.
-"""
-
-from __future__ import annotations
-
+import uuid
+from datetime import date, timedelta
 from pathlib import Path
+from typing import Annotated, Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.responses import JSONResponse
+from faststream.kafka.annotations import KafkaMessage
 
+from courses import repository
+from courses.handlers import ACCEPTED_COMMANDS, SERVICE, CoursesHandlers
 from courses.settings import CoursesSettings
+from durchstarten.auth import Principal, Role, TokenVerifier
+from durchstarten.clock import Clock
+from durchstarten.events.reasons import ReasonCode
+from durchstarten.events.topics import COACHING_EVENTS, INTAKE_EVENTS, inbound
+from durchstarten.messaging.broker import subscriber_options, with_retries
+from durchstarten.messaging.commands import parse_command
+from durchstarten.messaging.errors import PermanentError
+from durchstarten.messaging.inbound import InboundEdge
 from durchstarten.service import ServiceRuntime
 
-SERVICE = "courses"
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 
 
@@ -23,4 +31,102 @@ def create_app(settings: CoursesSettings | None = None) -> FastAPI:
     runtime = ServiceRuntime(
         service=SERVICE, settings=settings, migrations=MIGRATIONS, with_outbox_relay=True
     )
-    return runtime.http_app(title="Durchstarten courses", description=__doc__ or "")
+    handlers = CoursesHandlers(
+        runtime,
+        clock=Clock(settings.clock_today),
+        rates=settings.funding_rates,
+        hold_for=timedelta(seconds=settings.hold_unknown_s),
+    )
+    runtime.on_start(handlers.retrier.start)
+    runtime.on_stop(handlers.retrier.stop)
+    verifier = TokenVerifier(settings.auth())
+    edge = InboundEdge(
+        runtime, service=SERVICE, accepted=ACCEPTED_COMMANDS, execute=handlers.execute_record
+    )
+    topics = [inbound(provider, SERVICE) for provider in settings.providers]
+
+    # FastStream's overloads cannot see through **options, hence the ignores.
+    @runtime.broker.subscriber(*topics, group_id=SERVICE, **subscriber_options(settings))  # type: ignore[untyped-decorator]
+    async def on_command(message: KafkaMessage) -> None:
+        await edge.on_record(message.raw_message)
+
+    @runtime.broker.subscriber(  # type: ignore[untyped-decorator]
+        INTAKE_EVENTS,
+        COACHING_EVENTS,
+        group_id=f"{SERVICE}.participants",
+        **subscriber_options(settings),
+    )
+    async def on_participant_event(message: KafkaMessage) -> None:
+        await handlers.on_participant_record(message.raw_message)
+
+    app = runtime.http_app(
+        title="Durchstarten courses",
+        description="Modules F2, F3, F4: catalogue, enrolment and waitlist, attendance in "
+        "teaching units, DTZ results, certificates and the funding facts.",
+    )
+    CurrentPrincipal = Annotated[Principal, Depends(verifier.principal)]
+
+    @app.post("/v1/commands", tags=["commands"], response_model=None)
+    async def submit_command(request: Request, principal: CurrentPrincipal) -> JSONResponse:
+        """Submit a command as a CloudEvent, exactly as on `inbound.<provider>.courses`."""
+        principal.require(Role.PROVIDER)
+        provider = principal.provider
+        if provider not in settings.providers:
+            raise HTTPException(403, {"reason": ReasonCode.UNKNOWN_PROVIDER})
+        try:
+            command = parse_command(
+                await request.body(), provider=provider, accepted=ACCEPTED_COMMANDS
+            )
+        except PermanentError as error:
+            return JSONResponse(
+                {
+                    "reason": error.reason,
+                    "field": error.field,
+                    "message_en": error.message_en,
+                    "message_de": error.message_de,
+                },
+                status_code=422,
+            )
+        outcome = await with_retries(lambda: handlers.execute(command), what="http command")
+        if outcome.violation is not None:
+            v = outcome.violation
+            return JSONResponse(
+                {
+                    "reason": v.reason,
+                    "field": f"data.{v.field}" if v.field else None,
+                    "message_en": v.message_en,
+                    "message_de": v.message_de,
+                },
+                status_code=404 if v.reason == ReasonCode.UNKNOWN_COURSE else 422,
+            )
+        codes = {"accepted": 201, "held": 202, "duplicate": 200}
+        return JSONResponse(
+            {"status": outcome.status, "command_id": command.envelope.id},
+            status_code=codes.get(outcome.status, 200),
+        )
+
+    @app.get("/v1/courses/{course_id}", tags=["courses"])
+    async def course_view(course_id: uuid.UUID, principal: CurrentPrincipal) -> dict[str, Any]:
+        """A course with its places, waitlist (in order) and teaching delivered per part."""
+        staff = bool(principal.roles & {Role.COORDINATOR, Role.ADMIN})
+        if not staff:
+            principal.require(Role.PROVIDER)
+        async with runtime.pool.acquire() as connection, connection.transaction():
+            course = await repository.course(connection, course_id)
+            if course is None or (not staff and course.provider != principal.provider):
+                raise HTTPException(404, {"reason": ReasonCode.UNKNOWN_COURSE})
+            roster = await repository.roster(connection, course_id)
+        view: dict[str, Any] = _jsonable({**vars(course), **roster})
+        return view
+
+    return app
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, uuid.UUID | date):
+        return str(value)
+    return value

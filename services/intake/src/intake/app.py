@@ -12,7 +12,7 @@ from faststream.kafka.annotations import KafkaMessage
 from durchstarten.auth import Principal, Role, TokenVerifier
 from durchstarten.events import RegisterParticipant
 from durchstarten.events.reasons import ReasonCode
-from durchstarten.events.topics import inbound
+from durchstarten.events.topics import COURSES_EVENTS, inbound
 from durchstarten.messaging.broker import subscriber_options, with_retries
 from durchstarten.messaging.commands import parse_command
 from durchstarten.messaging.dlq import redact_except
@@ -67,6 +67,12 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:  # noqa: PLR0
     @runtime.broker.subscriber(*topics, group_id=SERVICE, **subscriber_options(settings))  # type: ignore[untyped-decorator]
     async def on_command(message: KafkaMessage) -> None:
         await edge.on_record(message.raw_message)
+
+    @runtime.broker.subscriber(  # type: ignore[untyped-decorator]
+        COURSES_EVENTS, group_id=f"{SERVICE}.levels", **subscriber_options(settings)
+    )
+    async def on_courses_event(message: KafkaMessage) -> None:
+        await handlers.on_courses_record(message.raw_message)
 
     app = runtime.http_app(
         title="Durchstarten intake",

@@ -120,6 +120,7 @@ def decide_registration(
         german_level_at_entry=GermanLevelFact.model_validate(command.german_level.model_dump()),
         languages=command.languages,
         eligibility_exception=bool(failures),
+        employment_ban=command.employment_ban,
     )
     return Registration(
         status="pending-exception" if failures else "registered",

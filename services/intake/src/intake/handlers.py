@@ -13,9 +13,18 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import asyncpg
+from pydantic import ValidationError
 
 from durchstarten.auth import Principal, Role
-from durchstarten.events import CommandAccepted, Event, RegisterParticipant, new_event
+from durchstarten.events import (
+    CloudEvent,
+    CommandAccepted,
+    Event,
+    RegisterParticipant,
+    new_event,
+    read_event,
+)
+from durchstarten.events.courses import ExamResultRecorded
 from durchstarten.events.intake import (
     ApproveEligibilityException,
     DenyEligibilityException,
@@ -33,7 +42,9 @@ from durchstarten.events.intake import (
 from durchstarten.events.reasons import ReasonCode
 from durchstarten.events.replies import RuleFailure
 from durchstarten.events.topics import INTAKE_EVENTS, ServiceName, outbound
+from durchstarten.events.values import DtzLevel, DtzOverall
 from durchstarten.logging import get_logger
+from durchstarten.messaging.broker import with_retries
 from durchstarten.messaging.commands import InboundCommand, acceptance, rejection
 from durchstarten.messaging.errors import PermanentError
 from durchstarten.messaging.inbox import first_time
@@ -528,6 +539,34 @@ class IntakeHandlers:
         await self._reply_accepted(connection, inbound, command.participant_id)
         return Outcome(accepted=True, participant_id=command.participant_id)
 
+    # --- what other services report ------------------------------------------------------------
+
+    async def on_courses_record(self, record: Any) -> None:
+        """Add DTZ results from `courses.events` to the German-level history."""
+        try:
+            envelope = CloudEvent.from_json(record.value or b"")
+            event = read_event(envelope)
+        except ValidationError:
+            await self._runtime.dead_letters.park(
+                record, error_class="invalid-event", error_message="not a valid courses event"
+            )
+            return
+        if not isinstance(event, ExamResultRecorded) or event.overall is DtzOverall.DID_NOT_SIT:
+            return
+
+        async def work() -> None:
+            async with self._runtime.pool.acquire() as connection, connection.transaction():
+                if not await first_time(connection, "intake.courses-events", envelope.id):
+                    return
+                state = await repository.load_state(connection, event.participant_id)
+                if state is None or state.status != domain.REGISTERED:
+                    return  # unknown here, or erased: nothing to keep
+                await repository.add_german_level(
+                    connection, event.participant_id, dtz_as_cefr(event), event.exam_date, "dtz"
+                )
+
+        await with_retries(work, what=f"courses event {record.topic}@{record.offset}")
+
     # --- replies and events ------------------------------------------------------------------
 
     async def _publish(
@@ -599,6 +638,25 @@ class IntakeHandlers:
             }
             reply = reply.model_copy(update={"data": data})
         await enqueue(connection, outbound(inbound.provider, SERVICE), reply, key=None)
+
+
+_DTZ_TO_CEFR = {DtzLevel.B1: "B1", DtzLevel.A2: "A2", DtzLevel.BELOW_A2: "A1"}
+
+
+def dtz_as_cefr(result: ExamResultRecorded) -> dict[str, Any]:
+    """A DTZ result as CEFR levels per skill ("below A2" is recorded as A1)."""
+    overall = {DtzOverall.B1: "B1", DtzOverall.A2: "A2"}.get(result.overall, "A1")
+
+    def level(skill: DtzLevel | None) -> str | None:
+        return _DTZ_TO_CEFR[skill] if skill is not None else None
+
+    return {
+        "overall": overall,
+        "listening": level(result.listening_reading),
+        "reading": level(result.listening_reading),
+        "writing": level(result.writing),
+        "speaking": level(result.speaking),
+    }
 
 
 def _failure_json(failure: FailedRule) -> dict[str, Any]:

@@ -314,6 +314,9 @@ class ParticipantRegistered(Event):
     eligibility_exception: bool = Field(
         default=False, description="Admitted under an approved exception to a rule."
     )
+    employment_ban: bool = Field(
+        default=False, description="Under a legal ban on employment (excludes module F2)."
+    )
 
     example: ClassVar[dict[str, Any]] = {
         "participant_id": _PARTICIPANT,

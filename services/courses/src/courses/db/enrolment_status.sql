@@ -1,0 +1,1 @@
+SELECT status FROM enrolments WHERE course_id = $1 AND participant_id = $2

@@ -1,0 +1,182 @@
+"""Courses' database access; the caller owns the transaction (connection first)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+from courses.domain import CourseView, ParticipantView
+from durchstarten.db.sql import SqlFiles
+from durchstarten.events.courses import AttendanceRecorded, CourseScheduled, ExamResultRecorded
+
+SQL = SqlFiles(Path(__file__).parent / "db")
+
+
+async def upsert_participant(
+    connection: asyncpg.Connection,
+    participant_id: uuid.UUID,
+    entry_date: date,
+    employment_ban: bool,
+) -> None:
+    """Learn of a registered participant (from intake)."""
+    await connection.execute(SQL["participant_upsert"], participant_id, entry_date, employment_ban)
+
+
+async def set_placement(
+    connection: asyncpg.Connection, participant_id: uuid.UUID, category: str
+) -> None:
+    """The participant's newest placement (from coaching)."""
+    await connection.execute(SQL["participant_placement"], participant_id, category)
+
+
+async def erase(connection: asyncpg.Connection, participant_id: uuid.UUID) -> None:
+    """Remove every person-level row of the participant."""
+    await connection.execute(SQL["participant_erase"], participant_id)
+
+
+async def participant(
+    connection: asyncpg.Connection, participant_id: uuid.UUID
+) -> ParticipantView | None:
+    """What courses knows of the participant."""
+    row = await connection.fetchrow(SQL["participant_view"], participant_id)
+    return ParticipantView(**dict(row)) if row is not None else None
+
+
+async def course(connection: asyncpg.Connection, course_id: uuid.UUID) -> CourseView | None:
+    """A course, locked for the transaction."""
+    row = await connection.fetchrow(SQL["course_view"], course_id)
+    return CourseView(**dict(row)) if row is not None else None
+
+
+async def insert_course(connection: asyncpg.Connection, event: CourseScheduled) -> None:
+    """Store a scheduled course."""
+    await connection.execute(
+        SQL["course_insert"],
+        event.course_id,
+        event.provider,
+        event.course_type.value,
+        event.module.value,
+        event.site,
+        event.start_date,
+        event.end_date,
+        [part.model_dump() for part in event.parts],
+        event.target_level.value if event.target_level else None,
+        event.capacity,
+    )
+
+
+async def status(
+    connection: asyncpg.Connection, course_id: uuid.UUID, participant_id: uuid.UUID
+) -> str | None:
+    """The participant's standing in the course (None: never asked for a place)."""
+    value: str | None = await connection.fetchval(
+        SQL["enrolment_status"], course_id, participant_id
+    )
+    return value
+
+
+async def counts(connection: asyncpg.Connection, course_id: uuid.UUID) -> tuple[int, int]:
+    """Places taken and people waiting."""
+    row = await connection.fetchrow(SQL["enrolment_counts"], course_id)
+    return int(row["taken"]), int(row["waiting"])
+
+
+async def request_place(
+    connection: asyncpg.Connection,
+    course_id: uuid.UUID,
+    participant_id: uuid.UUID,
+    *,
+    state: str,
+    requested_on: date,
+) -> None:
+    """Store a request: enrolled now, or on the waitlist."""
+    enrolled_on = requested_on if state == "enrolled" else None
+    await connection.execute(
+        SQL["enrolment_upsert"], course_id, participant_id, state, requested_on, enrolled_on
+    )
+
+
+async def set_state(
+    connection: asyncpg.Connection,
+    course_id: uuid.UUID,
+    participant_id: uuid.UUID,
+    state: str,
+    day: date,
+    *,
+    reason: str | None = None,
+) -> None:
+    """Move an enrolment to another state on `day`."""
+    await connection.execute(SQL["enrolment_set"], course_id, participant_id, state, day, reason)
+
+
+async def first_waiting(connection: asyncpg.Connection, course_id: uuid.UUID) -> uuid.UUID | None:
+    """Who waits longest for a place."""
+    value: uuid.UUID | None = await connection.fetchval(SQL["waitlist_first"], course_id)
+    return value
+
+
+async def attended(
+    connection: asyncpg.Connection, course_id: uuid.UUID, participant_id: uuid.UUID, part: str
+) -> int:
+    """UE the participant attended in a part so far."""
+    value: int = await connection.fetchval(SQL["attended_in_part"], course_id, participant_id, part)
+    return value
+
+
+async def add_attendance(
+    connection: asyncpg.Connection, event: AttendanceRecorded
+) -> tuple[int, int]:
+    """Store attendance; return the UE delivered that day before and after it."""
+    await connection.execute(
+        SQL["attendance_insert"],
+        event.course_id,
+        event.participant_id,
+        event.part,
+        event.date,
+        event.ue,
+    )
+    row = await connection.fetchrow(
+        SQL["course_day_upsert"], event.course_id, event.part, event.date, event.ue
+    )
+    return int(row["before"]), int(row["now"])
+
+
+async def add_exam(connection: asyncpg.Connection, event: ExamResultRecorded) -> None:
+    """Store an exam result."""
+    await connection.execute(
+        SQL["exam_insert"],
+        event.course_id,
+        event.participant_id,
+        event.exam_date,
+        event.listening_reading.value if event.listening_reading else None,
+        event.writing.value if event.writing else None,
+        event.speaking.value if event.speaking else None,
+        event.overall.value,
+    )
+
+
+async def add_certificate(
+    connection: asyncpg.Connection,
+    course_id: uuid.UUID,
+    participant_id: uuid.UUID,
+    certificate: str,
+    issued_on: date,
+) -> None:
+    """Store a certificate."""
+    await connection.execute(
+        SQL["certificate_insert"], course_id, participant_id, certificate, issued_on
+    )
+
+
+async def roster(connection: asyncpg.Connection, course_id: uuid.UUID) -> dict[str, Any]:
+    """Places and waitlist in order, and the teaching delivered per part."""
+    rows = await connection.fetch(SQL["course_roster"], course_id)
+    delivered = await connection.fetch(SQL["course_delivered"], course_id)
+    return {
+        "participants": [dict(row) for row in rows],
+        "delivered_ue": {row["part"]: int(row["ue"]) for row in delivered},
+    }
