@@ -91,3 +91,12 @@ def test_command_id_is_recovered_best_effort() -> None:
     assert command_id_of(json.dumps(body).encode()) == (body["id"], body["type"])
     assert command_id_of(b"\xff\xfe") == (None, None)
     assert command_id_of(b'{"id": 5}') == (None, None)
+
+
+def test_identifier_validation_messages_are_not_repeated() -> None:
+    bad_email = {**command(), "type": "register-participant.v2"}
+    bad_email["data"] = RegisterParticipant.example | {"email": "amina@hadd\u0640ad.de"}
+    with pytest.raises(PermanentError) as caught:
+        parse(bad_email)
+    assert caught.value.field == "data.email"
+    assert "hadd" not in f"{caught.value} {caught.value.message_en} {caught.value.message_de}"

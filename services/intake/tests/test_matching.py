@@ -78,3 +78,12 @@ def test_measured_figures_meet_the_bar_and_match_the_readme() -> None:
         match = re.search(rf"`{key}` \| ([0-9.]+)", readme)
         assert match, f"README lacks {key}"
         assert float(match[1]) == figures[key], key
+
+
+def test_similar_names_on_one_birthday_are_never_sure() -> None:
+    # Twins, or two people with common names: a person decides.
+    for a, b in (("Hasan", "Husain"), ("Amina", "Amira"), ("Samir", "Amir")):
+        match = compare(
+            Identity(a, "Haddad", date(2001, 5, 4)), Identity(b, "Haddad", date(2001, 5, 4))
+        )
+        assert match.verdict is Verdict.POSSIBLE, (a, b)

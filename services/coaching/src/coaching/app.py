@@ -77,8 +77,9 @@ def create_app(settings: CoachingSettings | None = None) -> FastAPI:  # noqa: PL
     async def submit_command(request: Request, principal: CurrentPrincipal) -> JSONResponse:
         """Submit a command as a CloudEvent, exactly as on `inbound.<provider>.coaching`."""
         principal.require(Role.PROVIDER)
-        provider = provider_or_staff(principal)
-        assert provider is not None  # noqa: S101  # a provider token, checked above
+        provider = principal.provider
+        if provider not in settings.providers:
+            raise HTTPException(403, {"reason": ReasonCode.UNKNOWN_PROVIDER})
         try:
             command = parse_command(
                 await request.body(), provider=provider, accepted=ACCEPTED_COMMANDS

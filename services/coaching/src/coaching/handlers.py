@@ -220,6 +220,8 @@ class CoachingHandlers:
                 envelope.to_json(), provider=held.provider, accepted=ACCEPTED_COMMANDS
             )
         except (ValidationError, PermanentError):
+            # It parsed when it was held; only a contract change in between gets here.
+            log.error("held command no longer parses; dropped", held_id=held.id)
             return True  # cannot happen for a command that was parsed when held
         try:
             await self._apply(connection, inbound)

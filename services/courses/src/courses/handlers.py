@@ -32,6 +32,7 @@ from durchstarten.events.courses import (
 from durchstarten.events.intake import ParticipantErased, ParticipantRegistered
 from durchstarten.events.reasons import ReasonCode
 from durchstarten.events.topics import COURSES_EVENTS, ServiceName, outbound
+from durchstarten.logging import get_logger
 from durchstarten.messaging.broker import with_retries
 from durchstarten.messaging.commands import InboundCommand, acceptance, parse_command, rejection
 from durchstarten.messaging.errors import PermanentError
@@ -39,6 +40,8 @@ from durchstarten.messaging.holding import Held, HeldCommandRetrier, hold
 from durchstarten.messaging.inbox import first_time
 from durchstarten.messaging.outbox import enqueue
 from durchstarten.service import ServiceRuntime
+
+log = get_logger(__name__)
 
 SERVICE: ServiceName = "courses"
 SOURCE = "/services/courses"
@@ -293,6 +296,8 @@ class CoursesHandlers:
                 envelope.to_json(), provider=held.provider, accepted=ACCEPTED_COMMANDS
             )
         except (ValidationError, PermanentError):
+            # It parsed when it was held; only a contract change in between gets here.
+            log.error("held command no longer parses; dropped", held_id=held.id)
             return True
         try:
             await self._apply(connection, inbound)

@@ -178,6 +178,11 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:  # noqa: PLR0
                 participant_id
             )
             identity = vault.open(participant_id, sealed) if sealed else None
+            if identity is not None and not actor.coordinator and actor.provider != state.provider:
+                # Assigned later (the same person registered twice): names and birth date to
+                # recognise them, but not the registering provider's contact data or reference.
+                for private in ("phone", "email", "provider_reference"):
+                    identity.pop(private, None)
             await audit.record(
                 connection,
                 actor=actor.subject,

@@ -327,6 +327,9 @@ class IntakeHandlers:
     ) -> tuple[uuid.UUID, Any] | None:
         """The most similar earlier registration, if any is at least a possible match."""
         tokens = [self._vault.index_token(key) for key in blocking_keys(identity)]
+        # Two registrations of one person at the same moment must see each other: lock the
+        # person's blocking keys (sorted, so two registrations never deadlock).
+        await repository.lock_tokens(connection, sorted(tokens))
         candidate_ids = await repository.candidates(connection, tokens)
         if not candidate_ids:
             return None
@@ -517,7 +520,8 @@ class IntakeHandlers:
         command: ResolveDuplicate,
         actor: Actor,
     ) -> Outcome:
-        await self._state_for(connection, command.participant_id, actor)
+        state = await self._state_for(connection, command.participant_id, actor)
+        domain.require_active(state.status)
         status = "confirmed" if command.decision is DuplicateDecision.CONFIRMED else "rejected"
         decided = await repository.decide_duplicate_review(
             connection, command.participant_id, command.duplicate_of, status, command.decided_by

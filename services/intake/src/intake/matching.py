@@ -223,6 +223,17 @@ class Match:
     score: float
 
 
+def names_agree_exactly(a: Identity, b: Identity) -> bool:
+    """Every token of the shorter name appears, canonically spelt, in the other.
+
+    Phonetic or fuzzy likeness is never enough for "sure": Hasan and Husain Haddad, born on
+    one day, may be twins.
+    """
+    tokens_a, tokens_b = name_tokens(a), name_tokens(b)
+    shorter, longer = sorted((tokens_a, tokens_b), key=len)
+    return bool(shorter) and set(shorter) <= set(longer)
+
+
 def compare(a: Identity, b: Identity) -> Match:
     """Compare two identities.
 
@@ -232,7 +243,7 @@ def compare(a: Identity, b: Identity) -> Match:
     names = name_similarity(a, b)
     births = birth_similarity(a.birth_date, b.birth_date)
     score = round(0.6 * names + 0.4 * births, 4)
-    if names >= SURE_NAME and births >= SURE_BIRTH:
+    if names >= SURE_NAME and births >= SURE_BIRTH and names_agree_exactly(a, b):
         return Match(Verdict.SURE, score)
     if score >= POSSIBLE_SCORE and births > 0:
         return Match(Verdict.POSSIBLE, score)

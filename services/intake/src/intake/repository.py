@@ -133,6 +133,12 @@ async def candidates(connection: asyncpg.Connection, tokens: list[bytes]) -> lis
     return [row["participant_id"] for row in rows]
 
 
+async def lock_tokens(connection: asyncpg.Connection, tokens: list[bytes]) -> None:
+    """Serialise registrations sharing blocking tokens, until the transaction ends."""
+    for token in tokens:
+        await connection.execute(SQL["lock_token"], int.from_bytes(token[:8], "big", signed=True))
+
+
 async def link_provider(
     connection: asyncpg.Connection, participant_id: uuid.UUID, provider: str, relation: str
 ) -> None:

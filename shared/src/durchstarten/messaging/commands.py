@@ -56,7 +56,9 @@ def parse_command(raw: bytes, *, provider: str, accepted: frozenset[str]) -> Inb
             current_type, data = upcast(envelope.type, command.model_dump(mode="json"))
             command = COMMANDS[current_type].model_validate(data)
     except ValidationError as error:
-        raise from_validation_error(error, prefix="data") from None
+        raise from_validation_error(
+            error, prefix="data", quotable=model.non_identifying_fields
+        ) from None
     return InboundCommand(provider=provider, envelope=envelope, command=command)
 
 

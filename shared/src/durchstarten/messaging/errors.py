@@ -34,10 +34,20 @@ class PermanentError(Exception):
         self.field = field
 
 
-def from_validation_error(error: ValidationError, *, prefix: str = "") -> PermanentError:
-    """Turn pydantic's first error into a PermanentError naming the field and the rule only."""
+def from_validation_error(
+    error: ValidationError, *, prefix: str = "", quotable: frozenset[str] | None = None
+) -> PermanentError:
+    """Turn pydantic's first error into a PermanentError naming the field and the rule only.
+
+    `quotable`: the top-level fields whose validator messages may be repeated; for any other
+    field (identifiers) only the error type is given, since some validators (e-mail) quote
+    parts of the value. None: every field's message may be repeated.
+    """
     first = error.errors(include_url=False, include_input=False, include_context=False)[0]
     field = ".".join(str(part) for part in (prefix, *first["loc"]) if part != "")
+    top = str(first["loc"][0]) if first["loc"] else ""
+    if quotable is not None and top not in quotable:
+        first = {**first, "msg": f"not a valid value ({first['type']})"}
     if first["type"] == "json_invalid":
         return PermanentError(
             ReasonCode.MALFORMED_JSON,

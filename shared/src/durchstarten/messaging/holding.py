@@ -136,12 +136,21 @@ class HeldCommandRetrier:
         finished = 0
         last_id = 0
         while True:
-            async with self._pool().acquire() as connection, connection.transaction():
-                row = await connection.fetchrow(SQL["held_next"], self._consumer, last_id)
-                if row is None:
-                    return finished
-                held = Held(**dict(row))
-                last_id = held.id
-                if await self._retry(connection, held):
-                    await connection.execute(SQL["held_remove"], held.id)
-                    finished += 1
+            try:
+                async with self._pool().acquire() as connection, connection.transaction():
+                    row = await connection.fetchrow(SQL["held_next"], self._consumer, last_id)
+                    if row is None:
+                        return finished
+                    held = Held(**dict(row))
+                    last_id = held.id
+                    if await self._retry(connection, held):
+                        await connection.execute(SQL["held_remove"], held.id)
+                        finished += 1
+            except Exception as error:
+                if is_transient(error) or last_id == 0:
+                    raise  # the database is away: the next pass starts over
+                # One command that fails for good must not stop those behind it; it stays
+                # held (and logged) until its hold expires or an operator looks at it.
+                log.error(  # the class only: the text may quote data
+                    "held command failed", held_id=last_id, error_class=type(error).__name__
+                )

@@ -2,6 +2,9 @@
 WITH keys AS (DELETE FROM participant_keys WHERE participant_id = $1),
      ids AS (DELETE FROM identities WHERE participant_id = $1),
      idx AS (DELETE FROM identity_index WHERE participant_id = $1),
+     reviews AS (
+         DELETE FROM duplicate_reviews WHERE participant_id = $1 OR candidate_id = $1
+     ),
      reasons AS (
          UPDATE exception_decisions SET reason_encrypted = NULL WHERE participant_id = $1
      )

@@ -4,4 +4,8 @@ WITH tombstones AS (
     SELECT * FROM unnest($1::uuid[], $2::date[])
     ON CONFLICT DO NOTHING
 )
+, links AS (
+    DELETE FROM duplicates
+    WHERE participant_id = ANY($1::uuid[]) OR duplicate_of = ANY($1::uuid[])
+)
 DELETE FROM participants WHERE participant_id = ANY($1::uuid[])
