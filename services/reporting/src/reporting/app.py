@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI
+from fastapi import Depends, FastAPI, Query
 from faststream.kafka.annotations import KafkaMessage
 
 from durchstarten.auth import Principal, Role, TokenVerifier
@@ -13,6 +13,7 @@ from durchstarten.messaging.broker import subscriber_options
 from durchstarten.service import ServiceRuntime
 from reporting.disclosure import protect_count
 from reporting.projections import PROJECTION, Projector, participant_count
+from reporting.reports import quarterly_monitoring
 from reporting.settings import ReportingSettings
 
 SERVICE = "reporting"
@@ -57,5 +58,22 @@ def create_app(settings: ReportingSettings | None = None) -> FastAPI:
             "generated_at": datetime.now(UTC).isoformat(),
             "min_cell_count": settings.min_cell_count,
         }
+
+    @app.get("/v1/reports/quarterly-monitoring", tags=["reports"])
+    async def quarterly(
+        principal: CurrentPrincipal,
+        year: Annotated[int, Query(ge=2019, le=2100)],
+        quarter: Annotated[int, Query(ge=1, le=4)],
+    ) -> dict[str, Any]:
+        """Entries, exits and caseload per municipality and module for a calendar quarter.
+
+        Fixed periods only (no free date ranges): overlapping queries cannot be differenced
+        to single out a person.
+        """
+        principal.require(Role.COORDINATOR, Role.MINISTRY, Role.ADMIN)
+        async with runtime.pool.acquire() as connection:
+            return await quarterly_monitoring(
+                connection, year=year, quarter=quarter, min_cell_count=settings.min_cell_count
+            )
 
     return app

@@ -8,8 +8,10 @@ the batch and the guards make the replay a no-op.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +21,9 @@ from pydantic import ValidationError
 
 from durchstarten.db.sql import SqlFiles
 from durchstarten.events import CloudEvent, Event, ParticipantRegistered, read_event
-from durchstarten.events.intake import DuplicateConfirmed, ParticipantErased
+from durchstarten.events.coaching import CaseOpened
+from durchstarten.events.courses import ParticipantEnrolled
+from durchstarten.events.intake import DuplicateConfirmed, ParticipantErased, ParticipantExited
 from durchstarten.logging import get_logger
 from durchstarten.messaging.broker import with_retries
 from durchstarten.messaging.inbox import claim_new_offsets, first_times, position_of
@@ -124,6 +128,24 @@ class Projector:
         ]
         if registrations:
             await _insert_participants(connection, registrations)
+        exits = [item.event for item in to_apply if isinstance(item.event, ParticipantExited)]
+        if exits:
+            await connection.execute(
+                SQL["exits_upsert"],
+                [e.participant_id for e in exits],
+                [e.exit_date for e in exits],
+                [e.reason.value for e in exits],
+            )
+        starts = [_module_start(item.event) for item in to_apply]
+        starts_known = [s for s in starts if s is not None]
+        if starts_known:
+            await connection.execute(
+                SQL["modules_upsert"],
+                [s[0] for s in starts_known],
+                [s[1] for s in starts_known],
+                [s[2] for s in starts_known],
+                [s[3] for s in starts_known],
+            )
         # Applied after the registrations of the same batch: one person's events share a
         # partition, so an erasure never precedes its registration.
         erased = [item.event for item in to_apply if isinstance(item.event, ParticipantErased)]
@@ -145,6 +167,17 @@ class Projector:
             self._runtime.metrics.messages.labels(item.record.topic, "projected").inc()
         if skipped:
             log.debug("records skipped as already applied or unknown", count=skipped)
+
+
+def _module_start(event: Event | None) -> tuple[uuid.UUID, str, str, date] | None:
+    """(participant, module, provider, start) when the event starts a module participation."""
+    match event:
+        case CaseOpened():
+            return event.participant_id, event.module.value, event.provider, event.opened_on
+        case ParticipantEnrolled():
+            return event.participant_id, event.module.value, event.provider, event.enrolled_on
+        case _:
+            return None
 
 
 async def _insert_participants(

@@ -4,7 +4,11 @@ WITH tombstones AS (
     SELECT * FROM unnest($1::uuid[], $2::date[])
     ON CONFLICT DO NOTHING
 )
-, links AS (
+, gone_exits AS (
+    DELETE FROM exits WHERE participant_id = ANY($1::uuid[])
+), gone_modules AS (
+    DELETE FROM module_participations WHERE participant_id = ANY($1::uuid[])
+), links AS (
     DELETE FROM duplicates
     WHERE participant_id = ANY($1::uuid[]) OR duplicate_of = ANY($1::uuid[])
 )

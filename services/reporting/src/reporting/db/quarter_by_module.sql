@@ -1,0 +1,11 @@
+-- $1 quarter start, $2 quarter end: people starting a module in the quarter, and people in a
+-- module at quarter end (started by then, not exited by then)
+SELECT m.module,
+       count(DISTINCT m.participant_id) FILTER (WHERE m.started_on BETWEEN $1 AND $2) AS entries,
+       count(DISTINCT m.participant_id) FILTER (
+           WHERE m.started_on <= $2 AND (x.exit_date IS NULL OR x.exit_date > $2)
+       ) AS caseload
+FROM module_participations AS m
+JOIN participants AS p USING (participant_id)
+LEFT JOIN exits AS x USING (participant_id)
+GROUP BY m.module

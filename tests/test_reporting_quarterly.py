@@ -1,0 +1,204 @@
+"""The quarterly monitoring table against an oracle computed independently from the input,
+with the topics delivered out of order and an event delivered twice."""
+
+from __future__ import annotations
+
+import json
+import random
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from tests.support import eventually, produce
+
+from durchstarten.auth import Role
+from durchstarten.events.topics import COACHING_EVENTS, INTAKE_EVENTS
+from durchstarten_deploy.stack import ServiceProcess, Stack
+
+pytestmark = pytest.mark.integration
+
+PLACES = [
+    "herford",
+    "buende",
+    "loehne",
+    "enger",
+    "spenge",
+    "vlotho",
+    "hiddenhausen",
+    "kirchlengern",
+    "roedinghausen",
+]
+
+
+def envelope(type_: str, source: str, subject: str, data: dict[str, Any]) -> bytes:
+    return json.dumps(
+        {
+            "specversion": "1.0",
+            "id": str(uuid.uuid4()),
+            "source": source,
+            "type": type_,
+            "time": datetime.now(UTC).isoformat(),
+            "subject": subject,
+            "data": data,
+        }
+    ).encode()
+
+
+def people(seed: int) -> list[dict[str, Any]]:
+    rng = random.Random(seed)
+    weights = [30, 12, 9, 4, 2, 1, 3, 0, 1]  # some places small enough to be suppressed
+    result = []
+    for _ in range(60):
+        entry = date(2019, 7, 1) + timedelta(days=rng.randrange(184))  # Q3 and Q4 of 2019
+        exit_ = entry + timedelta(days=rng.randrange(30, 200)) if rng.random() < 0.3 else None
+        result.append(
+            {
+                "id": str(uuid.uuid4()),
+                "place": rng.choices(PLACES, weights)[0],
+                "entry": entry,
+                "exit": exit_,
+                "case": entry + timedelta(days=3) if rng.random() < 0.7 else None,
+            }
+        )
+    return result
+
+
+def oracle(persons: list[dict[str, Any]], start: date, end: date) -> dict[str, dict[str, int]]:
+    table = {place: {"entries": 0, "exits": 0, "caseload": 0} for place in PLACES}
+    for p in persons:
+        row = table[p["place"]]
+        row["entries"] += start <= p["entry"] <= end
+        row["exits"] += p["exit"] is not None and start <= p["exit"] <= end
+        row["caseload"] += p["entry"] <= end and (p["exit"] is None or p["exit"] > end)
+    return table
+
+
+async def test_the_quarterly_table_matches_an_independent_oracle(
+    stack: Stack, services: dict[str, ServiceProcess]
+) -> None:
+    persons = people(2019)
+    registrations, cases, exits = [], [], []
+    for p in persons:
+        registrations.append(
+            envelope(
+                "participant.registered.v1",
+                "/services/intake",
+                p["id"],
+                {
+                    "participant_id": p["id"],
+                    "provider": "test-alpha",
+                    "entry_date": p["entry"].isoformat(),
+                    "age_at_entry": 21,
+                    "sex": "female",
+                    "country_of_origin": "SYR",
+                    "residence_status": "duldung",
+                    "municipality": p["place"],
+                    "school_education": "primary",
+                    "german_level": "A1",
+                },
+            )
+        )
+        if p["case"]:
+            cases.append(
+                envelope(
+                    "case.opened.v1",
+                    "/services/coaching",
+                    p["id"],
+                    {
+                        "case_id": str(uuid.uuid4()),
+                        "participant_id": p["id"],
+                        "provider": "test-alpha",
+                        "module": "F1",
+                        "site": "herford",
+                        "opened_on": p["case"].isoformat(),
+                    },
+                )
+            )
+        if p["exit"]:
+            exits.append(
+                envelope(
+                    "participant.exited.v1",
+                    "/services/intake",
+                    p["id"],
+                    {
+                        "participant_id": p["id"],
+                        "provider": "test-alpha",
+                        "exit_date": p["exit"].isoformat(),
+                        "reason": "placed",
+                    },
+                )
+            )
+    # Coaching's cases arrive before the registrations they refer to; one event comes twice.
+    await produce(stack, COACHING_EVENTS, cases)
+    await produce(stack, INTAKE_EVENTS, exits[:5])  # some exits before their registrations
+    await produce(stack, INTAKE_EVENTS, [*registrations, registrations[0], *exits[5:]])
+
+    async def quarter(q: int) -> dict[str, Any]:
+        async with httpx.AsyncClient(base_url=stack.services["reporting"].url) as client:
+            response = await client.get(
+                "/v1/reports/quarterly-monitoring",
+                params={"year": 2019, "quarter": q},
+                headers={"Authorization": f"Bearer {stack.token(Role.MINISTRY)}"},
+            )
+        response.raise_for_status()
+        result: dict[str, Any] = response.json()
+        return result
+
+    async def complete() -> dict[str, Any] | None:
+        report = await quarter(4)
+        total = report["by_municipality"]["column_totals"][2]["value"]
+        expected = sum(
+            row["caseload"]
+            for row in oracle(persons, date(2019, 10, 1), date(2019, 12, 31)).values()
+        )
+        return report if total == expected else None
+
+    await eventually(complete, what="every event projected", timeout_s=60)
+    for q, (start, end) in (
+        (3, (date(2019, 7, 1), date(2019, 9, 30))),
+        (4, (date(2019, 10, 1), date(2019, 12, 31))),
+    ):
+        report = await quarter(q)
+        truth = oracle(persons, start, end)
+        table = report["by_municipality"]
+        for r, place in enumerate(table["rows"]):
+            for c, measure in enumerate(table["columns"]):
+                cell = table["cells"][r][c]
+                true_value = truth[place][measure]
+                if cell["suppressed"]:
+                    assert cell["value"] is None
+                    assert cell["marker"] == "."
+                else:
+                    assert cell["value"] == true_value, (q, place, measure)
+                    assert not 0 < true_value < 3  # small counts never published
+        for c, measure in enumerate(table["columns"]):
+            total = table["column_totals"][c]
+            if not total["suppressed"]:
+                assert total["value"] == sum(row[measure] for row in truth.values())
+        module_rows = report["by_module"]["rows"]
+        f1 = report["by_module"]["cells"][module_rows.index("F1")]
+        expected_f1 = sum(1 for p in persons if p["case"] and start <= p["case"] <= end)
+        if not f1[0]["suppressed"]:
+            assert f1[0]["value"] == expected_f1
+    suppressed = sum(1 for line in table["cells"] for cell in line if cell["suppressed"])
+    assert suppressed > 0  # the small places are there to be protected
+
+
+async def test_query_parameters_are_validated(
+    stack: Stack, services: dict[str, ServiceProcess]
+) -> None:
+    async with httpx.AsyncClient(base_url=stack.services["reporting"].url) as client:
+        headers = {"Authorization": f"Bearer {stack.token(Role.COORDINATOR)}"}
+        cases: list[dict[str, str | int]] = [
+            {"year": 2019, "quarter": 5},
+            {"year": 1990, "quarter": 1},
+            {"year": "x", "quarter": 1},
+            {},
+        ]
+        for params in cases:
+            response = await client.get(
+                "/v1/reports/quarterly-monitoring", params=params, headers=headers
+            )
+            assert response.status_code == 422, params
