@@ -202,3 +202,65 @@ async def test_query_parameters_are_validated(
                 "/v1/reports/quarterly-monitoring", params=params, headers=headers
             )
             assert response.status_code == 422, params
+
+
+async def test_a_frozen_report_never_changes(
+    stack: Stack, services: dict[str, ServiceProcess]
+) -> None:
+    coordinator = {"Authorization": f"Bearer {stack.token(Role.COORDINATOR)}"}
+    params = {"year": 2020, "quarter": 2}
+    async with httpx.AsyncClient(base_url=stack.services["reporting"].url) as client:
+
+        async def live_caseload() -> int:
+            response = await client.get(
+                "/v1/reports/quarterly-monitoring", params=params, headers=coordinator
+            )
+            value: int = response.json()["by_municipality"]["column_totals"][2]["value"] or 0
+            return value
+
+        before = await live_caseload()
+        frozen = await client.post(
+            "/v1/snapshots/quarterly-monitoring",
+            params=params | {"stichtag": "2020-07-15"},
+            headers=coordinator,
+        )
+        assert frozen.status_code == 201
+        snapshot_id = frozen.json()["snapshot_id"]
+        first = await client.get(f"/v1/snapshots/{snapshot_id}", headers=coordinator)
+        again = await client.post(
+            "/v1/snapshots/quarterly-monitoring",
+            params=params | {"stichtag": "2020-07-15"},
+            headers=coordinator,
+        )
+        assert again.json()["snapshot_id"] == snapshot_id  # freezing twice keeps the first
+
+        late = [
+            envelope(
+                "participant.registered.v1",
+                "/services/intake",
+                pid,
+                {
+                    "participant_id": pid,
+                    "provider": "test-alpha",
+                    "entry_date": "2020-05-04",
+                    "age_at_entry": 22,
+                    "sex": "male",
+                    "country_of_origin": "IRQ",
+                    "residence_status": "gestattung",
+                    "municipality": "herford",
+                    "school_education": "none",
+                    "german_level": "none",
+                },
+            )
+            for pid in (str(uuid.uuid4()) for _ in range(5))
+        ]
+        await produce(stack, INTAKE_EVENTS, late)
+
+        async def changed() -> bool:
+            return await live_caseload() == before + 5
+
+        await eventually(changed, what="late events in the live report")
+        later = await client.get(f"/v1/snapshots/{snapshot_id}", headers=coordinator)
+    assert later.content == first.content  # byte for byte
+    assert later.headers["etag"] == first.headers["etag"]
+    assert json.loads(first.content)["stichtag"] == "2020-07-15"

@@ -1,13 +1,17 @@
 """Wiring of the reporting service: projections from the domain topics and the report API."""
 
-from datetime import UTC, datetime
+import hashlib
+import json
+import uuid
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Query
+from fastapi import Depends, FastAPI, HTTPException, Query, Response
 from faststream.kafka.annotations import KafkaMessage
 
 from durchstarten.auth import Principal, Role, TokenVerifier
+from durchstarten.db.sql import SqlFiles
 from durchstarten.events.topics import DOMAIN_EVENT_TOPICS
 from durchstarten.messaging.broker import subscriber_options
 from durchstarten.service import ServiceRuntime
@@ -18,6 +22,7 @@ from reporting.settings import ReportingSettings
 
 SERVICE = "reporting"
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
+SNAPSHOT_SQL = SqlFiles(Path(__file__).parent / "db")
 
 
 def create_app(settings: ReportingSettings | None = None) -> FastAPI:
@@ -75,5 +80,55 @@ def create_app(settings: ReportingSettings | None = None) -> FastAPI:
             return await quarterly_monitoring(
                 connection, year=year, quarter=quarter, min_cell_count=settings.min_cell_count
             )
+
+    @app.post("/v1/snapshots/quarterly-monitoring", tags=["snapshots"], status_code=201)
+    async def freeze(
+        principal: CurrentPrincipal,
+        year: Annotated[int, Query(ge=2019, le=2100)],
+        quarter: Annotated[int, Query(ge=1, le=4)],
+        stichtag: date,
+    ) -> dict[str, Any]:
+        """Freeze the quarterly table as it stands (reporting date `stichtag`).
+
+        The stored bytes are what `GET /v1/snapshots/{id}` returns for ever after; freezing
+        the same report and date again returns the first snapshot.
+        """
+        principal.require(Role.COORDINATOR, Role.ADMIN)
+        async with runtime.pool.acquire() as connection, connection.transaction():
+            report = await quarterly_monitoring(
+                connection, year=year, quarter=quarter, min_cell_count=settings.min_cell_count
+            )
+            report["stichtag"] = stichtag.isoformat()
+            body = json.dumps(report, sort_keys=True, separators=(",", ":")).encode()
+            digest = hashlib.sha256(body).hexdigest()
+            await connection.execute(
+                SNAPSHOT_SQL["snapshot_insert"],
+                uuid.uuid4(),
+                "quarterly-monitoring",
+                year,
+                quarter,
+                stichtag,
+                principal.subject,
+                body,
+                digest,
+            )
+            row = await connection.fetchrow(
+                SNAPSHOT_SQL["snapshot_find"], "quarterly-monitoring", year, quarter, stichtag
+            )
+        return {k: str(v) if not isinstance(v, int) else v for k, v in dict(row).items()}
+
+    @app.get("/v1/snapshots/{snapshot_id}", tags=["snapshots"], response_model=None)
+    async def snapshot(snapshot_id: uuid.UUID, principal: CurrentPrincipal) -> Response:
+        """A frozen report, byte for byte as frozen (its SHA-256 as the ETag)."""
+        principal.require(Role.COORDINATOR, Role.MINISTRY, Role.ADMIN)
+        async with runtime.pool.acquire() as connection:
+            row = await connection.fetchrow(SNAPSHOT_SQL["snapshot_body"], snapshot_id)
+        if row is None:
+            raise HTTPException(404, {"reason": "unknown-snapshot"})
+        return Response(
+            bytes(row["body"]),
+            media_type="application/json",
+            headers={"ETag": f'"{row["sha256"]}"'},
+        )
 
     return app

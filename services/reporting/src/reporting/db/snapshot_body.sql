@@ -1,0 +1,1 @@
+SELECT body, sha256 FROM snapshots WHERE snapshot_id = $1
