@@ -227,6 +227,7 @@ class ServiceRuntime:
     def http_app(self, *, title: str, description: str) -> FastAPI:
         """The FastAPI app with health, readiness and metrics routes; add your own to it."""
         app = FastAPI(title=title, description=description, lifespan=self.lifespan)
+        app.state.runtime = self  # for tools and tests that drive the service in-process
         app.add_middleware(ErrorsWithoutDetails)
 
         @app.get("/health/live", tags=["operations"])
