@@ -1,6 +1,7 @@
 """Wiring of the reporting service: projections from the domain topics and the report API."""
 
 import hashlib
+import importlib.util
 import json
 import uuid
 from datetime import UTC, date, datetime
@@ -8,6 +9,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Response
+from fastapi.responses import FileResponse, HTMLResponse
 from faststream.kafka.annotations import KafkaMessage
 
 from durchstarten.auth import Principal, Role, TokenVerifier
@@ -17,12 +19,17 @@ from durchstarten.messaging.broker import subscriber_options
 from durchstarten.service import ServiceRuntime
 from reporting.disclosure import protect_count
 from reporting.projections import PROJECTION, Projector, participant_count
-from reporting.reports import quarterly_monitoring
+from reporting.reports import dashboard_data, quarterly_monitoring
 from reporting.settings import ReportingSettings
 
 SERVICE = "reporting"
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 SNAPSHOT_SQL = SqlFiles(Path(__file__).parent / "db")
+DASHBOARD = Path(__file__).parent / "static" / "dashboard.html"
+_PLOTLY = importlib.util.find_spec("plotly")
+PLOTLY_JS = (
+    Path(_PLOTLY.origin or "").parent / "package_data" / "plotly.min.js" if _PLOTLY else Path()
+)
 
 
 def create_app(settings: ReportingSettings | None = None) -> FastAPI:
@@ -80,6 +87,23 @@ def create_app(settings: ReportingSettings | None = None) -> FastAPI:
             return await quarterly_monitoring(
                 connection, year=year, quarter=quarter, min_cell_count=settings.min_cell_count
             )
+
+    @app.get("/v1/dashboard/data", tags=["dashboard"])
+    async def dashboard_numbers(principal: CurrentPrincipal) -> dict[str, Any]:
+        """The dashboard's numbers, disclosure-controlled."""
+        principal.require(Role.COORDINATOR, Role.MINISTRY, Role.ADMIN)
+        async with runtime.pool.acquire() as connection:
+            return await dashboard_data(connection, min_cell_count=settings.min_cell_count)
+
+    @app.get("/dashboard", tags=["dashboard"], response_class=HTMLResponse)
+    async def dashboard_page() -> HTMLResponse:
+        """The dashboard page; it fetches its numbers with the caller's bearer token."""
+        return HTMLResponse(DASHBOARD.read_text(encoding="utf-8"))
+
+    @app.get("/static/plotly.min.js", tags=["dashboard"], response_class=FileResponse)
+    async def plotly_js() -> FileResponse:
+        """The charting library, served from the installed plotly package (no CDN)."""
+        return FileResponse(PLOTLY_JS, media_type="text/javascript")
 
     @app.post("/v1/snapshots/quarterly-monitoring", tags=["snapshots"], status_code=201)
     async def freeze(

@@ -48,6 +48,7 @@ class ProtectedTable:
     row_totals: list[int | None]
     column_totals: list[int | None]
     total: int | None
+    has_row_totals: bool = True
 
 
 def protect_table(
@@ -78,7 +79,9 @@ def protect_table(
     hidden = {(r, c) for r in range(n_rows) for c in range(n_cols) if small(values[r][c])}
     hidden_rows = {r for r in range(n_rows) if small(row_totals[r])} if with_row_totals else set()
     hidden_cols = {c for c in range(n_cols) if small(col_totals[c])}
-    hidden_total = small(grand)
+    # Without row totals the columns are different measures: their sum means nothing and
+    # is not published, so it cannot betray a column total either.
+    hidden_total = small(grand) if with_row_totals else True
 
     changed = True
     while changed:
@@ -107,7 +110,7 @@ def protect_table(
             changed = True
         # The margins form a line with the grand total.
         for margin_hidden_set, n, margin_values in (
-            (hidden_cols, n_cols, col_totals),
+            (hidden_cols if with_row_totals else None, n_cols, col_totals),
             (hidden_rows if with_row_totals else None, n_rows, row_totals),
         ):
             if margin_hidden_set is None:
@@ -135,6 +138,7 @@ def protect_table(
         else [None] * n_rows,
         column_totals=[None if c in hidden_cols else col_totals[c] for c in range(n_cols)],
         total=None if hidden_total else grand,
+        has_row_totals=with_row_totals,
     )
 
 
@@ -146,11 +150,13 @@ def table_json(table: ProtectedTable) -> dict[str, Any]:
             return {"value": None, "suppressed": True, "marker": SUPPRESSED_MARKER}
         return {"value": value, "suppressed": False}
 
-    return {
+    published: dict[str, Any] = {
         "rows": table.rows,
         "columns": table.columns,
         "cells": [[cell(v) for v in line] for line in table.cells],
-        "row_totals": [cell(v) for v in table.row_totals],
         "column_totals": [cell(v) for v in table.column_totals],
-        "total": cell(table.total),
     }
+    if table.has_row_totals:
+        published["row_totals"] = [cell(v) for v in table.row_totals]
+        published["total"] = cell(table.total)
+    return published

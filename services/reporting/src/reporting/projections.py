@@ -21,8 +21,8 @@ from pydantic import ValidationError
 
 from durchstarten.db.sql import SqlFiles
 from durchstarten.events import CloudEvent, Event, ParticipantRegistered, read_event
-from durchstarten.events.coaching import CaseOpened
-from durchstarten.events.courses import ParticipantEnrolled
+from durchstarten.events.coaching import CaseOpened, PlacementRecorded
+from durchstarten.events.courses import ExamResultRecorded, ParticipantEnrolled
 from durchstarten.events.intake import DuplicateConfirmed, ParticipantErased, ParticipantExited
 from durchstarten.logging import get_logger
 from durchstarten.messaging.broker import with_retries
@@ -145,6 +145,27 @@ class Projector:
                 [s[1] for s in starts_known],
                 [s[2] for s in starts_known],
                 [s[3] for s in starts_known],
+            )
+        placements = [i.event for i in to_apply if isinstance(i.event, PlacementRecorded)]
+        if placements:
+            await connection.execute(
+                SQL["placements_upsert"],
+                [e.placement_id for e in placements],
+                [e.participant_id for e in placements],
+                [e.provider for e in placements],
+                [e.site for e in placements],
+                [e.category.value for e in placements],
+                [e.start_date for e in placements],
+                [e.employment_kind.value if e.employment_kind else None for e in placements],
+            )
+        exams = [i.event for i in to_apply if isinstance(i.event, ExamResultRecorded)]
+        if exams:
+            await connection.execute(
+                SQL["exams_upsert"],
+                [e.course_id for e in exams],
+                [e.participant_id for e in exams],
+                [e.exam_date for e in exams],
+                [e.overall.value for e in exams],
             )
         # Applied after the registrations of the same batch: one person's events share a
         # partition, so an erasure never precedes its registration.

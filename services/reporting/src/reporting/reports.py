@@ -85,3 +85,58 @@ async def quarterly_monitoring(
         ),
         "min_cell_count": min_cell_count,
     }
+
+
+async def dashboard_data(connection: asyncpg.Connection, *, min_cell_count: int) -> dict[str, Any]:
+    """What the dashboard shows, every number disclosure-controlled."""
+    quarters = await connection.fetch(SQL["dashboard_quarters"])
+    labels = [f"{row['start'].year} Q{(row['start'].month - 1) // 3 + 1}" for row in quarters]
+    series = protect_table(
+        labels,
+        QUARTER_MEASURES,
+        [[int(row[k]) for k in QUARTER_MEASURES] for row in quarters],
+        min_cell_count=min_cell_count,
+        with_row_totals=False,
+    )
+    funnel_row = await connection.fetchrow(SQL["dashboard_funnel"])
+    funnel_steps = ["registered", "coached", "placed"]
+    funnel = protect_table(
+        funnel_steps,
+        ["participants"],
+        [[int(funnel_row[step])] for step in funnel_steps],
+        min_cell_count=min_cell_count,
+        with_row_totals=False,
+    )
+    placements = {
+        r["category"]: int(r["placements"])
+        for r in await connection.fetch(SQL["dashboard_placements"])
+    }
+    categories = sorted(placements)
+    by_category = protect_table(
+        categories,
+        ["placements"],
+        [[placements[c]] for c in categories],
+        min_cell_count=min_cell_count,
+        with_row_totals=False,
+    )
+    exams = {
+        r["overall"]: int(r["results"]) for r in await connection.fetch(SQL["dashboard_exams"])
+    }
+    levels = [level for level in ("B1", "A2", "below-A2", "did-not-sit") if level in exams]
+    by_level = protect_table(
+        levels,
+        ["results"],
+        [[exams[lv]] for lv in levels],
+        min_cell_count=min_cell_count,
+        with_row_totals=False,
+    )
+    # The funnel's steps overlap (placed people were coached and registered): no total.
+    funnel_json = table_json(funnel)
+    funnel_json.pop("column_totals")
+    return {
+        "quarters": table_json(series),
+        "funnel": funnel_json,
+        "placements_by_category": table_json(by_category),
+        "exam_results": table_json(by_level),
+        "min_cell_count": min_cell_count,
+    }

@@ -8,6 +8,10 @@ WITH tombstones AS (
     DELETE FROM exits WHERE participant_id = ANY($1::uuid[])
 ), gone_modules AS (
     DELETE FROM module_participations WHERE participant_id = ANY($1::uuid[])
+), gone_placements AS (
+    DELETE FROM placements WHERE participant_id = ANY($1::uuid[])
+), gone_exams AS (
+    DELETE FROM exam_results WHERE participant_id = ANY($1::uuid[])
 ), links AS (
     DELETE FROM duplicates
     WHERE participant_id = ANY($1::uuid[]) OR duplicate_of = ANY($1::uuid[])
