@@ -264,3 +264,40 @@ async def test_a_frozen_report_never_changes(
     assert later.content == first.content  # byte for byte
     assert later.headers["etag"] == first.headers["etag"]
     assert json.loads(first.content)["stichtag"] == "2020-07-15"
+
+
+async def test_csv_and_xlsx_carry_the_same_protected_numbers(
+    stack: Stack, services: dict[str, ServiceProcess]
+) -> None:
+    import csv  # noqa: PLC0415
+    import io  # noqa: PLC0415
+
+    from openpyxl import load_workbook  # type: ignore[import-untyped]  # noqa: PLC0415
+
+    headers = {"Authorization": f"Bearer {stack.token(Role.COORDINATOR)}"}
+    params: dict[str, str | int] = {"year": 2019, "quarter": 3}
+    async with httpx.AsyncClient(base_url=stack.services["reporting"].url) as client:
+        report = (
+            await client.get("/v1/reports/quarterly-monitoring", params=params, headers=headers)
+        ).json()
+        as_csv = await client.get(
+            "/v1/reports/quarterly-monitoring", params=params | {"format": "csv"}, headers=headers
+        )
+        as_xlsx = await client.get(
+            "/v1/reports/quarterly-monitoring", params=params | {"format": "xlsx"}, headers=headers
+        )
+    assert as_csv.headers["content-type"].startswith("text/csv")
+    table = report["by_municipality"]
+    expected = [
+        [place, *("." if cell["suppressed"] else str(cell["value"]) for cell in line)]
+        for place, line in zip(table["rows"], table["cells"], strict=True)
+    ]
+    lines = list(csv.reader(io.StringIO(as_csv.text), delimiter=";"))
+    start = lines.index(["by_municipality"]) + 2  # title, header
+    assert lines[start : start + len(expected)] == expected
+    sheet = load_workbook(io.BytesIO(as_xlsx.content))["by_municipality"]
+    cells = [
+        [str(c) for c in row]
+        for row in sheet.iter_rows(min_row=2, max_row=1 + len(expected), values_only=True)
+    ]
+    assert cells == expected

@@ -6,7 +6,7 @@ import json
 import uuid
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Response
 from fastapi.responses import FileResponse, HTMLResponse
@@ -18,6 +18,7 @@ from durchstarten.events.topics import DOMAIN_EVENT_TOPICS
 from durchstarten.messaging.broker import subscriber_options
 from durchstarten.service import ServiceRuntime
 from reporting.disclosure import protect_count
+from reporting.exports import to_csv, to_xlsx
 from reporting.projections import PROJECTION, Projector, participant_count
 from reporting.reports import dashboard_data, quarterly_monitoring
 from reporting.settings import ReportingSettings
@@ -76,17 +77,34 @@ def create_app(settings: ReportingSettings | None = None) -> FastAPI:
         principal: CurrentPrincipal,
         year: Annotated[int, Query(ge=2019, le=2100)],
         quarter: Annotated[int, Query(ge=1, le=4)],
-    ) -> dict[str, Any]:
+        format: Annotated[
+            Literal["json", "csv", "xlsx"], Query()
+        ] = "json",  # the public parameter name
+    ) -> Any:
         """Entries, exits and caseload per municipality and module for a calendar quarter.
 
         Fixed periods only (no free date ranges): overlapping queries cannot be differenced
-        to single out a person.
+        to single out a person. `format=csv` or `format=xlsx` gives the same tables as files.
         """
         principal.require(Role.COORDINATOR, Role.MINISTRY, Role.ADMIN)
         async with runtime.pool.acquire() as connection:
-            return await quarterly_monitoring(
+            report = await quarterly_monitoring(
                 connection, year=year, quarter=quarter, min_cell_count=settings.min_cell_count
             )
+        name = f"quarterly-monitoring-{year}-q{quarter}"
+        if format == "csv":
+            return Response(
+                to_csv(report),
+                media_type="text/csv; charset=utf-8",
+                headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
+            )
+        if format == "xlsx":
+            return Response(
+                to_xlsx(report),
+                media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'},
+            )
+        return report
 
     @app.get("/v1/dashboard/data", tags=["dashboard"])
     async def dashboard_numbers(principal: CurrentPrincipal) -> dict[str, Any]:
