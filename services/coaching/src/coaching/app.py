@@ -5,8 +5,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, HTTPException, Request
-from fastapi.responses import JSONResponse
+from fastapi import Depends, FastAPI, HTTPException
 from faststream.kafka.annotations import KafkaMessage
 
 from coaching import repository
@@ -16,16 +15,15 @@ from durchstarten.auth import Principal, Role, TokenVerifier
 from durchstarten.clock import Clock
 from durchstarten.events.reasons import ReasonCode
 from durchstarten.events.topics import INTAKE_EVENTS, inbound
-from durchstarten.messaging.broker import subscriber_options, with_retries
-from durchstarten.messaging.commands import parse_command
-from durchstarten.messaging.errors import PermanentError
+from durchstarten.http_commands import add_command_endpoint
+from durchstarten.messaging.broker import subscriber_options
 from durchstarten.messaging.inbound import InboundEdge
 from durchstarten.service import ServiceRuntime
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 
 
-def create_app(settings: CoachingSettings | None = None) -> FastAPI:  # noqa: PLR0915  # all wiring in one place
+def create_app(settings: CoachingSettings | None = None) -> FastAPI:  # all wiring in one place
     """Build the coaching service."""
     settings = settings or CoachingSettings()
     runtime = ServiceRuntime(
@@ -73,49 +71,12 @@ def create_app(settings: CoachingSettings | None = None) -> FastAPI:  # noqa: PL
             raise HTTPException(403, {"reason": ReasonCode.UNKNOWN_PROVIDER})
         return principal.provider
 
-    @app.post("/v1/commands", tags=["commands"], response_model=None)
-    async def submit_command(request: Request, principal: CurrentPrincipal) -> JSONResponse:
-        """Submit a command as a CloudEvent, exactly as on `inbound.<provider>.coaching`."""
-        principal.require(Role.PROVIDER)
-        provider = principal.provider
-        if provider not in settings.providers:
-            raise HTTPException(403, {"reason": ReasonCode.UNKNOWN_PROVIDER})
-        try:
-            command = parse_command(
-                await request.body(), provider=provider, accepted=ACCEPTED_COMMANDS
-            )
-        except PermanentError as error:
-            return JSONResponse(
-                {
-                    "reason": error.reason,
-                    "field": error.field,
-                    "message_en": error.message_en,
-                    "message_de": error.message_de,
-                },
-                status_code=422,
-            )
-        outcome = await with_retries(lambda: handlers.execute(command), what="http command")
-        if outcome.violation is not None:
-            v = outcome.violation
-            status = (
-                404
-                if v.reason in {ReasonCode.UNKNOWN_CASE, ReasonCode.UNKNOWN_PARTICIPANT}
-                else 422
-            )
-            return JSONResponse(
-                {
-                    "reason": v.reason,
-                    "field": f"data.{v.field}" if v.field else None,
-                    "message_en": v.message_en,
-                    "message_de": v.message_de,
-                },
-                status_code=status,
-            )
-        codes = {"accepted": 201, "held": 202, "duplicate": 200}
-        return JSONResponse(
-            {"status": outcome.status, "command_id": command.envelope.id},
-            status_code=codes.get(outcome.status, 200),
-        )
+    add_command_endpoint(
+        app,
+        handlers,
+        verifier.principal,
+        not_found=frozenset({ReasonCode.UNKNOWN_CASE, ReasonCode.UNKNOWN_PARTICIPANT}),
+    )
 
     @app.get("/v1/cases/{case_id}", tags=["cases"])
     async def case_view(case_id: uuid.UUID, principal: CurrentPrincipal) -> dict[str, Any]:

@@ -10,6 +10,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from durchstarten.domain import NotKnownYet, RuleViolation
 from durchstarten.events.coaching import (
     AnswerReferral,
     CaseClosed,
@@ -31,25 +32,10 @@ from durchstarten.events.coaching import (
 from durchstarten.events.reasons import ReasonCode
 from durchstarten.events.values import FollowUpWindow, ReferralAnswer
 
+__all__ = ["NotKnownYet", "RuleViolation"]  # raised by the rules below
+
 FOLLOW_UP_OFFSETS = {FollowUpWindow.FOUR_WEEKS: 28, FollowUpWindow.SIX_MONTHS: 182}
 """Days after exit at which a follow-up is due; also the end of its window (ESF+)."""
-
-
-@dataclass(frozen=True)
-class RuleViolation(Exception):
-    """A valid command the rules do not allow; answered with a rejection."""
-
-    reason: ReasonCode
-    field: str | None
-    message_en: str
-    message_de: str
-
-
-@dataclass(frozen=True)
-class NotKnownYet(Exception):
-    """The command refers to something intake (or an earlier command) has not delivered yet."""
-
-    waiting_for: str
 
 
 @dataclass(frozen=True)

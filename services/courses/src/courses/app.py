@@ -5,8 +5,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, HTTPException, Request
-from fastapi.responses import JSONResponse
+from fastapi import Depends, FastAPI, HTTPException
 from faststream.kafka.annotations import KafkaMessage
 
 from courses import repository
@@ -16,9 +15,8 @@ from durchstarten.auth import Principal, Role, TokenVerifier
 from durchstarten.clock import Clock
 from durchstarten.events.reasons import ReasonCode
 from durchstarten.events.topics import COACHING_EVENTS, INTAKE_EVENTS, inbound
-from durchstarten.messaging.broker import subscriber_options, with_retries
-from durchstarten.messaging.commands import parse_command
-from durchstarten.messaging.errors import PermanentError
+from durchstarten.http_commands import add_command_endpoint
+from durchstarten.messaging.broker import subscriber_options
 from durchstarten.messaging.inbound import InboundEdge
 from durchstarten.service import ServiceRuntime
 
@@ -66,44 +64,9 @@ def create_app(settings: CoursesSettings | None = None) -> FastAPI:
     )
     CurrentPrincipal = Annotated[Principal, Depends(verifier.principal)]
 
-    @app.post("/v1/commands", tags=["commands"], response_model=None)
-    async def submit_command(request: Request, principal: CurrentPrincipal) -> JSONResponse:
-        """Submit a command as a CloudEvent, exactly as on `inbound.<provider>.courses`."""
-        principal.require(Role.PROVIDER)
-        provider = principal.provider
-        if provider not in settings.providers:
-            raise HTTPException(403, {"reason": ReasonCode.UNKNOWN_PROVIDER})
-        try:
-            command = parse_command(
-                await request.body(), provider=provider, accepted=ACCEPTED_COMMANDS
-            )
-        except PermanentError as error:
-            return JSONResponse(
-                {
-                    "reason": error.reason,
-                    "field": error.field,
-                    "message_en": error.message_en,
-                    "message_de": error.message_de,
-                },
-                status_code=422,
-            )
-        outcome = await with_retries(lambda: handlers.execute(command), what="http command")
-        if outcome.violation is not None:
-            v = outcome.violation
-            return JSONResponse(
-                {
-                    "reason": v.reason,
-                    "field": f"data.{v.field}" if v.field else None,
-                    "message_en": v.message_en,
-                    "message_de": v.message_de,
-                },
-                status_code=404 if v.reason == ReasonCode.UNKNOWN_COURSE else 422,
-            )
-        codes = {"accepted": 201, "held": 202, "duplicate": 200}
-        return JSONResponse(
-            {"status": outcome.status, "command_id": command.envelope.id},
-            status_code=codes.get(outcome.status, 200),
-        )
+    add_command_endpoint(
+        app, handlers, verifier.principal, not_found=frozenset({ReasonCode.UNKNOWN_COURSE})
+    )
 
     @app.get("/v1/courses/{course_id}", tags=["courses"])
     async def course_view(course_id: uuid.UUID, principal: CurrentPrincipal) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from durchstarten.domain import NotKnownYet, RuleViolation
 from durchstarten.events.courses import (
     AttendanceRecorded,
     CertificateRecorded,
@@ -48,23 +49,7 @@ IN_WORK_OR_TRAINING = frozenset(
     }
 )
 ACTIVE = frozenset({"enrolled", "completed"})
-
-
-@dataclass(frozen=True)
-class RuleViolation(Exception):
-    """A valid command the rules do not allow; answered with a rejection."""
-
-    reason: ReasonCode
-    field: str | None
-    message_en: str
-    message_de: str
-
-
-@dataclass(frozen=True)
-class NotKnownYet(Exception):
-    """The command refers to a participant intake has not announced yet."""
-
-    waiting_for: str
+__all__ = ["NotKnownYet", "RuleViolation"]  # raised by the rules below
 
 
 @dataclass(frozen=True)

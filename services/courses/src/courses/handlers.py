@@ -6,10 +6,8 @@ erasure) decides enrolment into module F2 and removes person-level rows.
 
 from __future__ import annotations
 
-import uuid
-from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 import asyncpg
 from pydantic import ValidationError
@@ -17,7 +15,7 @@ from pydantic import ValidationError
 from courses import domain, repository
 from courses.settings import FundingRate
 from durchstarten.clock import Clock
-from durchstarten.events import CloudEvent, CommandAccepted, Event, new_event, read_event
+from durchstarten.events import CloudEvent, Event, read_event
 from durchstarten.events.coaching import PlacementRecorded
 from durchstarten.events.courses import (
     CompleteParticipation,
@@ -30,22 +28,14 @@ from durchstarten.events.courses import (
     ScheduleCourse,
 )
 from durchstarten.events.intake import ParticipantErased, ParticipantRegistered
-from durchstarten.events.reasons import ReasonCode
-from durchstarten.events.topics import COURSES_EVENTS, ServiceName, outbound
-from durchstarten.logging import get_logger
+from durchstarten.events.topics import ServiceName
 from durchstarten.messaging.broker import with_retries
-from durchstarten.messaging.commands import InboundCommand, acceptance, parse_command, rejection
-from durchstarten.messaging.errors import PermanentError
-from durchstarten.messaging.holding import Held, HeldCommandRetrier, hold
+from durchstarten.messaging.command_service import CommandService
+from durchstarten.messaging.commands import InboundCommand
 from durchstarten.messaging.inbox import first_time
-from durchstarten.messaging.outbox import enqueue
 from durchstarten.service import ServiceRuntime
 
-log = get_logger(__name__)
-
 SERVICE: ServiceName = "courses"
-SOURCE = "/services/courses"
-INBOX = "courses.commands"
 EVENTS_INBOX = "courses.participant-events"
 ACCEPTED_COMMANDS = frozenset(
     model.command_type
@@ -61,14 +51,6 @@ ACCEPTED_COMMANDS = frozenset(
 )
 
 
-@dataclass(frozen=True)
-class Outcome:
-    """What became of a command."""
-
-    status: str  # accepted | rejected | held | duplicate
-    violation: domain.RuleViolation | None = None
-
-
 def rate_on(rates: list[FundingRate], day: date) -> FundingRate:
     """The funding rate in force on `day` (the latest one starting on or before it)."""
     valid = [rate for rate in rates if rate.valid_from <= day]
@@ -79,8 +61,11 @@ def rate_on(rates: list[FundingRate], day: date) -> FundingRate:
     )
 
 
-class CoursesHandlers:
+class CoursesHandlers(CommandService):
     """Command and event handling for courses."""
+
+    service: ClassVar[ServiceName] = SERVICE
+    accepted: ClassVar[frozenset[str]] = ACCEPTED_COMMANDS
 
     def __init__(
         self,
@@ -91,59 +76,15 @@ class CoursesHandlers:
         hold_for: timedelta,
     ) -> None:
         """Bind to the runtime; `rates` price the funding facts."""
-        self._runtime = runtime
-        self._clock = clock
+        super().__init__(runtime, clock=clock, hold_for=hold_for)
         self._rates = rates
-        self._hold_for = hold_for
-        self._providers = frozenset(runtime.settings.providers)
-        self.retrier = HeldCommandRetrier(lambda: runtime.pool, INBOX, self._retry_held)
 
-    async def execute_record(self, inbound: InboundCommand, record: Any) -> str:
-        """Carry out a command from `inbound.<provider>.courses` (the InboundEdge executor)."""
-        source = {"topic": record.topic, "partition": record.partition, "offset": record.offset}
-        return (await self.execute(inbound, source=source)).status
-
-    async def execute(
-        self, inbound: InboundCommand, *, source: dict[str, Any] | None = None
-    ) -> Outcome:
-        """Carry out one command in one transaction: held, accepted or rejected."""
-        async with self._runtime.pool.acquire() as connection, connection.transaction():
-            if not await first_time(connection, INBOX, inbound.dedupe_key):
-                return Outcome("duplicate")
-            try:
-                return await self._apply(connection, inbound)
-            except domain.NotKnownYet as missing:
-                await hold(
-                    connection,
-                    consumer=INBOX,
-                    provider=inbound.provider,
-                    dedupe_key=inbound.dedupe_key,
-                    actor={"provider": inbound.provider},
-                    envelope=inbound.envelope.model_dump(mode="json", exclude_none=True),
-                    source=source,
-                    waiting_for=missing.waiting_for,
-                    hold_until=self._clock.now() + self._hold_for,
-                )
-                return Outcome("held")
-
-    async def _apply(self, connection: asyncpg.Connection, inbound: InboundCommand) -> Outcome:
-        try:
-            events = await self._decide_and_save(connection, inbound)
-        except domain.RuleViolation as violation:
-            await self._reply(connection, inbound, violation=violation)
-            return Outcome("rejected", violation)
-        for event in events:
-            await self._publish(connection, event, inbound)
-        await self._reply(
-            connection, inbound, participant=getattr(events[0], "participant_id", None)
-        )
-        return Outcome("accepted")
-
-    async def _decide_and_save(  # noqa: PLR0911  # one branch per command type
+    async def decide_and_save(  # noqa: PLR0911  # one branch per command type
         self, connection: asyncpg.Connection, inbound: InboundCommand
     ) -> list[Event]:
+        """Courses' rules for each command; the events to publish."""
         provider = inbound.provider
-        today = self._clock.today()
+        today = self.clock.today()
         match inbound.command:
             case ScheduleCourse() as command:
                 exists = await repository.course(connection, command.course_id) is not None
@@ -288,44 +229,19 @@ class CoursesHandlers:
             events.append(domain.promotion(course, next_in_line, command.dropped_on))
         return events
 
-    async def _retry_held(self, connection: asyncpg.Connection, held: Held) -> bool:
-        """Try a held command again; reject it for good once its hold has expired."""
-        try:
-            envelope = CloudEvent.model_validate(held.envelope)
-            inbound = parse_command(
-                envelope.to_json(), provider=held.provider, accepted=ACCEPTED_COMMANDS
-            )
-        except (ValidationError, PermanentError):
-            # It parsed when it was held; only a contract change in between gets here.
-            log.error("held command no longer parses; dropped", held_id=held.id)
-            return True
-        try:
-            await self._apply(connection, inbound)
-        except domain.NotKnownYet:
-            if self._clock.now() < held.hold_until:
-                return False
-            violation = domain.RuleViolation(
-                ReasonCode.UNKNOWN_PARTICIPANT,
-                "participant_id",
-                "No participant with this id became known in time.",
-                "Eine Person mit dieser Kennung wurde nicht rechtzeitig bekannt.",
-            )
-            await self._reply(connection, inbound, violation=violation, source=held.source)
-        return True
-
     async def on_participant_record(self, record: Any) -> None:
         """Learn from `intake.events` and `coaching.events` (idempotent by event id)."""
         try:
             envelope = CloudEvent.from_json(record.value or b"")
             event = read_event(envelope)
         except ValidationError:
-            await self._runtime.dead_letters.park(
+            await self.runtime.dead_letters.park(
                 record, error_class="invalid-event", error_message="not a valid event"
             )
             return
 
         async def work() -> None:
-            async with self._runtime.pool.acquire() as connection, connection.transaction():
+            async with self.runtime.pool.acquire() as connection, connection.transaction():
                 if not await first_time(connection, EVENTS_INBOX, envelope.id):
                     return
                 match event:
@@ -344,55 +260,3 @@ class CoursesHandlers:
 
         await with_retries(work, what=f"participant event {record.topic}@{record.offset}")
         self.retrier.wake()
-
-    async def _publish(
-        self, connection: asyncpg.Connection, event: Event, inbound: InboundCommand
-    ) -> None:
-        subject = getattr(event, "participant_id", None)
-        key = str(subject) if subject else str(getattr(event, "course_id", "")) or None
-        envelope = new_event(
-            source=SOURCE,
-            type_=event.event_type,
-            data=event,
-            subject=str(subject) if subject else None,
-            correlationid=inbound.envelope.correlationid or inbound.envelope.id,
-            causationid=inbound.envelope.id,
-        )
-        await enqueue(connection, COURSES_EVENTS, envelope, key=key)
-
-    async def _reply(
-        self,
-        connection: asyncpg.Connection,
-        inbound: InboundCommand,
-        *,
-        participant: uuid.UUID | None = None,
-        violation: domain.RuleViolation | None = None,
-        source: dict[str, Any] | None = None,
-    ) -> None:
-        if inbound.provider not in self._providers:
-            return
-        if violation is None:
-            reply = acceptance(
-                service=SERVICE,
-                inbound=inbound,
-                reply=CommandAccepted(
-                    command_id=inbound.envelope.id,
-                    command_type=inbound.envelope.type,
-                    participant_id=participant,
-                ),
-            )
-        else:
-            error = PermanentError(
-                violation.reason,
-                field=f"data.{violation.field}" if violation.field else None,
-                message_en=violation.message_en,
-                message_de=violation.message_de,
-            )
-            reply = rejection(
-                service=SERVICE,
-                error=error,
-                command_id=inbound.envelope.id,
-                command_type=inbound.envelope.type,
-                source=(source["topic"], source["partition"], source["offset"]) if source else None,
-            )
-        await enqueue(connection, outbound(inbound.provider, SERVICE), reply, key=None)

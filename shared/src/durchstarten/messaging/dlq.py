@@ -48,7 +48,9 @@ class DeadLetters:
         key = record.key
         if self._redactor is not None:
             value = self._redactor(value)
-            key = None  # a provider's key may be its own reference for the person
+            # A provider's key may be its own reference for the person: key by the source
+            # partition instead, which keeps the dead letters of one partition in order.
+            key = f"{record.topic}:{record.partition}".encode()
             headers["dlq-redacted"] = "true"
         await self._broker.publish(
             value,

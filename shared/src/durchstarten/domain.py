@@ -1,0 +1,24 @@
+"""What every service's pure rules raise: a rule violation, or a reference not known yet."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from durchstarten.events.reasons import ReasonCode
+
+
+@dataclass(frozen=True)
+class RuleViolation(Exception):
+    """A valid command the rules do not allow; answered with a rejection."""
+
+    reason: ReasonCode
+    field: str | None
+    message_en: str
+    message_de: str
+
+
+@dataclass(frozen=True)
+class NotKnownYet(Exception):
+    """The command refers to something another service has not announced yet."""
+
+    waiting_for: str
