@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Literal
 
+from durchstarten.domain import RuleViolation as BaseRuleViolation
 from durchstarten.events import ParticipantRegistered, RegisterParticipant
 from durchstarten.events.intake import (
     ApproveEligibilityException,
@@ -34,13 +35,9 @@ ERASED = "erased"
 
 
 @dataclass(frozen=True)
-class RuleViolation(Exception):
-    """A valid command the programme's rules do not allow; answered with a rejection."""
+class RuleViolation(BaseRuleViolation):
+    """A rule violation that may name every eligibility rule that failed."""
 
-    reason: ReasonCode
-    field: str | None
-    message_en: str
-    message_de: str
     failed_rules: tuple[FailedRule, ...] = ()
 
 
