@@ -219,3 +219,17 @@ async def read_participant(
                 "X-Purpose": "test case work",
             },
         )
+
+
+def envelope(type_: str, source: str, subject: str, data: dict[str, Any]) -> bytes:
+    return json.dumps(
+        {
+            "specversion": "1.0",
+            "id": str(uuid.uuid4()),
+            "source": source,
+            "type": type_,
+            "time": datetime.now(UTC).isoformat(),
+            "subject": subject,
+            "data": data,
+        }
+    ).encode()

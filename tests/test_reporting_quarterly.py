@@ -6,12 +6,12 @@ from __future__ import annotations
 import json
 import random
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import httpx
 import pytest
-from tests.support import eventually, produce
+from tests.support import envelope, eventually, produce
 
 from durchstarten.auth import Role
 from durchstarten.events.topics import COACHING_EVENTS, INTAKE_EVENTS
@@ -30,20 +30,6 @@ PLACES = [
     "kirchlengern",
     "roedinghausen",
 ]
-
-
-def envelope(type_: str, source: str, subject: str, data: dict[str, Any]) -> bytes:
-    return json.dumps(
-        {
-            "specversion": "1.0",
-            "id": str(uuid.uuid4()),
-            "source": source,
-            "type": type_,
-            "time": datetime.now(UTC).isoformat(),
-            "subject": subject,
-            "data": data,
-        }
-    ).encode()
 
 
 def people(seed: int) -> list[dict[str, Any]]:

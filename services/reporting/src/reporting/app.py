@@ -20,7 +20,7 @@ from durchstarten.service import ServiceRuntime
 from reporting.disclosure import protect_count
 from reporting.exports import to_csv, to_xlsx
 from reporting.projections import PROJECTION, Projector, participant_count
-from reporting.reports import dashboard_data, quarterly_monitoring
+from reporting.reports import dashboard_data, outcomes, quarterly_monitoring
 from reporting.settings import ReportingSettings
 
 SERVICE = "reporting"
@@ -33,7 +33,7 @@ PLOTLY_JS = (
 )
 
 
-def create_app(settings: ReportingSettings | None = None) -> FastAPI:
+def create_app(settings: ReportingSettings | None = None) -> FastAPI:  # noqa: PLR0915  # all wiring in one place
     """Build the reporting service: batch projection consumer and report endpoints."""
     settings = settings or ReportingSettings()
     runtime = ServiceRuntime(
@@ -105,6 +105,22 @@ def create_app(settings: ReportingSettings | None = None) -> FastAPI:
                 headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'},
             )
         return report
+
+    @app.get("/v1/reports/outcomes", tags=["reports"])
+    async def outcomes_report(
+        principal: CurrentPrincipal,
+        year: Annotated[int, Query(ge=2019, le=2100)],
+        quarter: Annotated[int, Query(ge=1, le=4)],
+    ) -> dict[str, Any]:
+        """Placements of a calendar quarter, placement rates and time to placement.
+
+        The rates carry their definitions; the median is over people first placed then.
+        """
+        principal.require(Role.COORDINATOR, Role.MINISTRY, Role.ADMIN)
+        async with runtime.pool.acquire() as connection:
+            return await outcomes(
+                connection, year=year, quarter=quarter, min_cell_count=settings.min_cell_count
+            )
 
     @app.get("/v1/dashboard/data", tags=["dashboard"])
     async def dashboard_numbers(principal: CurrentPrincipal) -> dict[str, Any]:

@@ -140,3 +140,105 @@ async def dashboard_data(connection: asyncpg.Connection, *, min_cell_count: int)
         "exam_results": table_json(by_level),
         "min_cell_count": min_cell_count,
     }
+
+
+MEDIAN_MIN_PEOPLE = 10
+"""A median describes one person's value; it is published only over at least this many."""
+
+
+def _rate(numerator: dict[str, Any], denominator: dict[str, Any]) -> float | None:
+    if numerator["suppressed"] or denominator["suppressed"] or not denominator["value"]:
+        return None
+    rate: float = round(numerator["value"] / denominator["value"], 4)
+    return rate
+
+
+async def outcomes(
+    connection: asyncpg.Connection, *, year: int, quarter: int, min_cell_count: int
+) -> dict[str, Any]:
+    """Placements of a quarter by category, provider and site, rates and a median.
+
+    Every count is disclosure-controlled; a rate built on a suppressed count is withheld.
+    """
+    start, end = quarter_bounds(year, quarter)
+    rows = await connection.fetch(SQL["outcomes_by_category"], start, end)
+    categories = sorted({r["category"] for r in rows})
+    providers = sorted({r["provider"] for r in rows})
+    counts = {(r["category"], r["provider"]): int(r["placements"]) for r in rows}
+    by_category = (
+        protect_table(
+            categories,
+            providers,
+            [[counts.get((c, p), 0) for p in providers] for c in categories],
+            min_cell_count=min_cell_count,
+        )
+        if categories
+        else None
+    )
+    sites = {
+        r["site"]: int(r["placements"])
+        for r in await connection.fetch(SQL["outcomes_by_site"], start, end)
+    }
+    by_site = protect_table(
+        sorted(sites),
+        ["placements"],
+        [[sites[s]] for s in sorted(sites)],
+        min_cell_count=min_cell_count,
+        with_row_totals=False,
+    )
+    ausbildung = sum(v for (c, _), v in counts.items() if c.startswith("ausbildung"))
+    employment = sum(v for (c, _), v in counts.items() if c == "employment")
+    marginal = sum(int(r["marginal"]) for r in rows)
+    headline = protect_table(
+        ["ausbildung", "employment", "employment_marginal"],
+        ["placements"],
+        [[ausbildung], [employment], [marginal]],
+        min_cell_count=min_cell_count,
+        with_row_totals=False,
+    )
+    rate_row = await connection.fetchrow(SQL["outcomes_rates"], end)
+    steps = ["reached", "placed", "exited", "placed_exited"]
+    rate_table = table_json(
+        protect_table(
+            steps,
+            ["participants"],
+            [[int(rate_row[s])] for s in steps],
+            min_cell_count=min_cell_count,
+            with_row_totals=False,
+        )
+    )
+    rate_table.pop("column_totals")  # the steps overlap: a sum would mean nothing
+    cells = {step: rate_table["cells"][i][0] for i, step in enumerate(steps)}
+    days = sorted(
+        int(r["days"]) for r in await connection.fetch(SQL["outcomes_days_to_first"], start, end)
+    )
+    median = None
+    if len(days) >= max(MEDIAN_MIN_PEOPLE, min_cell_count):
+        middle = len(days) // 2
+        median = days[middle] if len(days) % 2 else (days[middle - 1] + days[middle]) / 2
+    return {
+        "report": "outcomes",
+        "period": {
+            "year": year,
+            "quarter": quarter,
+            "from": start.isoformat(),
+            "to": end.isoformat(),
+        },
+        "placements_by_category_and_provider": table_json(by_category) if by_category else None,
+        "placements_by_site": table_json(by_site),
+        "headline": table_json(headline),
+        "participants": rate_table,
+        "placement_rate_reached": _rate(cells["placed"], cells["reached"]),
+        "placement_rate_exited": _rate(cells["placed_exited"], cells["exited"]),
+        "median_days_to_first_placement": median,
+        "definitions": {
+            "placement_rate_reached": "participants with at least one placement started by the "
+            "quarter's end / participants who entered by then",
+            "placement_rate_exited": "participants exited by the quarter's end with at least one "
+            "placement / participants exited by then",
+            "median_days_to_first_placement": "median of the days from entry to the first "
+            f"placement, over people first placed in the quarter; shown from {MEDIAN_MIN_PEOPLE} "
+            "people on",
+        },
+        "min_cell_count": min_cell_count,
+    }

@@ -1,0 +1,6 @@
+-- $1 quarter start, $2 quarter end: placements starting in the quarter, by category and provider
+SELECT l.category, l.provider, count(*) AS placements,
+       count(*) FILTER (WHERE l.employment_kind = 'marginal') AS marginal
+FROM placements AS l JOIN participants AS p USING (participant_id)
+WHERE l.start_date BETWEEN $1 AND $2
+GROUP BY l.category, l.provider

@@ -1,0 +1,5 @@
+-- $1 quarter start, $2 quarter end: placements starting in the quarter, by site
+SELECT l.site, count(*) AS placements
+FROM placements AS l JOIN participants AS p USING (participant_id)
+WHERE l.start_date BETWEEN $1 AND $2
+GROUP BY l.site
