@@ -53,7 +53,7 @@ def create_app(settings: CoachingSettings | None = None) -> FastAPI:  # all wiri
         INTAKE_EVENTS, group_id=f"{SERVICE}.participants", **subscriber_options(settings)
     )
     async def on_intake_event(message: KafkaMessage) -> None:
-        await handlers.on_intake_record(message.raw_message)
+        await handlers.learn_from(message.raw_message)
 
     app = runtime.http_app(
         title="Durchstarten coaching",

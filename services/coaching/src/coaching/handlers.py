@@ -8,14 +8,13 @@ with `unknown-participant`.
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import asyncpg
-from pydantic import ValidationError
 
 from coaching import domain, repository
 from durchstarten.clock import Clock
-from durchstarten.events import CloudEvent, Event, read_event
+from durchstarten.events import Event
 from durchstarten.events.coaching import (
     AnswerReferral,
     CloseCase,
@@ -33,14 +32,11 @@ from durchstarten.events.intake import (
 )
 from durchstarten.events.reasons import ReasonCode
 from durchstarten.events.topics import ServiceName
-from durchstarten.messaging.broker import with_retries
 from durchstarten.messaging.command_service import CommandService
 from durchstarten.messaging.commands import InboundCommand
-from durchstarten.messaging.inbox import first_time
 from durchstarten.service import ServiceRuntime
 
 SERVICE: ServiceName = "coaching"
-INTAKE_INBOX = "coaching.intake-events"
 ACCEPTED_COMMANDS = frozenset(
     model.command_type
     for model in (
@@ -153,27 +149,8 @@ class CoachingHandlers(CommandService):
 
     # --- intake's events -----------------------------------------------------------------------
 
-    async def on_intake_record(self, record: Any) -> None:
-        """Learn of participants from `intake.events` (idempotent by event id)."""
-        try:
-            envelope = CloudEvent.from_json(record.value or b"")
-            event = read_event(envelope)
-        except ValidationError:
-            await self.runtime.dead_letters.park(
-                record, error_class="invalid-event", error_message="not a valid intake event"
-            )
-            return
-
-        async def work() -> None:
-            async with self.runtime.pool.acquire() as connection, connection.transaction():
-                if not await first_time(connection, INTAKE_INBOX, envelope.id):
-                    return
-                await self._learn(connection, event)
-
-        await with_retries(work, what=f"intake event {record.topic}@{record.offset}")
-        self.retrier.wake()
-
-    async def _learn(self, connection: asyncpg.Connection, event: Event | None) -> None:
+    async def learn(self, connection: asyncpg.Connection, event: Event | None) -> None:
+        """Participants, their access, exits and erasure, from intake."""
         match event:
             case ParticipantRegistered():
                 await repository.upsert_participant(

@@ -55,7 +55,7 @@ def create_app(settings: CoursesSettings | None = None) -> FastAPI:
         **subscriber_options(settings),
     )
     async def on_participant_event(message: KafkaMessage) -> None:
-        await handlers.on_participant_record(message.raw_message)
+        await handlers.learn_from(message.raw_message)
 
     app = runtime.http_app(
         title="Durchstarten courses",

@@ -7,15 +7,14 @@ erasure) decides enrolment into module F2 and removes person-level rows.
 from __future__ import annotations
 
 from datetime import date, timedelta
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import asyncpg
-from pydantic import ValidationError
 
 from courses import domain, repository
 from courses.settings import FundingRate
 from durchstarten.clock import Clock
-from durchstarten.events import CloudEvent, Event, read_event
+from durchstarten.events import Event
 from durchstarten.events.coaching import PlacementRecorded
 from durchstarten.events.courses import (
     CompleteParticipation,
@@ -29,14 +28,11 @@ from durchstarten.events.courses import (
 )
 from durchstarten.events.intake import ParticipantErased, ParticipantRegistered
 from durchstarten.events.topics import ServiceName
-from durchstarten.messaging.broker import with_retries
 from durchstarten.messaging.command_service import CommandService
 from durchstarten.messaging.commands import InboundCommand
-from durchstarten.messaging.inbox import first_time
 from durchstarten.service import ServiceRuntime
 
 SERVICE: ServiceName = "courses"
-EVENTS_INBOX = "courses.participant-events"
 ACCEPTED_COMMANDS = frozenset(
     model.command_type
     for model in (
@@ -229,34 +225,18 @@ class CoursesHandlers(CommandService):
             events.append(domain.promotion(course, next_in_line, command.dropped_on))
         return events
 
-    async def on_participant_record(self, record: Any) -> None:
-        """Learn from `intake.events` and `coaching.events` (idempotent by event id)."""
-        try:
-            envelope = CloudEvent.from_json(record.value or b"")
-            event = read_event(envelope)
-        except ValidationError:
-            await self.runtime.dead_letters.park(
-                record, error_class="invalid-event", error_message="not a valid event"
-            )
-            return
-
-        async def work() -> None:
-            async with self.runtime.pool.acquire() as connection, connection.transaction():
-                if not await first_time(connection, EVENTS_INBOX, envelope.id):
-                    return
-                match event:
-                    case ParticipantRegistered():
-                        await repository.upsert_participant(
-                            connection, event.participant_id, event.entry_date, event.employment_ban
-                        )
-                    case PlacementRecorded():
-                        await repository.set_placement(
-                            connection, event.participant_id, event.category.value
-                        )
-                    case ParticipantErased():
-                        await repository.erase(connection, event.participant_id)
-                    case _:
-                        pass
-
-        await with_retries(work, what=f"participant event {record.topic}@{record.offset}")
-        self.retrier.wake()
+    async def learn(self, connection: asyncpg.Connection, event: Event | None) -> None:
+        """Participants, their employment ban and placements, and erasure."""
+        match event:
+            case ParticipantRegistered():
+                await repository.upsert_participant(
+                    connection, event.participant_id, event.entry_date, event.employment_ban
+                )
+            case PlacementRecorded():
+                await repository.set_placement(
+                    connection, event.participant_id, event.category.value
+                )
+            case ParticipantErased():
+                await repository.erase(connection, event.participant_id)
+            case _:
+                pass

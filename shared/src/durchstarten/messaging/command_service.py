@@ -17,10 +17,11 @@ from pydantic import ValidationError
 
 from durchstarten.clock import Clock
 from durchstarten.domain import NotKnownYet, RuleViolation
-from durchstarten.events import CloudEvent, CommandAccepted, Event, new_event
+from durchstarten.events import CloudEvent, CommandAccepted, Event, new_event, read_event
 from durchstarten.events.reasons import ReasonCode
 from durchstarten.events.topics import ServiceName, domain_events, outbound
 from durchstarten.logging import get_logger
+from durchstarten.messaging.broker import with_retries
 from durchstarten.messaging.commands import InboundCommand, acceptance, parse_command, rejection
 from durchstarten.messaging.errors import PermanentError
 from durchstarten.messaging.holding import Held, HeldCommandRetrier, hold
@@ -128,6 +129,32 @@ class CommandService:
             )
             await self.reply(connection, inbound, violation=violation, source=held.source)
         return True
+
+    async def learn_from(self, record: Any) -> None:
+        """Take in another service's event (idempotent by event id), then retry held commands.
+
+        An event that cannot be read is parked on the dead-letter topic; its partition moves on.
+        """
+        try:
+            envelope = CloudEvent.from_json(record.value or b"")
+            event = read_event(envelope)
+        except ValidationError:
+            await self.runtime.dead_letters.park(
+                record, error_class="invalid-event", error_message="not a valid event"
+            )
+            return
+
+        async def work() -> None:
+            async with self.runtime.pool.acquire() as connection, connection.transaction():
+                if not await first_time(connection, f"{self.service}.learnt-events", envelope.id):
+                    return
+                await self.learn(connection, event)
+
+        await with_retries(work, what=f"event {record.topic}@{record.offset}")
+        self.retrier.wake()
+
+    async def learn(self, connection: asyncpg.Connection, event: Event | None) -> None:
+        """Keep what the service needs of another service's event (None: an unknown type)."""
 
     async def publish(
         self, connection: asyncpg.Connection, event: Event, inbound: InboundCommand
