@@ -236,6 +236,19 @@ async def test_a_youth_integration_course_for_twenty_with_a_waitlist(
         return levels if len(levels) == 2 else []
 
     levels = await eventually(level_history, what="the exam result in intake's level history")
+
+    async def yearly() -> dict[str, Any] | None:
+        async with httpx.AsyncClient(base_url=stack.services["reporting"].url) as client:
+            response = await client.get(
+                "/v1/reports/courses",
+                params={"year": 2023},
+                headers={"Authorization": f"Bearer {stack.token(Role.COORDINATOR)}"},
+            )
+        result: dict[str, Any] = response.json()
+        return result if result["pass_rate"] is not None else None
+
+    courses_report = await eventually(yearly, what="the year's exam results in the report")
+    assert courses_report["pass_rate"] == 1.0  # everyone passed, as in Herford
     assert (levels[1]["source"], levels[1]["overall"], levels[1]["writing"]) == ("dtz", "B1", "A2")
 
 

@@ -20,7 +20,12 @@ from durchstarten.service import ServiceRuntime
 from reporting.disclosure import protect_count
 from reporting.exports import to_csv, to_xlsx
 from reporting.projections import PROJECTION, Projector, participant_count
-from reporting.reports import dashboard_data, outcomes, quarterly_monitoring
+from reporting.reports import (
+    courses_and_funds,
+    dashboard_data,
+    outcomes,
+    quarterly_monitoring,
+)
 from reporting.settings import ReportingSettings
 
 SERVICE = "reporting"
@@ -120,6 +125,17 @@ def create_app(settings: ReportingSettings | None = None) -> FastAPI:  # noqa: P
         async with runtime.pool.acquire() as connection:
             return await outcomes(
                 connection, year=year, quarter=quarter, min_cell_count=settings.min_cell_count
+            )
+
+    @app.get("/v1/reports/courses", tags=["reports"])
+    async def courses_report(
+        principal: CurrentPrincipal, year: Annotated[int, Query(ge=2019, le=2100)]
+    ) -> dict[str, Any]:
+        """Enrolments, completions, drop-outs, exam results, pass rate and funds of a year."""
+        principal.require(Role.COORDINATOR, Role.MINISTRY, Role.ADMIN)
+        async with runtime.pool.acquire() as connection:
+            return await courses_and_funds(
+                connection, year=year, min_cell_count=settings.min_cell_count
             )
 
     @app.get("/v1/dashboard/data", tags=["dashboard"])

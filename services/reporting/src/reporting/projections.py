@@ -22,7 +22,13 @@ from pydantic import ValidationError
 from durchstarten.db.sql import SqlFiles
 from durchstarten.events import CloudEvent, Event, ParticipantRegistered, read_event
 from durchstarten.events.coaching import CaseOpened, PlacementRecorded
-from durchstarten.events.courses import ExamResultRecorded, ParticipantEnrolled
+from durchstarten.events.courses import (
+    ExamResultRecorded,
+    FundingAccrued,
+    ParticipantDroppedOut,
+    ParticipantEnrolled,
+    ParticipationCompleted,
+)
 from durchstarten.events.intake import DuplicateConfirmed, ParticipantErased, ParticipantExited
 from durchstarten.logging import get_logger
 from durchstarten.messaging.broker import with_retries
@@ -121,73 +127,127 @@ class Projector:
                 candidates.setdefault(item.envelope.id, item)
         new_ids = await first_times(connection, PROJECTION, list(candidates))
         to_apply = [item for event_id, item in candidates.items() if event_id in new_ids]
-        registrations = [
-            (item.envelope.id, item.event)
-            for item in to_apply
-            if isinstance(item.event, ParticipantRegistered)
-        ]
-        if registrations:
-            await _insert_participants(connection, registrations)
-        exits = [item.event for item in to_apply if isinstance(item.event, ParticipantExited)]
-        if exits:
-            await connection.execute(
-                SQL["exits_upsert"],
-                [e.participant_id for e in exits],
-                [e.exit_date for e in exits],
-                [e.reason.value for e in exits],
-            )
-        starts = [_module_start(item.event) for item in to_apply]
-        starts_known = [s for s in starts if s is not None]
-        if starts_known:
-            await connection.execute(
-                SQL["modules_upsert"],
-                [s[0] for s in starts_known],
-                [s[1] for s in starts_known],
-                [s[2] for s in starts_known],
-                [s[3] for s in starts_known],
-            )
-        placements = [i.event for i in to_apply if isinstance(i.event, PlacementRecorded)]
-        if placements:
-            await connection.execute(
-                SQL["placements_upsert"],
-                [e.placement_id for e in placements],
-                [e.participant_id for e in placements],
-                [e.provider for e in placements],
-                [e.site for e in placements],
-                [e.category.value for e in placements],
-                [e.start_date for e in placements],
-                [e.employment_kind.value if e.employment_kind else None for e in placements],
-            )
-        exams = [i.event for i in to_apply if isinstance(i.event, ExamResultRecorded)]
-        if exams:
-            await connection.execute(
-                SQL["exams_upsert"],
-                [e.course_id for e in exams],
-                [e.participant_id for e in exams],
-                [e.exam_date for e in exams],
-                [e.overall.value for e in exams],
-            )
-        # Applied after the registrations of the same batch: one person's events share a
-        # partition, so an erasure never precedes its registration.
-        erased = [item.event for item in to_apply if isinstance(item.event, ParticipantErased)]
-        if erased:
-            await connection.execute(
-                SQL["participants_erase"],
-                [e.participant_id for e in erased],
-                [e.erased_on for e in erased],
-            )
-        merged = [item.event for item in to_apply if isinstance(item.event, DuplicateConfirmed)]
-        if merged:
-            await connection.execute(
-                SQL["participants_merge"],
-                [e.participant_id for e in merged],
-                [e.duplicate_of for e in merged],
-            )
+        await _write_effects(connection, to_apply)
         skipped = len(records) - len(to_apply)
         for item in to_apply:
             self._runtime.metrics.messages.labels(item.record.topic, "projected").inc()
         if skipped:
             log.debug("records skipped as already applied or unknown", count=skipped)
+
+
+async def _write_effects(connection: asyncpg.Connection, to_apply: list[Parsed]) -> None:
+    """Write a batch's new facts, kind by kind, set-wise (one statement per kind)."""
+    registrations = [
+        (item.envelope.id, item.event)
+        for item in to_apply
+        if isinstance(item.event, ParticipantRegistered)
+    ]
+    if registrations:
+        await _insert_participants(connection, registrations)
+    exits = [item.event for item in to_apply if isinstance(item.event, ParticipantExited)]
+    if exits:
+        await connection.execute(
+            SQL["exits_upsert"],
+            [e.participant_id for e in exits],
+            [e.exit_date for e in exits],
+            [e.reason.value for e in exits],
+        )
+    starts = [_module_start(item.event) for item in to_apply]
+    starts_known = [s for s in starts if s is not None]
+    if starts_known:
+        await connection.execute(
+            SQL["modules_upsert"],
+            [s[0] for s in starts_known],
+            [s[1] for s in starts_known],
+            [s[2] for s in starts_known],
+            [s[3] for s in starts_known],
+        )
+    placements = [i.event for i in to_apply if isinstance(i.event, PlacementRecorded)]
+    if placements:
+        await connection.execute(
+            SQL["placements_upsert"],
+            [e.placement_id for e in placements],
+            [e.participant_id for e in placements],
+            [e.provider for e in placements],
+            [e.site for e in placements],
+            [e.category.value for e in placements],
+            [e.start_date for e in placements],
+            [e.employment_kind.value if e.employment_kind else None for e in placements],
+        )
+    exams = [i.event for i in to_apply if isinstance(i.event, ExamResultRecorded)]
+    if exams:
+        await connection.execute(
+            SQL["exams_upsert"],
+            [e.course_id for e in exams],
+            [e.participant_id for e in exams],
+            [e.exam_date for e in exams],
+            [e.overall.value for e in exams],
+        )
+    course_facts = [f for f in (_course_fact(i.event) for i in to_apply) if f is not None]
+    if course_facts:
+        await connection.execute(
+            SQL["course_participations_upsert"],
+            *[list(column) for column in zip(*course_facts, strict=True)],
+        )
+    funds = [(i.envelope.id, i.event) for i in to_apply if isinstance(i.event, FundingAccrued)]
+    if funds:
+        await connection.execute(
+            SQL["funding_upsert"],
+            [event_id for event_id, _ in funds],
+            [e.course_id for _, e in funds],
+            [e.module.value for _, e in funds],
+            [e.kind.value for _, e in funds],
+            [e.accrued_on for _, e in funds],
+            [e.ue for _, e in funds],
+            [e.amount_cents for _, e in funds],
+        )
+    # Applied after the registrations of the same batch: one person's events share a
+    # partition, so an erasure never precedes its registration.
+    erased = [item.event for item in to_apply if isinstance(item.event, ParticipantErased)]
+    if erased:
+        await connection.execute(
+            SQL["participants_erase"],
+            [e.participant_id for e in erased],
+            [e.erased_on for e in erased],
+        )
+    merged = [item.event for item in to_apply if isinstance(item.event, DuplicateConfirmed)]
+    if merged:
+        await connection.execute(
+            SQL["participants_merge"],
+            [e.participant_id for e in merged],
+            [e.duplicate_of for e in merged],
+        )
+
+
+def _course_fact(event: Event | None) -> tuple[uuid.UUID, uuid.UUID, str, str, date] | None:
+    """(course, participant, module, what, day) for enrolments, completions and drop-outs."""
+    match event:
+        case ParticipantEnrolled():
+            return (
+                event.course_id,
+                event.participant_id,
+                event.module.value,
+                "enrolled",
+                event.enrolled_on,
+            )
+        case ParticipationCompleted():
+            return (
+                event.course_id,
+                event.participant_id,
+                event.module.value,
+                "completed",
+                event.completed_on,
+            )
+        case ParticipantDroppedOut():
+            return (
+                event.course_id,
+                event.participant_id,
+                event.module.value,
+                "dropped-out",
+                event.dropped_on,
+            )
+        case _:
+            return None
 
 
 def _module_start(event: Event | None) -> tuple[uuid.UUID, str, str, date] | None:

@@ -242,3 +242,71 @@ async def outcomes(
         },
         "min_cell_count": min_cell_count,
     }
+
+
+COURSE_EVENTS = ["enrolled", "completed", "dropped-out"]
+COURSE_MODULES = ["F2", "F3", "F4"]
+EXAM_LEVELS = ["B1", "A2", "below-A2", "did-not-sit"]
+
+
+async def courses_and_funds(
+    connection: asyncpg.Connection, *, year: int, min_cell_count: int
+) -> dict[str, Any]:
+    """Enrolments, completions, drop-outs, exam results and the funds of a calendar year.
+
+    People are counted under disclosure control; money and teaching units are facts about
+    courses, not people, and are published as they are.
+    """
+    counts = {
+        (r["module"], r["event"]): int(r["people"])
+        for r in await connection.fetch(SQL["courses_by_module"], year)
+    }
+    people = protect_table(
+        COURSE_MODULES,
+        COURSE_EVENTS,
+        [[counts.get((m, e), 0) for e in COURSE_EVENTS] for m in COURSE_MODULES],
+        min_cell_count=min_cell_count,
+        with_row_totals=False,
+    )
+    exams = {
+        r["overall"]: int(r["results"]) for r in await connection.fetch(SQL["courses_exams"], year)
+    }
+    exam_table = protect_table(
+        EXAM_LEVELS,
+        ["results"],
+        [[exams.get(level, 0)] for level in EXAM_LEVELS],
+        min_cell_count=min_cell_count,
+        with_row_totals=False,
+    )
+    sat = sum(v for k, v in exams.items() if k != "did-not-sit")
+    passed = exams.get("B1", 0)
+    # The rate would give away a hidden count (sat - passed): only when all are published.
+    published = all(
+        exam_table.cells[EXAM_LEVELS.index(level)][0] is not None
+        for level in ("B1", "A2", "below-A2")
+    )
+    pass_rate = round(passed / sat, 4) if sat and published else None
+    funds: dict[str, dict[str, Any]] = {}
+    for row in await connection.fetch(SQL["funds_by_module"], year):
+        entry = funds.setdefault(
+            row["module"], {"ue_paid": 0, "ue_lump_sum_eur": 0.0, "exam_fees_eur": 0.0}
+        )
+        if row["kind"] == "ue-lump-sum":
+            entry["ue_paid"] += int(row["ue"])
+            entry["ue_lump_sum_eur"] += int(row["cents"]) / 100
+        else:
+            entry["exam_fees_eur"] += int(row["cents"]) / 100
+    return {
+        "report": "courses-and-funds",
+        "period": {"year": year},
+        "people_by_module": table_json(people),
+        "exam_results": table_json(exam_table),
+        "pass_rate": pass_rate,
+        "funds_by_module": {m: funds[m] for m in sorted(funds)},
+        "definitions": {
+            "pass_rate": "DTZ results B1 / exams sat (did-not-sit excluded); withheld when a "
+            "count behind it is too small to publish",
+            "ue_paid": "teaching units delivered and paid by the lump sum",
+        },
+        "min_cell_count": min_cell_count,
+    }

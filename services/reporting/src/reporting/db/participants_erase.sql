@@ -12,6 +12,8 @@ WITH tombstones AS (
     DELETE FROM placements WHERE participant_id = ANY($1::uuid[])
 ), gone_exams AS (
     DELETE FROM exam_results WHERE participant_id = ANY($1::uuid[])
+), gone_course_facts AS (
+    DELETE FROM course_participations WHERE participant_id = ANY($1::uuid[])
 ), links AS (
     DELETE FROM duplicates
     WHERE participant_id = ANY($1::uuid[]) OR duplicate_of = ANY($1::uuid[])

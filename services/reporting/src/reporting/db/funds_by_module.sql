@@ -1,0 +1,4 @@
+-- $1 year: teaching units paid and money per module and kind
+SELECT module, kind, coalesce(sum(ue), 0) AS ue, sum(amount_cents) AS cents
+FROM funding WHERE extract(year FROM accrued_on) = $1
+GROUP BY module, kind

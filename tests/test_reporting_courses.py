@@ -1,0 +1,136 @@
+"""The courses-and-funds report against an oracle computed from the generated input."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+from tests.support import envelope, eventually, produce
+
+from durchstarten.auth import Role
+from durchstarten.events.topics import COURSES_EVENTS, INTAKE_EVENTS
+from durchstarten_deploy.stack import ServiceProcess, Stack
+
+pytestmark = pytest.mark.integration
+
+
+async def test_courses_and_funds_match_an_independent_oracle(
+    stack: Stack, services: dict[str, ServiceProcess]
+) -> None:
+    course = str(uuid.uuid4())
+    people = [str(uuid.uuid4()) for _ in range(6)]
+    intake = [
+        envelope(
+            "participant.registered.v1",
+            "/services/intake",
+            pid,
+            {
+                "participant_id": pid,
+                "provider": "test-beta",
+                "entry_date": "2025-01-06",
+                "age_at_entry": 23,
+                "sex": "female",
+                "country_of_origin": "ERI",
+                "residence_status": "gestattung",
+                "municipality": "enger",
+                "school_education": "none",
+                "german_level": "A1",
+            },
+        )
+        for pid in people
+    ]
+    base = {"course_id": course, "provider": "test-beta", "module": "F2"}
+    facts: list[bytes] = []
+    for pid in people:
+        facts.append(
+            envelope(
+                "course.participant-enrolled.v1",
+                "/services/courses",
+                pid,
+                base | {"participant_id": pid, "enrolled_on": "2025-02-01"},
+            )
+        )
+    for pid in people[:4]:
+        facts.append(
+            envelope(
+                "course.participation-completed.v1",
+                "/services/courses",
+                pid,
+                base | {"participant_id": pid, "completed_on": "2025-11-28"},
+            )
+        )
+    facts.append(
+        envelope(
+            "course.participant-dropped-out.v1",
+            "/services/courses",
+            people[5],
+            base | {"participant_id": people[5], "dropped_on": "2025-05-02", "reason": "placed"},
+        )
+    )
+    results = ["B1", "B1", "B1", "A2", "did-not-sit"]
+    for pid, overall in zip(people, results, strict=False):
+        facts.append(
+            envelope(
+                "course.exam-result-recorded.v1",
+                "/services/courses",
+                pid,
+                {
+                    "course_id": course,
+                    "participant_id": pid,
+                    "provider": "test-beta",
+                    "exam_date": "2025-11-10",
+                    "overall": overall,
+                },
+            )
+        )
+    money: list[dict[str, Any]] = [
+        {"kind": "ue-lump-sum", "ue": 6, "amount_cents": 6 * 3750},
+        {"kind": "ue-lump-sum", "ue": 4, "amount_cents": 4 * 3750},
+        *({"kind": "exam-fee", "ue": None, "amount_cents": 13500} for _ in range(4)),
+    ]
+    for item in money:
+        facts.append(
+            envelope(
+                "course.funding-accrued.v1",
+                "/services/courses",
+                course,
+                base | {"accrued_on": "2025-03-03", **item},
+            )
+        )
+    await produce(stack, COURSES_EVENTS, facts)  # course facts before the registrations
+    await produce(stack, INTAKE_EVENTS, intake)
+
+    async def report() -> dict[str, Any] | None:
+        async with httpx.AsyncClient(base_url=stack.services["reporting"].url) as client:
+            response = await client.get(
+                "/v1/reports/courses",
+                params={"year": 2025},
+                headers={"Authorization": f"Bearer {stack.token(Role.MINISTRY)}"},
+            )
+        result: dict[str, Any] = response.json()
+        f2 = result["people_by_module"]["cells"][result["people_by_module"]["rows"].index("F2")]
+        return result if f2[0]["value"] == 6 and "F2" in result["funds_by_module"] else None
+
+    result = await eventually(report, what="course facts projected", timeout_s=60)
+    table = result["people_by_module"]
+    f2 = dict(zip(table["columns"], table["cells"][table["rows"].index("F2")], strict=True))
+    assert f2["enrolled"]["value"] == 6
+    assert f2["completed"]["value"] == 4
+    assert f2["dropped-out"]["suppressed"]  # one person: never shown
+    exams = dict(
+        zip(
+            result["exam_results"]["rows"],
+            (line[0] for line in result["exam_results"]["cells"]),
+            strict=True,
+        )
+    )
+    assert exams["B1"]["value"] == 3
+    assert exams["A2"]["suppressed"]
+    assert result["pass_rate"] is None  # 3 of 4 would give the hidden A2 away
+    assert result["funds_by_module"]["F2"] == {
+        "ue_paid": 10,
+        "ue_lump_sum_eur": 375.0,
+        "exam_fees_eur": 540.0,
+    }
