@@ -10,7 +10,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from durchstarten.domain import NotKnownYet, RuleViolation
+from durchstarten.domain import NotKnownYet, RuleViolation, not_in_future
 from durchstarten.events.coaching import (
     AnswerReferral,
     CaseClosed,
@@ -75,26 +75,12 @@ class ReferralView:
     answer: str | None
 
 
-def _violation(reason: ReasonCode, field: str | None, en: str, de: str) -> RuleViolation:
-    return RuleViolation(reason, field, en, de)
-
-
-def _not_future(day: date, today: date, field: str) -> None:
-    if day > today:
-        raise _violation(
-            ReasonCode.DATE_IN_FUTURE,
-            field,
-            "The date lies in the future.",
-            "Das Datum liegt in der Zukunft.",
-        )
-
-
 def own_case(case: CaseView | None, provider: str, case_id: uuid.UUID) -> CaseView:
     """The provider's own case; unknown (held) when not there yet, refused when another's."""
     if case is None:
         raise NotKnownYet(f"case:{case_id}")
     if case.provider != provider:
-        raise _violation(
+        raise RuleViolation(
             ReasonCode.UNKNOWN_CASE,
             "case_id",
             "No case with this id is known to you.",
@@ -105,7 +91,7 @@ def own_case(case: CaseView | None, provider: str, case_id: uuid.UUID) -> CaseVi
 
 def _open(case: CaseView) -> None:
     if case.closed_on is not None:
-        raise _violation(
+        raise RuleViolation(
             ReasonCode.CASE_CLOSED,
             "case_id",
             f"The case was closed on {case.closed_on}.",
@@ -115,7 +101,7 @@ def _open(case: CaseView) -> None:
 
 def _not_before_case(day: date, case: CaseView, field: str) -> None:
     if day < case.opened_on:
-        raise _violation(
+        raise RuleViolation(
             ReasonCode.DATE_BEFORE_CASE,
             field,
             f"The date lies before the case was opened ({case.opened_on}).",
@@ -136,36 +122,36 @@ def decide_open_case(
     if participant is None:
         raise NotKnownYet(f"participant:{command.participant_id}")
     if provider not in participant.providers:
-        raise _violation(
+        raise RuleViolation(
             ReasonCode.UNKNOWN_PARTICIPANT,
             "participant_id",
             "No participant with this id is known to you.",
             "Eine Person mit dieser Kennung ist Ihnen nicht bekannt.",
         )
     if command.site not in sites:
-        raise _violation(
+        raise RuleViolation(
             ReasonCode.UNKNOWN_SITE,
             "site",
             f"Your sites are: {', '.join(sites) or 'none configured'}.",
             f"Ihre Standorte sind: {', '.join(sites) or 'keine eingerichtet'}.",
         )
     if command.module in open_modules:
-        raise _violation(
+        raise RuleViolation(
             ReasonCode.CASE_ALREADY_OPEN,
             "module",
             f"The participant has an open {command.module} case already.",
             f"Für die Person ist bereits ein {command.module}-Fall offen.",
         )
-    _not_future(command.opened_on, today, "opened_on")
+    not_in_future(command.opened_on, today, "opened_on")
     if command.opened_on < participant.entry_date:
-        raise _violation(
+        raise RuleViolation(
             ReasonCode.DATE_BEFORE_ENTRY,
             "opened_on",
             f"The date lies before the programme entry ({participant.entry_date}).",
             f"Das Datum liegt vor dem Programmeintritt ({participant.entry_date}).",
         )
     if participant.exit_date is not None and command.opened_on > participant.exit_date:
-        raise _violation(
+        raise RuleViolation(
             ReasonCode.DATE_AFTER_EXIT,
             "opened_on",
             f"The participant left the programme on {participant.exit_date}.",
@@ -187,7 +173,7 @@ def decide_session(
     """A session on an open case, on a day between its opening and today."""
     own = own_case(case, provider, command.case_id)
     _open(own)
-    _not_future(command.date, today, "date")
+    not_in_future(command.date, today, "date")
     _not_before_case(command.date, own, "date")
     return SessionRecorded(
         session_id=command.session_id,
@@ -213,13 +199,13 @@ def decide_referral(
     """Refer the participant of an open case: to a course type, a provider or a service."""
     own = own_case(case, provider, command.case_id)
     _open(own)
-    _not_future(command.made_on, today, "made_on")
+    not_in_future(command.made_on, today, "made_on")
     _not_before_case(command.made_on, own, "made_on")
     target = command.target
     if target.kind is ReferralTargetKind.PROVIDER and (
         target.provider not in known_providers or target.provider == provider
     ):
-        raise _violation(
+        raise RuleViolation(
             ReasonCode.UNKNOWN_PROVIDER_TARGET,
             "target.provider",
             "Refer to another provider of this programme.",
@@ -247,22 +233,22 @@ def decide_answer(
         else referral.from_provider
     )
     if provider != recipient:
-        raise _violation(
+        raise RuleViolation(
             ReasonCode.NOT_REFERRAL_RECIPIENT,
             "referral_id",
             "Only the receiving side answers a referral.",
             "Nur die aufnehmende Seite beantwortet eine Verweisung.",
         )
     if referral.answer is not None:
-        raise _violation(
+        raise RuleViolation(
             ReasonCode.REFERRAL_ANSWERED,
             "referral_id",
             f"The referral was answered already ({referral.answer}).",
             f"Die Verweisung wurde bereits beantwortet ({referral.answer}).",
         )
-    _not_future(command.answered_on, today, "answered_on")
+    not_in_future(command.answered_on, today, "answered_on")
     if command.answered_on < referral.made_on:
-        raise _violation(
+        raise RuleViolation(
             ReasonCode.DATE_BEFORE_CASE,
             "answered_on",
             f"The answer lies before the referral ({referral.made_on}).",
@@ -294,7 +280,7 @@ def decide_placement(
     own = own_case(case, provider, command.case_id)
     _not_before_case(command.start_date, own, "start_date")
     if command.start_date > today + timedelta(days=366):
-        raise _violation(
+        raise RuleViolation(
             ReasonCode.DATE_IN_FUTURE,
             "start_date",
             "The start date lies more than a year ahead.",
@@ -328,16 +314,16 @@ def decide_follow_up(
     """A follow-up observation inside its ESF+ window after the programme exit."""
     own = own_case(case, provider, command.case_id)
     if participant is None or participant.exit_date is None:
-        raise _violation(
+        raise RuleViolation(
             ReasonCode.NO_EXIT_YET,
             "case_id",
             "Follow-ups come after the programme exit, which is not recorded.",
             "Nachbefragungen folgen dem Programmaustritt, der nicht erfasst ist.",
         )
-    _not_future(command.observed_on, today, "observed_on")
+    not_in_future(command.observed_on, today, "observed_on")
     start, end = follow_up_window(participant.exit_date, command.window)
     if not start <= command.observed_on <= end:
-        raise _violation(
+        raise RuleViolation(
             ReasonCode.OUTSIDE_FOLLOW_UP_WINDOW,
             "observed_on",
             f"A {command.window} follow-up is observed between {start} and {end}.",
@@ -360,7 +346,7 @@ def decide_close(
     """Close an open case, with a reason, not before it opened."""
     own = own_case(case, provider, command.case_id)
     _open(own)
-    _not_future(command.closed_on, today, "closed_on")
+    not_in_future(command.closed_on, today, "closed_on")
     _not_before_case(command.closed_on, own, "closed_on")
     return CaseClosed(
         case_id=own.case_id,

@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException
-from faststream.kafka.annotations import KafkaMessage
 
 from courses import repository
 from courses.handlers import ACCEPTED_COMMANDS, SERVICE, CoursesHandlers
@@ -14,10 +13,9 @@ from courses.settings import CoursesSettings
 from durchstarten.auth import Principal, Role, TokenVerifier
 from durchstarten.clock import Clock
 from durchstarten.events.reasons import ReasonCode
-from durchstarten.events.topics import COACHING_EVENTS, INTAKE_EVENTS, inbound
+from durchstarten.events.topics import COACHING_EVENTS, INTAKE_EVENTS
 from durchstarten.http_commands import add_command_endpoint
-from durchstarten.messaging.broker import subscriber_options
-from durchstarten.messaging.inbound import InboundEdge
+from durchstarten.messaging.inbound import subscribe_commands, subscribe_events
 from durchstarten.service import ServiceRuntime
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
@@ -38,24 +36,16 @@ def create_app(settings: CoursesSettings | None = None) -> FastAPI:
     runtime.on_start(handlers.retrier.start)
     runtime.on_stop(handlers.retrier.stop)
     verifier = TokenVerifier(settings.auth())
-    edge = InboundEdge(
+    subscribe_commands(
         runtime, service=SERVICE, accepted=ACCEPTED_COMMANDS, execute=handlers.execute_record
     )
-    topics = [inbound(provider, SERVICE) for provider in settings.providers]
-
-    # FastStream's overloads cannot see through **options, hence the ignores.
-    @runtime.broker.subscriber(*topics, group_id=SERVICE, **subscriber_options(settings))  # type: ignore[untyped-decorator]
-    async def on_command(message: KafkaMessage) -> None:
-        await edge.on_record(message.raw_message)
-
-    @runtime.broker.subscriber(  # type: ignore[untyped-decorator]
+    subscribe_events(
+        runtime,
         INTAKE_EVENTS,
         COACHING_EVENTS,
         group_id=f"{SERVICE}.participants",
-        **subscriber_options(settings),
+        handle=handlers.learn_from,
     )
-    async def on_participant_event(message: KafkaMessage) -> None:
-        await handlers.learn_from(message.raw_message)
 
     app = runtime.http_app(
         title="Durchstarten courses",

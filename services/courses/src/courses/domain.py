@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from durchstarten.domain import NotKnownYet, RuleViolation
+from durchstarten.domain import NotKnownYet, RuleViolation, not_in_future
 from durchstarten.events.courses import (
     AttendanceRecorded,
     CertificateRecorded,
@@ -100,14 +100,10 @@ def dtz_overall(listening_reading: DtzLevel, writing: DtzLevel, speaking: DtzLev
     return DtzOverall.BELOW_A2
 
 
-def _violation(reason: ReasonCode, field: str | None, en: str, de: str) -> RuleViolation:
-    return RuleViolation(reason, field, en, de)
-
-
 def own_course(course: CourseView | None, provider: str) -> CourseView:
     """The provider's own course, or a rejection that reveals nothing of others' courses."""
     if course is None or course.provider != provider:
-        raise _violation(
+        raise RuleViolation(
             ReasonCode.UNKNOWN_COURSE,
             "course_id",
             "No course with this id is known to you.",
@@ -117,15 +113,9 @@ def own_course(course: CourseView | None, provider: str) -> CourseView:
 
 
 def _inside(day: date, course: CourseView, field: str, today: date) -> None:
-    if day > today:
-        raise _violation(
-            ReasonCode.DATE_IN_FUTURE,
-            field,
-            "The date lies in the future.",
-            "Das Datum liegt in der Zukunft.",
-        )
+    not_in_future(day, today, field)
     if not course.start_date <= day <= course.end_date:
-        raise _violation(
+        raise RuleViolation(
             ReasonCode.DATE_OUTSIDE_COURSE,
             field,
             f"The course runs from {course.start_date} to {course.end_date}.",
@@ -135,7 +125,7 @@ def _inside(day: date, course: CourseView, field: str, today: date) -> None:
 
 def _enrolled(status: str | None, *, allowed: frozenset[str] = ACTIVE) -> None:
     if status not in allowed:
-        raise _violation(
+        raise RuleViolation(
             ReasonCode.NOT_ENROLLED,
             "participant_id",
             "The participant has no place in this course.",
@@ -146,7 +136,7 @@ def _enrolled(status: str | None, *, allowed: frozenset[str] = ACTIVE) -> None:
 def decide_schedule(command: ScheduleCourse, *, provider: str, exists: bool) -> CourseScheduled:
     """Put a course into the catalogue (its id must be new)."""
     if exists:
-        raise _violation(
+        raise RuleViolation(
             ReasonCode.DUPLICATE_ID,
             "course_id",
             "This id is in use already; choose a new UUID.",
@@ -181,7 +171,7 @@ def decide_enrol(
     if participant is None:
         raise NotKnownYet(f"participant:{command.participant_id}")
     if status in {"enrolled", "waitlisted", "completed"}:
-        raise _violation(
+        raise RuleViolation(
             ReasonCode.ALREADY_ENROLLED,
             "participant_id",
             f"The participant is {status} in this course already.",
@@ -189,14 +179,14 @@ def decide_enrol(
         )
     if own.module == ModuleCode.F2:
         if participant.employment_ban:
-            raise _violation(
+            raise RuleViolation(
                 ReasonCode.EMPLOYMENT_BAN,
                 "participant_id",
                 "Module F2 excludes persons under a legal ban on employment.",
                 "Baustein F2 schließt Personen mit Beschäftigungsverbot aus.",
             )
         if participant.current_placement not in IN_WORK_OR_TRAINING:
-            raise _violation(
+            raise RuleViolation(
                 ReasonCode.NEEDS_WORK_OR_TRAINING,
                 "participant_id",
                 "Module F2 is for persons in work, training or an internship.",
@@ -233,7 +223,7 @@ def decide_attendance(
     _enrolled(status, allowed=frozenset({"enrolled"}))
     planned = own.planned(command.part)
     if planned is None:
-        raise _violation(
+        raise RuleViolation(
             ReasonCode.UNKNOWN_PART,
             "part",
             f"The course's parts are: {', '.join(p['name'] for p in own.parts)}.",
@@ -241,7 +231,7 @@ def decide_attendance(
         )
     _inside(command.date, own, "date", today)
     if attended_in_part + command.ue > planned:
-        raise _violation(
+        raise RuleViolation(
             ReasonCode.ATTENDANCE_BEYOND_PLAN,
             "ue",
             f"Part {command.part} plans {planned} UE; {attended_in_part} are recorded already.",
@@ -301,7 +291,7 @@ def decide_certificate(
     own = own_course(course, provider)
     _enrolled(status)
     if command.issued_on > today or command.issued_on < own.start_date:
-        raise _violation(
+        raise RuleViolation(
             ReasonCode.DATE_OUTSIDE_COURSE,
             "issued_on",
             "A certificate is issued after the course began and not in the future.",
@@ -343,13 +333,7 @@ def decide_drop_out(
     """A participant (or waitlisted person) leaves; True when a place becomes free."""
     own = own_course(course, provider)
     _enrolled(status, allowed=frozenset({"enrolled", "waitlisted"}))
-    if command.dropped_on > today:
-        raise _violation(
-            ReasonCode.DATE_IN_FUTURE,
-            "dropped_on",
-            "The date lies in the future.",
-            "Das Datum liegt in der Zukunft.",
-        )
+    not_in_future(command.dropped_on, today, "dropped_on")
     event = ParticipantDroppedOut(
         course_id=own.course_id,
         participant_id=command.participant_id,

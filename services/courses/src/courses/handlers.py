@@ -6,6 +6,7 @@ erasure) decides enrolment into module F2 and removes person-level rows.
 
 from __future__ import annotations
 
+import uuid
 from datetime import date, timedelta
 from typing import ClassVar
 
@@ -88,16 +89,16 @@ class CoursesHandlers(CommandService):
                 await repository.insert_course(connection, scheduled)
                 return [scheduled]
             case Enrol() as command:
-                course = await repository.course(connection, command.course_id)
+                course, status = await self._place(
+                    connection, command.course_id, command.participant_id
+                )
                 taken, waiting = await repository.counts(connection, command.course_id)
                 decided = domain.decide_enrol(
                     command,
                     provider=provider,
                     course=course,
                     participant=await repository.participant(connection, command.participant_id),
-                    status=await repository.status(
-                        connection, command.course_id, command.participant_id
-                    ),
+                    status=status,
                     places_taken=taken,
                     waiting=waiting,
                 )
@@ -111,14 +112,14 @@ class CoursesHandlers(CommandService):
                 )
                 return [decided]
             case RecordAttendance() as command:
-                course = await repository.course(connection, command.course_id)
+                course, status = await self._place(
+                    connection, command.course_id, command.participant_id
+                )
                 attendance = domain.decide_attendance(
                     command,
                     provider=provider,
                     course=course,
-                    status=await repository.status(
-                        connection, command.course_id, command.participant_id
-                    ),
+                    status=status,
                     attended_in_part=await repository.attended(
                         connection, command.course_id, command.participant_id, command.part
                     ),
@@ -135,14 +136,14 @@ class CoursesHandlers(CommandService):
                 )
                 return [attendance, *([funding] if funding else [])]
             case RecordExamResult() as command:
-                course = await repository.course(connection, command.course_id)
+                course, status = await self._place(
+                    connection, command.course_id, command.participant_id
+                )
                 result = domain.decide_exam(
                     command,
                     provider=provider,
                     course=course,
-                    status=await repository.status(
-                        connection, command.course_id, command.participant_id
-                    ),
+                    status=status,
                     today=today,
                 )
                 await repository.add_exam(connection, result)
@@ -152,14 +153,14 @@ class CoursesHandlers(CommandService):
                 )
                 return [result, *([fee] if fee else [])]
             case RecordCertificate() as command:
-                course = await repository.course(connection, command.course_id)
+                course, status = await self._place(
+                    connection, command.course_id, command.participant_id
+                )
                 certificate = domain.decide_certificate(
                     command,
                     provider=provider,
                     course=course,
-                    status=await repository.status(
-                        connection, command.course_id, command.participant_id
-                    ),
+                    status=status,
                     today=today,
                 )
                 await repository.add_certificate(
@@ -171,14 +172,14 @@ class CoursesHandlers(CommandService):
                 )
                 return [certificate]
             case CompleteParticipation() as command:
-                course = await repository.course(connection, command.course_id)
+                course, status = await self._place(
+                    connection, command.course_id, command.participant_id
+                )
                 completed = domain.decide_completion(
                     command,
                     provider=provider,
                     course=course,
-                    status=await repository.status(
-                        connection, command.course_id, command.participant_id
-                    ),
+                    status=status,
                     today=today,
                 )
                 await repository.set_state(
@@ -198,12 +199,12 @@ class CoursesHandlers(CommandService):
     async def _drop_out(
         self, connection: asyncpg.Connection, command: DropOut, provider: str, today: date
     ) -> list[Event]:
-        course = await repository.course(connection, command.course_id)
+        course, status = await self._place(connection, command.course_id, command.participant_id)
         dropped, freed = domain.decide_drop_out(
             command,
             provider=provider,
             course=course,
-            status=await repository.status(connection, command.course_id, command.participant_id),
+            status=status,
             today=today,
         )
         await repository.set_state(
@@ -224,6 +225,13 @@ class CoursesHandlers(CommandService):
             )
             events.append(domain.promotion(course, next_in_line, command.dropped_on))
         return events
+
+    async def _place(
+        self, connection: asyncpg.Connection, course_id: uuid.UUID, participant_id: uuid.UUID
+    ) -> tuple[domain.CourseView | None, str | None]:
+        """The course (locked) and the participant's standing in it."""
+        course = await repository.course(connection, course_id)
+        return course, await repository.status(connection, course_id, participant_id)
 
     async def learn(self, connection: asyncpg.Connection, event: Event | None) -> None:
         """Participants, their employment ban and placements, and erasure."""

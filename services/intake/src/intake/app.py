@@ -7,17 +7,16 @@ from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
-from faststream.kafka.annotations import KafkaMessage
 
 from durchstarten.auth import Principal, Role, TokenVerifier
 from durchstarten.events import RegisterParticipant
 from durchstarten.events.reasons import ReasonCode
-from durchstarten.events.topics import COURSES_EVENTS, inbound
-from durchstarten.messaging.broker import subscriber_options, with_retries
+from durchstarten.events.topics import COURSES_EVENTS
+from durchstarten.messaging.broker import with_retries
 from durchstarten.messaging.commands import parse_command
 from durchstarten.messaging.dlq import redact_except
 from durchstarten.messaging.errors import PermanentError
-from durchstarten.messaging.inbound import InboundEdge
+from durchstarten.messaging.inbound import subscribe_commands, subscribe_events
 from durchstarten.service import ServiceRuntime
 from intake import audit, repository
 from intake.eligibility import BUILT_IN, load_programmes
@@ -58,21 +57,12 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:  # noqa: PLR0
     )
     verifier = TokenVerifier(settings.auth())
 
-    edge = InboundEdge(
+    subscribe_commands(
         runtime, service=SERVICE, accepted=ACCEPTED_COMMANDS, execute=handlers.execute_record
     )
-    topics = [inbound(provider, SERVICE) for provider in settings.providers]
-
-    # FastStream's overloads cannot see through **options, hence the ignore.
-    @runtime.broker.subscriber(*topics, group_id=SERVICE, **subscriber_options(settings))  # type: ignore[untyped-decorator]
-    async def on_command(message: KafkaMessage) -> None:
-        await edge.on_record(message.raw_message)
-
-    @runtime.broker.subscriber(  # type: ignore[untyped-decorator]
-        COURSES_EVENTS, group_id=f"{SERVICE}.levels", **subscriber_options(settings)
+    subscribe_events(
+        runtime, COURSES_EVENTS, group_id=f"{SERVICE}.levels", handle=handlers.on_courses_record
     )
-    async def on_courses_event(message: KafkaMessage) -> None:
-        await handlers.on_courses_record(message.raw_message)
 
     app = runtime.http_app(
         title="Durchstarten intake",

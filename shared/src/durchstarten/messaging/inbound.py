@@ -9,8 +9,10 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from durchstarten.events.topics import ServiceName, outbound, provider_of_inbound
-from durchstarten.messaging.broker import process_or_park
+from faststream.kafka.annotations import KafkaMessage
+
+from durchstarten.events.topics import ServiceName, inbound, outbound, provider_of_inbound
+from durchstarten.messaging.broker import process_or_park, subscriber_options
 from durchstarten.messaging.commands import InboundCommand, command_id_of, parse_command, rejection
 from durchstarten.messaging.errors import PermanentError
 from durchstarten.messaging.outbox import enqueue
@@ -60,3 +62,40 @@ class InboundEdge:
             self._runtime.metrics.messages.labels(record.topic, "dead-lettered").inc()
 
         await process_or_park(record, work, self._runtime.dead_letters, on_permanent=reject)
+
+
+def subscribe_commands(
+    runtime: ServiceRuntime,
+    *,
+    service: ServiceName,
+    accepted: frozenset[str],
+    execute: Executor,
+) -> None:
+    """Consume every configured provider's `inbound.<provider>.<service>` topic."""
+    edge = InboundEdge(runtime, service=service, accepted=accepted, execute=execute)
+    topics = [inbound(provider, service) for provider in runtime.settings.providers]
+
+    async def on_command(message: KafkaMessage) -> None:
+        await edge.on_record(message.raw_message)
+
+    subscribe = runtime.broker.subscriber(
+        *topics, group_id=service, **subscriber_options(runtime.settings)
+    )
+    subscribe(on_command)
+
+
+def subscribe_events(
+    runtime: ServiceRuntime,
+    *topics: str,
+    group_id: str,
+    handle: Callable[[Any], Awaitable[None]],
+) -> None:
+    """Consume other services' domain topics, one record at a time, through `handle`."""
+
+    async def on_event(message: KafkaMessage) -> None:
+        await handle(message.raw_message)
+
+    subscribe = runtime.broker.subscriber(
+        *topics, group_id=group_id, **subscriber_options(runtime.settings)
+    )
+    subscribe(on_event)
