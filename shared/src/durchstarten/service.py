@@ -28,6 +28,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from durchstarten.db.migrations import PLATFORM_MIGRATIONS, migrate
 from durchstarten.db.pool import create_pool
+from durchstarten.db.sql import SqlFiles
 from durchstarten.logging import configure_logging, get_logger
 from durchstarten.messaging.broker import create_broker
 from durchstarten.messaging.dlq import DeadLetters, Redactor
@@ -35,6 +36,7 @@ from durchstarten.messaging.outbox import OutboxRelay, backlog
 from durchstarten.settings import ServiceSettings
 
 log = get_logger(__name__)
+DB_SQL = SqlFiles(Path(__file__).parent / "db" / "sql")
 
 
 class Metrics:
@@ -199,7 +201,7 @@ class ServiceRuntime:
         try:
             async with asyncio.timeout(2):
                 async with self.pool.acquire() as connection:
-                    checks["database"] = await connection.fetchval("SELECT true") is True
+                    checks["database"] = await connection.fetchval(DB_SQL["ping"]) is True
         except Exception:  # any failure means "not ready", which is what we report
             checks["database"] = False
         checks["kafka"] = await self.broker.ping(timeout=2.0)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import asyncpg
 
+from durchstarten.db.sql import SqlFiles
 from durchstarten.logging import get_logger
 
 log = get_logger(__name__)
@@ -24,16 +25,7 @@ _LOCK_KEY = 0x64737472  # "dstr": one advisory lock id for migrations in every d
 
 PLATFORM_MIGRATIONS = Path(__file__).parent / "migrations"
 
-_CREATE_TABLE = """
-CREATE TABLE IF NOT EXISTS schema_migrations (
-    scope      text        NOT NULL,
-    version    integer     NOT NULL,
-    name       text        NOT NULL,
-    checksum   text        NOT NULL,
-    applied_at timestamptz NOT NULL DEFAULT now(),
-    PRIMARY KEY (scope, version)
-)
-"""
+SQL = SqlFiles(Path(__file__).parent / "sql")
 
 
 class MigrationError(RuntimeError):
@@ -74,10 +66,10 @@ def load_migrations(scope: str, directory: Path) -> list[Migration]:
 async def migrate(connection: asyncpg.Connection, scopes: dict[str, Path]) -> list[str]:
     """Apply every pending migration of `scopes` (scope name -> directory); return their names."""
     applied_now: list[str] = []
-    await connection.execute("SELECT pg_advisory_lock($1)", _LOCK_KEY)
+    await connection.execute(SQL["migrations_lock"], _LOCK_KEY)
     try:
-        await connection.execute(_CREATE_TABLE)
-        rows = await connection.fetch("SELECT scope, version, checksum FROM schema_migrations")
+        await connection.execute(SQL["migrations_table"])
+        rows = await connection.fetch(SQL["migrations_applied"])
         applied = {(row["scope"], row["version"]): row["checksum"] for row in rows}
         for scope, directory in scopes.items():
             for migration in load_migrations(scope, directory):
@@ -90,8 +82,7 @@ async def migrate(connection: asyncpg.Connection, scopes: dict[str, Path]) -> li
                 async with connection.transaction():
                     await connection.execute(migration.sql)
                     await connection.execute(
-                        "INSERT INTO schema_migrations (scope, version, name, checksum)"
-                        " VALUES ($1, $2, $3, $4)",
+                        SQL["migrations_record"],
                         scope,
                         migration.version,
                         migration.name,
@@ -100,5 +91,5 @@ async def migrate(connection: asyncpg.Connection, scopes: dict[str, Path]) -> li
                 log.info("migration applied", scope=scope, migration=migration.name)
                 applied_now.append(f"{scope}/{migration.name}")
     finally:
-        await connection.execute("SELECT pg_advisory_unlock($1)", _LOCK_KEY)
+        await connection.execute(SQL["migrations_unlock"], _LOCK_KEY)
     return applied_now

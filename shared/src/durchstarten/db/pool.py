@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import asyncpg
 
@@ -26,9 +25,3 @@ async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asy
         command_timeout=60,
     )
     return pool
-
-
-async def fetch_value(pool: asyncpg.Pool, query: str, *args: Any) -> Any:
-    """Run a one-value query on a pooled connection (for health checks and small lookups)."""
-    async with pool.acquire() as connection:
-        return await connection.fetchval(query, *args)

@@ -1,0 +1,1 @@
+SELECT scope, version, checksum FROM schema_migrations
