@@ -29,8 +29,17 @@ DEFAULT_LEGAL_BASIS = {
     "gestattung": "asylg-55",
     "aufenthaltserlaubnis": "aufenthg-25",
 }
-TOPICS = ["training-search", "applications", "language-course", "residence-law", "housing",
-          "health", "money", "school", "other"]
+TOPICS = [
+    "training-search",
+    "applications",
+    "language-course",
+    "residence-law",
+    "housing",
+    "health",
+    "money",
+    "school",
+    "other",
+]
 EXIT_REASON = {
     "moved-away": "moved-away",
     "left-country": "left-country",
@@ -327,8 +336,15 @@ class _Generator:
                 data["employment"] = {"kind": "marginal" if marginal else "insured"}
             person.placement = (category, start)
             self.add(
-                Planned(Stage.COACHING, start, provider, "coaching", "record-placement.v1", data,
-                        person.ref),
+                Planned(
+                    Stage.COACHING,
+                    start,
+                    provider,
+                    "coaching",
+                    "record-placement.v1",
+                    data,
+                    person.ref,
+                ),
                 order=3,
             )
 
@@ -487,11 +503,19 @@ class _Generator:
             again["family_name"] = again["family_name"].upper()
             again["provider_reference"] = self.reference(provider, registered_on.year)
             again["entry_date"] = registered_on.isoformat()
-            again["consent"] = {"scopes": ["data-sharing-between-providers"],
-                                "given_on": registered_on.isoformat()}
+            again["consent"] = {
+                "scopes": ["data-sharing-between-providers"],
+                "given_on": registered_on.isoformat(),
+            }
             self.add(
-                Planned(Stage.DUPLICATES, registered_on, provider, "intake",
-                        "register-participant.v2", again)
+                Planned(
+                    Stage.DUPLICATES,
+                    registered_on,
+                    provider,
+                    "intake",
+                    "register-participant.v2",
+                    again,
+                )
             )
             result.append((person, course.start))
         return result
@@ -501,8 +525,15 @@ class _Generator:
     ) -> None:
         common = {"course_id": course_id}
         self.add(
-            Planned(Stage.ENROL, enrolled, provider, "courses", "enrol.v1",
-                    common | {"requested_on": enrolled.isoformat()}, person.ref)
+            Planned(
+                Stage.ENROL,
+                enrolled,
+                provider,
+                "courses",
+                "enrol.v1",
+                common | {"requested_on": enrolled.isoformat()},
+                person.ref,
+            )
         )
         last = course.exam_date - timedelta(days=3) if course.exam_date else course.end
         if course.module == "F2":
@@ -516,16 +547,29 @@ class _Generator:
         for index, (part, ue) in enumerate(units if per_day else []):
             day = enrolled + timedelta(days=index * span // max(len(units), 1))
             self.add(
-                Planned(Stage.COURSE_WORK, day, provider, "courses", "record-attendance.v1",
-                        common | {"part": part, "date": day.isoformat(), "ue": ue}, person.ref),
+                Planned(
+                    Stage.COURSE_WORK,
+                    day,
+                    provider,
+                    "courses",
+                    "record-attendance.v1",
+                    common | {"part": part, "date": day.isoformat(), "ue": ue},
+                    person.ref,
+                ),
                 order=1,
             )
         # A group course ends for everyone on its last day; tutoring with the last lesson.
         finished = course.end if course.module != "F2" else day
         self.add(
-            Planned(Stage.COURSE_WORK, finished, provider, "courses",
-                    "complete-participation.v1", common | {"completed_on": finished.isoformat()},
-                    person.ref),
+            Planned(
+                Stage.COURSE_WORK,
+                finished,
+                provider,
+                "courses",
+                "complete-participation.v1",
+                common | {"completed_on": finished.isoformat()},
+                person.ref,
+            ),
             order=8,
         )
         person.last_day = max(person.last_day, finished)
@@ -536,25 +580,45 @@ class _Generator:
         passing = set(self.rng.sample(range(len(sat)), round(len(sat) * course.pass_share)))
         for index, person in enumerate(sat):
             if index in passing:
-                skills = {"listening_reading": "B1", "speaking": "B1",
-                          "writing": self.rng.choice(["B1", "B1", "A2"])}
+                skills = {
+                    "listening_reading": "B1",
+                    "speaking": "B1",
+                    "writing": self.rng.choice(["B1", "B1", "A2"]),
+                }
             else:
-                skills = {"listening_reading": self.rng.choice(["A2", "below-A2"]),
-                          "speaking": "A2", "writing": self.rng.choice(["A2", "below-A2"])}
+                skills = {
+                    "listening_reading": self.rng.choice(["A2", "below-A2"]),
+                    "speaking": "A2",
+                    "writing": self.rng.choice(["A2", "below-A2"]),
+                }
             self.add(
-                Planned(Stage.COURSE_WORK, course.exam_date, provider, "courses",
-                        "record-exam-result.v1",
-                        {"course_id": course_id, "exam_date": course.exam_date.isoformat(),
-                         **skills}, person.ref),
+                Planned(
+                    Stage.COURSE_WORK,
+                    course.exam_date,
+                    provider,
+                    "courses",
+                    "record-exam-result.v1",
+                    {"course_id": course_id, "exam_date": course.exam_date.isoformat(), **skills},
+                    person.ref,
+                ),
                 order=5,
             )
             if index in passing:
                 issued = course.exam_date + timedelta(days=10)
                 self.add(
-                    Planned(Stage.COURSE_WORK, issued, provider, "courses",
-                            "record-certificate.v1",
-                            {"course_id": course_id, "certificate": "dtz",
-                             "issued_on": issued.isoformat()}, person.ref),
+                    Planned(
+                        Stage.COURSE_WORK,
+                        issued,
+                        provider,
+                        "courses",
+                        "record-certificate.v1",
+                        {
+                            "course_id": course_id,
+                            "certificate": "dtz",
+                            "issued_on": issued.isoformat(),
+                        },
+                        person.ref,
+                    ),
                     order=6,
                 )
 
@@ -567,13 +631,13 @@ class _Generator:
             for n in range(applicants.ineligible):
                 kind = kinds[n % len(kinds)]
                 entry = self.entry_day(self.scenario.programme_start, date(2022, 9, 30))
-                overrides: dict[str, Any] = {
+                ineligible: dict[str, dict[str, Any]] = {
                     "age": {"age": 29},
                     "too-young": {"age": 17},
                     "reception-facility": {"lives_in_state_reception_facility": True},
                     "residence-permit": {"status": "aufenthaltserlaubnis"},
-                }[kind]
-                self.register(provider, entry, **dict(overrides))
+                }
+                self.register(provider, entry, **ineligible[kind])
 
     def exits(self) -> None:
         for person in self.everyone:
@@ -584,10 +648,15 @@ class _Generator:
                 else ("regular-end" if person.in_course else "no-contact")
             )
             self.add(
-                Planned(Stage.EXIT, person.last_day, person.provider, "intake",
-                        "record-programme-exit.v1",
-                        {"exit_date": person.last_day.isoformat(), "reason": reason},
-                        person.ref)
+                Planned(
+                    Stage.EXIT,
+                    person.last_day,
+                    person.provider,
+                    "intake",
+                    "record-programme-exit.v1",
+                    {"exit_date": person.last_day.isoformat(), "reason": reason},
+                    person.ref,
+                )
             )
 
     def build(self) -> History:
@@ -609,9 +678,15 @@ class _Generator:
 def _dated(planned: Planned) -> Planned:
     """Sessions take their date from the planned day (drawn after the payload was built)."""
     if planned.type == "record-session.v1":
-        return Planned(planned.stage, planned.day, planned.provider, planned.service,
-                       planned.type, planned.data | {"date": planned.day.isoformat()},
-                       planned.person)
+        return Planned(
+            planned.stage,
+            planned.day,
+            planned.provider,
+            planned.service,
+            planned.type,
+            planned.data | {"date": planned.day.isoformat()},
+            planned.person,
+        )
     return planned
 
 

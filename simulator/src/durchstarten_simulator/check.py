@@ -1,0 +1,132 @@
+"""The checker: read the reporting API and compare its figures with the oracle's.
+
+The reports are eventually consistent (reporting projects events as they arrive), so the
+checker asks again until everything matches or time runs out. A count the API suppresses
+(disclosure control) matches when the oracle's count is below the published minimum, or
+when another count of the same table is (secondary suppression).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+COUNTS = ("reached", "placed", "exited", "placed_exited")
+RATES = ("placement_rate_reached", "placement_rate_exited")
+EXAM_LEVELS = ("B1", "A2", "below-A2", "did-not-sit")
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One figure: what the oracle expects, what the API shows, and whether they agree."""
+
+    check: str
+    figure: str
+    expected: Any
+    actual: Any
+    ok: bool
+
+
+@dataclass
+class CheckResult:
+    """Every comparison of one check run."""
+
+    comparisons: list[Comparison] = field(default_factory=list)
+    reports: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when every figure agrees."""
+        return bool(self.comparisons) and all(c.ok for c in self.comparisons)
+
+    def as_json(self) -> dict[str, Any]:
+        """A plain form for the command line."""
+        return {
+            "ok": self.ok,
+            "comparisons": [
+                {
+                    "check": c.check,
+                    "figure": c.figure,
+                    "expected": c.expected,
+                    "actual": c.actual,
+                    "ok": c.ok,
+                }
+                for c in self.comparisons
+            ],
+        }
+
+
+def _cell(table: dict[str, Any], row: str, column: str) -> dict[str, Any]:
+    cell: dict[str, Any] = table["cells"][table["rows"].index(row)][table["columns"].index(column)]
+    return cell
+
+
+def _label(check: dict[str, Any]) -> str:
+    period = f"{check['year']}" + (f"-Q{check['quarter']}" if check.get("quarter") else "")
+    return f"{check['report']} {check.get('provider') or 'county'} {period}"
+
+
+async def fetch(client: httpx.AsyncClient, check: dict[str, Any]) -> dict[str, Any]:
+    """The report a check compares with."""
+    params: dict[str, Any] = {"year": check["year"]}
+    if check.get("quarter"):
+        params["quarter"] = check["quarter"]
+    if check.get("provider"):
+        params["provider"] = check["provider"]
+    path = "/v1/reports/outcomes" if check["report"] == "outcomes" else "/v1/reports/courses"
+    response = await client.get(path, params=params)
+    response.raise_for_status()
+    report: dict[str, Any] = response.json()
+    return report
+
+
+def compare(check: dict[str, Any], report: dict[str, Any]) -> list[Comparison]:
+    """The oracle's figures of one check against one report."""
+    expected = check["figures"]
+    minimum = int(report.get("min_cell_count", 3))
+    label = _label(check)
+    names: tuple[str, ...]
+    rates: tuple[str, ...]
+    if check["report"] == "outcomes":
+        table, column, names, rates = report["participants"], "participants", COUNTS, RATES
+        wanted = {name: expected[name] for name in names}
+    else:
+        table, column, names, rates = report["exam_results"], "results", EXAM_LEVELS, ("pass_rate",)
+        wanted = dict(expected["exam_results"])
+    # Some count of this table is hidden: others may be hidden with it, rates withheld.
+    hidden = any(0 < v < minimum for v in wanted.values())
+    result = []
+    for name in names:
+        cell = _cell(table, name, column)
+        if cell.get("suppressed"):
+            ok = 0 < wanted[name] < minimum or hidden
+        else:
+            ok = cell["value"] == wanted[name]
+        result.append(Comparison(label, name, wanted[name], cell.get("value"), ok))
+    for rate in rates:
+        actual = report.get(rate)
+        ok = actual == expected[rate] or (actual is None and hidden)
+        result.append(Comparison(label, rate, expected[rate], actual, ok))
+    return result
+
+
+async def check(
+    reporting_url: str, token: str, oracle: dict[str, Any], *, timeout_s: float = 60.0
+) -> CheckResult:
+    """Compare every check of the oracle with the reporting API, until equal or timed out."""
+    deadline = time.monotonic() + timeout_s
+    headers = {"Authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(base_url=reporting_url, headers=headers, timeout=30) as client:
+        while True:
+            result = CheckResult()
+            for item in oracle["checks"]:
+                report = await fetch(client, item)
+                result.reports.append(report)
+                result.comparisons += compare(item, report)
+            if result.ok or time.monotonic() > deadline:
+                return result
+            await asyncio.sleep(0.5)

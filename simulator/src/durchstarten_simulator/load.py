@@ -1,0 +1,319 @@
+"""Load mode: synthetic participants and a realistic mix of commands at a fixed arrival rate.
+
+Open loop: command i leaves at t0 + i/rate whatever the services answer, so a slow system
+builds a backlog instead of slowing the generator down (the way real providers behave).
+Before the timed phase, the participants are registered and one course per provider is
+scheduled (their pseudonyms are needed); that preparation is not part of the measurement.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import random
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from durchstarten.events.topics import inbound
+from durchstarten_simulator import people
+from durchstarten_simulator.wire import (
+    CONTENT_TYPE,
+    KafkaTransport,
+    Outgoing,
+    envelope,
+    producer,
+)
+
+DEFAULT_PROVIDERS = ("diakonie-herford", "in-via", "awo-owl")
+ACK_EVERY_S = 0.1
+"""Acknowledgements are awaited per batch: at most this long's worth of sends at once."""
+
+_POPULATION: dict[str, dict[str, float]] = {
+    "sex": {"male": 72, "female": 27, "diverse": 1},
+    "origins": {"SYR": 24, "AFG": 22, "IRQ": 14, "GIN": 12, "ERI": 8, "IRN": 8, "SOM": 5},
+    "statuses": {"gestattung": 45, "duldung": 45, "ausbildungsduldung": 10},
+    "municipalities": {
+        "herford": 30,
+        "buende": 16,
+        "loehne": 15,
+        "enger": 7,
+        "vlotho": 7,
+        "hiddenhausen": 8,
+        "spenge": 5,
+        "kirchlengern": 6,
+        "roedinghausen": 4,
+    },
+    "german_levels": {"none": 8, "A1": 34, "A2": 36, "B1": 22},
+}
+_LEGAL_BASIS = {
+    "gestattung": "asylg-55",
+    "duldung": "aufenthg-60a",
+    "ausbildungsduldung": "aufenthg-60c",
+}
+_SYLLABLES = ["ba", "ko", "ri", "mu", "te", "sa", "di", "lo", "ne", "fu", "ga", "hi", "ja", "pe"]
+ENTRY = date(2022, 1, 10)
+OPENED = date(2022, 1, 17)
+COURSE_START = date(2022, 1, 17)
+COURSE_END = date(2022, 12, 23)
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    """What the timed phase achieved.
+
+    `per_second[k]` counts the sends in second k after `started` (time.monotonic()).
+    """
+
+    sent: int
+    target_rate: float
+    achieved_rate: float
+    per_second: list[int]
+    started: float
+    ended: float
+    participants: int
+    prepared: int
+
+
+def _suffix(number: int) -> str:
+    """A pronounceable, unique name part: keeps intake from joining two invented people."""
+    letters = []
+    while True:
+        number, digit = divmod(number, len(_SYLLABLES))
+        letters.append(_SYLLABLES[digit])
+        if number == 0:
+            return "".join(letters).capitalize()
+
+
+class _Synthetic:
+    """Synthetic participants and their commands, from one seeded generator."""
+
+    def __init__(self, seed: int, providers: list[str]) -> None:
+        self.rng = random.Random(seed)  # noqa: S311  # invented data, not security
+        self.providers = providers
+        self.registered = 0
+        self.courses = {p: self.uuid() for p in providers}
+
+    def uuid(self) -> str:
+        return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+
+    def registration(self, provider: str) -> Outgoing:
+        self.registered += 1
+        rng = self.rng
+        sex = people.pick(rng, _POPULATION["sex"])
+        origin = people.pick(rng, _POPULATION["origins"])
+        given, family = people.name(rng, origin, sex)
+        status = people.pick(rng, _POPULATION["statuses"])
+        born = people.birth_date(rng, ENTRY, people.age(rng, 18, 27), set())
+        reference = f"LOAD-{self.registered:07d}"
+        data = {
+            "provider_reference": reference,
+            "given_name": given,
+            "family_name": f"{family} {_suffix(self.registered)}",
+            "birth_date": born.isoformat(),
+            "sex": sex,
+            "country_of_origin": origin,
+            "residence_status": {"status": status, "legal_basis": _LEGAL_BASIS[status]},
+            "municipality": people.pick(rng, _POPULATION["municipalities"]),
+            "german_level": {"overall": people.pick(rng, _POPULATION["german_levels"])},
+            "languages": people.languages(rng, origin),
+            "entry_date": ENTRY.isoformat(),
+        }
+        return Outgoing(
+            provider, "intake", reference, envelope(provider, "register-participant.v2", data)
+        )
+
+    def schedule(self, provider: str) -> Outgoing:
+        course_id = self.courses[provider]
+        data = {
+            "course_id": course_id,
+            "course_type": "preparatory-course",
+            "module": "F4",
+            "site": "herford",
+            "start_date": COURSE_START.isoformat(),
+            "end_date": COURSE_END.isoformat(),
+            "parts": [{"name": "kurs", "planned_ue": 2000}],
+        }
+        return Outgoing(
+            provider, "courses", course_id, envelope(provider, "schedule-course.v1", data)
+        )
+
+    def script(self, provider: str, participant: str) -> Iterator[Outgoing]:
+        """One person's commands in a realistic order, then more for as long as needed.
+
+        A case and its sessions mostly, a course place with attendance, a placement.
+        """
+        rng = self.rng
+        case_id = self.uuid()
+        course_id = self.courses[provider]
+
+        def out(service: str, type_: str, data: dict[str, Any]) -> Outgoing:
+            return Outgoing(provider, service, participant, envelope(provider, type_, data))
+
+        def session(day: int) -> Outgoing:
+            return out(
+                "coaching",
+                "record-session.v1",
+                {
+                    "session_id": self.uuid(),
+                    "case_id": case_id,
+                    "date": (OPENED + timedelta(days=day % 330)).isoformat(),
+                    "minutes": rng.choice([30, 45, 60, 90]),
+                    "languages": ["de"],
+                    "topics": [rng.choice(["training-search", "applications", "housing"])],
+                    "coach_id": "load-coach-1",
+                },
+            )
+
+        def attendance(day: int) -> Outgoing:
+            return out(
+                "courses",
+                "record-attendance.v1",
+                {
+                    "course_id": course_id,
+                    "participant_id": participant,
+                    "part": "kurs",
+                    "date": (COURSE_START + timedelta(days=day % 300)).isoformat(),
+                    "ue": 4,
+                },
+            )
+
+        yield out(
+            "coaching",
+            "open-case.v1",
+            {
+                "case_id": case_id,
+                "participant_id": participant,
+                "module": "F1",
+                "site": "herford",
+                "opened_on": OPENED.isoformat(),
+            },
+        )
+        yield session(1)
+        yield out(
+            "courses",
+            "enrol.v1",
+            {
+                "course_id": course_id,
+                "participant_id": participant,
+                "requested_on": COURSE_START.isoformat(),
+            },
+        )
+        yield attendance(1)
+        yield session(8)
+        yield attendance(2)
+        yield out(
+            "coaching",
+            "record-placement.v1",
+            {
+                "placement_id": self.uuid(),
+                "case_id": case_id,
+                "category": rng.choice(["ausbildung-company", "language-course", "school"]),
+                "start_date": (OPENED + timedelta(days=30)).isoformat(),
+            },
+        )
+        for n in itertools.count(3):
+            yield session(7 * n) if n % 2 else attendance(n)
+
+    def stream(self, known: dict[str, str]) -> Iterator[Outgoing]:
+        """Round robin over the participants (one step each), a new registration now and then."""
+        scripts = [self.script(provider, pid) for pid, provider in known.items()]
+        for turn in itertools.count():
+            if turn % 10 == 9 or not scripts:
+                yield self.registration(self.providers[turn % len(self.providers)])
+            else:
+                yield next(scripts[turn % len(scripts)])
+
+
+async def _prepare(
+    bootstrap: str, synthetic: _Synthetic, participants: int, timeout_s: float
+) -> dict[str, str]:
+    """Register the participants and schedule the courses; wait for every reply."""
+    transport = KafkaTransport(bootstrap, synthetic.providers)
+    await transport.start()
+    try:
+        providers = synthetic.providers
+        commands = [synthetic.schedule(p) for p in providers]
+        commands += [
+            synthetic.registration(providers[n % len(providers)]) for n in range(participants)
+        ]
+        await transport.send(commands)
+        replies = await transport.wait({c.id for c in commands}, timeout_s)
+    finally:
+        await transport.stop()
+    return {
+        str(reply.participant_id): command.provider
+        for command in commands
+        if (reply := replies[command.id]).accepted and reply.participant_id
+    }
+
+
+async def run_load(
+    bootstrap: str,
+    *,
+    rate: float,
+    duration_s: float,
+    participants: int = 200,
+    seed: int = 0,
+    providers: tuple[str, ...] | list[str] = DEFAULT_PROVIDERS,
+    prepare_timeout_s: float = 120.0,
+) -> LoadResult:
+    """Register `participants`, then send commands at `rate` per second for `duration_s`.
+
+    Open loop: no send waits for a reply; acknowledgements of the broker are awaited per
+    batch (at most ACK_EVERY_S of sends), never thousands of futures at once.
+    """
+    synthetic = _Synthetic(seed, list(providers))
+    known = await _prepare(bootstrap, synthetic, participants, prepare_timeout_s)
+    stream = synthetic.stream(known)
+    kafka = producer(bootstrap)
+    await kafka.start()
+    per_second = [0] * (int(duration_s) + 1)
+    pending: list[asyncio.Future[Any]] = []
+    sent = 0
+    try:
+        started = time.monotonic()
+        last_ack = started
+        while (now := time.monotonic()) - started < duration_s:
+            due = min(int((now - started) * rate) + 1, int(duration_s * rate))
+            while sent < due:
+                command = next(stream)
+                pending.append(
+                    await kafka.send(
+                        inbound(command.provider, command.service),  # type: ignore[arg-type]
+                        json.dumps(command.envelope).encode(),
+                        key=command.key.encode(),
+                        headers=[("content-type", CONTENT_TYPE.encode())],
+                    )
+                )
+                per_second[min(int(time.monotonic() - started), len(per_second) - 1)] += 1
+                sent += 1
+            if time.monotonic() - last_ack >= ACK_EVERY_S:
+                for future in pending:
+                    await future
+                pending.clear()
+                last_ack = time.monotonic()
+            if sent >= int(duration_s * rate):
+                break
+            await asyncio.sleep(max(0.0, started + sent / rate - time.monotonic()))
+        ended = time.monotonic()
+        for future in pending:
+            await future
+    finally:
+        await kafka.stop()
+    elapsed = max(ended - started, 1e-9)
+    whole = list(per_second[: int(duration_s)])
+    return LoadResult(
+        sent=sent,
+        target_rate=rate,
+        achieved_rate=sent / max(elapsed, duration_s) if sent else 0.0,
+        per_second=whole,
+        started=started,
+        ended=ended,
+        participants=len(known),
+        prepared=participants + len(synthetic.providers),
+    )

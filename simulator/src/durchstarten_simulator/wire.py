@@ -1,0 +1,245 @@
+"""Sending commands as a provider's own system does: CloudEvents JSON on Kafka, or over HTTP.
+
+Nothing here uses the services' code. Kafka messages are written with a plain aiokafka
+producer (acks=all, idempotent); replies are read from the provider's outbound topics.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+from durchstarten.events.topics import WRITE_SERVICES, inbound, outbound
+
+CONTENT_TYPE = "application/cloudevents+json"
+ACK_BATCH = 500
+"""Sends between two waits for the broker's acknowledgements (KAFKA-NOTES: never thousands)."""
+
+
+def envelope(provider: str, type_: str, data: dict[str, Any]) -> dict[str, Any]:
+    """A command in CloudEvents 1.0 structured mode, with a fresh id."""
+    return {
+        "specversion": "1.0",
+        "id": str(uuid.uuid4()),
+        "source": f"/providers/{provider}",
+        "type": type_,
+        "time": datetime.now(UTC).isoformat(),
+        "datacontenttype": "application/json",
+        "data": data,
+    }
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What the service answered to one command."""
+
+    command_id: str
+    accepted: bool
+    reason: str | None = None
+    status: str | None = None
+    participant_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One command ready to go: where to, its key and its envelope."""
+
+    provider: str
+    service: str
+    key: str
+    envelope: dict[str, Any]
+
+    @property
+    def id(self) -> str:
+        """The envelope's id, which the reply names."""
+        return str(self.envelope["id"])
+
+
+def producer(bootstrap: str) -> AIOKafkaProducer:
+    """A producer that loses nothing: acks from all replicas, idempotent retries."""
+    return AIOKafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=5
+    )
+
+
+async def produce(kafka: AIOKafkaProducer, commands: Iterable[Outgoing]) -> int:
+    """Send in order, waiting for acknowledgements every ACK_BATCH messages; return the count."""
+    pending: list[asyncio.Future[Any]] = []
+    sent = 0
+    for command in commands:
+        pending.append(
+            await kafka.send(
+                inbound(command.provider, command.service),  # type: ignore[arg-type]
+                json.dumps(command.envelope).encode(),
+                key=command.key.encode(),
+                headers=[("content-type", CONTENT_TYPE.encode())],
+            )
+        )
+        sent += 1
+        if len(pending) >= ACK_BATCH:
+            for future in pending:
+                await future
+            pending.clear()
+    for future in pending:
+        await future
+    return sent
+
+
+class KafkaTransport:
+    """Commands to the inbound topics; replies collected from the outbound topics."""
+
+    def __init__(self, bootstrap: str, providers: list[str]) -> None:
+        """Not connected yet: `start` connects."""
+        self.bootstrap = bootstrap
+        self.providers = providers
+        self.replies: dict[str, Reply] = {}
+        self._producer = producer(bootstrap)
+        self._consumer = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap, enable_auto_commit=False, fetch_max_wait_ms=20
+        )
+        self._reader: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """Connect, and start reading replies from the current end of every outbound topic."""
+        await self._producer.start()
+        await self._consumer.start()
+        topics = [outbound(p, s) for p in self.providers for s in WRITE_SERVICES]
+        partitions = []
+        for topic in topics:
+            found = self._consumer.partitions_for_topic(topic)
+            if not found:
+                await self._consumer._client.force_metadata_update()  # no public way to refresh
+                found = self._consumer.partitions_for_topic(topic) or set()
+            partitions += [TopicPartition(topic, p) for p in found]
+        self._consumer.assign(partitions)
+        await self._consumer.seek_to_end(*partitions)
+        for partition in partitions:
+            await self._consumer.position(partition)  # fixes the start before anything is sent
+        self._reader = asyncio.create_task(self._read())
+
+    async def _read(self) -> None:
+        while True:
+            batch = await self._consumer.getmany(timeout_ms=200)
+            for records in batch.values():
+                for record in records:
+                    reply = _reply(json.loads(record.value))
+                    if reply is not None:
+                        self.replies[reply.command_id] = reply
+
+    async def send(self, commands: list[Outgoing]) -> None:
+        """Publish the commands in order (the replies arrive in `replies`)."""
+        await produce(self._producer, commands)
+
+    async def wait(self, ids: set[str], timeout_s: float) -> dict[str, Reply]:
+        """The replies to `ids`; raises TimeoutError naming how many are missing."""
+        deadline = time.monotonic() + timeout_s
+        while not ids <= self.replies.keys():
+            if self._reader is not None and self._reader.done():
+                self._reader.result()  # the reader failed: raise its error
+            if time.monotonic() > deadline:
+                missing = len(ids - self.replies.keys())
+                msg = f"{missing} of {len(ids)} replies missing after {timeout_s} s"
+                raise TimeoutError(msg)
+            await asyncio.sleep(0.05)
+        return {i: self.replies[i] for i in ids}
+
+    async def stop(self) -> None:
+        """Disconnect."""
+        if self._reader is not None:
+            self._reader.cancel()
+        await self._producer.stop()
+        await self._consumer.stop()
+
+
+def _reply(value: dict[str, Any]) -> Reply | None:
+    data = value.get("data") or {}
+    command_id = data.get("command_id")
+    if not command_id:
+        return None
+    accepted = str(value.get("type", "")).startswith("command.accepted.")
+    return Reply(
+        command_id=command_id,
+        accepted=accepted,
+        reason=None if accepted else data.get("reason"),
+        status=data.get("status"),
+        participant_id=data.get("participant_id"),
+    )
+
+
+class HttpTransport:
+    """Commands posted to each service's `POST /v1/commands`; the answer is the reply.
+
+    One person's commands go one after the other (as on their Kafka partition); up to
+    `concurrency` people at a time.
+    """
+
+    def __init__(
+        self, urls: dict[str, str], token: Callable[[str], str], *, concurrency: int = 16
+    ) -> None:
+        """`urls` by service name; `token(provider)` gives a bearer token."""
+        self.urls = urls
+        self.token = token
+        self.concurrency = concurrency
+        self.replies: dict[str, Reply] = {}
+        self._client = httpx.AsyncClient(timeout=60)
+
+    async def start(self) -> None:
+        """Nothing to connect in advance."""
+
+    async def send(self, commands: list[Outgoing]) -> None:
+        """Post every command; each answer is kept as its reply."""
+        by_key: dict[str, list[Outgoing]] = {}
+        for command in commands:
+            by_key.setdefault(command.key, []).append(command)
+        queue: asyncio.Queue[list[Outgoing]] = asyncio.Queue()
+        for chain in by_key.values():
+            queue.put_nowait(chain)
+
+        async def worker() -> None:
+            while not queue.empty():
+                for command in queue.get_nowait():
+                    self.replies[command.id] = await self._post(command)
+
+        await asyncio.gather(*(worker() for _ in range(self.concurrency)))
+
+    async def _post(self, command: Outgoing) -> Reply:
+        response = await self._client.post(
+            f"{self.urls[command.service]}/v1/commands",
+            content=json.dumps(command.envelope),
+            headers={
+                "Authorization": f"Bearer {self.token(command.provider)}",
+                "Content-Type": CONTENT_TYPE,
+            },
+        )
+        body = response.json()
+        if response.status_code < 300:  # 201 accepted, 202 held (carried out later), 200 seen
+            return Reply(
+                command.id,
+                True,
+                status=body.get("status"),
+                participant_id=body.get("participant_id"),
+            )
+        reason = body.get("reason") if isinstance(body, dict) else None
+        if isinstance(reason, dict):  # FastAPI's HTTPException wraps the detail
+            reason = reason.get("reason")
+        if reason is None and isinstance(body.get("detail"), dict):
+            reason = body["detail"].get("reason")
+        return Reply(command.id, False, reason=str(reason or response.status_code))
+
+    async def wait(self, ids: set[str], timeout_s: float) -> dict[str, Reply]:
+        """Every reply came with its answer already (`timeout_s` is for Kafka's twin)."""
+        del timeout_s
+        return {i: self.replies[i] for i in ids}
+
+    async def stop(self) -> None:
+        """Close the connection pool."""
+        await self._client.aclose()
