@@ -278,8 +278,9 @@ async def run_load(
     try:
         started = time.monotonic()
         last_ack = started
-        while (now := time.monotonic()) - started < duration_s:
-            due = min(int((now - started) * rate) + 1, int(duration_s * rate))
+        total = int(duration_s * rate)
+        while sent < total:
+            due = min(int((time.monotonic() - started) * rate) + 1, total)
             while sent < due:
                 command = next(stream)
                 pending.append(
@@ -297,8 +298,6 @@ async def run_load(
                     await future
                 pending.clear()
                 last_ack = time.monotonic()
-            if sent >= int(duration_s * rate):
-                break
             await asyncio.sleep(max(0.0, started + sent / rate - time.monotonic()))
         ended = time.monotonic()
         for future in pending:

@@ -1,0 +1,148 @@
+"""The provider simulator against the real stack: the Kreis Herford history reaches the
+reports with the county's figures, equal to the oracle; another seed gives another history
+that is just as consistent; load mode keeps its arrival rate.
+
+The simulator's providers (diakonie-herford, in-via, awo-owl) are not the session's test
+providers, and the reports must count this history alone: the module runs its own Kafka
+broker and its own four services (on the session's PostgreSQL, in databases of their own).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+
+from durchstarten.auth import Role
+from durchstarten_deploy.stack import DEFAULT_PROVIDERS, SERVICES, Stack, unique_prefix
+from durchstarten_simulator import scenario as scenario_file
+from durchstarten_simulator.check import check
+from durchstarten_simulator.generate import generate
+from durchstarten_simulator.load import run_load
+from durchstarten_simulator.oracle import expected
+from durchstarten_simulator.runner import replay
+from durchstarten_simulator.wire import KafkaTransport
+
+pytestmark = pytest.mark.integration
+
+HERFORD = Path(__file__).resolve().parents[1] / "simulator" / "scenarios" / "kreis-herford.toml"
+# A second history lives side by side under providers of its own.
+ALIASES = {"diakonie": "sim-diakonie", "in-via": "sim-in-via", "awo": "sim-awo"}
+LOAD_PROVIDER = "sim-load"
+
+
+@pytest.fixture(scope="module")
+def herford_stack(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    own = Stack(
+        state_dir=tmp_path_factory.mktemp("herford"),
+        database_url=stack.admin_url,
+        providers=(*DEFAULT_PROVIDERS, *ALIASES.values(), LOAD_PROVIDER),
+        database_prefix=unique_prefix(),
+    )
+    try:
+        own.start_infrastructure()
+        for name in SERVICES:
+            own.start_service(name)
+        yield own
+    finally:
+        own.stop()
+        asyncio.run(_drop_databases(stack.admin_url, own.database_prefix))
+
+
+async def _drop_databases(admin_url: str, prefix: str) -> None:
+    connection = await asyncpg.connect(admin_url)
+    try:
+        for row in await connection.fetch(
+            "SELECT datname FROM pg_database WHERE datname LIKE $1", f"{prefix}\\_%"
+        ):
+            await connection.execute(f'DROP DATABASE "{row["datname"]}" WITH (FORCE)')
+    finally:
+        await connection.close()
+
+
+def figures(oracle: dict[str, Any], report: str, provider: str) -> dict[str, Any]:
+    return next(
+        c["figures"] for c in oracle["checks"] if c["report"] == report and c["provider"] == provider
+    )
+
+
+def failures(result: Any) -> list[Any]:
+    return [c for c in result.comparisons if not c.ok]
+
+
+async def test_the_herford_history_reaches_the_reports_with_the_county_figures(
+    herford_stack: Stack,
+) -> None:
+    history = generate(scenario_file.load(HERFORD))
+    oracle = expected(history)
+    diakonie = figures(oracle, "outcomes", "diakonie-herford")
+    assert diakonie["reached"] == 106
+    assert 0.45 <= diakonie["placement_rate_reached"] <= 0.55
+    assert figures(oracle, "courses", "awo-owl")["pass_rate"] == 1.0
+
+    outcome = await replay(history, KafkaTransport(herford_stack.bootstrap, list(DEFAULT_PROVIDERS)))
+    # Only the applicant living in a state reception facility is refused outright; the other
+    # ineligible ones wait for a coordinator; the two duplicates are recognised for sure.
+    assert dict(outcome.rejected) == {"not-eligible": 1}, outcome.summary()
+    assert outcome.registrations["pending-exception"] == 3
+    assert outcome.registrations["existing-participant"] == 2
+    assert outcome.skipped == 0
+
+    result = await check(
+        herford_stack.services["reporting"].url,
+        herford_stack.token(Role.COORDINATOR),
+        oracle,
+        timeout_s=90,
+    )
+    assert failures(result) == []
+    published = {(c.check, c.figure): c.actual for c in result.comparisons}
+    assert published[("outcomes diakonie-herford 2022-Q4", "reached")] == 106
+    rate = published[("outcomes diakonie-herford 2022-Q4", "placement_rate_reached")]
+    assert 0.45 <= rate <= 0.55
+    assert published[("courses awo-owl 2023", "pass_rate")] == 1.0
+
+
+async def test_another_seed_gives_another_history_just_as_consistent(
+    herford_stack: Stack,
+) -> None:
+    scenario = scenario_file.load(HERFORD).with_provider_ids(ALIASES)
+    seed = secrets.randbelow(2**31)
+    history = generate(scenario, seed)
+    assert history.digest != generate(scenario).digest, seed
+    oracle = expected(history)
+    # The county-wide figures hold both histories now: compare each provider's own.
+    oracle["checks"] = [c for c in oracle["checks"] if c["provider"] is not None]
+
+    outcome = await replay(history, KafkaTransport(herford_stack.bootstrap, list(ALIASES.values())))
+    assert dict(outcome.rejected) == {"not-eligible": 1}, (seed, outcome.summary())
+
+    result = await check(
+        herford_stack.services["reporting"].url,
+        herford_stack.token(Role.COORDINATOR),
+        oracle,
+        timeout_s=90,
+    )
+    assert failures(result) == [], seed
+    assert figures(oracle, "outcomes", "sim-diakonie")["reached"] == 106
+
+
+async def test_load_mode_sustains_its_rate_for_ten_seconds(herford_stack: Stack) -> None:
+    result = await run_load(
+        herford_stack.bootstrap,
+        rate=200,
+        duration_s=10,
+        participants=150,
+        seed=11,
+        providers=[LOAD_PROVIDER],
+    )
+    assert result.participants == 150
+    assert result.sent == 2000
+    assert result.achieved_rate >= 0.97 * 200, result
+    assert len(result.per_second) == 10
+    assert min(result.per_second) >= 0.9 * 200, result.per_second
+    assert result.ended - result.started <= 10.5
