@@ -67,7 +67,9 @@ async def _drop_databases(admin_url: str, prefix: str) -> None:
 
 def figures(oracle: dict[str, Any], report: str, provider: str) -> dict[str, Any]:
     return next(
-        c["figures"] for c in oracle["checks"] if c["report"] == report and c["provider"] == provider
+        c["figures"]
+        for c in oracle["checks"]
+        if c["report"] == report and c["provider"] == provider
     )
 
 
@@ -85,7 +87,9 @@ async def test_the_herford_history_reaches_the_reports_with_the_county_figures(
     assert 0.45 <= diakonie["placement_rate_reached"] <= 0.55
     assert figures(oracle, "courses", "awo-owl")["pass_rate"] == 1.0
 
-    outcome = await replay(history, KafkaTransport(herford_stack.bootstrap, list(DEFAULT_PROVIDERS)))
+    outcome = await replay(
+        history, KafkaTransport(herford_stack.bootstrap, list(DEFAULT_PROVIDERS))
+    )
     # Only the applicant living in a state reception facility is refused outright; the other
     # ineligible ones wait for a coordinator; the two duplicates are recognised for sure.
     assert dict(outcome.rejected) == {"not-eligible": 1}, outcome.summary()

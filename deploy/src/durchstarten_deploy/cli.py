@@ -3,7 +3,8 @@
 - up:     start Kafka, PostgreSQL and the four services in the background
 - down:   stop everything `up` started, by process id
 - status: show what runs and whether it is ready
-- run:    up, publish the demo, print where everything is, wait for Ctrl-C, then down
+- run:    up, replay the Kreis Herford history (the demo), print the headline figures the
+          reporting API shows and where everything is, wait for Ctrl-C, then down
 - token:  print a development bearer token for calling the HTTP APIs
 - topics: create the project's topics on the broker named by DURCHSTARTEN_* settings
           (the topic-creation step of docker-compose.yml and of cluster deployments)
@@ -129,7 +130,7 @@ def _ready(url: str) -> bool:
         return False
 
 
-def run(stack: Stack, *, demo_per_provider: int) -> None:
+def run(stack: Stack, *, seed: int | None = None) -> None:
     """`make run`: the whole system with a demo, until Ctrl-C; then everything stops."""
     stopping = False
 
@@ -146,20 +147,36 @@ def run(stack: Stack, *, demo_per_provider: int) -> None:
     signal.signal(signal.SIGTERM, on_signal)
     try:
         up(stack)
-        before = _report_value(stack) or 0
-        _say(f"Publishing the demo through Kafka ({stack.bootstrap}) as the providers would ...")
-        outcome = asyncio.run(
-            publish_demo(stack.bootstrap, list(stack.providers), per_provider=demo_per_provider)
+        _say(
+            f"Replaying the Kreis Herford history 2019-2023 through Kafka ({stack.bootstrap}) "
+            "as the providers' systems would ..."
         )
-        _say(f"  replies on the outbound topics: {outcome}")
-        report = _wait_for_report(stack, expected=before + outcome["new_participants"])
+        demo = asyncio.run(
+            publish_demo(
+                stack.bootstrap,
+                stack.services["reporting"].url,
+                stack.token(Role.COORDINATOR),
+                seed=seed,
+            )
+        )
+        _say(f"  replies on the outbound topics: {demo.run.summary()}")
+        _say("Headline figures read back from the reporting API (the oracle's in brackets):")
+        for headline in demo.headlines:
+            _say(f"  {headline.label}: {headline.published} (oracle: {headline.expected})")
+        differing = [c for c in demo.result.comparisons if not c.ok]
+        _say(
+            "  every checked figure equals the oracle"
+            if not differing
+            else f"  {len(differing)} checked figures differ from the oracle: "
+            + ", ".join(f"{c.check} {c.figure}" for c in differing)
+        )
         _say("")
         _say("The system is running.")
         for name, service in stack.services.items():
             _say(f"  {name:10} {service.url}/docs   (health: {service.url}/health/ready)")
         _say(f"  Kafka      {stack.bootstrap}")
-        _say(f"  report     {stack.services['reporting'].url}/v1/reports/participants")
-        _say(f"  participants counted by the reporting API: {report}")
+        reporting = stack.services["reporting"].url
+        _say(f"  report     {reporting}/v1/reports/outcomes?year=2022&quarter=4")
         _say(
             "  a token for the APIs: uv run python -m durchstarten_deploy token --role coordinator"
         )
@@ -173,29 +190,6 @@ def run(stack: Stack, *, demo_per_provider: int) -> None:
         stack.stop()
         (stack.state_dir / STATE_FILE).unlink(missing_ok=True)
         _say("Stopped; no process left running.")
-
-
-def _report_value(stack: Stack) -> int | None:
-    """The participant count the reporting API publishes (None when suppressed)."""
-    url = f"{stack.services['reporting'].url}/v1/reports/participants"
-    headers = {"Authorization": f"Bearer {stack.token(Role.COORDINATOR)}"}
-    request = urllib.request.Request(url, headers=headers)  # noqa: S310  # local http
-    with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310  # local http
-        value: int | None = json.loads(response.read())["participants"]["value"]
-        return value
-
-
-def _wait_for_report(stack: Stack, *, expected: int, timeout_s: float = 60) -> int | None:
-    """Poll the reporting API until it counts the demo's participants."""
-    deadline = time.monotonic() + timeout_s
-    value = None
-    while time.monotonic() < deadline:
-        value = _report_value(stack)
-        if value == expected:
-            return value
-        time.sleep(0.3)
-    msg = f"the report shows {value} participants, expected {expected}"
-    raise StackError(msg)
 
 
 def create_topics(settings: KafkaSettings) -> None:
@@ -225,7 +219,9 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("down", help="stop everything up started")
     sub.add_parser("status", help="show what runs")
     run_parser = sub.add_parser("run", help="up + demo, until Ctrl-C")
-    run_parser.add_argument("--demo-per-provider", type=int, default=4)
+    run_parser.add_argument(
+        "--seed", type=int, help="another history of the demo scenario (default: its own seed)"
+    )
     run_parser.add_argument(
         "--keep", action="store_true", help="keep the data of the previous run instead"
     )
@@ -262,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
                     raise
                 _say(json.dumps(json.loads((args.state_dir / STATE_FILE).read_text()), indent=2))
             else:
-                run(stack, demo_per_provider=args.demo_per_provider)
+                run(stack, seed=args.seed)
     except StackError as error:
         _say(f"error: {error}")
         return 2

@@ -1,124 +1,73 @@
-"""A small demo, sent the way a provider's own system would.
+"""The demo of `make run`: the Kreis Herford history 2019-2023, replayed by the simulator.
 
-CloudEvents JSON is written with a plain aiokafka producer to `inbound.<provider>.intake`,
-and the replies are read from the outbound topic.
-
-The figures of the real Kreis Herford history come with the provider simulator; this demo
-only shows the path from a provider's command to a number in the report.
+The provider simulator sends the history the way the providers' own systems would
+(CloudEvents JSON with a plain Kafka producer on `inbound.<provider>.<service>`, replies read
+from the outbound topics), compressed: each stage goes out as fast as the services take it.
+The headline figures are then read back from the reporting API and set beside the figures
+the simulator's oracle computed from the commands alone.
 """
 
 from __future__ import annotations
 
-import asyncio
-import json
-import random
-import uuid
-from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from dataclasses import dataclass
+from pathlib import Path
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from durchstarten_simulator import scenario as scenario_file
+from durchstarten_simulator.check import CheckResult, check
+from durchstarten_simulator.generate import History, generate
+from durchstarten_simulator.oracle import expected
+from durchstarten_simulator.runner import RunResult, replay
+from durchstarten_simulator.wire import KafkaTransport
 
-from durchstarten.events.topics import inbound, outbound
-
-GIVEN = ["Amina", "Yusuf", "Hevin", "Omar", "Fatima", "Dawit", "Samira", "Ali", "Mariam", "Jamal"]
-FAMILY = ["Haddad", "Mohammadi", "Tesfaye", "Ahmadi", "Kaya", "Rahimi", "Osman", "Nuri"]
-COUNTRIES = ["SYR", "AFG", "IRQ", "ERI", "GIN", "SOM", "IRN"]
-MUNICIPALITIES = ["herford", "buende", "loehne", "enger", "vlotho", "hiddenhausen"]
-STATUSES = ["duldung", "gestattung", "ausbildungsduldung"]
+SCENARIO = Path(__file__).resolve().parents[3] / "simulator" / "scenarios" / "kreis-herford.toml"
 
 
-def registration(provider: str, number: int, rng: random.Random) -> dict[str, Any]:
-    """One `register-participant.v1` command as a CloudEvent (structured JSON)."""
-    entry = date(2020, 1, 6) + timedelta(days=rng.randrange(900))
-    birth = entry - timedelta(days=365 * rng.randint(18, 26) + rng.randrange(300))
-    return {
-        "specversion": "1.0",
-        "id": str(uuid.uuid4()),
-        "source": f"/providers/{provider}",
-        "type": "register-participant.v1",
-        "time": datetime.now(UTC).isoformat(),
-        "datacontenttype": "application/json",
-        "data": {
-            "provider_reference": f"{provider[:3].upper()}-{number:04d}",
-            "given_name": rng.choice(GIVEN),
-            "family_name": rng.choice(FAMILY),
-            "birth_date": birth.isoformat(),
-            "sex": rng.choice(["female", "male"]),
-            "country_of_origin": rng.choice(COUNTRIES),
-            "residence_status": rng.choice(STATUSES),
-            "municipality": rng.choice(MUNICIPALITIES),
-            "school_education": rng.choice(["none", "primary", "lower-secondary"]),
-            "german_level": rng.choice(["none", "A1", "A2"]),
-            "entry_date": entry.isoformat(),
-        },
-    }
+@dataclass(frozen=True)
+class Headline:
+    """One headline figure: what the reporting API shows and what the oracle expects."""
+
+    label: str
+    published: object
+    expected: object
+
+
+@dataclass(frozen=True)
+class DemoOutcome:
+    """What the demo sent and what the reports show."""
+
+    run: RunResult
+    result: CheckResult
+    headlines: list[Headline]
+
+
+def herford_history(seed: int | None = None) -> History:
+    """The Kreis Herford history (the scenario's own seed unless another is given)."""
+    return generate(scenario_file.load(SCENARIO), seed)
 
 
 async def publish_demo(
-    bootstrap: str, providers: list[str], *, per_provider: int = 4, seed: int = 2019
-) -> dict[str, int]:
-    """Publish registrations for each provider and wait for their replies; return counts."""
-    rng = random.Random(seed)  # noqa: S311  # demo data, not security
-    commands = [
-        (provider, registration(provider, n, rng))
-        for provider in providers
-        for n in range(1, per_provider + 1)
+    bootstrap: str, reporting_url: str, token: str, *, seed: int | None = None
+) -> DemoOutcome:
+    """Replay the history through Kafka, then compare the reports with the oracle."""
+    history = herford_history(seed)
+    providers = sorted({p.id for p in history.scenario.providers})
+    run = await replay(history, KafkaTransport(bootstrap, providers))
+    oracle = expected(history)
+    result = await check(reporting_url, token, oracle, timeout_s=60)
+
+    def figure(check_label: str, name: str, label: str) -> Headline:
+        for comparison in result.comparisons:
+            if comparison.check == check_label and comparison.figure == name:
+                return Headline(label, comparison.actual, comparison.expected)
+        return Headline(label, None, None)
+
+    headlines = [
+        figure("outcomes diakonie-herford 2022-Q4", "reached", "persons coached by Diakonie"),
+        figure(
+            "outcomes diakonie-herford 2022-Q4",
+            "placement_rate_reached",
+            "placement share of those coached",
+        ),
+        figure("courses awo-owl 2023", "pass_rate", "youth integration course pass rate"),
     ]
-    replies = AIOKafkaConsumer(
-        *[outbound(provider, "intake") for provider in providers],
-        bootstrap_servers=bootstrap,
-        group_id=f"demo-{uuid.uuid4().hex[:8]}",
-        auto_offset_reset="latest",
-        enable_auto_commit=False,
-    )
-    await replies.start()
-    try:
-        await _wait_assigned(replies)
-        producer = AIOKafkaProducer(
-            bootstrap_servers=bootstrap, acks="all", enable_idempotence=True
-        )
-        await producer.start()
-        try:
-            for provider, command in commands:
-                await producer.send(
-                    inbound(provider, "intake"),
-                    json.dumps(command).encode(),
-                    key=command["data"]["provider_reference"].encode(),
-                    headers=[("content-type", b"application/cloudevents+json")],
-                )
-            await producer.flush()
-        finally:
-            await producer.stop()
-        wanted = {command["id"] for _, command in commands}
-        outcome = {"accepted": 0, "rejected": 0, "new_participants": 0}
-        counted: set[str] = set()
-        async with asyncio.timeout(60):
-            while wanted:
-                batch = await replies.getmany(timeout_ms=500)
-                for records in batch.values():
-                    for record in records:
-                        reply = json.loads(record.value)
-                        data = reply["data"]
-                        if data.get("command_id") not in wanted:
-                            continue
-                        wanted.discard(data["command_id"])
-                        if not reply["type"].endswith("accepted.v1"):
-                            outcome["rejected"] += 1
-                            continue
-                        outcome["accepted"] += 1
-                        # Pending exceptions and people registered already add no one.
-                        if data.get("status") in {"registered", "possible-duplicate"}:
-                            counted.add(data["participant_id"])
-        outcome["new_participants"] = len(counted)
-        return outcome
-    finally:
-        await replies.stop()
-
-
-async def _wait_assigned(consumer: AIOKafkaConsumer) -> None:
-    """With auto_offset_reset=latest, replies count only once partitions are assigned."""
-    async with asyncio.timeout(30):
-        while not consumer.assignment():
-            await consumer.getmany(timeout_ms=100)
-        for tp in consumer.assignment():
-            await consumer.position(tp)
+    return DemoOutcome(run=run, result=result, headlines=headlines)
