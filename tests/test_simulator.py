@@ -103,7 +103,7 @@ async def test_the_herford_history_reaches_the_reports_with_the_county_figures(
         oracle,
         timeout_s=90,
     )
-    assert failures(result) == []
+    assert failures(result) == [], failures(result)
     published = {(c.check, c.figure): c.actual for c in result.comparisons}
     assert published[("outcomes diakonie-herford 2022-Q4", "reached")] == 106
     rate = published[("outcomes diakonie-herford 2022-Q4", "placement_rate_reached")]
@@ -131,7 +131,7 @@ async def test_another_seed_gives_another_history_just_as_consistent(
         oracle,
         timeout_s=90,
     )
-    assert failures(result) == [], seed
+    assert failures(result) == [], (seed, failures(result))
     assert figures(oracle, "outcomes", "sim-diakonie")["reached"] == 106
 
 

@@ -65,7 +65,9 @@ class Stage(IntEnum):
     """Waves the runner sends one after the other, each once the previous one is answered.
 
     A provider's system works the same way: it needs the pseudonym from the registration's
-    reply before it can open a case, and the referral before it can answer it.
+    reply before it can open a case, and the referral before it can answer it. Courses that
+    need nothing from coaching go along with the coaching stage (different services work in
+    parallel); an F2 place needs the placement coaching reported, so it waits for its stage.
     """
 
     REGISTER = 0
@@ -524,9 +526,10 @@ class _Generator:
         self, course: Course, provider: str, course_id: str, person: _Person, enrolled: date
     ) -> None:
         common = {"course_id": course_id}
+        enrol, work = _course_stages(course)
         self.add(
             Planned(
-                Stage.ENROL,
+                enrol,
                 enrolled,
                 provider,
                 "courses",
@@ -548,7 +551,7 @@ class _Generator:
             day = enrolled + timedelta(days=index * span // max(len(units), 1))
             self.add(
                 Planned(
-                    Stage.COURSE_WORK,
+                    work,
                     day,
                     provider,
                     "courses",
@@ -562,7 +565,7 @@ class _Generator:
         finished = course.end if course.module != "F2" else day
         self.add(
             Planned(
-                Stage.COURSE_WORK,
+                work,
                 finished,
                 provider,
                 "courses",
@@ -577,6 +580,7 @@ class _Generator:
     def exams(self, course: Course, provider: str, course_id: str, sat: list[_Person]) -> None:
         if course.exam_date is None:
             return
+        work = _course_stages(course)[1]
         passing = set(self.rng.sample(range(len(sat)), round(len(sat) * course.pass_share)))
         for index, person in enumerate(sat):
             if index in passing:
@@ -593,7 +597,7 @@ class _Generator:
                 }
             self.add(
                 Planned(
-                    Stage.COURSE_WORK,
+                    work,
                     course.exam_date,
                     provider,
                     "courses",
@@ -607,7 +611,7 @@ class _Generator:
                 issued = course.exam_date + timedelta(days=10)
                 self.add(
                     Planned(
-                        Stage.COURSE_WORK,
+                        work,
                         issued,
                         provider,
                         "courses",
@@ -688,6 +692,13 @@ def _dated(planned: Planned) -> Planned:
             planned.person,
         )
     return planned
+
+
+def _course_stages(course: Course) -> tuple[Stage, Stage]:
+    """The stages of a course's enrolments and of its attendance, exams and completions."""
+    if course.module == "F2":
+        return Stage.ENROL, Stage.COURSE_WORK
+    return Stage.COACHING, Stage.COACHING
 
 
 def _age(born: date, on: date) -> int:
