@@ -70,17 +70,27 @@ async def produce(
     *,
     key: bytes | None = None,
     headers: list[tuple[str, bytes]] | None = None,
+    by_subject: bool = False,
 ) -> list[tuple[int, int]]:
     """Publish raw values with a plain aiokafka producer (acks=all, idempotent).
 
-    Returns the (partition, offset) each value was written to.
+    `by_subject` keys each CloudEvent by its subject, as the services do, so one person's
+    events keep their order. Returns the (partition, offset) each value was written to.
     """
     producer = AIOKafkaProducer(
         bootstrap_servers=stack.bootstrap, acks="all", enable_idempotence=True
     )
     await producer.start()
     try:
-        futures = [await producer.send(topic, value, key=key, headers=headers) for value in values]
+        futures = [
+            await producer.send(
+                topic,
+                value,
+                key=json.loads(value)["subject"].encode() if by_subject else key,
+                headers=headers,
+            )
+            for value in values
+        ]
         return [((m := await f).partition, m.offset) for f in futures]
     finally:
         await producer.stop()

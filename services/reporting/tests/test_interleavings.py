@@ -29,6 +29,7 @@ from reporting.app import create_app
 from reporting.projections import Projector
 from reporting.reports import quarterly_monitoring
 from reporting.settings import ReportingSettings
+from reporting.versions import live_schema, reading
 
 pytestmark = pytest.mark.integration
 
@@ -40,6 +41,9 @@ TABLES = [
     "duplicates",
     "placements",
     "exam_results",
+    "course_participations",
+    "funding",
+    "follow_ups",
     "processed_messages",
     "consumer_checkpoints",
 ]
@@ -216,7 +220,7 @@ async def projector(
 
 
 async def _report(pool: asyncpg.Pool) -> list[dict[str, Any]]:
-    async with pool.acquire() as connection:
+    async with reading(pool) as connection:
         return [
             await quarterly_monitoring(connection, year=2021, quarter=q, min_cell_count=1)
             for q in (1, 2, 3)
@@ -225,7 +229,8 @@ async def _report(pool: asyncpg.Pool) -> list[dict[str, Any]]:
 
 async def _reset(pool: asyncpg.Pool) -> None:
     async with pool.acquire() as connection:
-        await connection.execute(f"TRUNCATE {', '.join(TABLES)}")
+        schema = await live_schema(connection)
+        await connection.execute(f"TRUNCATE {', '.join(f'{schema}.{t}' for t in TABLES)}")
 
 
 @pytest.mark.asyncio
