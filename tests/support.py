@@ -149,11 +149,21 @@ async def report_count(stack: Stack) -> dict[str, Any]:
     return cell
 
 
-async def projected_ids(stack: Stack) -> list[str]:
-    """Every participant id in reporting's projection (checked in the database itself)."""
+async def reporting_connection(stack: Stack) -> Any:
+    """A connection to reporting's database with the live projection version on its path."""
     import asyncpg  # noqa: PLC0415
 
     connection = await asyncpg.connect(stack.service_database_url("reporting"))
+    live = await connection.fetchval(
+        "SELECT schema_name FROM projection_versions WHERE state = 'live'"
+    )
+    await connection.execute(f"SET search_path TO {live}, public")
+    return connection
+
+
+async def projected_ids(stack: Stack) -> list[str]:
+    """Every participant id in reporting's projection (checked in the database itself)."""
+    connection = await reporting_connection(stack)
     try:
         rows = await connection.fetch("SELECT participant_id::text AS id FROM participants")
     finally:
