@@ -416,3 +416,56 @@ async def test_provider_scoped_reports_and_esf_indicators_match_the_oracle(
         await get(stack, "/v1/reports/courses", coordinator, year=YEAR, provider=other)
     ).json()
     assert cell(others["people_by_module"], "F4", "enrolled")["value"] == 0
+
+
+def expected_grid(table: dict[str, Any]) -> list[list[str]]:
+    """How a published table reads in a file: "." for a suppressed cell."""
+
+    def text(c: dict[str, Any]) -> str:
+        return "." if c["suppressed"] else str(c["value"])
+
+    grid = [["", *table["columns"]]]
+    grid += [
+        [row, *map(text, line)] for row, line in zip(table["rows"], table["cells"], strict=True)
+    ]
+    if "column_totals" in table:  # overlapping rows (a funnel) have no total
+        grid.append(["total", *map(text, table["column_totals"])])
+    return grid
+
+
+async def test_every_report_comes_as_csv_and_xlsx_with_the_same_numbers(
+    stack: Stack, services: dict[str, ServiceProcess]
+) -> None:
+    import csv  # noqa: PLC0415
+    import io  # noqa: PLC0415
+
+    from openpyxl import load_workbook  # type: ignore[import-untyped]  # noqa: PLC0415
+
+    token = stack.token(Role.COORDINATOR)
+    for path, params, tables in (
+        ("/v1/reports/outcomes", {"year": 2024, "quarter": 2}, ["headline", "participants"]),
+        ("/v1/reports/courses", {"year": 2025}, ["people_by_module", "exam_results"]),
+        (
+            "/v1/reports/esf-indicators",
+            {"year": YEAR},
+            ["participants_at_entry.sex", "results_after_exit"],
+        ),
+    ):
+        report = (await get(stack, path, token, **params)).json()
+        as_csv = await get(stack, path, token, **params, format="csv")
+        as_xlsx = await get(stack, path, token, **params, format="xlsx")
+        assert as_csv.headers["content-type"].startswith("text/csv")
+        lines = list(csv.reader(io.StringIO(as_csv.text), delimiter=";"))
+        workbook = load_workbook(io.BytesIO(as_xlsx.content))
+        for name in tables:
+            table = report
+            for part in name.split("."):
+                table = table[part]
+            grid = expected_grid(table)
+            start = lines.index([name]) + 1
+            assert lines[start : start + len(grid)] == grid, name
+            sheet = [
+                ["" if v is None else str(v) for v in row]
+                for row in workbook[name[:31]].iter_rows(values_only=True)
+            ]
+            assert sheet == grid, name

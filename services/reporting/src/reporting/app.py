@@ -18,7 +18,7 @@ from durchstarten.events.topics import DOMAIN_EVENT_TOPICS
 from durchstarten.messaging.broker import subscriber_options
 from durchstarten.service import ServiceRuntime
 from reporting.disclosure import protect_count
-from reporting.exports import to_csv, to_xlsx
+from reporting.exports import as_format
 from reporting.projections import PROJECTION, Projector, participant_count
 from reporting.rebuild import RebuildRunning, Rebuilds
 from reporting.reports import (
@@ -71,6 +71,10 @@ def create_app(settings: ReportingSettings | None = None) -> FastAPI:  # noqa: P
     CurrentPrincipal = Annotated[Principal, Depends(verifier.principal)]
     Year = Annotated[int, Query(ge=2019, le=2100, description="Calendar year.")]
     Quarter = Annotated[int, Query(ge=1, le=4, description="Calendar quarter.")]
+    Format = Annotated[
+        Literal["json", "csv", "xlsx"],
+        Query(description="json, or csv / xlsx for a file with the same protected numbers."),
+    ]
     ProviderScope = Annotated[
         str | None,
         Query(
@@ -98,9 +102,7 @@ def create_app(settings: ReportingSettings | None = None) -> FastAPI:  # noqa: P
         year: Year,
         quarter: Quarter,
         provider: ProviderScope = None,
-        format: Annotated[
-            Literal["json", "csv", "xlsx"], Query()
-        ] = "json",  # the public parameter name
+        format: Format = "json",  # the public parameter name
     ) -> Any:
         """Entries, exits and caseload per municipality and module for a calendar quarter.
 
@@ -117,53 +119,55 @@ def create_app(settings: ReportingSettings | None = None) -> FastAPI:  # noqa: P
                 provider=scope,
             )
         name = f"quarterly-monitoring-{year}-q{quarter}" + (f"-{scope}" if scope else "")
-        if format == "csv":
-            return Response(
-                to_csv(report),
-                media_type="text/csv; charset=utf-8",
-                headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
-            )
-        if format == "xlsx":
-            return Response(
-                to_xlsx(report),
-                media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'},
-            )
-        return report
+        return as_format(report, format, name)
 
     @app.get("/v1/reports/outcomes", tags=["reports"])
     async def outcomes_report(
-        principal: CurrentPrincipal, year: Year, quarter: Quarter, provider: ProviderScope = None
-    ) -> dict[str, Any]:
+        principal: CurrentPrincipal,
+        year: Year,
+        quarter: Quarter,
+        provider: ProviderScope = None,
+        format: Format = "json",  # the public parameter name
+    ) -> Any:
         """Placements of a calendar quarter, placement rates and time to placement.
 
         The rates carry their definitions; the median is over people first placed then.
         """
         scope = scope_of(principal, provider)
         async with reading(runtime.pool) as connection:
-            return await outcomes(
+            report = await outcomes(
                 connection,
                 year=year,
                 quarter=quarter,
                 min_cell_count=settings.min_cell_count,
                 provider=scope,
             )
+        return as_format(
+            report, format, f"outcomes-{year}-q{quarter}" + (f"-{scope}" if scope else "")
+        )
 
     @app.get("/v1/reports/courses", tags=["reports"])
     async def courses_report(
-        principal: CurrentPrincipal, year: Year, provider: ProviderScope = None
-    ) -> dict[str, Any]:
+        principal: CurrentPrincipal,
+        year: Year,
+        provider: ProviderScope = None,
+        format: Format = "json",  # the public parameter name
+    ) -> Any:
         """Enrolments, completions, drop-outs, exam results, pass rate and funds of a year."""
         scope = scope_of(principal, provider)
         async with reading(runtime.pool) as connection:
-            return await courses_and_funds(
+            report = await courses_and_funds(
                 connection, year=year, min_cell_count=settings.min_cell_count, provider=scope
             )
+        return as_format(report, format, f"courses-{year}" + (f"-{scope}" if scope else ""))
 
     @app.get("/v1/reports/esf-indicators", tags=["reports"])
     async def esf_report(
-        principal: CurrentPrincipal, year: Year, provider: ProviderScope = None
-    ) -> dict[str, Any]:
+        principal: CurrentPrincipal,
+        year: Year,
+        provider: ProviderScope = None,
+        format: Format = "json",  # the public parameter name
+    ) -> Any:
         """ESF+ style indicators: people at entry by the common categories; results after exit.
 
         Results count the last follow-up within 4 weeks and within 6 months after exit of
@@ -171,9 +175,10 @@ def create_app(settings: ReportingSettings | None = None) -> FastAPI:  # noqa: P
         """
         scope = scope_of(principal, provider)
         async with reading(runtime.pool) as connection:
-            return await esf_indicators(
+            report = await esf_indicators(
                 connection, year=year, min_cell_count=settings.min_cell_count, provider=scope
             )
+        return as_format(report, format, f"esf-indicators-{year}" + (f"-{scope}" if scope else ""))
 
     @app.get("/v1/dashboard/data", tags=["dashboard"])
     async def dashboard_numbers(principal: CurrentPrincipal) -> dict[str, Any]:
