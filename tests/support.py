@@ -70,17 +70,27 @@ async def produce(
     *,
     key: bytes | None = None,
     headers: list[tuple[str, bytes]] | None = None,
+    by_subject: bool = False,
 ) -> list[tuple[int, int]]:
     """Publish raw values with a plain aiokafka producer (acks=all, idempotent).
 
-    Returns the (partition, offset) each value was written to.
+    `by_subject` keys each CloudEvent by its subject, as the services do, so one person's
+    events keep their order. Returns the (partition, offset) each value was written to.
     """
     producer = AIOKafkaProducer(
         bootstrap_servers=stack.bootstrap, acks="all", enable_idempotence=True
     )
     await producer.start()
     try:
-        futures = [await producer.send(topic, value, key=key, headers=headers) for value in values]
+        futures = [
+            await producer.send(
+                topic,
+                value,
+                key=json.loads(value)["subject"].encode() if by_subject else key,
+                headers=headers,
+            )
+            for value in values
+        ]
         return [((m := await f).partition, m.offset) for f in futures]
     finally:
         await producer.stop()
@@ -139,11 +149,21 @@ async def report_count(stack: Stack) -> dict[str, Any]:
     return cell
 
 
-async def projected_ids(stack: Stack) -> list[str]:
-    """Every participant id in reporting's projection (checked in the database itself)."""
+async def reporting_connection(stack: Stack) -> Any:
+    """A connection to reporting's database with the live projection version on its path."""
     import asyncpg  # noqa: PLC0415
 
     connection = await asyncpg.connect(stack.service_database_url("reporting"))
+    live = await connection.fetchval(
+        "SELECT schema_name FROM projection_versions WHERE state = 'live'"
+    )
+    await connection.execute(f"SET search_path TO {live}, public")
+    return connection
+
+
+async def projected_ids(stack: Stack) -> list[str]:
+    """Every participant id in reporting's projection (checked in the database itself)."""
+    connection = await reporting_connection(stack)
     try:
         rows = await connection.fetch("SELECT participant_id::text AS id FROM participants")
     finally:

@@ -19,6 +19,7 @@ from tests.support import (
     read_topic,
     registration,
     report_count,
+    reporting_connection,
     values_of,
 )
 
@@ -429,7 +430,7 @@ async def test_an_event_that_cannot_be_applied_is_parked_and_the_rest_projected(
 ) -> None:
     poisoned = participant_registered()
     healthy = [participant_registered() for _ in range(5)]
-    connection = await asyncpg.connect(stack.service_database_url("reporting"))
+    connection = await reporting_connection(stack)
     try:
         # A database-side refusal no retry can cure, for one participant only.
         await connection.execute(

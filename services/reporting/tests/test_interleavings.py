@@ -27,8 +27,9 @@ from durchstarten.events.topics import COACHING_EVENTS, COURSES_EVENTS, INTAKE_E
 from durchstarten_deploy.stack import Stack
 from reporting.app import create_app
 from reporting.projections import Projector
-from reporting.reports import quarterly_monitoring
+from reporting.reports import esf_indicators, outcomes, quarterly_monitoring
 from reporting.settings import ReportingSettings
+from reporting.versions import live_schema, reading
 
 pytestmark = pytest.mark.integration
 
@@ -40,6 +41,9 @@ TABLES = [
     "duplicates",
     "placements",
     "exam_results",
+    "course_participations",
+    "funding",
+    "follow_ups",
     "processed_messages",
     "consumer_checkpoints",
 ]
@@ -97,6 +101,40 @@ def _stream() -> dict[str, list[bytes]]:
                         "provider": "p",
                         "exit_date": exit_,
                         "reason": "placed",
+                    },
+                )
+            )
+        if n % 3 == 0:
+            for observed, category in ((8, "unknown"), (20, "employment"), (20, "school")):
+                # two observations on one day: the later one (in partition order) counts
+                coaching.append(
+                    _event(
+                        "case.follow-up-recorded.v1",
+                        pid,
+                        {
+                            "case_id": str(uuid.uuid4()),
+                            "participant_id": pid,
+                            "provider": "p",
+                            "window": "4-weeks",
+                            "observed_on": (entry + timedelta(days=60 + observed)).isoformat(),
+                            "category": category,
+                            "employment_kind": "insured" if category == "employment" else None,
+                        },
+                    )
+                )
+            coaching.append(
+                _event(
+                    "case.placement-recorded.v1",
+                    pid,
+                    {
+                        "placement_id": str(uuid.uuid4()),
+                        "case_id": str(uuid.uuid4()),
+                        "participant_id": pid,
+                        "provider": "p",
+                        "site": "s",
+                        "category": "employment" if n % 2 else "moved-away",
+                        "start_date": (entry + timedelta(days=40)).isoformat(),
+                        "employment_kind": "insured" if n % 2 else None,
                     },
                 )
             )
@@ -216,16 +254,21 @@ async def projector(
 
 
 async def _report(pool: asyncpg.Pool) -> list[dict[str, Any]]:
-    async with pool.acquire() as connection:
+    async with reading(pool) as connection:
         return [
-            await quarterly_monitoring(connection, year=2021, quarter=q, min_cell_count=1)
-            for q in (1, 2, 3)
+            *[
+                await quarterly_monitoring(connection, year=2021, quarter=q, min_cell_count=1)
+                for q in (1, 2, 3)
+            ],
+            await outcomes(connection, year=2021, quarter=4, min_cell_count=1),
+            await esf_indicators(connection, year=2021, min_cell_count=1),
         ]
 
 
 async def _reset(pool: asyncpg.Pool) -> None:
     async with pool.acquire() as connection:
-        await connection.execute(f"TRUNCATE {', '.join(TABLES)}")
+        schema = await live_schema(connection)
+        await connection.execute(f"TRUNCATE {', '.join(f'{schema}.{t}' for t in TABLES)}")
 
 
 @pytest.mark.asyncio
@@ -241,6 +284,10 @@ async def test_every_interleaving_gives_the_same_reports(
     await apply.apply_batch(canonical)
     expected = await _report(pool)
     assert expected[0]["by_municipality"]["column_totals"][0]["value"] > 0
+    esf = expected[-1]["results_after_exit"]
+    school = esf["cells"][esf["rows"].index("education-or-training")][0]["value"]
+    assert school > 0  # the later of two same-day follow-ups counts
+    assert esf["cells"][esf["rows"].index("employment-insured")][0]["value"] == 0
 
     @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
     @given(deliveries())

@@ -18,15 +18,18 @@ from durchstarten.events.topics import DOMAIN_EVENT_TOPICS
 from durchstarten.messaging.broker import subscriber_options
 from durchstarten.service import ServiceRuntime
 from reporting.disclosure import protect_count
-from reporting.exports import to_csv, to_xlsx
+from reporting.exports import as_format
 from reporting.projections import PROJECTION, Projector, participant_count
+from reporting.rebuild import RebuildRunning, Rebuilds
 from reporting.reports import (
     courses_and_funds,
     dashboard_data,
+    esf_indicators,
     outcomes,
     quarterly_monitoring,
 )
 from reporting.settings import ReportingSettings
+from reporting.versions import reading
 
 SERVICE = "reporting"
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
@@ -45,6 +48,8 @@ def create_app(settings: ReportingSettings | None = None) -> FastAPI:  # noqa: P
         service=SERVICE, settings=settings, migrations=MIGRATIONS, with_outbox_relay=False
     )
     projector = Projector(runtime)
+    rebuilds = Rebuilds(runtime, settings)
+    runtime.on_stop(rebuilds.stop)
     verifier = TokenVerifier(settings.auth())
 
     # FastStream's overloads cannot see through **options, hence the ignore.
@@ -64,12 +69,26 @@ def create_app(settings: ReportingSettings | None = None) -> FastAPI:  # noqa: P
         description="Official figures of the programme, disclosure-controlled.",
     )
     CurrentPrincipal = Annotated[Principal, Depends(verifier.principal)]
+    Year = Annotated[int, Query(ge=2019, le=2100, description="Calendar year.")]
+    Quarter = Annotated[int, Query(ge=1, le=4, description="Calendar quarter.")]
+    Format = Annotated[
+        Literal["json", "csv", "xlsx"],
+        Query(description="json, or csv / xlsx for a file with the same protected numbers."),
+    ]
+    ProviderScope = Annotated[
+        str | None,
+        Query(
+            pattern=PROVIDER_ID,
+            description="Only this provider's participants (coordinator, admin; a provider "
+            "always gets its own scope).",
+        ),
+    ]
 
     @app.get("/v1/reports/participants", tags=["reports"])
     async def participants(principal: CurrentPrincipal) -> dict[str, Any]:
         """Participants registered so far; small counts are suppressed."""
         principal.require(Role.COORDINATOR, Role.MINISTRY, Role.ADMIN)
-        async with runtime.pool.acquire() as connection:
+        async with reading(runtime.pool) as connection:
             count = await participant_count(connection)
         return {
             "participants": protect_count(count, min_cell_count=settings.min_cell_count),
@@ -80,69 +99,92 @@ def create_app(settings: ReportingSettings | None = None) -> FastAPI:  # noqa: P
     @app.get("/v1/reports/quarterly-monitoring", tags=["reports"])
     async def quarterly(
         principal: CurrentPrincipal,
-        year: Annotated[int, Query(ge=2019, le=2100)],
-        quarter: Annotated[int, Query(ge=1, le=4)],
-        format: Annotated[
-            Literal["json", "csv", "xlsx"], Query()
-        ] = "json",  # the public parameter name
+        year: Year,
+        quarter: Quarter,
+        provider: ProviderScope = None,
+        format: Format = "json",  # the public parameter name
     ) -> Any:
         """Entries, exits and caseload per municipality and module for a calendar quarter.
 
         Fixed periods only (no free date ranges): overlapping queries cannot be differenced
         to single out a person. `format=csv` or `format=xlsx` gives the same tables as files.
         """
-        principal.require(Role.COORDINATOR, Role.MINISTRY, Role.ADMIN)
-        async with runtime.pool.acquire() as connection:
+        scope = scope_of(principal, provider)
+        async with reading(runtime.pool) as connection:
             report = await quarterly_monitoring(
-                connection, year=year, quarter=quarter, min_cell_count=settings.min_cell_count
+                connection,
+                year=year,
+                quarter=quarter,
+                min_cell_count=settings.min_cell_count,
+                provider=scope,
             )
-        name = f"quarterly-monitoring-{year}-q{quarter}"
-        if format == "csv":
-            return Response(
-                to_csv(report),
-                media_type="text/csv; charset=utf-8",
-                headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
-            )
-        if format == "xlsx":
-            return Response(
-                to_xlsx(report),
-                media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'},
-            )
-        return report
+        name = f"quarterly-monitoring-{year}-q{quarter}" + (f"-{scope}" if scope else "")
+        return as_format(report, format, name)
 
     @app.get("/v1/reports/outcomes", tags=["reports"])
     async def outcomes_report(
         principal: CurrentPrincipal,
-        year: Annotated[int, Query(ge=2019, le=2100)],
-        quarter: Annotated[int, Query(ge=1, le=4)],
-    ) -> dict[str, Any]:
+        year: Year,
+        quarter: Quarter,
+        provider: ProviderScope = None,
+        format: Format = "json",  # the public parameter name
+    ) -> Any:
         """Placements of a calendar quarter, placement rates and time to placement.
 
         The rates carry their definitions; the median is over people first placed then.
         """
-        principal.require(Role.COORDINATOR, Role.MINISTRY, Role.ADMIN)
-        async with runtime.pool.acquire() as connection:
-            return await outcomes(
-                connection, year=year, quarter=quarter, min_cell_count=settings.min_cell_count
+        scope = scope_of(principal, provider)
+        async with reading(runtime.pool) as connection:
+            report = await outcomes(
+                connection,
+                year=year,
+                quarter=quarter,
+                min_cell_count=settings.min_cell_count,
+                provider=scope,
             )
+        return as_format(
+            report, format, f"outcomes-{year}-q{quarter}" + (f"-{scope}" if scope else "")
+        )
 
     @app.get("/v1/reports/courses", tags=["reports"])
     async def courses_report(
-        principal: CurrentPrincipal, year: Annotated[int, Query(ge=2019, le=2100)]
-    ) -> dict[str, Any]:
+        principal: CurrentPrincipal,
+        year: Year,
+        provider: ProviderScope = None,
+        format: Format = "json",  # the public parameter name
+    ) -> Any:
         """Enrolments, completions, drop-outs, exam results, pass rate and funds of a year."""
-        principal.require(Role.COORDINATOR, Role.MINISTRY, Role.ADMIN)
-        async with runtime.pool.acquire() as connection:
-            return await courses_and_funds(
-                connection, year=year, min_cell_count=settings.min_cell_count
+        scope = scope_of(principal, provider)
+        async with reading(runtime.pool) as connection:
+            report = await courses_and_funds(
+                connection, year=year, min_cell_count=settings.min_cell_count, provider=scope
             )
+        return as_format(report, format, f"courses-{year}" + (f"-{scope}" if scope else ""))
+
+    @app.get("/v1/reports/esf-indicators", tags=["reports"])
+    async def esf_report(
+        principal: CurrentPrincipal,
+        year: Year,
+        provider: ProviderScope = None,
+        format: Format = "json",  # the public parameter name
+    ) -> Any:
+        """ESF+ style indicators: people at entry by the common categories; results after exit.
+
+        Results count the last follow-up within 4 weeks and within 6 months after exit of
+        the people who exited in the year.
+        """
+        scope = scope_of(principal, provider)
+        async with reading(runtime.pool) as connection:
+            report = await esf_indicators(
+                connection, year=year, min_cell_count=settings.min_cell_count, provider=scope
+            )
+        return as_format(report, format, f"esf-indicators-{year}" + (f"-{scope}" if scope else ""))
 
     @app.get("/v1/dashboard/data", tags=["dashboard"])
     async def dashboard_numbers(principal: CurrentPrincipal) -> dict[str, Any]:
         """The dashboard's numbers, disclosure-controlled."""
         principal.require(Role.COORDINATOR, Role.MINISTRY, Role.ADMIN)
-        async with runtime.pool.acquire() as connection:
+        async with reading(runtime.pool) as connection:
             return await dashboard_data(connection, min_cell_count=settings.min_cell_count)
 
     @app.get("/dashboard", tags=["dashboard"], response_class=HTMLResponse)
@@ -158,8 +200,8 @@ def create_app(settings: ReportingSettings | None = None) -> FastAPI:  # noqa: P
     @app.post("/v1/snapshots/quarterly-monitoring", tags=["snapshots"], status_code=201)
     async def freeze(
         principal: CurrentPrincipal,
-        year: Annotated[int, Query(ge=2019, le=2100)],
-        quarter: Annotated[int, Query(ge=1, le=4)],
+        year: Year,
+        quarter: Quarter,
         stichtag: date,
     ) -> dict[str, Any]:
         """Freeze the quarterly table as it stands (reporting date `stichtag`).
@@ -168,7 +210,7 @@ def create_app(settings: ReportingSettings | None = None) -> FastAPI:  # noqa: P
         the same report and date again returns the first snapshot.
         """
         principal.require(Role.COORDINATOR, Role.ADMIN)
-        async with runtime.pool.acquire() as connection, connection.transaction():
+        async with reading(runtime.pool, writes=True) as connection:
             report = await quarterly_monitoring(
                 connection, year=year, quarter=quarter, min_cell_count=settings.min_cell_count
             )
@@ -205,4 +247,48 @@ def create_app(settings: ReportingSettings | None = None) -> FastAPI:  # noqa: P
             headers={"ETag": f'"{row["sha256"]}"'},
         )
 
+    @app.post("/v1/admin/rebuilds", tags=["operations"], status_code=202)
+    async def start_rebuild(principal: CurrentPrincipal) -> dict[str, Any]:
+        """Rebuild the projections from the earliest offset into a new version (blue-green).
+
+        The live version keeps serving until the new one has caught up; then the read path
+        switches in one transaction. One rebuild at a time: 409 while one runs.
+        """
+        principal.require(Role.ADMIN)
+        try:
+            return await rebuilds.start()
+        except RebuildRunning:
+            raise HTTPException(409, {"reason": "rebuild-running"}) from None
+
+    @app.get("/v1/admin/rebuilds/{rebuild_id}", tags=["operations"])
+    async def rebuild_status(rebuild_id: uuid.UUID, principal: CurrentPrincipal) -> dict[str, Any]:
+        """A rebuild's state (building, live, retired or failed), progress and speed."""
+        principal.require(Role.ADMIN)
+        status = await rebuilds.status(rebuild_id)
+        if status is None:
+            raise HTTPException(404, {"reason": "unknown-rebuild"})
+        return status
+
     return app
+
+
+PROVIDER_ID = r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$"
+
+
+def scope_of(principal: Principal, provider: str | None) -> str | None:
+    """The provider a report is limited to, or None for the whole county; 403 if not allowed.
+
+    A provider sees its own aggregates only. The coordinator and admins may narrow a report
+    to one provider. The ministry, an external reader, gets county-wide tables only: tables
+    narrowed to overlapping groups could be differenced against the county's to single out
+    a person.
+    """
+    if Role.PROVIDER in principal.roles and not principal.roles & {Role.COORDINATOR, Role.ADMIN}:
+        own = principal.provider
+        if own is None or (provider is not None and provider != own):
+            raise HTTPException(403, {"reason": "provider-scope", "field": "provider"})
+        return own
+    principal.require(Role.COORDINATOR, Role.MINISTRY, Role.ADMIN)
+    if provider is not None and not principal.roles & {Role.COORDINATOR, Role.ADMIN}:
+        raise HTTPException(403, {"reason": "county-wide-only", "field": "provider"})
+    return provider

@@ -9,7 +9,7 @@ the batch and the guards make the replay a no-op.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -21,7 +21,7 @@ from pydantic import ValidationError
 
 from durchstarten.db.sql import SqlFiles
 from durchstarten.events import CloudEvent, Event, ParticipantRegistered, read_event
-from durchstarten.events.coaching import CaseOpened, PlacementRecorded
+from durchstarten.events.coaching import CaseOpened, FollowUpRecorded, PlacementRecorded
 from durchstarten.events.courses import (
     ExamResultRecorded,
     FundingAccrued,
@@ -34,6 +34,7 @@ from durchstarten.logging import get_logger
 from durchstarten.messaging.broker import with_retries
 from durchstarten.messaging.inbox import claim_new_offsets, first_times, position_of
 from durchstarten.service import ServiceRuntime
+from reporting.versions import use_live_for_writing, use_schema
 
 log = get_logger(__name__)
 SQL = SqlFiles(Path(__file__).parent / "db")
@@ -50,11 +51,21 @@ class Parsed:
 
 
 class Projector:
-    """Applies batches of domain-event records to the projection tables."""
+    """Applies batches of domain-event records to the projection tables of one version."""
 
-    def __init__(self, runtime: ServiceRuntime) -> None:
-        """Bind to the runtime's pool, dead letters and metrics."""
+    def __init__(self, runtime: ServiceRuntime, *, schema: str | None = None) -> None:
+        """Bind to the runtime's pool, dead letters and metrics.
+
+        `schema` None follows the live version (the service's consumer); a rebuild names
+        the version it is building.
+        """
         self._runtime = runtime
+        self._schema = schema
+
+    @property
+    def schema(self) -> str | None:
+        """The version this projector writes into (None: whichever is live)."""
+        return self._schema
 
     async def apply_batch(self, records: Sequence[Any]) -> None:
         """Apply a batch exactly once; records that cannot be used are dead-lettered.
@@ -85,6 +96,10 @@ class Projector:
     async def _apply_in_transaction(self, records: Sequence[Any], parsed: list[Parsed]) -> None:
         async def work() -> None:
             async with self._runtime.pool.acquire() as connection, connection.transaction():
+                if self._schema is None:
+                    await use_live_for_writing(connection)
+                else:
+                    await use_schema(connection, self._schema)
                 await self._apply(connection, records, parsed)
 
         await with_retries(work, what=f"projection batch of {len(records)}")
@@ -182,6 +197,7 @@ async def _write_effects(connection: asyncpg.Connection, to_apply: list[Parsed])
             [e.participant_id for e in exams],
             [e.exam_date for e in exams],
             [e.overall.value for e in exams],
+            [e.provider for e in exams],
         )
     course_facts = [f for f in (_course_fact(i.event) for i in to_apply) if f is not None]
     if course_facts:
@@ -200,6 +216,21 @@ async def _write_effects(connection: asyncpg.Connection, to_apply: list[Parsed])
             [e.accrued_on for _, e in funds],
             [e.ue for _, e in funds],
             [e.amount_cents for _, e in funds],
+            [e.provider for _, e in funds],
+        )
+    follow_ups = _last_per_key(
+        [i.event for i in to_apply if isinstance(i.event, FollowUpRecorded)],
+        key=lambda e: (e.participant_id, e.window, e.observed_on),
+    )
+    if follow_ups:
+        await connection.execute(
+            SQL["follow_ups_upsert"],
+            [e.participant_id for e in follow_ups],
+            [e.window.value for e in follow_ups],
+            [e.observed_on for e in follow_ups],
+            [e.provider for e in follow_ups],
+            [e.category.value for e in follow_ups],
+            [e.employment_kind.value if e.employment_kind else None for e in follow_ups],
         )
     # Applied after the registrations of the same batch: one person's events share a
     # partition, so an erasure never precedes its registration.
@@ -219,35 +250,28 @@ async def _write_effects(connection: asyncpg.Connection, to_apply: list[Parsed])
         )
 
 
-def _course_fact(event: Event | None) -> tuple[uuid.UUID, uuid.UUID, str, str, date] | None:
-    """(course, participant, module, what, day) for enrolments, completions and drop-outs."""
+def _last_per_key(
+    events: list[FollowUpRecorded], *, key: Callable[[FollowUpRecorded], Hashable]
+) -> list[FollowUpRecorded]:
+    """One event per key, the last in batch order (an upsert may touch a row only once)."""
+    return list({key(event): event for event in events}.values())
+
+
+CourseFact = tuple[uuid.UUID, uuid.UUID, str, str, date, str]
+
+
+def _course_fact(event: Event | None) -> CourseFact | None:
+    """(course, participant, module, what, day, provider) for enrolments, completions, drop-outs."""
     match event:
         case ParticipantEnrolled():
-            return (
-                event.course_id,
-                event.participant_id,
-                event.module.value,
-                "enrolled",
-                event.enrolled_on,
-            )
+            what, day = "enrolled", event.enrolled_on
         case ParticipationCompleted():
-            return (
-                event.course_id,
-                event.participant_id,
-                event.module.value,
-                "completed",
-                event.completed_on,
-            )
+            what, day = "completed", event.completed_on
         case ParticipantDroppedOut():
-            return (
-                event.course_id,
-                event.participant_id,
-                event.module.value,
-                "dropped-out",
-                event.dropped_on,
-            )
+            what, day = "dropped-out", event.dropped_on
         case _:
             return None
+    return (event.course_id, event.participant_id, event.module.value, what, day, event.provider)
 
 
 def _module_start(event: Event | None) -> tuple[uuid.UUID, str, str, date] | None:

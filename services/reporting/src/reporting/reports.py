@@ -13,7 +13,7 @@ from typing import Any
 import asyncpg
 
 from durchstarten.db.sql import SqlFiles
-from durchstarten.events.values import ModuleCode, Municipality
+from durchstarten.events.values import ModuleCode, Municipality, PlacementCategory
 from reporting.disclosure import protect_table, table_json
 
 SQL = SqlFiles(Path(__file__).parent / "db")
@@ -29,24 +29,57 @@ def quarter_bounds(year: int, quarter: int) -> tuple[date, date]:
     return first, date.fromordinal(last.toordinal() - 1)
 
 
+PLACED_CATEGORIES = [
+    category.value
+    for category in (
+        PlacementCategory.AUSBILDUNG_COMPANY,
+        PlacementCategory.AUSBILDUNG_SCHOOL,
+        PlacementCategory.EMPLOYMENT,
+        PlacementCategory.QUALIFICATION_MEASURE,
+        PlacementCategory.LANGUAGE_COURSE,
+        PlacementCategory.SCHOOL,
+    )
+]
+"""Placements that count as "placed": training, work, a qualification or language course,
+school. A transfer to the job centre, leaving the region or an unknown whereabouts do not."""
+
+
+def scope_json(provider: str | None) -> dict[str, Any]:
+    """How a report is scoped: the whole county, or one provider's participants."""
+    if provider is None:
+        return {"provider": None, "definition": "all participants in the county"}
+    return {
+        "provider": provider,
+        "definition": f"participants with a module participation at {provider}; "
+        f"placements, courses and funds of {provider}",
+    }
+
+
 async def quarterly_monitoring(
-    connection: asyncpg.Connection, *, year: int, quarter: int, min_cell_count: int
+    connection: asyncpg.Connection,
+    *,
+    year: int,
+    quarter: int,
+    min_cell_count: int,
+    provider: str | None = None,
 ) -> dict[str, Any]:
     """The state's monitoring table for one quarter, disclosure-controlled.
 
-    Entries, exits and caseload at quarter end per municipality, and per module.
+    Entries, exits and caseload at quarter end per municipality, and per module; with a
+    provider, only that provider's participants and module participations.
     """
     start, end = quarter_bounds(year, quarter)
     by_place = {
         row["municipality"]: row
-        for row in await connection.fetch(SQL["quarter_by_municipality"], start, end)
+        for row in await connection.fetch(SQL["quarter_by_municipality"], start, end, provider)
     }
     places = [m.value for m in Municipality]
     place_values = [
         [int(by_place[m][k]) if m in by_place else 0 for k in QUARTER_MEASURES] for m in places
     ]
     by_module = {
-        row["module"]: row for row in await connection.fetch(SQL["quarter_by_module"], start, end)
+        row["module"]: row
+        for row in await connection.fetch(SQL["quarter_by_module"], start, end, provider)
     }
     modules = [m.value for m in ModuleCode]
     module_values = [
@@ -60,6 +93,7 @@ async def quarterly_monitoring(
             "from": start.isoformat(),
             "to": end.isoformat(),
         },
+        "scope": scope_json(provider),
         "definitions": {
             "entries": "people whose programme entry (or module start) lies in the quarter",
             "exits": "people whose programme exit lies in the quarter",
@@ -98,7 +132,7 @@ async def dashboard_data(connection: asyncpg.Connection, *, min_cell_count: int)
         min_cell_count=min_cell_count,
         with_row_totals=False,
     )
-    funnel_row = await connection.fetchrow(SQL["dashboard_funnel"])
+    funnel_row = await connection.fetchrow(SQL["dashboard_funnel"], PLACED_CATEGORIES)
     funnel_steps = ["registered", "coached", "placed"]
     funnel = protect_table(
         funnel_steps,
@@ -154,14 +188,19 @@ def _rate(numerator: dict[str, Any], denominator: dict[str, Any]) -> float | Non
 
 
 async def outcomes(
-    connection: asyncpg.Connection, *, year: int, quarter: int, min_cell_count: int
+    connection: asyncpg.Connection,
+    *,
+    year: int,
+    quarter: int,
+    min_cell_count: int,
+    provider: str | None = None,
 ) -> dict[str, Any]:
     """Placements of a quarter by category, provider and site, rates and a median.
 
     Every count is disclosure-controlled; a rate built on a suppressed count is withheld.
     """
     start, end = quarter_bounds(year, quarter)
-    rows = await connection.fetch(SQL["outcomes_by_category"], start, end)
+    rows = await connection.fetch(SQL["outcomes_by_category"], start, end, provider)
     categories = sorted({r["category"] for r in rows})
     providers = sorted({r["provider"] for r in rows})
     counts = {(r["category"], r["provider"]): int(r["placements"]) for r in rows}
@@ -177,7 +216,7 @@ async def outcomes(
     )
     sites = {
         r["site"]: int(r["placements"])
-        for r in await connection.fetch(SQL["outcomes_by_site"], start, end)
+        for r in await connection.fetch(SQL["outcomes_by_site"], start, end, provider)
     }
     by_site = protect_table(
         sorted(sites),
@@ -196,7 +235,7 @@ async def outcomes(
         min_cell_count=min_cell_count,
         with_row_totals=False,
     )
-    rate_row = await connection.fetchrow(SQL["outcomes_rates"], end)
+    rate_row = await connection.fetchrow(SQL["outcomes_rates"], end, provider, PLACED_CATEGORIES)
     steps = ["reached", "placed", "exited", "placed_exited"]
     rate_table = table_json(
         protect_table(
@@ -210,7 +249,10 @@ async def outcomes(
     rate_table.pop("column_totals")  # the steps overlap: a sum would mean nothing
     cells = {step: rate_table["cells"][i][0] for i, step in enumerate(steps)}
     days = sorted(
-        int(r["days"]) for r in await connection.fetch(SQL["outcomes_days_to_first"], start, end)
+        int(r["days"])
+        for r in await connection.fetch(
+            SQL["outcomes_days_to_first"], start, end, provider, PLACED_CATEGORIES
+        )
     )
     median = None
     if len(days) >= max(MEDIAN_MIN_PEOPLE, min_cell_count):
@@ -224,6 +266,7 @@ async def outcomes(
             "from": start.isoformat(),
             "to": end.isoformat(),
         },
+        "scope": scope_json(provider),
         "placements_by_category_and_provider": table_json(by_category) if by_category else None,
         "placements_by_site": table_json(by_site),
         "headline": table_json(headline),
@@ -232,6 +275,9 @@ async def outcomes(
         "placement_rate_exited": _rate(cells["placed_exited"], cells["exited"]),
         "median_days_to_first_placement": median,
         "definitions": {
+            "placed": "at least one placement in "
+            + ", ".join(PLACED_CATEGORIES)
+            + " (for a provider: recorded by it)",
             "placement_rate_reached": "participants with at least one placement started by the "
             "quarter's end / participants who entered by then",
             "placement_rate_exited": "participants exited by the quarter's end with at least one "
@@ -250,7 +296,7 @@ EXAM_LEVELS = ["B1", "A2", "below-A2", "did-not-sit"]
 
 
 async def courses_and_funds(
-    connection: asyncpg.Connection, *, year: int, min_cell_count: int
+    connection: asyncpg.Connection, *, year: int, min_cell_count: int, provider: str | None = None
 ) -> dict[str, Any]:
     """Enrolments, completions, drop-outs, exam results and the funds of a calendar year.
 
@@ -259,7 +305,7 @@ async def courses_and_funds(
     """
     counts = {
         (r["module"], r["event"]): int(r["people"])
-        for r in await connection.fetch(SQL["courses_by_module"], year)
+        for r in await connection.fetch(SQL["courses_by_module"], year, provider)
     }
     people = protect_table(
         COURSE_MODULES,
@@ -269,7 +315,8 @@ async def courses_and_funds(
         with_row_totals=False,
     )
     exams = {
-        r["overall"]: int(r["results"]) for r in await connection.fetch(SQL["courses_exams"], year)
+        r["overall"]: int(r["results"])
+        for r in await connection.fetch(SQL["courses_exams"], year, provider)
     }
     exam_table = protect_table(
         EXAM_LEVELS,
@@ -287,7 +334,7 @@ async def courses_and_funds(
     )
     pass_rate = round(passed / sat, 4) if sat and published else None
     funds: dict[str, dict[str, Any]] = {}
-    for row in await connection.fetch(SQL["funds_by_module"], year):
+    for row in await connection.fetch(SQL["funds_by_module"], year, provider):
         entry = funds.setdefault(
             row["module"], {"ue_paid": 0, "ue_lump_sum_eur": 0.0, "exam_fees_eur": 0.0}
         )
@@ -299,6 +346,7 @@ async def courses_and_funds(
     return {
         "report": "courses-and-funds",
         "period": {"year": year},
+        "scope": scope_json(provider),
         "people_by_module": table_json(people),
         "exam_results": table_json(exam_table),
         "pass_rate": pass_rate,
@@ -307,6 +355,129 @@ async def courses_and_funds(
             "pass_rate": "DTZ results B1 / exams sat (did-not-sit excluded); withheld when a "
             "count behind it is too small to publish",
             "ue_paid": "teaching units delivered and paid by the lump sum",
+        },
+        "min_cell_count": min_cell_count,
+    }
+
+
+ESF_AGE_BANDS = ["under-18", "18-29", "30-54", "55-and-over"]
+ESF_EDUCATION = {
+    "none": "isced-0-2",
+    "primary": "isced-0-2",
+    "lower-secondary": "isced-0-2",
+    "upper-secondary": "isced-3-4",
+    "unknown": "unknown",
+}
+EU_EEA_CH = frozenset(
+    # 31 codes read better as one line of text than as a list of one code per line
+    "AUT BEL BGR HRV CYP CZE DNK EST FIN FRA DEU GRC HUN IRL ITA LVA LTU LUX MLT NLD POL "  # noqa: SIM905
+    "PRT ROU SVK SVN ESP SWE ISL LIE NOR CHE".split()
+)
+"""Countries whose nationals are not third-country nationals in the ESF+ sense."""
+
+ESF_RESULTS = [
+    "education-or-training",
+    "employment-insured",
+    "employment-marginal",
+    "regular-system",
+    "left-the-region",
+    "unknown",
+    "not-recorded",
+]
+ESF_WINDOWS = ["4-weeks", "6-months"]
+
+
+def esf_result(category: str | None, employment_kind: str | None) -> str:
+    """The ESF+ result group of a follow-up's category (None: no follow-up recorded)."""
+    match category:
+        case None:
+            return "not-recorded"
+        case "employment":
+            return "employment-marginal" if employment_kind == "marginal" else "employment-insured"
+        case "regular-system" | "unknown":
+            return category
+        case "moved-away" | "left-country" | "deported":
+            return "left-the-region"
+        case _:  # training, school, a qualification measure or a language course
+            return "education-or-training"
+
+
+def _tally(rows: list[asyncpg.Record], group: Any) -> dict[Any, int]:
+    counts: dict[Any, int] = {}
+    for row in rows:
+        key = group(row)
+        counts[key] = counts.get(key, 0) + int(row["people"])
+    return counts
+
+
+async def esf_indicators(
+    connection: asyncpg.Connection, *, year: int, min_cell_count: int, provider: str | None = None
+) -> dict[str, Any]:
+    """ESF+ style indicators of a calendar year, disclosure-controlled.
+
+    Participants entering in the year by the ESF+ common categories the registration carries
+    (sex, age, education, third-country nationality), and for people exiting in the year
+    their result within 4 weeks and 6 months after exit (the last follow-up in each window
+    counts; results are mutually exclusive, so each window's column sums to the exits).
+    """
+    entries = await connection.fetch(SQL["esf_at_entry"], year, provider)
+    dimensions: dict[str, tuple[list[str], dict[str, int]]] = {
+        "sex": (
+            ["female", "male", "diverse", "not-stated"],
+            _tally(entries, lambda r: r["sex"]),
+        ),
+        "age_band": (ESF_AGE_BANDS, _tally(entries, lambda r: r["age_band"])),
+        "education": (
+            ["isced-0-2", "isced-3-4", "unknown"],
+            _tally(entries, lambda r: ESF_EDUCATION.get(r["school_education"], "unknown")),
+        ),
+        "nationality": (
+            ["third-country", "eu-eea-ch"],
+            _tally(
+                entries,
+                lambda r: "eu-eea-ch" if r["country_of_origin"] in EU_EEA_CH else "third-country",
+            ),
+        ),
+    }
+    at_entry = {
+        name: table_json(
+            protect_table(
+                rows,
+                ["participants"],
+                [[counts.get(row, 0)] for row in rows],
+                min_cell_count=min_cell_count,
+                with_row_totals=False,
+            )
+        )
+        for name, (rows, counts) in dimensions.items()
+    }
+    results = _tally(
+        await connection.fetch(SQL["esf_results"], year, provider),
+        lambda r: (r["follow_up_window"], esf_result(r["category"], r["employment_kind"])),
+    )
+    result_table = protect_table(
+        ESF_RESULTS,
+        ESF_WINDOWS,
+        [[results.get((window, group), 0) for window in ESF_WINDOWS] for group in ESF_RESULTS],
+        min_cell_count=min_cell_count,
+        with_row_totals=False,  # the windows describe the same people twice
+    )
+    return {
+        "report": "esf-indicators",
+        "period": {"year": year},
+        "scope": scope_json(provider),
+        "participants_at_entry": at_entry,
+        "results_after_exit": table_json(result_table),
+        "definitions": {
+            "participants_at_entry": "people whose programme entry lies in the year",
+            "results_after_exit": "people whose programme exit lies in the year, by the last "
+            "follow-up recorded in each window after exit; not-recorded: no follow-up",
+            "education-or-training": "Ausbildung (company or school), school, a qualification "
+            "measure or a language course",
+            "isced-0-2": "no school, primary or lower secondary education",
+            "isced-3-4": "upper secondary education (the registration records no tertiary "
+            "education)",
+            "third-country": "country of origin outside the EU, the EEA and Switzerland",
         },
         "min_cell_count": min_cell_count,
     }

@@ -19,3 +19,6 @@ class ReportingSettings(ServiceSettings):
     projection_batch_size: int = Field(
         default=500, ge=1, description="Events applied per database transaction."
     )
+    rebuild_batch_size: int = Field(
+        default=2000, ge=1, description="Events a rebuild applies per database transaction."
+    )

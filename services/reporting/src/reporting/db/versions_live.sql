@@ -1,0 +1,1 @@
+SELECT schema_name FROM projection_versions WHERE state = 'live'

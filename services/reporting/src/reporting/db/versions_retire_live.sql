@@ -1,0 +1,1 @@
+UPDATE projection_versions SET state = 'retired', retired_at = now() WHERE state = 'live'
