@@ -93,6 +93,7 @@ async def replay(
                 retries=retries,
                 delay_s=retry_delay_s,
             )
+            result.seconds = time.monotonic() - started
             log.info("stage done", stage=stage.name.lower(), **result.summary())
     finally:
         await transport.stop()
