@@ -15,11 +15,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import pytest
 
 from durchstarten.auth import Role
 from durchstarten_deploy.stack import DEFAULT_PROVIDERS, SERVICES, Stack, unique_prefix
+from durchstarten_deploy.testing import drop_databases
 from durchstarten_simulator import scenario as scenario_file
 from durchstarten_simulator.check import check
 from durchstarten_simulator.generate import generate
@@ -51,18 +51,7 @@ def herford_stack(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Ite
         yield own
     finally:
         own.stop()
-        asyncio.run(_drop_databases(stack.admin_url, own.database_prefix))
-
-
-async def _drop_databases(admin_url: str, prefix: str) -> None:
-    connection = await asyncpg.connect(admin_url)
-    try:
-        for row in await connection.fetch(
-            "SELECT datname FROM pg_database WHERE datname LIKE $1", f"{prefix}\\_%"
-        ):
-            await connection.execute(f'DROP DATABASE "{row["datname"]}" WITH (FORCE)')
-    finally:
-        await connection.close()
+        asyncio.run(drop_databases(stack.admin_url, own.database_prefix))
 
 
 def figures(oracle: dict[str, Any], report: str, provider: str) -> dict[str, Any]:

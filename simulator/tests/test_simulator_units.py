@@ -233,3 +233,24 @@ def test_the_checker_accepts_suppressed_small_counts_only() -> None:
     assert all(c.ok for c in compare(check, report))
     report["participants"]["cells"][0] = [cell(11)]
     assert [c.figure for c in compare(check, report) if not c.ok] == ["reached"]
+
+
+def test_load_mode_mixes_commands_in_each_persons_order() -> None:
+    from durchstarten_simulator.load import _suffix, _Synthetic  # noqa: PLC0415
+
+    assert len({_suffix(n) for n in range(5000)}) == 5000
+    synthetic = _Synthetic(seed=1, providers=["p-one", "p-two"])
+    known = {f"00000000-0000-4000-8000-{n:012d}": ("p-one", "p-two")[n % 2] for n in range(20)}
+    sent = [next(stream) for stream in [synthetic.stream(known)] for _ in range(400)]
+    kinds = Counter(c.envelope["type"] for c in sent)
+    assert kinds["register-participant.v2"] == 40  # every tenth command
+    assert kinds["open-case.v1"] == 20
+    assert kinds["record-session.v1"] > kinds["record-placement.v1"] > 0
+    assert kinds["enrol.v1"] == 20
+    assert kinds["record-attendance.v1"] > 0
+    for command in sent:
+        COMMANDS[command.envelope["type"]].model_validate(command.envelope["data"])
+    first: dict[str, str] = {}
+    for command in sent:
+        first.setdefault(command.key, command.envelope["type"])
+    assert {t for k, t in first.items() if k in known} == {"open-case.v1"}

@@ -39,10 +39,11 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     finally:
         started.stop()
         if external_db:
-            asyncio.run(_drop_databases(external_db, started.database_prefix))
+            asyncio.run(drop_databases(external_db, started.database_prefix))
 
 
-async def _drop_databases(admin_url: str, prefix: str) -> None:
+async def drop_databases(admin_url: str, prefix: str) -> None:
+    """Drop every database whose name starts with `prefix_` (a test session's own)."""
     connection = await asyncpg.connect(admin_url)
     try:
         names = await connection.fetch(

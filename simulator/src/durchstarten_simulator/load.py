@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import json
 import random
 import time
 import uuid
@@ -19,15 +18,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from durchstarten.events.topics import inbound
 from durchstarten_simulator import people
-from durchstarten_simulator.wire import (
-    CONTENT_TYPE,
-    KafkaTransport,
-    Outgoing,
-    envelope,
-    producer,
-)
+from durchstarten_simulator.wire import KafkaTransport, Outgoing, envelope, producer, send
 
 DEFAULT_PROVIDERS = ("diakonie-herford", "in-via", "awo-owl")
 ACK_EVERY_S = 0.1
@@ -222,11 +214,12 @@ class _Synthetic:
     def stream(self, known: dict[str, str]) -> Iterator[Outgoing]:
         """Round robin over the participants (one step each), a new registration now and then."""
         scripts = [self.script(provider, pid) for pid, provider in known.items()]
+        step = itertools.count()
         for turn in itertools.count():
             if turn % 10 == 9 or not scripts:
                 yield self.registration(self.providers[turn % len(self.providers)])
             else:
-                yield next(scripts[turn % len(scripts)])
+                yield next(scripts[next(step) % len(scripts)])
 
 
 async def _prepare(
@@ -282,15 +275,7 @@ async def run_load(
         while sent < total:
             due = min(int((time.monotonic() - started) * rate) + 1, total)
             while sent < due:
-                command = next(stream)
-                pending.append(
-                    await kafka.send(
-                        inbound(command.provider, command.service),  # type: ignore[arg-type]
-                        json.dumps(command.envelope).encode(),
-                        key=command.key.encode(),
-                        headers=[("content-type", CONTENT_TYPE.encode())],
-                    )
-                )
+                pending.append(await send(kafka, next(stream)))
                 per_second[min(int(time.monotonic() - started), len(per_second) - 1)] += 1
                 sent += 1
             if time.monotonic() - last_ack >= ACK_EVERY_S:

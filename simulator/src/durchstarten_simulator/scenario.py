@@ -12,9 +12,10 @@ import tomllib
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn, TypeVar
 
 Weights = dict[str, float]
+T = TypeVar("T")
 
 
 class ScenarioError(ValueError):
@@ -301,47 +302,37 @@ def _known(value: str, known: set[str], what: str) -> None:
         _fail(f"{what} {value!r} is not defined")
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     raise ScenarioError(message)
 
 
-def _table(raw: dict[str, Any], key: str) -> dict[str, Any]:
+def _typed(raw: dict[str, Any], key: str, kind: type[T], problem: str) -> T:
+    """`raw[key]` if it is a non-empty `kind`; else a ScenarioError naming the key."""
     value = raw.get(key)
-    if not isinstance(value, dict):
-        _fail(f"[{key}] is missing")
-    assert isinstance(value, dict)  # noqa: S101  # for mypy; _fail raised otherwise
+    if not isinstance(value, kind) or value in ("", [], {}):
+        _fail(f"{key} {problem}")
     return value
+
+
+def _table(raw: dict[str, Any], key: str) -> dict[str, Any]:
+    return _typed(raw, key, dict, "is missing (a table)")
 
 
 def _list(raw: dict[str, Any], key: str) -> list[dict[str, Any]]:
-    value = raw.get(key)
-    if not isinstance(value, list) or not value:
-        _fail(f"[[{key}]] is missing")
-    assert isinstance(value, list)  # noqa: S101  # for mypy; _fail raised otherwise
-    return value
+    return _typed(raw, key, list, "is missing (an array of tables)")
 
 
 def _str(raw: dict[str, Any], key: str) -> str:
-    value = raw.get(key)
-    if not isinstance(value, str) or not value:
-        _fail(f"{key} must be a non-empty string")
-    return str(value)
+    return _typed(raw, key, str, "must be a non-empty string")
 
 
 def _date(raw: dict[str, Any], key: str) -> date:
-    value = raw.get(key)
-    if not isinstance(value, date):
-        _fail(f"{key} must be a TOML date (YYYY-MM-DD, unquoted)")
-    assert isinstance(value, date)  # noqa: S101  # for mypy; _fail raised otherwise
-    return value
+    return _typed(raw, key, date, "must be a TOML date (YYYY-MM-DD, unquoted)")
 
 
 def _weights(raw: dict[str, Any], key: str) -> Weights:
-    value = raw.get(key)
-    if not isinstance(value, dict) or not value:
-        _fail(f"{key} must be a table of weights")
-    assert isinstance(value, dict)  # noqa: S101  # for mypy; _fail raised otherwise
-    weights = {str(k): float(v) for k, v in value.items()}
+    table = _typed(raw, key, dict, "must be a table of weights")
+    weights = {str(k): float(v) for k, v in table.items()}
     if any(w < 0 for w in weights.values()) or sum(weights.values()) <= 0:
         _fail(f"{key}: weights must be non-negative with a positive sum")
     return weights

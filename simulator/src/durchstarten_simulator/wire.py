@@ -71,19 +71,23 @@ def producer(bootstrap: str) -> AIOKafkaProducer:
     )
 
 
+async def send(kafka: AIOKafkaProducer, command: Outgoing) -> asyncio.Future[Any]:
+    """Hand one command to the producer; the future resolves with the broker's acknowledgement."""
+    future: asyncio.Future[Any] = await kafka.send(
+        inbound(command.provider, command.service),  # type: ignore[arg-type]
+        json.dumps(command.envelope).encode(),
+        key=command.key.encode(),
+        headers=[("content-type", CONTENT_TYPE.encode())],
+    )
+    return future
+
+
 async def produce(kafka: AIOKafkaProducer, commands: Iterable[Outgoing]) -> int:
     """Send in order, waiting for acknowledgements every ACK_BATCH messages; return the count."""
     pending: list[asyncio.Future[Any]] = []
     sent = 0
     for command in commands:
-        pending.append(
-            await kafka.send(
-                inbound(command.provider, command.service),  # type: ignore[arg-type]
-                json.dumps(command.envelope).encode(),
-                key=command.key.encode(),
-                headers=[("content-type", CONTENT_TYPE.encode())],
-            )
-        )
+        pending.append(await send(kafka, command))
         sent += 1
         if len(pending) >= ACK_BATCH:
             for future in pending:
