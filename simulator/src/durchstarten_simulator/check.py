@@ -77,7 +77,11 @@ async def fetch(client: httpx.AsyncClient, check: dict[str, Any]) -> dict[str, A
         params["quarter"] = check["quarter"]
     if check.get("provider"):
         params["provider"] = check["provider"]
-    path = "/v1/reports/outcomes" if check["report"] == "outcomes" else "/v1/reports/courses"
+    path = {
+        "outcomes": "/v1/reports/outcomes",
+        "quarterly": "/v1/reports/quarterly-monitoring",
+        "courses": "/v1/reports/courses",
+    }[check["report"]]
     response = await client.get(path, params=params)
     response.raise_for_status()
     report: dict[str, Any] = response.json()
@@ -89,6 +93,10 @@ def compare(check: dict[str, Any], report: dict[str, Any]) -> list[Comparison]:
     expected = check["figures"]
     minimum = int(report.get("min_cell_count", 3))
     label = _label(check)
+    if check["report"] == "quarterly":
+        return _compare_table(
+            label, report["by_municipality"], expected["by_municipality"], minimum
+        )
     names: tuple[str, ...]
     rates: tuple[str, ...]
     if check["report"] == "outcomes":
@@ -111,6 +119,24 @@ def compare(check: dict[str, Any], report: dict[str, Any]) -> list[Comparison]:
         actual = report.get(rate)
         ok = actual == expected[rate] or (actual is None and hidden)
         result.append(Comparison(label, rate, expected[rate], actual, ok))
+    return result
+
+
+def _compare_table(
+    label: str, table: dict[str, Any], wanted: dict[str, dict[str, int]], minimum: int
+) -> list[Comparison]:
+    """Every cell of a published table against the oracle's rows and columns."""
+    hidden = any(0 < v < minimum for row in wanted.values() for v in row.values())
+    result = []
+    for row, columns in wanted.items():
+        for column, value in columns.items():
+            cell = _cell(table, row, column)
+            ok = (
+                (0 < value < minimum or hidden)
+                if cell.get("suppressed")
+                else cell["value"] == value
+            )
+            result.append(Comparison(label, f"{row} {column}", value, cell.get("value"), ok))
     return result
 
 

@@ -11,6 +11,9 @@ Definitions (the reporting API's, as documented there):
   course or school recorded by that provider and started by then; *exited* those of them whose
   programme exit lies on or before the quarter's end. Without a provider: everyone who
   entered by then, and a placement by anyone.
+- quarterly monitoring, per municipality: *entries* are the people whose programme entry lies
+  in the quarter, *exits* those whose exit does, *caseload* those entered by its last day and
+  not exited by then; for a provider, only people with a module participation there.
 - courses of a year: DTZ results of exams taken that year (at that provider's courses), and
   the pass rate B1 / exams sat (did-not-sit excluded).
 """
@@ -58,6 +61,7 @@ QUARTER_END = {1: (3, 31), 2: (6, 30), 3: (9, 30), 4: (12, 31)}
 @dataclass
 class _Person:
     entry: date
+    municipality: str
     exit: date | None = None
     participations: list[tuple[str, date]] = field(default_factory=list)  # provider, start
     placements: list[tuple[str, str, date]] = field(default_factory=list)  # provider, cat, start
@@ -119,7 +123,9 @@ def _world(history: History) -> _World:
             if known is not None:
                 world.by_reference[reference] = known
             elif eligible(data, scenario):
-                new = _Person(entry=date.fromisoformat(data["entry_date"]))
+                new = _Person(
+                    entry=date.fromisoformat(data["entry_date"]), municipality=data["municipality"]
+                )
                 world.persons.append(new)
                 world.by_identity[identity(data)] = new
                 world.by_reference[reference] = new
@@ -190,6 +196,26 @@ def outcomes(world: _World, provider: str | None, year: int, quarter: int) -> di
     }
 
 
+def quarterly(world: _World, provider: str | None, year: int, quarter: int) -> dict[str, Any]:
+    """Entries, exits and caseload per municipality in the quarter."""
+    end = date(year, *QUARTER_END[quarter])
+    start = date(year, 3 * quarter - 2, 1)
+    group = [
+        p
+        for p in world.persons
+        if provider is None or any(who == provider for who, _ in p.participations)
+    ]
+    table = {}
+    for municipality in sorted(MUNICIPALITIES):
+        here = [p for p in group if p.municipality == municipality]
+        table[municipality] = {
+            "entries": sum(start <= p.entry <= end for p in here),
+            "exits": sum(p.exit is not None and start <= p.exit <= end for p in here),
+            "caseload": sum(p.entry <= end and (p.exit is None or p.exit > end) for p in here),
+        }
+    return {"by_municipality": table}
+
+
 def courses(world: _World, provider: str | None, year: int) -> dict[str, Any]:
     """DTZ results of the year by level, and the pass rate."""
     results = dict.fromkeys(EXAM_LEVELS, 0)
@@ -206,6 +232,9 @@ def figures_for(world: _World, scenario: Scenario, check: Check) -> dict[str, An
     if check.report == "outcomes":
         assert check.quarter is not None  # noqa: S101  # the scenario parser requires it
         return outcomes(world, provider, check.year, check.quarter)
+    if check.report == "quarterly":
+        assert check.quarter is not None  # noqa: S101  # the scenario parser requires it
+        return quarterly(world, provider, check.year, check.quarter)
     return courses(world, provider, check.year)
 
 

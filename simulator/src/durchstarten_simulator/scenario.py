@@ -119,7 +119,7 @@ class Applicants:
 class Check:
     """A report figure set the oracle computes and the checker compares."""
 
-    report: str  # "outcomes" or "courses"
+    report: str  # "outcomes", "quarterly" or "courses"
     year: int
     quarter: int | None = None
     provider: str | None = None  # a provider key; None for the whole county
@@ -289,10 +289,10 @@ def _validate(scenario: Scenario) -> None:  # noqa: PLR0912  # one rule per bran
     for applicants in scenario.applicants:
         _known(applicants.provider, keys, "applicants: provider")
     for check in scenario.checks:
-        if check.report not in {"outcomes", "courses"}:
+        if check.report not in {"outcomes", "quarterly", "courses"}:
             _fail(f"check: unknown report {check.report!r}")
-        if check.report == "outcomes" and check.quarter not in {1, 2, 3, 4}:
-            _fail("check: an outcomes check names its quarter (1-4)")
+        if check.report != "courses" and check.quarter not in {1, 2, 3, 4}:
+            _fail(f"check: a {check.report} check names its quarter (1-4)")
         if check.provider is not None:
             _known(check.provider, keys, "check: provider")
 
