@@ -494,7 +494,8 @@ class _Generator:
             if p.provider != provider
             and not p.in_course
             and p.entry < registered_on
-            and _age(date.fromisoformat(p.registration["birth_date"]), registered_on) <= 27
+            and _age(date.fromisoformat(p.registration["birth_date"]), registered_on)
+            <= self.scenario.population.age_max
         ]
         result = []
         for person in self.rng.sample(candidates, min(course.duplicates, len(candidates))):
@@ -634,7 +635,8 @@ class _Generator:
             provider = self.scenario.provider_id(applicants.provider)
             for n in range(applicants.ineligible):
                 kind = kinds[n % len(kinds)]
-                entry = self.entry_day(self.scenario.programme_start, date(2022, 9, 30))
+                last = self.scenario.programme_end - timedelta(days=270)
+                entry = self.entry_day(self.scenario.programme_start, last)
                 ineligible: dict[str, dict[str, Any]] = {
                     "age": {"age": 29},
                     "too-young": {"age": 17},
