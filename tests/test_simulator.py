@@ -1,6 +1,6 @@
 """The provider simulator against the real stack: the Kreis Herford history reaches the
 reports with the county's figures, equal to the oracle; another seed gives another history
-that is just as consistent; load mode keeps its arrival rate.
+that is just as consistent, over Kafka or HTTP; load mode keeps its arrival rate.
 
 The simulator's providers (diakonie-herford, in-via, awo-owl) are not the session's test
 providers, and the reports must count this history alone: the module runs its own Kafka
@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -26,13 +27,14 @@ from durchstarten_simulator.generate import generate
 from durchstarten_simulator.load import run_load
 from durchstarten_simulator.oracle import expected
 from durchstarten_simulator.runner import replay
-from durchstarten_simulator.wire import KafkaTransport
+from durchstarten_simulator.wire import HttpTransport, KafkaTransport
 
 pytestmark = pytest.mark.integration
 
 HERFORD = Path(__file__).resolve().parents[1] / "simulator" / "scenarios" / "kreis-herford.toml"
 # A second history lives side by side under providers of its own.
 ALIASES = {"diakonie": "sim-diakonie", "in-via": "sim-in-via", "awo": "sim-awo"}
+HTTP_ALIASES = {"diakonie": "http-diakonie", "in-via": "http-in-via", "awo": "http-awo"}
 LOAD_PROVIDER = "sim-load"
 
 
@@ -41,7 +43,7 @@ def herford_stack(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Ite
     own = Stack(
         state_dir=tmp_path_factory.mktemp("herford"),
         database_url=stack.admin_url,
-        providers=(*DEFAULT_PROVIDERS, *ALIASES.values(), LOAD_PROVIDER),
+        providers=(*DEFAULT_PROVIDERS, *ALIASES.values(), *HTTP_ALIASES.values(), LOAD_PROVIDER),
         database_prefix=unique_prefix(),
     )
     try:
@@ -122,6 +124,42 @@ async def test_another_seed_gives_another_history_just_as_consistent(
     )
     assert failures(result) == [], (seed, failures(result))
     assert figures(oracle, "outcomes", "sim-diakonie")["reached"] == 106
+
+
+async def test_a_smaller_history_over_http_is_just_as_consistent(herford_stack: Stack) -> None:
+    full = scenario_file.load(HERFORD).with_provider_ids(HTTP_ALIASES)
+    coaching, participation = full.coaching
+    tutoring, youth_course = full.courses
+    small = replace(
+        full,
+        coaching=[replace(coaching, persons=24), participation],
+        courses=[
+            replace(tutoring, referred=2),
+            replace(youth_course, new_participants=4, referred=2, duplicates=1),
+        ],
+        applicants=[replace(full.applicants[0], ineligible=2)],
+    )
+    history = generate(small, 5)
+    oracle = expected(history)
+    oracle["checks"] = [c for c in oracle["checks"] if c["provider"] is not None]
+    assert figures(oracle, "outcomes", "http-diakonie")["reached"] == 24
+
+    services = {name: service.url for name, service in herford_stack.services.items()}
+    transport = HttpTransport(
+        services,
+        lambda provider: herford_stack.token(Role.PROVIDER, provider),
+    )
+    outcome = await replay(history, transport)
+    assert dict(outcome.rejected) == {"not-eligible": 1}, outcome.summary()
+    assert outcome.registrations["existing-participant"] == 1
+
+    result = await check(
+        herford_stack.services["reporting"].url,
+        herford_stack.token(Role.COORDINATOR),
+        oracle,
+        timeout_s=90,
+    )
+    assert failures(result) == [], failures(result)
 
 
 async def test_load_mode_sustains_its_rate_for_ten_seconds(herford_stack: Stack) -> None:
