@@ -146,6 +146,7 @@ class _Generator:
 
     def __init__(self, scenario: Scenario, seed: int) -> None:
         self.scenario = scenario
+        self.seed = seed
         self.rng = random.Random(seed)  # noqa: S311  # invented data, not security
         self.commands: list[tuple[Planned, int]] = []
         self.births: set[date] = set()
@@ -676,9 +677,7 @@ class _Generator:
             enumerate(self.commands), key=lambda c: (c[1][0].stage, c[1][0].day, c[1][1], c[0])
         )
         commands = [_dated(planned) for _, (planned, _) in ordered]
-        return History(scenario=self.scenario, seed=self.seed_used, commands=commands)
-
-    seed_used: int = 0
+        return History(scenario=self.scenario, seed=self.seed, commands=commands)
 
 
 def _dated(planned: Planned) -> Planned:
@@ -710,6 +709,4 @@ def _age(born: date, on: date) -> int:
 def generate(scenario: Scenario, seed: int | None = None) -> History:
     """The history of `scenario` for `seed` (the scenario's own seed when None)."""
     used = scenario.seed if seed is None else seed
-    generator = _Generator(scenario, used)
-    generator.seed_used = used
-    return generator.build()
+    return _Generator(scenario, used).build()

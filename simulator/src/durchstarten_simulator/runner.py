@@ -16,7 +16,7 @@ from typing import Protocol
 
 import structlog
 
-from durchstarten_simulator.generate import NAMES_PARTICIPANT, History, Planned, Stage
+from durchstarten_simulator.generate import NAMES_PARTICIPANT, History, Planned
 from durchstarten_simulator.wire import Outgoing, Reply, envelope
 
 log = structlog.get_logger(__name__)
@@ -84,7 +84,6 @@ async def replay(
     try:
         for stage, planned in groupby(history.commands, key=lambda c: c.stage):
             await _stage(
-                stage,
                 list(planned),
                 transport,
                 result,
@@ -102,7 +101,6 @@ async def replay(
 
 
 async def _stage(
-    stage: Stage,
     planned: list[Planned],
     transport: Transport,
     result: RunResult,
@@ -144,7 +142,6 @@ async def _stage(
         result.sent += len(again)
         replies = await transport.wait({o.id for _, o in again}, timeout_s)
         outgoing = again
-    del stage  # the stage is only named in logs
 
 
 def _outgoing(command: Planned, participants: dict[str, str]) -> Outgoing | None:
