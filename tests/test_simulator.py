@@ -22,7 +22,7 @@ from durchstarten.auth import Role
 from durchstarten_deploy.stack import DEFAULT_PROVIDERS, SERVICES, Stack, unique_prefix
 from durchstarten_deploy.testing import drop_databases
 from durchstarten_simulator import scenario as scenario_file
-from durchstarten_simulator.check import check
+from durchstarten_simulator.check import CheckResult, check
 from durchstarten_simulator.generate import generate
 from durchstarten_simulator.load import run_load
 from durchstarten_simulator.oracle import expected
@@ -64,6 +64,12 @@ def figures(oracle: dict[str, Any], report: str, provider: str) -> dict[str, Any
     )
 
 
+async def reports_against(stack: Stack, oracle: dict[str, Any]) -> CheckResult:
+    """The reporting API's figures against the oracle's (eventually consistent: waits)."""
+    reporting = stack.services["reporting"].url
+    return await check(reporting, stack.token(Role.COORDINATOR), oracle, timeout_s=90)
+
+
 def failures(result: Any) -> list[Any]:
     return [c for c in result.comparisons if not c.ok]
 
@@ -88,12 +94,7 @@ async def test_the_herford_history_reaches_the_reports_with_the_county_figures(
     assert outcome.registrations["existing-participant"] == 2
     assert outcome.skipped == 0
 
-    result = await check(
-        herford_stack.services["reporting"].url,
-        herford_stack.token(Role.COORDINATOR),
-        oracle,
-        timeout_s=90,
-    )
+    result = await reports_against(herford_stack, oracle)
     assert failures(result) == [], failures(result)
     published = {(c.check, c.figure): c.actual for c in result.comparisons}
     assert published[("outcomes diakonie-herford 2022-Q4", "reached")] == 106
@@ -116,12 +117,7 @@ async def test_another_seed_gives_another_history_just_as_consistent(
     outcome = await replay(history, KafkaTransport(herford_stack.bootstrap, list(ALIASES.values())))
     assert dict(outcome.rejected) == {"not-eligible": 1}, (seed, outcome.summary())
 
-    result = await check(
-        herford_stack.services["reporting"].url,
-        herford_stack.token(Role.COORDINATOR),
-        oracle,
-        timeout_s=90,
-    )
+    result = await reports_against(herford_stack, oracle)
     assert failures(result) == [], (seed, failures(result))
     assert figures(oracle, "outcomes", "sim-diakonie")["reached"] == 106
 
@@ -153,12 +149,7 @@ async def test_a_smaller_history_over_http_is_just_as_consistent(herford_stack: 
     assert dict(outcome.rejected) == {"not-eligible": 1}, outcome.summary()
     assert outcome.registrations["existing-participant"] == 1
 
-    result = await check(
-        herford_stack.services["reporting"].url,
-        herford_stack.token(Role.COORDINATOR),
-        oracle,
-        timeout_s=90,
-    )
+    result = await reports_against(herford_stack, oracle)
     assert failures(result) == [], failures(result)
 
 
