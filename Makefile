@@ -14,7 +14,7 @@ ifeq ($(NODE_EXTRA_CA_CERTS),)
 export NODE_EXTRA_CA_CERTS := $(wildcard /etc/ssl/certs/ca-certificates.crt)
 endif
 
-.PHONY: help uv install run up down status test test-fast lint typecheck format schemas kafka-jars clean
+.PHONY: help uv install run up down status test test-fast bench bench-smoke lint typecheck format schemas kafka-jars clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -67,5 +67,11 @@ test: install lint typecheck ## lint, type-check, and run every test against rea
 test-fast: install ## only the tests that need no broker or database
 	@$(UV) run --frozen pytest -m "not integration"
 
+bench: install ## measure the pipeline against Kafka's and PostgreSQL's limits: docs/BENCHMARKS.md
+	@$(UV) run --frozen python -m durchstarten_bench
+
+bench-smoke: install ## a few seconds of every benchmark stage (files under .stack-bench/)
+	@$(UV) run --frozen python -m durchstarten_bench --smoke --out .stack-bench/BENCHMARKS.md --json .stack-bench/benchmarks.json --state-dir .stack-bench/state
+
 clean: ## remove local state (not the Kafka jar cache)
-	rm -rf .stack .mypy_cache .ruff_cache .pytest_cache
+	rm -rf .stack .stack-bench .mypy_cache .ruff_cache .pytest_cache

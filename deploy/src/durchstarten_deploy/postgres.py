@@ -170,6 +170,10 @@ class LocalPostgres:
                     # servers keep the defaults (synchronous commit, fsync).
                     "-c",
                     "synchronous_commit=off",
+                    # Commit times of rows (pg_xact_commit_timestamp): the benchmarks measure
+                    # end-to-end lag up to the commit of the projection that applied an event.
+                    "-c",
+                    "track_commit_timestamp=on",
                 ],
                 ids,
             ),

@@ -13,13 +13,21 @@ import itertools
 import random
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
 from durchstarten_simulator import people
-from durchstarten_simulator.wire import KafkaTransport, Outgoing, envelope, producer, send
+from durchstarten_simulator.wire import (
+    ACK_BATCH,
+    KafkaTransport,
+    Outgoing,
+    envelope,
+    producer,
+    send,
+)
 
 DEFAULT_PROVIDERS = ("diakonie-herford", "in-via", "awo-owl")
 ACK_EVERY_S = 0.1
@@ -69,6 +77,7 @@ class LoadResult:
     ended: float
     participants: int
     prepared: int
+    by_service: dict[str, int] = field(default_factory=dict)
 
 
 def _suffix(number: int) -> str:
@@ -222,6 +231,13 @@ class _Synthetic:
                 yield next(scripts[next(step) % len(scripts)])
 
 
+async def _settle(pending: list[asyncio.Future[Any]]) -> None:
+    """Wait for the broker's acknowledgement of every pending send, then forget them."""
+    for future in pending:
+        await future
+    pending.clear()
+
+
 async def _prepare(
     bootstrap: str, synthetic: _Synthetic, participants: int, timeout_s: float
 ) -> dict[str, str]:
@@ -245,6 +261,91 @@ async def _prepare(
     }
 
 
+@dataclass(frozen=True)
+class PreparedLoad:
+    """Participants registered and courses scheduled, ready for a timed phase."""
+
+    synthetic: _Synthetic
+    known: dict[str, str]
+    prepared: int
+
+
+async def prepare_load(
+    bootstrap: str,
+    *,
+    participants: int = 200,
+    seed: int = 0,
+    providers: tuple[str, ...] | list[str] = DEFAULT_PROVIDERS,
+    timeout_s: float = 120.0,
+) -> PreparedLoad:
+    """Register `participants` and schedule one course per provider; wait for the replies."""
+    synthetic = _Synthetic(seed, list(providers))
+    known = await _prepare(bootstrap, synthetic, participants, timeout_s)
+    return PreparedLoad(synthetic, known, participants + len(synthetic.providers))
+
+
+async def send_load(
+    bootstrap: str,
+    prepared: PreparedLoad,
+    *,
+    rate: float,
+    duration_s: float,
+    send_times: dict[str, float] | None = None,
+) -> LoadResult:
+    """Send commands about the prepared participants at `rate` per second for `duration_s`.
+
+    Open loop: no send waits for a reply; acknowledgements of the broker are awaited per
+    batch (at most ACK_EVERY_S or ACK_BATCH of sends), never thousands of futures at once.
+    `send_times`, if given, receives each command's id and wall-clock send time
+    (time.time()), for latency measurements downstream.
+    """
+    stream = prepared.synthetic.stream(prepared.known)
+    kafka = producer(bootstrap)
+    await kafka.start()
+    per_second = [0] * (int(duration_s) + 1)
+    by_service: Counter[str] = Counter()
+    pending: list[asyncio.Future[Any]] = []
+    sent = 0
+    try:
+        started = time.monotonic()
+        last_ack = started
+        total = int(duration_s * rate)
+        while sent < total:
+            due = min(int((time.monotonic() - started) * rate) + 1, total)
+            while sent < due:
+                command = next(stream)
+                pending.append(await send(kafka, command))
+                if send_times is not None:
+                    send_times[command.id] = time.time()
+                by_service[command.service] += 1
+                per_second[min(int(time.monotonic() - started), len(per_second) - 1)] += 1
+                sent += 1
+                if len(pending) >= ACK_BATCH:  # a backlog: never thousands of futures at once
+                    await _settle(pending)
+                    last_ack = time.monotonic()
+            if time.monotonic() - last_ack >= ACK_EVERY_S:
+                await _settle(pending)
+                last_ack = time.monotonic()
+            await asyncio.sleep(max(0.0, started + sent / rate - time.monotonic()))
+        ended = time.monotonic()
+        await _settle(pending)
+    finally:
+        await kafka.stop()
+    elapsed = max(ended - started, 1e-9)
+    whole = list(per_second[: int(duration_s)])
+    return LoadResult(
+        sent=sent,
+        target_rate=rate,
+        achieved_rate=sent / max(elapsed, duration_s) if sent else 0.0,
+        per_second=whole,
+        started=started,
+        ended=ended,
+        participants=len(prepared.known),
+        prepared=prepared.prepared,
+        by_service=dict(by_service),
+    )
+
+
 async def run_load(
     bootstrap: str,
     *,
@@ -257,47 +358,13 @@ async def run_load(
 ) -> LoadResult:
     """Register `participants`, then send commands at `rate` per second for `duration_s`.
 
-    Open loop: no send waits for a reply; acknowledgements of the broker are awaited per
-    batch (at most ACK_EVERY_S of sends), never thousands of futures at once.
+    The preparation is not part of the timed phase (see `send_load`).
     """
-    synthetic = _Synthetic(seed, list(providers))
-    known = await _prepare(bootstrap, synthetic, participants, prepare_timeout_s)
-    stream = synthetic.stream(known)
-    kafka = producer(bootstrap)
-    await kafka.start()
-    per_second = [0] * (int(duration_s) + 1)
-    pending: list[asyncio.Future[Any]] = []
-    sent = 0
-    try:
-        started = time.monotonic()
-        last_ack = started
-        total = int(duration_s * rate)
-        while sent < total:
-            due = min(int((time.monotonic() - started) * rate) + 1, total)
-            while sent < due:
-                pending.append(await send(kafka, next(stream)))
-                per_second[min(int(time.monotonic() - started), len(per_second) - 1)] += 1
-                sent += 1
-            if time.monotonic() - last_ack >= ACK_EVERY_S:
-                for future in pending:
-                    await future
-                pending.clear()
-                last_ack = time.monotonic()
-            await asyncio.sleep(max(0.0, started + sent / rate - time.monotonic()))
-        ended = time.monotonic()
-        for future in pending:
-            await future
-    finally:
-        await kafka.stop()
-    elapsed = max(ended - started, 1e-9)
-    whole = list(per_second[: int(duration_s)])
-    return LoadResult(
-        sent=sent,
-        target_rate=rate,
-        achieved_rate=sent / max(elapsed, duration_s) if sent else 0.0,
-        per_second=whole,
-        started=started,
-        ended=ended,
-        participants=len(known),
-        prepared=participants + len(synthetic.providers),
+    prepared = await prepare_load(
+        bootstrap,
+        participants=participants,
+        seed=seed,
+        providers=providers,
+        timeout_s=prepare_timeout_s,
     )
+    return await send_load(bootstrap, prepared, rate=rate, duration_s=duration_s)

@@ -1,0 +1,435 @@
+"""The benchmark run: the machine's limits, then the pipeline's figures, on one local stack.
+
+Stages, in order (each returns a dict of figures):
+1. limits: raw aiokafka produce and consume, Kafka's ProducerPerformance, asyncpg COPY;
+2. ingest: a backlog of commands sent as fast as the generator goes, timed from the first
+   send to the projection commit of the last resulting event, with each process's CPU time;
+3. profile: another burst, with py-spy sampling every service;
+4. lag: commands at a fixed open-loop rate, each event's lag from its command's send to the
+   commit of the projection transaction that applied it;
+5. rebuild: synthetic histories straight into the domain topics (the live projection catches
+   up, timed), then a blue-green rebuild from the earliest offset through the admin API;
+6. queries: the quarterly table at a fixed request rate while commands keep arriving.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from durchstarten.auth import Role
+from durchstarten.events.topics import WRITE_SERVICES
+from durchstarten.logging import get_logger
+from durchstarten_bench import limits, profiling
+from durchstarten_bench.measure import CpuMeter, rate, ratio, summary_ms
+from durchstarten_bench.observe import Observer
+from durchstarten_bench.synthetic import Histories, check_valid
+from durchstarten_deploy.stack import SERVICES, Stack
+from durchstarten_simulator.load import prepare_load, send_load
+
+log = get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    """Sizes of every stage; `full()` for the figures, `smoke()` for CI's 10-second check."""
+
+    name: str
+    raw_messages: int
+    copy_rows: int
+    ingest_participants: int
+    ingest_commands: int
+    profile_commands: int
+    profile_seconds: float
+    lag_participants: int
+    lag_rate: float
+    lag_seconds: float
+    rebuild_events: int
+    query_rate: float
+    query_seconds: float
+    query_ingest_rate: float
+    catch_up_timeout_s: float
+
+    @classmethod
+    def full(cls) -> BenchConfig:
+        """The benchmark the figures in docs/BENCHMARKS.md come from."""
+        return cls(
+            name="full",
+            raw_messages=200_000,
+            copy_rows=500_000,
+            ingest_participants=600,
+            ingest_commands=40_000,
+            profile_commands=20_000,
+            profile_seconds=10,
+            lag_participants=200,
+            lag_rate=2000,
+            lag_seconds=15,
+            rebuild_events=1_000_000,
+            query_rate=500,
+            query_seconds=15,
+            query_ingest_rate=500,
+            catch_up_timeout_s=900,
+        )
+
+    @classmethod
+    def smoke(cls) -> BenchConfig:
+        """A few seconds of every stage: proves the benchmark works, measures nothing."""
+        return cls(
+            name="smoke",
+            raw_messages=5_000,
+            copy_rows=10_000,
+            ingest_participants=30,
+            ingest_commands=600,
+            profile_commands=400,
+            profile_seconds=1,
+            lag_participants=20,
+            lag_rate=100,
+            lag_seconds=2,
+            rebuild_events=5_000,
+            query_rate=50,
+            query_seconds=2,
+            query_ingest_rate=50,
+            catch_up_timeout_s=180,
+        )
+
+
+class Bench:
+    """Runs the stages against a stack whose infrastructure and services are up."""
+
+    def __init__(self, stack: Stack, config: BenchConfig, artefacts: Path) -> None:
+        """`artefacts` receives the raw profiles."""
+        self.stack = stack
+        self.config = config
+        self.artefacts = artefacts
+        self._observer: Observer | None = None
+        self.sizes: dict[str, int] = {}
+        self._seed = 100
+
+    @property
+    def observer(self) -> Observer:
+        """The observer of the running stack (made once the stack has started)."""
+        if self._observer is None:
+            urls = {service: self.stack.service_database_url(service) for service in SERVICES}
+            self._observer = Observer(self.stack.bootstrap, urls)
+        return self._observer
+
+    def _next_seed(self) -> int:
+        # Each stage invents other people: a repeated seed would register the same
+        # persons again, and intake would (rightly) take them for duplicates.
+        self._seed += 1
+        return self._seed
+
+    def _pids(self) -> dict[str, int]:
+        pids = {name: service.process.pid for name, service in self.stack.services.items()}
+        if self.stack.kafka is not None and self.stack.kafka.process is not None:
+            pids["kafka"] = self.stack.kafka.process.pid
+        if self.stack.postgres is not None and self.stack.postgres.process is not None:
+            pids["postgres"] = self.stack.postgres.process.pid
+        pids["bench"] = os.getpid()
+        return pids
+
+    async def limits(self) -> dict[str, Any]:
+        """Raw Kafka and PostgreSQL, with messages the size of our events."""
+        histories = Histories(seed=1)
+        sample = histories.person(0)
+        size = round(sum(len(m.value) for m in sample) / len(sample))
+        payload = max(sample, key=lambda m: abs(len(m.value) - size)).value[:size]
+        payload = payload.ljust(size, b" ")
+        self.sizes["event_bytes"] = size
+        bootstrap = self.stack.bootstrap
+        count = self.config.raw_messages
+        produce = await limits.raw_produce(
+            bootstrap,
+            "bench.raw",
+            count=count,
+            payload=payload,
+            partitions=self.stack.partitions,
+        )
+        consume = await limits.raw_consume(bootstrap, "bench.raw", count=count)
+        if self.stack.kafka is None:
+            tool: dict[str, Any] = {"skipped": "an existing broker: no jars at hand"}
+        else:
+            tool = await asyncio.to_thread(
+                limits.kafka_producer_tool,
+                self.stack.kafka.jars,
+                bootstrap,
+                "bench.raw",
+                count=count,
+                size=size,
+            )
+        copy = await limits.postgres_copy(
+            self.stack.service_database_url("reporting"), rows=self.config.copy_rows
+        )
+        return {
+            "kafka_produce_aiokafka": produce,
+            "kafka_consume_aiokafka": consume,
+            "kafka_producer_perf_tool": tool,
+            "postgres_copy": copy,
+        }
+
+    async def ingest(self) -> dict[str, Any]:
+        """Commands through the write services into the projections, as fast as they go."""
+        prepared = await prepare_load(
+            self.stack.bootstrap,
+            participants=self.config.ingest_participants,
+            seed=self._next_seed(),
+            providers=list(self.stack.providers),
+        )
+        await self.observer.wait_caught_up(timeout_s=self.config.catch_up_timeout_s)
+        projected_before = await self.observer.projected()
+        meter = CpuMeter(self._pids(), with_children=frozenset({"postgres"}))
+        meter.start()
+        started = time.time()
+        # Open loop at a rate no generator here reaches: a backlog builds at once.
+        commands = self.config.ingest_commands
+        load = await send_load(self.stack.bootstrap, prepared, rate=commands, duration_s=1.0)
+        await self.observer.wait_caught_up(timeout_s=self.config.catch_up_timeout_s)
+        cpu, _ = meter.stop()
+        finished = await self.observer.last_commit(started)
+        events = await self.observer.projected() - projected_before
+        seconds = finished - started
+        per_event: dict[str, float] = {}
+        for name, used in cpu.items():
+            handled = load.by_service.get(name, 0) if name in WRITE_SERVICES else events
+            per_event[name] = round(used * 1e6 / handled, 1) if handled else 0.0
+        return {
+            "commands": load.sent,
+            "commands_by_service": load.by_service,
+            "generator_rate_per_s": round(load.achieved_rate, 1),
+            "events_projected": events,
+            "seconds": round(seconds, 3),
+            "commands_per_s": rate(load.sent, seconds),
+            "events_per_s": rate(events, seconds),
+            "cpu_seconds": {name: round(used, 2) for name, used in cpu.items()},
+            "cpu_us_per_message": per_event,
+            "cpu_us_per_message_note": (
+                "CPU time of each process during the run, divided by the commands it was "
+                "sent (write services) or by the events projected (reporting, and the "
+                "shared infrastructure: kafka, postgres, the bench's own generator)"
+            ),
+        }
+
+    async def profile(self) -> dict[str, Any]:
+        """A burst of commands while py-spy samples every service."""
+        prepared = await prepare_load(
+            self.stack.bootstrap,
+            participants=self.config.ingest_participants,
+            seed=self._next_seed(),
+            providers=list(self.stack.providers),
+        )
+        await self.observer.wait_caught_up(timeout_s=self.config.catch_up_timeout_s)
+        self.artefacts.mkdir(parents=True, exist_ok=True)
+        seconds = self.config.profile_seconds
+        files = {name: self.artefacts / f"profile-{name}.txt" for name in self.stack.services}
+        recordings = [
+            profiling.record(service.process.pid, files[name], seconds=seconds)
+            for name, service in self.stack.services.items()
+        ]
+        commands = self.config.profile_commands
+        load = send_load(self.stack.bootstrap, prepared, rate=commands, duration_s=1.0)
+        outcome = await asyncio.gather(load, *recordings, return_exceptions=True)
+        failures = [repr(o) for o in outcome if isinstance(o, BaseException)]
+        await self.observer.wait_caught_up(timeout_s=self.config.catch_up_timeout_s)
+        profiles: dict[str, Any] = {}
+        for name, path in files.items():
+            if path.exists():
+                profiles[name] = profiling.summarise(path.read_text())
+        return {"seconds": seconds, "services": profiles, "failures": failures}
+
+    async def lag(self, per_second: float) -> dict[str, Any]:
+        """End-to-end lag at a fixed open-loop rate: command sent -> projection committed."""
+        prepared = await prepare_load(
+            self.stack.bootstrap,
+            participants=self.config.lag_participants,
+            seed=self._next_seed(),
+            providers=list(self.stack.providers),
+        )
+        await self.observer.wait_caught_up(timeout_s=self.config.catch_up_timeout_s)
+        start = await self.observer.domain_ends()
+        send_times: dict[str, float] = {}
+        load = await send_load(
+            self.stack.bootstrap,
+            prepared,
+            rate=per_second,
+            duration_s=self.config.lag_seconds,
+            send_times=send_times,
+        )
+        await self.observer.wait_caught_up(timeout_s=self.config.catch_up_timeout_s)
+        end = await self.observer.domain_ends()
+        causes = await self.observer.causes(start, end)
+        ours = {event: cause for event, cause in causes.items() if cause in send_times}
+        committed = await self.observer.commit_times(list(ours))
+        lags = [committed[event] - send_times[ours[event]] for event in committed]
+        events = sum(end[tp] - start.get(tp, 0) for tp in end)
+        return {
+            "target_commands_per_s": per_second,
+            "achieved_commands_per_s": round(load.achieved_rate, 1),
+            "events_per_s": rate(events, self.config.lag_seconds),
+            "seconds": self.config.lag_seconds,
+            "lag": summary_ms(lags),
+            "measured_to": (
+                "projection commit (pg_xact_commit_timestamp)"
+                if self.observer.commit_timestamps
+                else "projection transaction start (track_commit_timestamp is off)"
+            ),
+        }
+
+    async def rebuild(self) -> dict[str, Any]:
+        """Fill the domain topics with histories; time the live catch-up and a rebuild."""
+        histories = Histories(seed=self._next_seed())
+        check_valid(histories)
+        projected_before = await self.observer.projected()
+        kafka = limits.producer(self.stack.bootstrap)
+        await kafka.start()
+        started = time.time()
+        sent = 0
+        try:
+            pending = []
+            for message in histories.messages(self.config.rebuild_events):
+                pending.append(await kafka.send(message.topic, message.value, key=message.key))
+                sent += 1
+                if len(pending) >= limits.ACK_EVERY:
+                    for future in pending:
+                        await future
+                    pending.clear()
+            for future in pending:
+                await future
+        finally:
+            await kafka.stop()
+        produced = time.time()
+        await self.observer.wait_caught_up(timeout_s=self.config.catch_up_timeout_s)
+        finished = await self.observer.last_commit(started)
+        live_events = await self.observer.projected() - projected_before
+        total = sum((await self.observer.domain_ends()).values())
+
+        reporting = self.stack.services["reporting"].url
+        headers = {"Authorization": f"Bearer {self.stack.token(Role.ADMIN)}"}
+        async with httpx.AsyncClient(base_url=reporting, headers=headers, timeout=30) as client:
+            began = time.monotonic()
+            response = await client.post("/v1/admin/rebuilds")
+            response.raise_for_status()
+            rebuild_id = response.json()["rebuild_id"]
+            while True:
+                status = (await client.get(f"/v1/admin/rebuilds/{rebuild_id}")).json()
+                if status["state"] in ("live", "failed"):
+                    break
+                if time.monotonic() - began > self.config.catch_up_timeout_s:
+                    msg = f"rebuild {rebuild_id} still {status['state']}"
+                    raise TimeoutError(msg)
+                await asyncio.sleep(0.2)
+            seconds = time.monotonic() - began
+        if status["state"] != "live":
+            msg = f"rebuild failed: {status.get('error_class')}"
+            raise RuntimeError(msg)
+        return {
+            "synthetic_events": sent,
+            "produce_per_s": rate(sent, produced - started),
+            "live_catch_up": {
+                "events": live_events,
+                "seconds": round(finished - started, 3),
+                "events_per_s": rate(live_events, finished - started),
+                "note": "from the first send of the synthetic events to the last commit",
+            },
+            "rebuild": {
+                "events_in_topics": total,
+                "events_applied": status["events_applied"],
+                "seconds": round(seconds, 3),
+                "events_per_s": rate(status["events_applied"], seconds),
+                "note": "from POST /v1/admin/rebuilds to the switch, as its client sees it",
+            },
+        }
+
+    async def queries(self) -> dict[str, Any]:
+        """The quarterly table at a fixed request rate while commands keep arriving."""
+        prepared = await prepare_load(
+            self.stack.bootstrap,
+            participants=self.config.lag_participants,
+            seed=self._next_seed(),
+            providers=list(self.stack.providers),
+        )
+        await self.observer.wait_caught_up(timeout_s=self.config.catch_up_timeout_s)
+        projected = await self.observer.projected()
+        url = (
+            f"{self.stack.services['reporting'].url}"
+            "/v1/reports/quarterly-monitoring?year=2021&quarter=2"
+        )
+        seconds = self.config.query_seconds
+        ingest = asyncio.create_task(
+            send_load(
+                self.stack.bootstrap,
+                prepared,
+                rate=self.config.query_ingest_rate,
+                duration_s=seconds + 2,  # ingest runs before, during and after the queries
+            )
+        )
+        await asyncio.sleep(1)
+        client = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "durchstarten_bench.httpload",
+            url,
+            "--rate",
+            str(self.config.query_rate),
+            "--seconds",
+            str(seconds),
+            env={**os.environ, "BENCH_TOKEN": self.stack.token(Role.COORDINATOR)},
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        stdout, stderr = await client.communicate()
+        load = await ingest
+        if client.returncode != 0:
+            msg = f"the HTTP load client failed: {stderr.decode(errors='replace')[-1000:]}"
+            raise RuntimeError(msg)
+        figures: dict[str, Any] = json.loads(stdout)
+        await self.observer.wait_caught_up(timeout_s=self.config.catch_up_timeout_s)
+        figures["events_in_projection"] = projected
+        figures["ingest_commands_per_s"] = round(load.achieved_rate, 1)
+        figures["query"] = "GET /v1/reports/quarterly-monitoring?year=2021&quarter=2"
+        return figures
+
+    async def run(self) -> dict[str, Any]:
+        """Every pipeline stage; the limits are measured before the services start."""
+        await self.observer.start()
+        try:
+            figures: dict[str, Any] = {}
+            log.info("bench: ingest")
+            figures["ingest"] = await self.ingest()
+            log.info("bench: profile")
+            figures["profile"] = await self.profile()
+            log.info("bench: lag")
+            figures["lag"] = [await self.lag(self.config.lag_rate)]
+            capacity = figures["ingest"]["commands_per_s"]
+            if capacity < self.config.lag_rate * 1.25:
+                # Past its capacity a system's lag only measures the backlog: show it
+                # also at half the capacity measured above.
+                figures["lag"].append(await self.lag(round(capacity / 2)))
+            log.info("bench: rebuild")
+            figures["rebuild"] = await self.rebuild()
+            log.info("bench: queries")
+            figures["queries"] = await self.queries()
+            return figures
+        finally:
+            await self.observer.stop()
+
+
+def ratios(figures: dict[str, Any]) -> dict[str, float | None]:
+    """Our figures as fractions of the limits measured in the same run."""
+    consume = figures["limits"]["kafka_consume_aiokafka"]["messages_per_s"]
+    copy = figures["limits"]["postgres_copy"]["rows_per_s"]
+    return {
+        "ingest_events_vs_raw_consume": ratio(figures["ingest"]["events_per_s"], consume),
+        "rebuild_vs_raw_consume": ratio(figures["rebuild"]["rebuild"]["events_per_s"], consume),
+        "rebuild_vs_postgres_copy": ratio(figures["rebuild"]["rebuild"]["events_per_s"], copy),
+        "live_catch_up_vs_raw_consume": ratio(
+            figures["rebuild"]["live_catch_up"]["events_per_s"], consume
+        ),
+    }

@@ -1,0 +1,75 @@
+"""The benchmark's smoke run: every stage runs on a stack of its own and writes its files.
+
+It measures nothing worth keeping (a few seconds per stage) and asserts no speed: it proves
+that `make bench` still works end to end and that every figure it reports is there and
+consistent with the others.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+
+def test_the_benchmark_smoke_run_reports_every_figure(tmp_path: Path) -> None:
+    page, data = tmp_path / "BENCHMARKS.md", tmp_path / "benchmarks.json"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "durchstarten_bench",
+            "--smoke",
+            f"--out={page}",
+            f"--json={data}",
+            f"--state-dir={tmp_path / 'state'}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=280,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    figures = json.loads(data.read_text())
+
+    limits = figures["limits"]
+    assert limits["kafka_produce_aiokafka"]["messages"] == figures["config"]["raw_messages"]
+    assert limits["kafka_consume_aiokafka"]["messages"] >= figures["config"]["raw_messages"]
+    assert limits["kafka_producer_perf_tool"]["messages"] == figures["config"]["raw_messages"]
+    assert limits["postgres_copy"]["rows"] == figures["config"]["copy_rows"]
+
+    ingest = figures["ingest"]
+    assert ingest["commands"] == figures["config"]["ingest_commands"]
+    assert sum(ingest["commands_by_service"].values()) == ingest["commands"]
+    assert ingest["events_projected"] >= ingest["commands"]  # every command makes an event
+    assert set(ingest["cpu_seconds"]) >= {"intake", "coaching", "courses", "reporting", "kafka"}
+
+    for lag in figures["lag"]:
+        sent = lag["target_commands_per_s"] * lag["seconds"]
+        assert lag["lag"]["count"] >= sent  # an event measured for every command sent
+        assert 0 < lag["lag"]["p50_ms"] <= lag["lag"]["p99_ms"] <= lag["lag"]["max_ms"]
+        assert lag["measured_to"].startswith("projection commit")
+
+    rebuild = figures["rebuild"]
+    assert rebuild["live_catch_up"]["events"] == rebuild["synthetic_events"]
+    assert rebuild["rebuild"]["events_applied"] == rebuild["rebuild"]["events_in_topics"]
+
+    queries = figures["queries"]
+    assert queries["ok"] == queries["requests"], queries["statuses"]
+    assert queries["events_in_projection"] >= rebuild["rebuild"]["events_in_topics"]
+
+    profiles = figures["profile"]["services"]
+    assert figures["profile"]["failures"] == []
+    assert set(profiles) == {"intake", "coaching", "courses", "reporting"}
+    assert all(profile["samples"] > 0 for profile in profiles.values())
+
+    text = page.read_text()
+    assert "## Targets" in text
+    assert text.count("| yes |") + text.count("| **no** |") == 4
+    assert figures["machine"]["cores"] >= 1
+    assert figures["versions"]["Kafka"]
