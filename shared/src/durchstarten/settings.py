@@ -35,6 +35,11 @@ class KafkaSettings(BaseSettings):
     kafka_fetch_max_wait_ms: int = Field(
         default=20, ge=0, description="Longest wait of a fetch for new data (low lag)."
     )
+    consumer_batch_size: int = Field(
+        default=200,
+        ge=1,
+        description="Records a write service takes per poll; their offsets are committed once.",
+    )
 
     topic_partitions: int = Field(
         default=3, ge=1, description="Partitions of the topics this project creates."

@@ -40,7 +40,6 @@ async def enqueue(
         event.to_json(),
         headers,
     )
-    await connection.execute(SQL["outbox_notify"])
 
 
 async def backlog(pool: asyncpg.Pool) -> tuple[int, int]:
