@@ -38,7 +38,8 @@ async def publish(stack: Stack, history: dict[str, Any]) -> None:
 
 async def every_report(client: httpx.AsyncClient, token: str, scope: str) -> dict[str, Any]:
     """Every report the service offers, over every period with data, as JSON."""
-    headers = {"Authorization": f"Bearer {token}"}
+    # Fresh figures, not the cache's (reports may be a second old otherwise).
+    headers = {"Authorization": f"Bearer {token}", "Cache-Control": "no-cache"}
 
     async def get(path: str, **params: Any) -> Any:
         response = await client.get(path, params=params, headers=headers)

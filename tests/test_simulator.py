@@ -166,5 +166,9 @@ async def test_load_mode_sustains_its_rate_for_ten_seconds(herford_stack: Stack)
     assert result.sent == 2000
     assert result.achieved_rate >= 0.97 * 200, result
     assert len(result.per_second) == 10
-    assert min(result.per_second) >= 0.9 * 200, result.per_second
+    # Open loop: a send that slips past a second's boundary (a busy machine) is made up in
+    # the next second, so every two seconds carry their share, and no second falls far.
+    pairs = [a + b for a, b in zip(result.per_second, result.per_second[1:], strict=False)]
+    assert min(pairs) >= 0.95 * 400, result.per_second
+    assert min(result.per_second) >= 0.8 * 200, result.per_second
     assert result.ended - result.started <= 10.5

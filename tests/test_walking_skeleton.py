@@ -471,3 +471,35 @@ async def test_an_event_that_cannot_be_applied_is_parked_and_the_rest_projected(
         await connection.execute("DROP TRIGGER IF EXISTS refuse_one ON participants")
         await connection.execute("DROP FUNCTION IF EXISTS refuse_one()")
         await connection.close()
+
+
+async def test_an_event_of_a_type_the_contract_does_not_know_is_parked_and_the_rest_projected(
+    stack: Stack, services: dict[str, ServiceProcess]
+) -> None:
+    before, unknown, after = (
+        participant_registered(),
+        participant_registered(),
+        (participant_registered()),
+    )
+    unknown["type"] = "participant.registered.v9"  # a version no service knows yet
+    await produce(
+        stack,
+        INTAKE_EVENTS,
+        [json.dumps(e).encode() for e in [before, unknown, after]],
+        key=b"one-partition",  # one partition: the unknown event sits between the two
+    )
+    wanted = {before["subject"], after["subject"]}
+
+    async def both_projected() -> bool:
+        return wanted <= set(await projected_ids(stack))
+
+    await eventually(both_projected, what="the events around the unknown one projected")
+    assert unknown["subject"] not in await projected_ids(stack)
+    letters = await read_topic(
+        stack,
+        dead_letters(INTAKE_EVENTS),
+        until=lambda records: any(unknown["id"].encode() in (r.value or b"") for r in records),
+    )
+    parked = [r for r in letters if unknown["id"].encode() in (r.value or b"")]
+    assert len(parked) == 1
+    assert dict(parked[0].headers)["dlq-error-class"] == b"unknown-type"

@@ -16,6 +16,7 @@ import asyncpg
 from pydantic import ValidationError
 
 from durchstarten.auth import Principal, Role
+from durchstarten.db.pool import connection_from
 from durchstarten.events import (
     CloudEvent,
     CommandAccepted,
@@ -148,7 +149,7 @@ class IntakeHandlers:
 
     async def execute(self, inbound: InboundCommand, actor: Actor) -> Outcome:
         """Carry out one parsed command in one transaction, audit and replies included."""
-        async with self._runtime.pool.acquire() as connection, connection.transaction():
+        async with connection_from(self._runtime.pool) as connection, connection.transaction():
             if not await first_time(connection, INBOX, inbound.dedupe_key):
                 result = await repository.registration_result(
                     connection, provider=inbound.provider, command_id=inbound.envelope.id
@@ -549,6 +550,8 @@ class IntakeHandlers:
         """Add DTZ results from `courses.events` to the German-level history."""
         try:
             envelope = CloudEvent.from_json(record.value or b"")
+            if envelope.type != ExamResultRecorded.event_type:
+                return  # attendance, funding and the like: nothing intake keeps
             event = read_event(envelope)
         except ValidationError:
             await self._runtime.dead_letters.park(
@@ -559,7 +562,7 @@ class IntakeHandlers:
             return
 
         async def work() -> None:
-            async with self._runtime.pool.acquire() as connection, connection.transaction():
+            async with connection_from(self._runtime.pool) as connection, connection.transaction():
                 if not await first_time(connection, "intake.courses-events", envelope.id):
                     return
                 state = await repository.load_state(connection, event.participant_id)

@@ -4,11 +4,13 @@ import hashlib
 import importlib.util
 import json
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from fastapi import Depends, FastAPI, HTTPException, Query, Response
+import asyncpg
+from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
 from fastapi.responses import FileResponse, HTMLResponse
 from faststream.kafka.annotations import KafkaMessage
 
@@ -17,6 +19,7 @@ from durchstarten.db.sql import SqlFiles
 from durchstarten.events.topics import DOMAIN_EVENT_TOPICS
 from durchstarten.messaging.broker import subscriber_options
 from durchstarten.service import ServiceRuntime
+from reporting.cache import ReportCache
 from reporting.disclosure import protect_count
 from reporting.exports import as_format
 from reporting.projections import PROJECTION, Projector, participant_count
@@ -29,7 +32,7 @@ from reporting.reports import (
     quarterly_monitoring,
 )
 from reporting.settings import ReportingSettings
-from reporting.versions import reading
+from reporting.versions import live_schema, reading
 
 SERVICE = "reporting"
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
@@ -51,6 +54,33 @@ def create_app(settings: ReportingSettings | None = None) -> FastAPI:  # noqa: P
     rebuilds = Rebuilds(runtime, settings)
     runtime.on_stop(rebuilds.stop)
     verifier = TokenVerifier(settings.auth())
+    cache = ReportCache(settings.report_cache_s)
+
+    async def cached_report(
+        request: Request,
+        key: tuple[Any, ...],
+        build: Callable[[asyncpg.Connection], Awaitable[dict[str, Any]]],
+        format_: str,
+        name: str,
+    ) -> Response:
+        """The report in its format, from the cache or built in one read snapshot.
+
+        A report may be up to DURCHSTARTEN_REPORT_CACHE_S old (a little more while it is
+        recomputed); `Cache-Control: no-cache` asks for one computed now.
+        """
+
+        async def compute() -> Response:
+            async with reading(runtime.pool) as connection:
+                report = await build(connection)
+            return as_format(report, format_, name)
+
+        # The live version is part of the key: after a rebuild's switch no report of the
+        # retired version is served, however young.
+        async with runtime.pool.acquire() as connection:
+            version = await live_schema(connection)
+        fresh = "no-cache" in request.headers.get("cache-control", "").lower()
+        response: Response = await cache.get((version, *key, format_), compute, fresh=fresh)
+        return response
 
     # FastStream's overloads cannot see through **options, hence the ignore.
     @runtime.broker.subscriber(  # type: ignore[untyped-decorator]
@@ -98,6 +128,8 @@ def create_app(settings: ReportingSettings | None = None) -> FastAPI:  # noqa: P
 
     @app.get("/v1/reports/quarterly-monitoring", tags=["reports"])
     async def quarterly(
+        *,
+        request: Request,
         principal: CurrentPrincipal,
         year: Year,
         quarter: Quarter,
@@ -110,19 +142,25 @@ def create_app(settings: ReportingSettings | None = None) -> FastAPI:  # noqa: P
         to single out a person. `format=csv` or `format=xlsx` gives the same tables as files.
         """
         scope = scope_of(principal, provider)
-        async with reading(runtime.pool) as connection:
-            report = await quarterly_monitoring(
+        name = f"quarterly-monitoring-{year}-q{quarter}" + (f"-{scope}" if scope else "")
+        return await cached_report(
+            request,
+            ("quarterly-monitoring", year, quarter, scope),
+            lambda connection: quarterly_monitoring(
                 connection,
                 year=year,
                 quarter=quarter,
                 min_cell_count=settings.min_cell_count,
                 provider=scope,
-            )
-        name = f"quarterly-monitoring-{year}-q{quarter}" + (f"-{scope}" if scope else "")
-        return as_format(report, format, name)
+            ),
+            format,
+            name,
+        )
 
     @app.get("/v1/reports/outcomes", tags=["reports"])
     async def outcomes_report(
+        *,
+        request: Request,
         principal: CurrentPrincipal,
         year: Year,
         quarter: Quarter,
@@ -134,20 +172,23 @@ def create_app(settings: ReportingSettings | None = None) -> FastAPI:  # noqa: P
         The rates carry their definitions; the median is over people first placed then.
         """
         scope = scope_of(principal, provider)
-        async with reading(runtime.pool) as connection:
-            report = await outcomes(
+        return await cached_report(
+            request,
+            ("outcomes", year, quarter, scope),
+            lambda connection: outcomes(
                 connection,
                 year=year,
                 quarter=quarter,
                 min_cell_count=settings.min_cell_count,
                 provider=scope,
-            )
-        return as_format(
-            report, format, f"outcomes-{year}-q{quarter}" + (f"-{scope}" if scope else "")
+            ),
+            format,
+            f"outcomes-{year}-q{quarter}" + (f"-{scope}" if scope else ""),
         )
 
     @app.get("/v1/reports/courses", tags=["reports"])
     async def courses_report(
+        request: Request,
         principal: CurrentPrincipal,
         year: Year,
         provider: ProviderScope = None,
@@ -155,14 +196,19 @@ def create_app(settings: ReportingSettings | None = None) -> FastAPI:  # noqa: P
     ) -> Any:
         """Enrolments, completions, drop-outs, exam results, pass rate and funds of a year."""
         scope = scope_of(principal, provider)
-        async with reading(runtime.pool) as connection:
-            report = await courses_and_funds(
+        return await cached_report(
+            request,
+            ("courses", year, scope),
+            lambda connection: courses_and_funds(
                 connection, year=year, min_cell_count=settings.min_cell_count, provider=scope
-            )
-        return as_format(report, format, f"courses-{year}" + (f"-{scope}" if scope else ""))
+            ),
+            format,
+            f"courses-{year}" + (f"-{scope}" if scope else ""),
+        )
 
     @app.get("/v1/reports/esf-indicators", tags=["reports"])
     async def esf_report(
+        request: Request,
         principal: CurrentPrincipal,
         year: Year,
         provider: ProviderScope = None,
@@ -174,11 +220,15 @@ def create_app(settings: ReportingSettings | None = None) -> FastAPI:  # noqa: P
         the people who exited in the year.
         """
         scope = scope_of(principal, provider)
-        async with reading(runtime.pool) as connection:
-            report = await esf_indicators(
+        return await cached_report(
+            request,
+            ("esf-indicators", year, scope),
+            lambda connection: esf_indicators(
                 connection, year=year, min_cell_count=settings.min_cell_count, provider=scope
-            )
-        return as_format(report, format, f"esf-indicators-{year}" + (f"-{scope}" if scope else ""))
+            ),
+            format,
+            f"esf-indicators-{year}" + (f"-{scope}" if scope else ""),
+        )
 
     @app.get("/v1/dashboard/data", tags=["dashboard"])
     async def dashboard_numbers(principal: CurrentPrincipal) -> dict[str, Any]:

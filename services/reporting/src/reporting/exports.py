@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from typing import Any
 
 from fastapi import Response
@@ -98,8 +99,15 @@ def to_xlsx(report: dict[str, Any]) -> bytes:
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-def as_format(report: dict[str, Any], format_: str, name: str) -> dict[str, Any] | Response:
-    """The report as JSON (the dict itself), or as a CSV or XLSX download named `name`."""
+def as_format(report: dict[str, Any], format_: str, name: str) -> Response:
+    """The report as JSON, or as a CSV or XLSX download named `name`.
+
+    JSON is written here the way FastAPI would write the dict (compact, UTF-8), so that a
+    cached report is serialised once, not once per request.
+    """
+    if format_ == "json":
+        body = json.dumps(report, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+        return Response(body.encode(), media_type="application/json")
     if format_ == "csv":
         return Response(
             to_csv(report),
@@ -112,4 +120,5 @@ def as_format(report: dict[str, Any], format_: str, name: str) -> dict[str, Any]
             media_type=XLSX,
             headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'},
         )
-    return report
+    msg = f"unknown format {format_!r}"
+    raise ValueError(msg)

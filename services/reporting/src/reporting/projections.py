@@ -9,6 +9,7 @@ the batch and the guards make the replay a no-op.
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -20,7 +21,7 @@ from faststream.exceptions import NackMessage
 from pydantic import ValidationError
 
 from durchstarten.db.sql import SqlFiles
-from durchstarten.events import CloudEvent, Event, ParticipantRegistered, read_event
+from durchstarten.events import EVENTS, CloudEvent, Event, ParticipantRegistered, read_event
 from durchstarten.events.coaching import CaseOpened, FollowUpRecorded, PlacementRecorded
 from durchstarten.events.courses import (
     ExamResultRecorded,
@@ -30,6 +31,7 @@ from durchstarten.events.courses import (
     ParticipationCompleted,
 )
 from durchstarten.events.intake import DuplicateConfirmed, ParticipantErased, ParticipantExited
+from durchstarten.events.upcasting import UPCASTERS
 from durchstarten.logging import get_logger
 from durchstarten.messaging.broker import with_retries
 from durchstarten.messaging.inbox import claim_new_offsets, first_times, position_of
@@ -39,6 +41,35 @@ from reporting.versions import use_live_for_writing, use_schema
 log = get_logger(__name__)
 SQL = SqlFiles(Path(__file__).parent / "db")
 PROJECTION = "reporting.projection.v1"
+
+PROJECTED_EVENTS: tuple[type[Event], ...] = (
+    ParticipantRegistered,
+    ParticipantExited,
+    ParticipantErased,
+    DuplicateConfirmed,
+    CaseOpened,
+    PlacementRecorded,
+    FollowUpRecorded,
+    ParticipantEnrolled,
+    ParticipationCompleted,
+    ParticipantDroppedOut,
+    ExamResultRecorded,
+    FundingAccrued,
+)
+"""The events whose facts the projection keeps; `_write_effects` handles exactly these."""
+
+
+def _current_type(type_: str) -> str:
+    while type_ in UPCASTERS:
+        type_ = UPCASTERS[type_][0]
+    return type_
+
+
+_PROJECTED_TYPES = frozenset(
+    type_
+    for type_ in EVENTS
+    if _current_type(type_) in {model.event_type for model in PROJECTED_EVENTS}
+)
 
 
 @dataclass(frozen=True)
@@ -76,9 +107,11 @@ class Projector:
         """
         parsed: list[Parsed] = []
         for record in records:
-            item = await self._parse_or_park(record)
-            if item is not None:
-                parsed.append(item)
+            outcome = _parse(record)
+            if isinstance(outcome, Parsed):
+                parsed.append(outcome)
+            else:
+                await self._park(record, *outcome)
         try:
             await self._apply_in_transaction(records, parsed)
         except NackMessage:
@@ -116,19 +149,11 @@ class Projector:
             self._runtime.metrics.messages.labels(record.topic, "dead-lettered").inc()
             await self._apply_in_transaction([record], [])  # pass its offset, no effect
 
-    async def _parse_or_park(self, record: Any) -> Parsed | None:
-        try:
-            envelope = CloudEvent.from_json(record.value or b"")
-            event = read_event(envelope)  # old versions upcast; unknown types are None
-        except ValidationError as error:
-            first = error.errors(include_url=False, include_input=False)[0]
-            where = ".".join(str(part) for part in first["loc"])
-            await self._runtime.dead_letters.park(
-                record, error_class="invalid-event", error_message=f"{first['type']} at {where}"
-            )
-            self._runtime.metrics.messages.labels(record.topic, "dead-lettered").inc()
-            return None
-        return Parsed(record=record, envelope=envelope, event=event)
+    async def _park(self, record: Any, error_class: str, message: str) -> None:
+        await self._runtime.dead_letters.park(
+            record, error_class=error_class, error_message=message
+        )
+        self._runtime.metrics.messages.labels(record.topic, "dead-lettered").inc()
 
     async def _apply(
         self, connection: asyncpg.Connection, records: Sequence[Any], parsed: list[Parsed]
@@ -144,8 +169,8 @@ class Projector:
         to_apply = [item for event_id, item in candidates.items() if event_id in new_ids]
         await _write_effects(connection, to_apply)
         skipped = len(records) - len(to_apply)
-        for item in to_apply:
-            self._runtime.metrics.messages.labels(item.record.topic, "projected").inc()
+        for topic, count in Counter(item.record.topic for item in to_apply).items():
+            self._runtime.metrics.messages.labels(topic, "projected").inc(count)
         if skipped:
             log.debug("records skipped as already applied or unknown", count=skipped)
 
@@ -248,6 +273,27 @@ async def _write_effects(connection: asyncpg.Connection, to_apply: list[Parsed])
             [e.participant_id for e in merged],
             [e.duplicate_of for e in merged],
         )
+
+
+def _parse(record: Any) -> Parsed | tuple[str, str]:
+    """The record's envelope, and its event if the projection keeps that event's facts.
+
+    Only the events the projection uses are validated in full (old versions upcast): the
+    rest are known facts it does not need (a coaching session, an attendance), read
+    tolerantly and recorded as seen. A type the contract does not know, or an event that
+    fails validation, gives (error class, message) for its dead letter instead.
+    Synchronous on purpose: it runs for every record of every batch.
+    """
+    try:
+        envelope = CloudEvent.from_json(record.value or b"")
+        if envelope.type not in EVENTS:
+            return "unknown-type", "not an event type of the contract"
+        event = read_event(envelope) if envelope.type in _PROJECTED_TYPES else None
+    except ValidationError as error:
+        first = error.errors(include_url=False, include_input=False)[0]
+        where = ".".join(str(part) for part in first["loc"])
+        return "invalid-event", f"{first['type']} at {where}"
+    return Parsed(record=record, envelope=envelope, event=event)
 
 
 def _last_per_key(

@@ -19,6 +19,11 @@ class ReportingSettings(ServiceSettings):
     projection_batch_size: int = Field(
         default=500, ge=1, description="Events applied per database transaction."
     )
+    report_cache_s: float = Field(
+        default=1.0,
+        ge=0,
+        description="Seconds a computed report is served to every request for it (0: off).",
+    )
     rebuild_batch_size: int = Field(
         default=2000, ge=1, description="Events a rebuild applies per database transaction."
     )

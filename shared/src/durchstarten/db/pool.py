@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
+from collections.abc import AsyncIterator
+from contextvars import ContextVar
 
 import asyncpg
 
@@ -25,3 +29,58 @@ async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asy
         command_timeout=60,
     )
     return pool
+
+
+class _Lease:
+    """A connection taken from the pool on first use, for one task's stretch of work."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+        self.task = asyncio.current_task()
+        self.connection: asyncpg.Connection | None = None
+
+
+_leased: ContextVar[_Lease | None] = ContextVar("durchstarten_leased_connection", default=None)
+
+
+@contextlib.asynccontextmanager
+async def lease(pool: asyncpg.Pool) -> AsyncIterator[None]:
+    """Let this task keep one connection for a stretch of work (a consumer's batch).
+
+    Inside, `connection_from(pool)` hands out the same connection every time: each record
+    still runs in a transaction of its own, but the pool's acquire and release (the release
+    sends a reset query, a round trip of its own) are paid once per batch, not per record.
+    The connection is taken on first use, inside the caller's retries, so a database that
+    is away is retried like any other transient fault.
+    """
+    held = _Lease(pool)
+    token = _leased.set(held)
+    try:
+        yield
+    finally:
+        _leased.reset(token)
+        if held.connection is not None:
+            await pool.release(held.connection)
+
+
+@contextlib.asynccontextmanager
+async def connection_from(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
+    """The connection leased by this task, if any; otherwise one from `pool` for this block.
+
+    The lease is honoured only in the task that took it: a task started inside the lease
+    inherits the context variable, and must not share the connection concurrently.
+    """
+    held = _leased.get()
+    if held is None or held.pool is not pool or held.task is not asyncio.current_task():
+        async with pool.acquire() as connection:
+            yield connection
+        return
+    if held.connection is not None and held.connection.is_closed():
+        await pool.release(held.connection)
+        held.connection = None
+    if held.connection is None:
+        held.connection = await pool.acquire()
+    if held.connection.is_in_transaction():
+        msg = "the leased connection is already in a transaction: nested use"
+        raise RuntimeError(msg)
+    yield held.connection

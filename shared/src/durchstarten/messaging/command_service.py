@@ -16,6 +16,7 @@ import asyncpg
 from pydantic import ValidationError
 
 from durchstarten.clock import Clock
+from durchstarten.db.pool import connection_from
 from durchstarten.domain import NotKnownYet, RuleViolation
 from durchstarten.events import CloudEvent, CommandAccepted, Event, new_event, read_event
 from durchstarten.events.reasons import ReasonCode
@@ -70,7 +71,7 @@ class CommandService:
         self, inbound: InboundCommand, *, source: dict[str, Any] | None = None
     ) -> Outcome:
         """Carry out one command in one transaction: held, accepted or rejected."""
-        async with self.runtime.pool.acquire() as connection, connection.transaction():
+        async with connection_from(self.runtime.pool) as connection, connection.transaction():
             if not await first_time(connection, self.inbox, inbound.dedupe_key):
                 return Outcome("duplicate")
             try:
@@ -145,7 +146,7 @@ class CommandService:
             return
 
         async def work() -> None:
-            async with self.runtime.pool.acquire() as connection, connection.transaction():
+            async with connection_from(self.runtime.pool) as connection, connection.transaction():
                 if not await first_time(connection, f"{self.service}.learnt-events", envelope.id):
                     return
                 await self.learn(connection, event)

@@ -11,6 +11,7 @@ from typing import Any
 
 from faststream.kafka.annotations import KafkaMessage
 
+from durchstarten.db.pool import connection_from, lease
 from durchstarten.events.topics import ServiceName, inbound, outbound, provider_of_inbound
 from durchstarten.messaging.broker import process_or_park, subscriber_options
 from durchstarten.messaging.commands import InboundCommand, command_id_of, parse_command, rejection
@@ -57,7 +58,7 @@ class InboundEdge:
                 command_type=command_type,
                 source=(record.topic, record.partition, record.offset),
             )
-            async with self._runtime.pool.acquire() as connection, connection.transaction():
+            async with connection_from(self._runtime.pool) as connection, connection.transaction():
                 await enqueue(connection, outbound(provider, self._service), reply, key=None)
             self._runtime.metrics.messages.labels(record.topic, "dead-lettered").inc()
 
@@ -94,8 +95,9 @@ def _subscribe_in_batches(
     """
 
     async def on_batch(message: KafkaMessage) -> None:
-        for record in message.raw_message:
-            await handle(record)
+        async with lease(runtime.pool):  # one connection for the batch's transactions
+            for record in message.raw_message:
+                await handle(record)
 
     subscribe = runtime.broker.subscriber(
         *topics,
