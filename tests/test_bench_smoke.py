@@ -62,6 +62,7 @@ def test_the_benchmark_smoke_run_reports_every_figure(tmp_path: Path) -> None:
     queries = figures["queries"]
     assert queries["ok"] == queries["requests"], queries["statuses"]
     assert queries["events_in_projection"] >= rebuild["rebuild"]["events_in_topics"]
+    assert queries["computed_afresh"]["count"] == 5
 
     profiles = figures["profile"]["services"]
     assert figures["profile"]["failures"] == []

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
+from durchstarten.events.topics import WRITE_SERVICES, inbound
 from durchstarten_simulator import people
 from durchstarten_simulator.wire import (
     ACK_BATCH,
@@ -302,6 +303,11 @@ async def send_load(
     stream = prepared.synthetic.stream(prepared.known)
     kafka = producer(bootstrap)
     await kafka.start()
+    # Learn every inbound topic's partitions now: a first send to a topic waits for its
+    # metadata, which would otherwise stall the first second of the timed phase.
+    for provider in prepared.synthetic.providers:
+        for service in WRITE_SERVICES:
+            await kafka.partitions_for(inbound(provider, service))
     per_second = [0] * (int(duration_s) + 1)
     by_service: Counter[str] = Counter()
     pending: list[asyncio.Future[Any]] = []

@@ -11,10 +11,9 @@ from __future__ import annotations
 import uuid
 from collections import Counter
 from collections.abc import Callable, Hashable, Sequence
-from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import asyncpg
 from faststream.exceptions import NackMessage
@@ -72,9 +71,8 @@ _PROJECTED_TYPES = frozenset(
 )
 
 
-@dataclass(frozen=True)
-class Parsed:
-    """A record that parsed, with its envelope and (if the type is known) its event."""
+class Parsed(NamedTuple):
+    """A record that parsed, with its envelope and (if the projection keeps it) its event."""
 
     record: Any
     envelope: CloudEvent
@@ -105,6 +103,14 @@ class Projector:
         are applied one at a time, so a single bad record is parked (and its offset passed)
         instead of stopping every partition in the batch.
         """
+        await self.apply_parsed(records, await self.parse_batch(records))
+
+    async def parse_batch(self, records: Sequence[Any]) -> list[Parsed]:
+        """The records that parse; the others are dead-lettered (their offsets still pass).
+
+        Apart from `apply_parsed` so that a replay can parse the next batch while the
+        database applies this one.
+        """
         parsed: list[Parsed] = []
         for record in records:
             outcome = _parse(record)
@@ -112,6 +118,10 @@ class Projector:
                 parsed.append(outcome)
             else:
                 await self._park(record, *outcome)
+        return parsed
+
+    async def apply_parsed(self, records: Sequence[Any], parsed: list[Parsed]) -> None:
+        """Apply a parsed batch exactly once (one transaction; one by one if that fails)."""
         try:
             await self._apply_in_transaction(records, parsed)
         except NackMessage:

@@ -10,9 +10,8 @@ Two guards, both inside the caller's transaction:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import asyncpg
 
@@ -34,9 +33,8 @@ async def first_times(
     return {row["message_id"] for row in rows}
 
 
-@dataclass(frozen=True)
-class Position:
-    """Where one record sits in Kafka."""
+class Position(NamedTuple):
+    """Where one record sits in Kafka (a tuple: made for every record of every batch)."""
 
     topic: str
     partition: int
