@@ -9,15 +9,17 @@ import re
 import subprocess
 import time
 import uuid
+from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import asyncpg
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from durchstarten.messaging.admin import ensure_topics
 from durchstarten_bench.measure import rate
+from durchstarten_simulator.wire import partitions_of
 
 ACK_EVERY = 1000
 """Sends between two waits for acknowledgements: what our relay and load generator do too."""
@@ -30,6 +32,22 @@ def producer(bootstrap: str) -> AIOKafkaProducer:
     )
 
 
+async def send_all(kafka: AIOKafkaProducer, messages: Iterable[tuple[str, bytes, bytes]]) -> int:
+    """Send (topic, value, key) in order, awaiting acknowledgements every ACK_EVERY sends."""
+    pending = []
+    sent = 0
+    for topic, value, key in messages:
+        pending.append(await kafka.send(topic, value, key=key))
+        sent += 1
+        if len(pending) >= ACK_EVERY:
+            for future in pending:
+                await future
+            pending.clear()
+    for future in pending:
+        await future
+    return sent
+
+
 async def raw_produce(
     bootstrap: str, topic: str, *, count: int, payload: bytes, partitions: int
 ) -> dict[str, Any]:
@@ -40,15 +58,7 @@ async def raw_produce(
     keys = [uuid.uuid4().bytes for _ in range(1024)]
     try:
         started = time.perf_counter()
-        pending = []
-        for n in range(count):
-            pending.append(await kafka.send(topic, payload, key=keys[n % len(keys)]))
-            if len(pending) >= ACK_EVERY:
-                for future in pending:
-                    await future
-                pending.clear()
-        for future in pending:
-            await future
+        await send_all(kafka, ((topic, payload, keys[n % len(keys)]) for n in range(count)))
         seconds = time.perf_counter() - started
     finally:
         await kafka.stop()
@@ -72,11 +82,7 @@ async def raw_consume(bootstrap: str, topic: str, *, count: int) -> dict[str, An
     )
     await kafka.start()
     try:
-        found = kafka.partitions_for_topic(topic)
-        if not found:
-            await kafka._client.force_metadata_update()  # no public way to refresh
-            found = kafka.partitions_for_topic(topic) or set()
-        partitions = [TopicPartition(topic, p) for p in sorted(found)]
+        partitions = await partitions_of(kafka, topic)
         kafka.assign(partitions)
         await kafka.seek_to_beginning(*partitions)
         started = time.perf_counter()

@@ -18,6 +18,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from durchstarten.events.topics import DOMAIN_EVENT_TOPICS, WRITE_SERVICES
+from durchstarten_simulator.wire import partitions_of
 
 _SCHEMA = re.compile(r"^projection_[0-9]+$")
 
@@ -56,11 +57,7 @@ class Observer:
         """The end offset of every partition of the three domain-event topics."""
         partitions = []
         for topic in DOMAIN_EVENT_TOPICS:
-            found = self._kafka.partitions_for_topic(topic)
-            if not found:
-                await self._kafka._client.force_metadata_update()  # no public way to refresh
-                found = self._kafka.partitions_for_topic(topic) or set()
-            partitions += [TopicPartition(topic, p) for p in sorted(found)]
+            partitions += await partitions_of(self._kafka, topic)
         ends: dict[TopicPartition, int] = await self._kafka.end_offsets(partitions)
         return ends
 
@@ -103,6 +100,10 @@ class Observer:
             raise RuntimeError(msg)
         return schema
 
+    def _moment(self) -> str:
+        """The SQL for when a processed-event row was committed (or its transaction began)."""
+        return "pg_xact_commit_timestamp(xmin)" if self.commit_timestamps else "processed_at"
+
     async def projected(self) -> int:
         """Events the live projection has recorded as applied."""
         schema = await self._live()
@@ -117,7 +118,7 @@ class Observer:
         Without commit timestamps, the start of that transaction (a slight underestimate).
         """
         schema = await self._live()
-        moment = "pg_xact_commit_timestamp(xmin)" if self.commit_timestamps else "processed_at"
+        moment = self._moment()
         value = await self._db["reporting"].fetchval(
             f"SELECT extract(epoch FROM max({moment}))::float8 "  # noqa: S608  # checked name
             f"FROM {schema}.processed_messages WHERE processed_at >= to_timestamp($1)",
@@ -131,7 +132,7 @@ class Observer:
     async def commit_times(self, event_ids: list[str]) -> dict[str, float]:
         """Wall-clock commit time of the projection transaction that applied each event."""
         schema = await self._live()
-        moment = "pg_xact_commit_timestamp(xmin)" if self.commit_timestamps else "processed_at"
+        moment = self._moment()
         rows = await self._db["reporting"].fetch(
             f"SELECT message_id, extract(epoch FROM {moment})::float8 AS committed "  # noqa: S608  # checked name
             f"FROM {schema}.processed_messages WHERE message_id = ANY($1::text[])",

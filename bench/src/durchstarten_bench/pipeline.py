@@ -290,18 +290,9 @@ class Bench:
         kafka = limits.producer(self.stack.bootstrap)
         await kafka.start()
         started = time.time()
-        sent = 0
         try:
-            pending = []
-            for message in histories.messages(self.config.rebuild_events):
-                pending.append(await kafka.send(message.topic, message.value, key=message.key))
-                sent += 1
-                if len(pending) >= limits.ACK_EVERY:
-                    for future in pending:
-                        await future
-                    pending.clear()
-            for future in pending:
-                await future
+            messages = histories.messages(self.config.rebuild_events)
+            sent = await limits.send_all(kafka, ((m.topic, m.value, m.key) for m in messages))
         finally:
             await kafka.stop()
         produced = time.time()

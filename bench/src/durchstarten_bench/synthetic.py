@@ -22,18 +22,9 @@ from durchstarten.events import courses as k
 from durchstarten.events import intake as i
 from durchstarten.events.base import Event
 from durchstarten.events.topics import COACHING_EVENTS, COURSES_EVENTS, INTAKE_EVENTS
+from durchstarten.events.values import Municipality
 
-MUNICIPALITIES = (
-    "herford",
-    "buende",
-    "loehne",
-    "enger",
-    "spenge",
-    "vlotho",
-    "hiddenhausen",
-    "kirchlengern",
-    "roedinghausen",
-)
+MUNICIPALITIES = tuple(municipality.value for municipality in Municipality)
 PROVIDERS = ("diakonie-herford", "in-via", "awo-owl")
 FIRST_ENTRY = date(2019, 4, 9)
 ENTRY_SPAN_DAYS = 1400  # entries until early 2023

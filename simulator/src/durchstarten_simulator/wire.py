@@ -98,6 +98,15 @@ async def produce(kafka: AIOKafkaProducer, commands: Iterable[Outgoing]) -> int:
     return sent
 
 
+async def partitions_of(consumer: AIOKafkaConsumer, topic: str) -> list[TopicPartition]:
+    """The partitions of `topic`, asking the broker when the consumer has not seen it yet."""
+    found = consumer.partitions_for_topic(topic)
+    if not found:
+        await consumer._client.force_metadata_update()  # no public way to refresh
+        found = consumer.partitions_for_topic(topic) or set()
+    return [TopicPartition(topic, p) for p in sorted(found)]
+
+
 class KafkaTransport:
     """Commands to the inbound topics; replies collected from the outbound topics."""
 
@@ -119,11 +128,7 @@ class KafkaTransport:
         topics = [outbound(p, s) for p in self.providers for s in WRITE_SERVICES]
         partitions = []
         for topic in topics:
-            found = self._consumer.partitions_for_topic(topic)
-            if not found:
-                await self._consumer._client.force_metadata_update()  # no public way to refresh
-                found = self._consumer.partitions_for_topic(topic) or set()
-            partitions += [TopicPartition(topic, p) for p in found]
+            partitions += await partitions_of(self._consumer, topic)
         self._consumer.assign(partitions)
         await self._consumer.seek_to_end(*partitions)
         for partition in partitions:
