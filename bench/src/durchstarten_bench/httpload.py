@@ -4,6 +4,11 @@ Runs as a process of its own (`python -m durchstarten_bench.httpload`), so the c
 is not taken from the load generator in the benchmark's process. Each latency is measured
 from the moment the request was due, not from when it was sent: a client that falls behind
 does not hide the server's slowness (no coordinated omission).
+
+The client is deliberately lean: a fixed set of keep-alive HTTP/1.1 connections, each a
+plain asyncio stream taking the next due request from a queue. A general HTTP client costs
+around a millisecond of CPU per request and its connection pool slows down as waiters pile
+up, which on a two-core machine would measure the client rather than the server.
 """
 
 from __future__ import annotations
@@ -15,49 +20,94 @@ import os
 import sys
 import time
 from typing import Any
+from urllib.parse import urlsplit
 
-import httpx
 import uvloop
 
 from durchstarten_bench.measure import percentile, rate
 
+CONNECTIONS = 32
+
+
+class _Connection:
+    """One keep-alive connection that sends the same GET and reads each answer."""
+
+    def __init__(self, host: str, port: int, request: bytes) -> None:
+        self._host, self._port, self._request = host, port, request
+        self._reader: asyncio.StreamReader | None = None
+        self._writer: asyncio.StreamWriter | None = None
+
+    async def get(self) -> int:
+        """Send the request; return the status code once the whole body is read."""
+        if self._reader is None or self._writer is None:
+            self._reader, self._writer = await asyncio.open_connection(self._host, self._port)
+        self._writer.write(self._request)
+        head = await self._reader.readuntil(b"\r\n\r\n")
+        status = int(head.split(b" ", 2)[1])
+        length = 0
+        for line in head.split(b"\r\n")[1:]:
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value)
+        await self._reader.readexactly(length)
+        return status
+
+    def close(self) -> None:
+        """Drop the connection (after an error, or at the end)."""
+        if self._writer is not None:
+            self._writer.close()
+        self._reader = self._writer = None
+
 
 async def run(url: str, *, token: str, per_second: float, seconds: float) -> dict[str, Any]:
     """Send `per_second * seconds` GETs at their due times; return the latency figures."""
+    parts = urlsplit(url)
+    path = parts.path + (f"?{parts.query}" if parts.query else "")
+    request = (
+        f"GET {path} HTTP/1.1\r\nHost: {parts.netloc}\r\n"
+        f"Authorization: Bearer {token}\r\nAccept: application/json\r\n\r\n"
+    ).encode()
+    host, port = parts.hostname or "127.0.0.1", parts.port or 80
     total = int(per_second * seconds)
     latencies: list[float] = []
     statuses: dict[str, int] = {}
-    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
-    async with httpx.AsyncClient(
-        limits=limits, timeout=30, headers={"Authorization": f"Bearer {token}"}
-    ) as client:
-        await client.get(url)  # a warm connection, outside the measurement
+    due_times: asyncio.Queue[float | None] = asyncio.Queue()
 
-        async def one(due: float) -> None:
-            try:
-                response = await client.get(url)
-                status = str(response.status_code)
-            except httpx.HTTPError as error:
-                status = type(error).__name__
-            latencies.append(time.perf_counter() - due)
-            statuses[status] = statuses.get(status, 0) + 1
+    async def worker() -> None:
+        connection = _Connection(host, port, request)
+        try:
+            await connection.get()  # a warm connection, outside the measurement
+            while (due := await due_times.get()) is not None:
+                try:
+                    status = str(await connection.get())
+                except (OSError, asyncio.IncompleteReadError, ValueError) as error:
+                    status = type(error).__name__
+                    connection.close()
+                latencies.append(time.perf_counter() - due)
+                statuses[status] = statuses.get(status, 0) + 1
+        finally:
+            connection.close()
 
-        started = time.perf_counter()
-        tasks = []
-        for n in range(total):
-            due = started + n / per_second
-            delay = due - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(one(due)))
-        await asyncio.gather(*tasks)
-        elapsed = time.perf_counter() - started
+    workers = [asyncio.create_task(worker()) for _ in range(CONNECTIONS)]
+    await asyncio.sleep(0.2)  # the workers connect
+    started = time.perf_counter()
+    for n in range(total):
+        due = started + n / per_second
+        delay = due - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        due_times.put_nowait(due)
+    for _ in workers:
+        due_times.put_nowait(None)
+    await asyncio.gather(*workers)
+    elapsed = time.perf_counter() - started
     ok = statuses.get("200", 0)
     return {
         "target_per_s": per_second,
         "requests": total,
         "ok": ok,
         "statuses": statuses,
+        "connections": CONNECTIONS,
         "achieved_per_s": rate(ok, elapsed),
         "p50_ms": round(percentile(latencies, 0.5) * 1000, 2),
         "p99_ms": round(percentile(latencies, 0.99) * 1000, 2),
