@@ -16,6 +16,11 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from durchstarten.auth import Role
 from durchstarten_deploy.stack import Stack
 
+FRESH_REPORTS = {"DURCHSTARTEN_REPORT_CACHE_S": "0"}
+"""The cross-service tests check figures the moment their events are projected: their
+reporting runs without the report cache (it has tests of its own; the simulator's and the
+benchmark's stacks keep it on)."""
+
 IDENTIFIER_MARKERS = ("Testvorname", "Familientestname")
 """Every generated name contains one of these: tests scan logs and topics for them."""
 

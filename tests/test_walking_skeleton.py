@@ -12,6 +12,7 @@ import asyncpg
 import httpx
 import pytest
 from tests.support import (
+    FRESH_REPORTS,
     IDENTIFIER_MARKERS,
     eventually,
     produce,
@@ -278,7 +279,9 @@ async def test_reporting_killed_mid_stream_loses_and_duplicates_nothing(
     reporting = services["reporting"]
     reporting.stop()
     # Small batches make the stream long enough to kill it in the middle.
-    stack.start_service("reporting", extra_env={"DURCHSTARTEN_PROJECTION_BATCH_SIZE": "20"})
+    stack.start_service(
+        "reporting", extra_env={"DURCHSTARTEN_PROJECTION_BATCH_SIZE": "20", **FRESH_REPORTS}
+    )
     total = 4000
     events = [participant_registered() for _ in range(total)]
     wanted = {e["subject"] for e in events}
@@ -295,7 +298,7 @@ async def test_reporting_killed_mid_stream_loses_and_duplicates_nothing(
     await producing
     assert 0 < at_kill < total, "the kill should land mid-stream"
 
-    stack.start_service("reporting")
+    stack.start_service("reporting", extra_env=FRESH_REPORTS)
 
     async def all_projected() -> bool:
         return wanted <= set(await projected_ids(stack))

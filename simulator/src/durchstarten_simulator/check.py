@@ -145,7 +145,8 @@ async def check(
 ) -> CheckResult:
     """Compare every check of the oracle with the reporting API, until equal or timed out."""
     deadline = time.monotonic() + timeout_s
-    headers = {"Authorization": f"Bearer {token}"}
+    # The figures as they stand now, not a report computed a moment ago by the cache.
+    headers = {"Authorization": f"Bearer {token}", "Cache-Control": "no-cache"}
     async with httpx.AsyncClient(base_url=reporting_url, headers=headers, timeout=30) as client:
         while True:
             result = CheckResult()

@@ -55,6 +55,12 @@ def create_app(settings: ReportingSettings | None = None) -> FastAPI:  # noqa: P
     runtime.on_stop(rebuilds.stop)
     verifier = TokenVerifier(settings.auth())
     cache = ReportCache(settings.report_cache_s)
+    # Which version is live, looked up at most twice a second (not once per request).
+    versions = ReportCache(min(settings.report_cache_s, 0.5))
+
+    async def read_live_version() -> str:
+        async with runtime.pool.acquire() as connection:
+            return await live_schema(connection)
 
     async def cached_report(
         request: Request,
@@ -75,9 +81,8 @@ def create_app(settings: ReportingSettings | None = None) -> FastAPI:  # noqa: P
             return as_format(report, format_, name)
 
         # The live version is part of the key: after a rebuild's switch no report of the
-        # retired version is served, however young.
-        async with runtime.pool.acquire() as connection:
-            version = await live_schema(connection)
+        # retired version is served once the version itself is looked up again.
+        version = await versions.get("live", read_live_version)
         fresh = "no-cache" in request.headers.get("cache-control", "").lower()
         response: Response = await cache.get((version, *key, format_), compute, fresh=fresh)
         return response

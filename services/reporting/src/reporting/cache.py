@@ -45,10 +45,10 @@ class ReportCache:
     ) -> None:
         """Keep at most `max_entries` results; `clock` is injectable for tests.
 
-        `max_stale_s` defaults to ten times `ttl_s`.
+        `max_stale_s` defaults to twice `ttl_s`: no report is served older than that.
         """
         self._ttl_s = ttl_s
-        self._max_stale_s = max_stale_s if max_stale_s is not None else 10 * ttl_s
+        self._max_stale_s = max_stale_s if max_stale_s is not None else 2 * ttl_s
         self._max_entries = max_entries
         self._clock = clock
         self._entries: OrderedDict[Hashable, _Entry] = OrderedDict()
