@@ -17,10 +17,12 @@ from typing import Any
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from durchstarten.db.sql import SqlFiles
 from durchstarten.messaging.admin import ensure_topics
 from durchstarten_bench.measure import rate
 from durchstarten_simulator.wire import partitions_of
 
+SQL = SqlFiles(Path(__file__).parent / "sql")
 ACK_EVERY = 1000
 """Sends between two waits for acknowledgements: what our relay and load generator do too."""
 
@@ -183,19 +185,7 @@ async def postgres_copy(database_url: str, *, rows: int) -> dict[str, Any]:
     """Asyncpg COPY of `rows` rows into a table shaped like reporting's participants."""
     connection = await asyncpg.connect(database_url)
     try:
-        await connection.execute(
-            """
-            DROP TABLE IF EXISTS bench_copy;
-            CREATE TABLE bench_copy (
-                participant_id uuid PRIMARY KEY, provider text NOT NULL, entry_date date NOT NULL,
-                age_at_entry integer NOT NULL, sex text NOT NULL, country_of_origin text NOT NULL,
-                residence_status text NOT NULL, municipality text NOT NULL,
-                school_education text NOT NULL, german_level text NOT NULL,
-                registered_event_id text NOT NULL,
-                projected_at timestamptz NOT NULL DEFAULT now()
-            )
-            """
-        )
+        await connection.execute(SQL["copy_table"])
         records = [
             (
                 uuid.uuid4(),
@@ -217,7 +207,7 @@ async def postgres_copy(database_url: str, *, rows: int) -> dict[str, Any]:
             "bench_copy", records=records, columns=list(COPY_COLUMNS)
         )
         seconds = time.perf_counter() - started
-        await connection.execute("DROP TABLE bench_copy")
+        await connection.execute(SQL["copy_table_drop"])
     finally:
         await connection.close()
     return {"rows": rows, "seconds": round(seconds, 3), "rows_per_s": rate(rows, seconds)}

@@ -11,15 +11,18 @@ import asyncio
 import json
 import re
 import time
+from pathlib import Path
 from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from durchstarten.db.sql import SqlFiles
 from durchstarten.events.topics import DOMAIN_EVENT_TOPICS, WRITE_SERVICES
 from durchstarten_simulator.wire import partitions_of
 
+SQL = SqlFiles(Path(__file__).parent / "sql")
 _SCHEMA = re.compile(r"^projection_[0-9]+$")
 
 
@@ -43,7 +46,7 @@ class Observer:
         await self._kafka.start()
         for service, url in self._urls.items():
             self._db[service] = await asyncpg.connect(url)
-        setting = await self._db["reporting"].fetchval("SHOW track_commit_timestamp")
+        setting = await self._db["reporting"].fetchval(SQL["track_commit_timestamp"])
         self.commit_timestamps = setting == "on"
 
     async def stop(self) -> None:
@@ -72,9 +75,7 @@ class Observer:
             ends = await self._kafka.end_offsets(list(offsets))
             total += sum(max(0, ends[tp] - meta.offset) for tp, meta in offsets.items())
         for service in WRITE_SERVICES:
-            unsent = await self._db[service].fetchval(
-                "SELECT count(*) FROM outbox WHERE published_at IS NULL AND parked_at IS NULL"
-            )
+            unsent = await self._db[service].fetchval(SQL["outbox_unsent"])
             total += int(unsent)
         return total
 
@@ -92,9 +93,7 @@ class Observer:
         return time.monotonic() - started
 
     async def _live(self) -> str:
-        schema = await self._db["reporting"].fetchval(
-            "SELECT schema_name FROM projection_versions WHERE state = 'live'"
-        )
+        schema = await self._db["reporting"].fetchval(SQL["live_schema"])
         if not isinstance(schema, str) or not _SCHEMA.match(schema):
             msg = f"no live projection schema: {schema!r}"
             raise RuntimeError(msg)
@@ -107,9 +106,7 @@ class Observer:
     async def projected(self) -> int:
         """Events the live projection has recorded as applied."""
         schema = await self._live()
-        count = await self._db["reporting"].fetchval(
-            f"SELECT count(*) FROM {schema}.processed_messages"  # noqa: S608  # checked name
-        )
+        count = await self._db["reporting"].fetchval(SQL["projected_count"].format(schema=schema))
         return int(count)
 
     async def last_commit(self, since: float) -> float:
@@ -120,9 +117,7 @@ class Observer:
         schema = await self._live()
         moment = self._moment()
         value = await self._db["reporting"].fetchval(
-            f"SELECT extract(epoch FROM max({moment}))::float8 "  # noqa: S608  # checked name
-            f"FROM {schema}.processed_messages WHERE processed_at >= to_timestamp($1)",
-            since,
+            SQL["last_commit"].format(schema=schema, moment=moment), since
         )
         if value is None:
             msg = "no event was projected in the measured interval"
@@ -134,9 +129,7 @@ class Observer:
         schema = await self._live()
         moment = self._moment()
         rows = await self._db["reporting"].fetch(
-            f"SELECT message_id, extract(epoch FROM {moment})::float8 AS committed "  # noqa: S608  # checked name
-            f"FROM {schema}.processed_messages WHERE message_id = ANY($1::text[])",
-            event_ids,
+            SQL["commit_times"].format(schema=schema, moment=moment), event_ids
         )
         return {row["message_id"]: row["committed"] for row in rows}
 
