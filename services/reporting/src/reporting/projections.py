@@ -30,7 +30,7 @@ from durchstarten.events.courses import (
     ParticipationCompleted,
 )
 from durchstarten.events.intake import DuplicateConfirmed, ParticipantErased, ParticipantExited
-from durchstarten.events.upcasting import UPCASTERS
+from durchstarten.events.upcasting import current_type
 from durchstarten.logging import get_logger
 from durchstarten.messaging.broker import with_retries
 from durchstarten.messaging.inbox import claim_new_offsets, first_times, position_of
@@ -58,16 +58,10 @@ PROJECTED_EVENTS: tuple[type[Event], ...] = (
 """The events whose facts the projection keeps; `_write_effects` handles exactly these."""
 
 
-def _current_type(type_: str) -> str:
-    while type_ in UPCASTERS:
-        type_ = UPCASTERS[type_][0]
-    return type_
-
-
 _PROJECTED_TYPES = frozenset(
     type_
     for type_ in EVENTS
-    if _current_type(type_) in {model.event_type for model in PROJECTED_EVENTS}
+    if current_type(type_) in {model.event_type for model in PROJECTED_EVENTS}
 )
 
 

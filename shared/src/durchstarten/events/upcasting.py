@@ -32,6 +32,18 @@ def upcaster(old: str, new: str) -> Callable[[Upcaster], Upcaster]:
     return register
 
 
+def current_type(type_: str) -> str:
+    """The type an event of `type_` becomes once upcast (itself when it is current)."""
+    seen = {type_}
+    while type_ in UPCASTERS:
+        type_ = UPCASTERS[type_][0]
+        if type_ in seen:
+            msg = f"upcaster cycle at {type_}"
+            raise ValueError(msg)
+        seen.add(type_)
+    return type_
+
+
 def upcast(type_: str, data: Data) -> tuple[str, Data]:
     """Apply upcasters until no newer version exists; return the final type and data."""
     seen = {type_}
