@@ -8,7 +8,7 @@ import asyncpg
 import pytest
 import pytest_asyncio
 
-from durchstarten.db.migrations import PLATFORM_MIGRATIONS, migrate
+from durchstarten.db.migrate import PLATFORM_MIGRATIONS, migrate
 from durchstarten.messaging.inbox import Position, claim_new_offsets, first_time, first_times
 
 pytestmark = pytest.mark.integration

@@ -13,7 +13,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from faststream.kafka import KafkaBroker
 from pydantic import SecretStr
 
-from durchstarten.db.migrations import PLATFORM_MIGRATIONS, migrate
+from durchstarten.db.migrate import PLATFORM_MIGRATIONS, migrate
 from durchstarten.db.pool import create_pool
 from durchstarten.events import CloudEvent
 from durchstarten.messaging.admin import ensure_topics

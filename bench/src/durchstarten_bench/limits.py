@@ -17,7 +17,7 @@ from typing import Any
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from durchstarten.db.sql import SqlFiles
+from durchstarten.db.sqlfiles import SqlFiles
 from durchstarten.messaging.admin import ensure_topics
 from durchstarten_bench.measure import rate
 from durchstarten_simulator.wire import partitions_of

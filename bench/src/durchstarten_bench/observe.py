@@ -18,7 +18,7 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from durchstarten.db.sql import SqlFiles
+from durchstarten.db.sqlfiles import SqlFiles
 from durchstarten.events.topics import DOMAIN_EVENT_TOPICS, WRITE_SERVICES
 from durchstarten_simulator.wire import partitions_of
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from durchstarten.db.migrations import PLATFORM_MIGRATIONS, migrate
+from durchstarten.db.migrate import PLATFORM_MIGRATIONS, migrate
 from intake import audit
 
 pytestmark = pytest.mark.integration

@@ -7,7 +7,7 @@ import uuid
 import asyncpg
 import pytest
 
-from durchstarten.db.migrations import PLATFORM_MIGRATIONS, migrate
+from durchstarten.db.migrate import PLATFORM_MIGRATIONS, migrate
 from reporting.app import MIGRATIONS
 from reporting.versions import create_version, live_schema
 

@@ -26,9 +26,9 @@ from prometheus_client import (
 )
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from durchstarten.db.migrations import PLATFORM_MIGRATIONS, migrate
+from durchstarten.db.migrate import PLATFORM_MIGRATIONS, migrate
 from durchstarten.db.pool import create_pool
-from durchstarten.db.sql import SqlFiles
+from durchstarten.db.sqlfiles import SqlFiles
 from durchstarten.logging import configure_logging, get_logger
 from durchstarten.messaging.broker import create_broker
 from durchstarten.messaging.dlq import DeadLetters, Redactor

@@ -10,7 +10,7 @@ from typing import Any
 import asyncpg
 
 from coaching.domain import CaseView, ParticipantView, ReferralView
-from durchstarten.db.sql import SqlFiles
+from durchstarten.db.sqlfiles import SqlFiles
 from durchstarten.events.coaching import (
     CaseClosed,
     CaseOpened,

@@ -10,7 +10,7 @@ from typing import Any
 import asyncpg
 
 from courses.domain import CourseView, ParticipantView
-from durchstarten.db.sql import SqlFiles
+from durchstarten.db.sqlfiles import SqlFiles
 from durchstarten.events.courses import AttendanceRecorded, CourseScheduled, ExamResultRecorded
 
 SQL = SqlFiles(Path(__file__).parent / "db")

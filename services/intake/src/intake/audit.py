@@ -15,7 +15,7 @@ from typing import Any
 
 import asyncpg
 
-from durchstarten.db.sql import SqlFiles
+from durchstarten.db.sqlfiles import SqlFiles
 
 SQL = SqlFiles(Path(__file__).parent / "db")
 GENESIS = b"\x00" * 32

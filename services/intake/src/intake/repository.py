@@ -13,7 +13,7 @@ from typing import Any
 
 import asyncpg
 
-from durchstarten.db.sql import SqlFiles
+from durchstarten.db.sqlfiles import SqlFiles
 from durchstarten.events import RegisterParticipant
 from intake.vault import Sealed
 

@@ -15,7 +15,7 @@ from fastapi.responses import FileResponse, HTMLResponse
 from faststream.kafka.annotations import KafkaMessage
 
 from durchstarten.auth import Principal, Role, TokenVerifier
-from durchstarten.db.sql import SqlFiles
+from durchstarten.db.sqlfiles import SqlFiles
 from durchstarten.events.topics import DOMAIN_EVENT_TOPICS
 from durchstarten.messaging.broker import subscriber_options
 from durchstarten.service import ServiceRuntime

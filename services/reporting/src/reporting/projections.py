@@ -19,7 +19,7 @@ import asyncpg
 from faststream.exceptions import NackMessage
 from pydantic import ValidationError
 
-from durchstarten.db.sql import SqlFiles
+from durchstarten.db.sqlfiles import SqlFiles
 from durchstarten.events import EVENTS, CloudEvent, Event, ParticipantRegistered, read_event
 from durchstarten.events.coaching import CaseOpened, FollowUpRecorded, PlacementRecorded
 from durchstarten.events.courses import (

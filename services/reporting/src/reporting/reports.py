@@ -12,7 +12,7 @@ from typing import Any
 
 import asyncpg
 
-from durchstarten.db.sql import SqlFiles
+from durchstarten.db.sqlfiles import SqlFiles
 from durchstarten.events.values import ModuleCode, Municipality, PlacementCategory
 from reporting.disclosure import protect_table, table_json
 

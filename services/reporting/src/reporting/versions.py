@@ -17,7 +17,7 @@ from pathlib import Path
 
 import asyncpg
 
-from durchstarten.db.sql import SqlFiles
+from durchstarten.db.sqlfiles import SqlFiles
 
 SQL = SqlFiles(Path(__file__).parent / "db")
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import asyncpg
 
-from durchstarten.db.sql import SqlFiles
+from durchstarten.db.sqlfiles import SqlFiles
 from durchstarten.logging import get_logger
 from durchstarten.messaging.errors import is_transient
 

@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 
 import asyncpg
 
-from durchstarten.db.sql import SqlFiles
+from durchstarten.db.sqlfiles import SqlFiles
 
 SQL = SqlFiles(Path(__file__).parent / "sql")
 

@@ -17,7 +17,7 @@ from typing import Any
 import asyncpg
 from faststream.kafka import KafkaBroker
 
-from durchstarten.db.sql import SqlFiles
+from durchstarten.db.sqlfiles import SqlFiles
 from durchstarten.events.envelope import CONTENT_TYPE, CloudEvent
 from durchstarten.logging import get_logger
 from durchstarten.messaging.errors import is_transient

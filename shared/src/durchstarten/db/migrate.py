@@ -15,7 +15,7 @@ from pathlib import Path
 
 import asyncpg
 
-from durchstarten.db.sql import SqlFiles
+from durchstarten.db.sqlfiles import SqlFiles
 from durchstarten.logging import get_logger
 
 log = get_logger(__name__)
