@@ -6,14 +6,54 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from durchstarten.events import RegisterParticipant
-from intake.domain import RuleViolation, decide_registration
+from durchstarten.events.courses import ExamResultRecorded
+from durchstarten.events.intake import (
+    ApproveEligibilityException,
+    DuplicateConfirmed,
+    DuplicateDecision,
+    EligibilityExceptionApproved,
+    ParticipantErased,
+    ParticipantRegistered,
+    ProviderAssigned,
+    RequestErasure,
+    ResolveDuplicate,
+)
+from durchstarten.events.values import DtzOverall
+from durchstarten.messaging.commands import Actor
+from intake import domain
+from intake.domain import Registration, RuleViolation, check_registration, decide_registration
 from intake.eligibility import age_on, load_programmes
+from intake.matching import BestMatch, Match, Verdict
 
 DURCHSTARTEN = load_programmes()["durchstarten"]
 
 
+TODAY = date(2022, 6, 1)
+
+
 def command(**changes: object) -> RegisterParticipant:
     return RegisterParticipant.model_validate(RegisterParticipant.example | changes)
+
+
+def register(
+    registration: RegisterParticipant,
+    *,
+    provider: str = "p",
+    participant_id: uuid.UUID | None = None,
+    match: BestMatch | None = None,
+) -> Registration:
+    """The whole registration decision: the programme's rules, then the duplicate check."""
+    checked = check_registration(
+        registration,
+        provider=provider,
+        participant_id=participant_id or uuid.uuid4(),
+        programme=DURCHSTARTEN,
+    )
+    return decide_registration(checked, provider=provider, today=TODAY, match=match)
+
+
+def match(verdict: Verdict, score: float = 0.9) -> BestMatch:
+    return BestMatch(uuid.uuid4(), Match(verdict, score))
 
 
 @pytest.mark.parametrize(
@@ -42,9 +82,7 @@ def test_age_never_decreases_as_days_pass(birth: date, days: int) -> None:
 
 def test_registration_announces_coarse_attributes_only() -> None:
     pid = uuid.uuid4()
-    registration = decide_registration(
-        command(), provider="diakonie-herford", participant_id=pid, programme=DURCHSTARTEN
-    )
+    registration = register(command(), provider="diakonie-herford", participant_id=pid)
     assert registration.status == "registered"
     event = registration.event
     assert event.participant_id == pid
@@ -61,7 +99,7 @@ def test_entry_before_birth_is_a_rule_violation() -> None:
     # The command model already refuses this; the domain guards its own invariant too.
     impossible = command().model_copy(update={"entry_date": date(2000, 1, 1)})
     with pytest.raises(RuleViolation) as caught:
-        decide_registration(
+        check_registration(
             impossible, provider="p", participant_id=uuid.uuid4(), programme=DURCHSTARTEN
         )
     assert caught.value.reason == "entry-before-birth"
@@ -70,7 +108,7 @@ def test_entry_before_birth_is_a_rule_violation() -> None:
 
 def test_an_implausible_age_is_a_rule_violation_not_a_crash() -> None:
     with pytest.raises(RuleViolation) as caught:
-        decide_registration(
+        check_registration(
             command(birth_date=date(1950, 1, 1), entry_date=date(2099, 1, 1)),
             provider="p",
             participant_id=uuid.uuid4(),
@@ -82,15 +120,13 @@ def test_an_implausible_age_is_a_rule_violation_not_a_crash() -> None:
 
 def test_a_waivable_failure_waits_for_an_exception_and_others_reject() -> None:
     too_old = command(birth_date=date(1990, 1, 1))
-    pending = decide_registration(
-        too_old, provider="p", participant_id=uuid.uuid4(), programme=DURCHSTARTEN
-    )
+    pending = register(too_old)
     assert pending.status == "pending-exception"
     assert [f.reason for f in pending.waivable_failures] == ["age-above-maximum"]
     assert pending.event.eligibility_exception
     in_facility = command(lives_in_state_reception_facility=True, birth_date=date(1990, 1, 1))
     with pytest.raises(RuleViolation) as caught:
-        decide_registration(
+        check_registration(
             in_facility, provider="p", participant_id=uuid.uuid4(), programme=DURCHSTARTEN
         )
     assert caught.value.reason == "not-eligible"
@@ -102,5 +138,140 @@ def test_a_waivable_failure_waits_for_an_exception_and_others_reject() -> None:
 
 def test_no_programme_is_a_rule_violation() -> None:
     with pytest.raises(RuleViolation) as caught:
-        decide_registration(command(), provider="p", participant_id=uuid.uuid4(), programme=None)
+        check_registration(command(), provider="p", participant_id=uuid.uuid4(), programme=None)
     assert caught.value.reason == "unknown-programme"
+
+
+def test_a_sure_match_joins_the_existing_person_and_assigns_the_provider() -> None:
+    sure = match(Verdict.SURE)
+    joined = register(command(), provider="in-via", match=sure)
+    assert joined.status == "existing-participant"
+    assert joined.participant_id == sure.participant_id
+    assert joined.events == (
+        ProviderAssigned(participant_id=sure.participant_id, provider="in-via", assigned_on=TODAY),
+    )
+    # Even a registration that would wait for an exception joins the person already known.
+    too_old = register(command(birth_date=date(1990, 1, 1)), match=sure)
+    assert too_old.status == "existing-participant"
+    assert too_old.waivable_failures == ()
+
+
+def test_a_possible_match_registers_and_asks_a_coordinator_to_look() -> None:
+    possible = match(Verdict.POSSIBLE, 0.81)
+    pid = uuid.uuid4()
+    flagged = register(command(), participant_id=pid, match=possible)
+    assert flagged.status == "possible-duplicate"
+    assert flagged.participant_id == pid
+    assert [type(e) for e in flagged.events] == [ParticipantRegistered]
+    assert flagged.possible_duplicate_of == possible
+    # A registration waiting for an exception is not announced, nor checked yet.
+    waiting = register(command(birth_date=date(1990, 1, 1)), match=possible)
+    assert waiting.status == "pending-exception"
+    assert waiting.events == ()
+    assert waiting.possible_duplicate_of is None
+
+
+def test_no_match_registers_and_announces_the_person() -> None:
+    plain = register(command())
+    assert plain.status == "registered"
+    assert plain.events == (plain.event,)
+    assert plain.possible_duplicate_of is None
+
+
+def test_only_coordinators_decide_and_only_providers_register() -> None:
+    provider, staff = Actor.provider_system("p"), Actor("staff-1", None, coordinator=True)
+    approve = ApproveEligibilityException.model_validate(ApproveEligibilityException.example)
+    with pytest.raises(RuleViolation) as refused:
+        domain.authorise(approve, provider)
+    assert refused.value.reason == "forbidden-role"
+    domain.authorise(approve, staff)
+    with pytest.raises(RuleViolation) as staff_registering:
+        domain.authorise(command(), staff)
+    assert staff_registering.value.reason == "forbidden-role"
+    domain.authorise(command(), provider)
+
+
+def test_a_provider_not_linked_hears_unknown_exactly_as_for_a_missing_id() -> None:
+    provider = Actor.provider_system("p")
+    with pytest.raises(RuleViolation) as foreign:
+        domain.require_access(provider, "state", linked=False)
+    with pytest.raises(RuleViolation) as missing:
+        domain.require_access(provider, None, linked=True)
+    assert foreign.value == missing.value
+    assert foreign.value.reason == "unknown-participant"
+    assert domain.require_access(provider, "state", linked=True) == "state"
+    staff = Actor("staff-1", None, coordinator=True)
+    assert domain.require_access(staff, "state", linked=False) == "state"
+
+
+def test_erasure_announces_only_a_person_that_was_announced() -> None:
+    erase = RequestErasure.model_validate(RequestErasure.example)
+    (erased,) = domain.decide_erasure(erase, status="registered", today=TODAY) or ()
+    assert erased == ParticipantErased(
+        participant_id=erase.participant_id, erased_on=TODAY, reason=erase.reason
+    )
+    assert domain.decide_erasure(erase, status="pending-exception", today=TODAY) == ()
+    assert domain.decide_erasure(erase, status="erased", today=TODAY) is None
+
+
+def test_an_approval_must_waive_every_failed_rule_and_then_announces_the_person() -> None:
+    waiting = register(command(birth_date=date(1990, 1, 1)))
+    stored = [domain.failure_record(f) for f in waiting.waivable_failures]
+    approve = ApproveEligibilityException.model_validate(
+        ApproveEligibilityException.example | {"participant_id": str(waiting.participant_id)}
+    )
+    pending_event = waiting.event.model_dump(mode="json")
+    approved, announced = domain.decide_exception_approval(
+        approve,
+        status="pending-exception",
+        failed_rules=stored,
+        pending_event=pending_event,
+        today=TODAY,
+    )
+    assert isinstance(approved, EligibilityExceptionApproved)
+    assert approved.approved_on == TODAY
+    assert announced == waiting.event
+    narrow = approve.model_copy(update={"rules": []})
+    with pytest.raises(RuleViolation) as caught:
+        domain.decide_exception_approval(
+            narrow,
+            status="pending-exception",
+            failed_rules=stored,
+            pending_event=pending_event,
+            today=TODAY,
+        )
+    assert caught.value.reason == "exception-does-not-cover"
+    with pytest.raises(RuleViolation) as not_pending:
+        domain.decide_exception_approval(
+            approve, status="registered", failed_rules=[], pending_event=None, today=TODAY
+        )
+    assert not_pending.value.reason == "no-exception-pending"
+
+
+def test_a_duplicate_decision_needs_an_open_check_and_a_confirmation_is_announced() -> None:
+    resolve = ResolveDuplicate.model_validate(ResolveDuplicate.example)
+    with pytest.raises(RuleViolation) as caught:
+        domain.decide_duplicate_resolution(resolve, review_was_open=False, today=TODAY)
+    assert caught.value.reason == "no-duplicate-review"
+    confirm = resolve.model_copy(update={"decision": DuplicateDecision.CONFIRMED})
+    assert domain.review_status(confirm) == "confirmed"
+    assert domain.decide_duplicate_resolution(confirm, review_was_open=True, today=TODAY) == (
+        DuplicateConfirmed(
+            participant_id=resolve.participant_id,
+            duplicate_of=resolve.duplicate_of,
+            confirmed_on=TODAY,
+        ),
+    )
+    reject = resolve.model_copy(update={"decision": DuplicateDecision.REJECTED})
+    assert domain.review_status(reject) == "rejected"
+    assert domain.decide_duplicate_resolution(reject, review_was_open=True, today=TODAY) == ()
+
+
+def test_a_dtz_result_adds_a_level_only_for_a_registered_person_who_sat_it() -> None:
+    result = ExamResultRecorded.model_validate(ExamResultRecorded.example)
+    level = domain.level_from_exam(result, "registered")
+    assert level == domain.dtz_as_cefr(result)
+    assert domain.level_from_exam(result, "erased") is None
+    assert domain.level_from_exam(result, None) is None
+    absent = result.model_copy(update={"overall": DtzOverall.DID_NOT_SIT})
+    assert domain.level_from_exam(absent, "registered") is None

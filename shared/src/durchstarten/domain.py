@@ -6,16 +6,21 @@ from dataclasses import dataclass
 from datetime import date
 
 from durchstarten.events.reasons import ReasonCode
+from durchstarten.events.replies import RuleFailure
 
 
 @dataclass(frozen=True)
 class RuleViolation(Exception):
-    """A valid command the rules do not allow; answered with a rejection."""
+    """A valid command the rules do not allow; answered with a rejection.
+
+    `failed_rules` names every eligibility rule not met, where the rejection is about them.
+    """
 
     reason: ReasonCode
     field: str | None
     message_en: str
     message_de: str
+    failed_rules: tuple[RuleFailure, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -103,6 +104,10 @@ class ServiceSettings(KafkaSettings):
     )
     log_format: Literal["auto", "json", "console"] = Field(
         default="auto", description="json outside a terminal, console in one (auto)."
+    )
+
+    clock_today: date | None = Field(
+        default=None, description="A fixed date taken as today (tests and demos only)."
     )
 
     outbox_batch_size: int = Field(default=500, ge=1, description="Rows the relay sends at once.")

@@ -15,6 +15,7 @@ from durchstarten.clock import Clock
 from durchstarten.events.reasons import ReasonCode
 from durchstarten.events.topics import INTAKE_EVENTS
 from durchstarten.http_commands import add_command_endpoint
+from durchstarten.jsonable import jsonable
 from durchstarten.messaging.inbound import subscribe_commands, subscribe_events
 from durchstarten.service import ServiceRuntime
 
@@ -75,7 +76,7 @@ def create_app(settings: CoachingSettings | None = None) -> FastAPI:  # all wiri
             details = await repository.case_details(connection, case_id)
         if details is None or (provider is not None and details["provider"] != provider):
             raise HTTPException(404, {"reason": ReasonCode.UNKNOWN_CASE})
-        view: dict[str, Any] = _jsonable(details)
+        view: dict[str, Any] = jsonable(details)
         return view
 
     @app.get("/v1/due/referrals", tags=["due lists"])
@@ -87,7 +88,7 @@ def create_app(settings: CoachingSettings | None = None) -> FastAPI:  # all wiri
             rows = await repository.due_referrals(
                 connection, day, settings.referral_answer_days, provider
             )
-        return {"as_of": day.isoformat(), "due": [_jsonable(row) for row in rows]}
+        return {"as_of": day.isoformat(), "due": [jsonable(row) for row in rows]}
 
     @app.get("/v1/due/follow-ups", tags=["due lists"])
     async def due_follow_ups(principal: CurrentPrincipal, on: date | None = None) -> dict[str, Any]:
@@ -96,16 +97,6 @@ def create_app(settings: CoachingSettings | None = None) -> FastAPI:  # all wiri
         day = on or clock.today()
         async with runtime.pool.acquire() as connection:
             rows = await repository.due_follow_ups(connection, day, provider)
-        return {"as_of": day.isoformat(), "due": [_jsonable(row) for row in rows]}
+        return {"as_of": day.isoformat(), "due": [jsonable(row) for row in rows]}
 
     return app
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, uuid.UUID | date):
-        return str(value)
-    return value

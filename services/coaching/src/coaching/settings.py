@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from datetime import date
 
 from pydantic import Field, field_validator
 
@@ -31,9 +30,6 @@ class CoachingSettings(ServiceSettings):
         default=300.0,
         gt=0,
         description="How long a command about a participant not yet known from intake waits.",
-    )
-    clock_today: date | None = Field(
-        default=None, description="A fixed date taken as today (tests and demos only)."
     )
 
     @field_validator("sites", mode="before")

@@ -1,7 +1,7 @@
 """Wiring of the courses service: provider commands, participant knowledge, course views."""
 
 import uuid
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -15,6 +15,7 @@ from durchstarten.clock import Clock
 from durchstarten.events.reasons import ReasonCode
 from durchstarten.events.topics import COACHING_EVENTS, INTAKE_EVENTS
 from durchstarten.http_commands import add_command_endpoint
+from durchstarten.jsonable import jsonable
 from durchstarten.messaging.inbound import subscribe_commands, subscribe_events
 from durchstarten.service import ServiceRuntime
 
@@ -69,17 +70,7 @@ def create_app(settings: CoursesSettings | None = None) -> FastAPI:
             if course is None or (not staff and course.provider != principal.provider):
                 raise HTTPException(404, {"reason": ReasonCode.UNKNOWN_COURSE})
             roster = await repository.roster(connection, course_id)
-        view: dict[str, Any] = _jsonable({**vars(course), **roster})
+        view: dict[str, Any] = jsonable({**vars(course), **roster})
         return view
 
     return app
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, uuid.UUID | date):
-        return str(value)
-    return value

@@ -31,9 +31,6 @@ class CoursesSettings(ServiceSettings):
     hold_unknown_s: float = Field(
         default=300.0, gt=0, description="How long a command about an unknown participant waits."
     )
-    clock_today: date | None = Field(
-        default=None, description="A fixed date taken as today (tests and demos only)."
-    )
 
     @field_validator("funding_rates", mode="before")
     @classmethod

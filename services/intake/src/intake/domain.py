@@ -1,66 +1,165 @@
 """Intake's pure rules: what each command means for a registration, as events.
 
-No I/O here: the handlers load the state, supply pseudonyms, dates and the programme, and
-persist what these functions decide.
+No I/O here: the handlers load the state, supply pseudonyms, dates, the programme and the
+duplicate candidates, and persist what these functions decide.
 """
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
-from typing import Literal
+from typing import Any, Final, Literal, TypeVar
 
-from durchstarten.domain import RuleViolation as BaseRuleViolation
-from durchstarten.events import ParticipantRegistered, RegisterParticipant
+from durchstarten.domain import RuleViolation
+from durchstarten.events import Event, ParticipantRegistered, RegisterParticipant
+from durchstarten.events.courses import ExamResultRecorded
 from durchstarten.events.intake import (
     ApproveEligibilityException,
+    DenyEligibilityException,
+    DuplicateConfirmed,
+    DuplicateDecision,
+    EligibilityExceptionApproved,
     ParticipantErased,
     ParticipantExited,
+    ProviderAssigned,
     RecordProgrammeExit,
     RecordResidenceStatusChange,
     RequestErasure,
     ResidenceStatusChanged,
+    ResolveDuplicate,
 )
 from durchstarten.events.parts import GermanLevelFact, ResidenceStatusFact
 from durchstarten.events.reasons import ReasonCode
+from durchstarten.events.replies import RuleFailure
+from durchstarten.events.values import DtzLevel, DtzOverall
+from durchstarten.messaging.commands import Actor
+from durchstarten.messaging.errors import PermanentError
 from intake.eligibility import Applicant, FailedRule, Programme, age_on, evaluate
+from intake.matching import BestMatch
+
+__all__ = ["RuleViolation"]  # re-exported: intake's rules raise the shared violation
 
 MAX_PLAUSIBLE_AGE = 100
 
-REGISTERED = "registered"
-PENDING_EXCEPTION = "pending-exception"
-DENIED = "denied"
-ERASED = "erased"
+REGISTERED: Final = "registered"
+PENDING_EXCEPTION: Final = "pending-exception"
+DENIED: Final = "denied"
+ERASED: Final = "erased"
+EXISTING_PARTICIPANT: Final = "existing-participant"
+POSSIBLE_DUPLICATE: Final = "possible-duplicate"
 
+StateT = TypeVar("StateT")
 
-@dataclass(frozen=True)
-class RuleViolation(BaseRuleViolation):
-    """A rule violation that may name every eligibility rule that failed."""
+COORDINATOR_COMMANDS = (ApproveEligibilityException, DenyEligibilityException, ResolveDuplicate)
 
-    failed_rules: tuple[FailedRule, ...] = ()
+RegistrationStatus = Literal[
+    "registered", "pending-exception", "existing-participant", "possible-duplicate"
+]
 
 
 @dataclass(frozen=True)
 class Registration:
-    """A registration's outcome: registered now, or waiting for an exception."""
+    """A registration's outcome and what to announce.
 
-    status: Literal["registered", "pending-exception"]
+    `participant_id` is the new pseudonym, or the existing person's for a sure duplicate.
+    `event` is the new person's announcement: published now when registered, kept until a
+    coordinator decides when an exception is pending.
+    """
+
+    status: RegistrationStatus
+    participant_id: uuid.UUID
+    event: ParticipantRegistered
+    events: tuple[Event, ...]
+    waivable_failures: tuple[FailedRule, ...]
+    possible_duplicate_of: BestMatch | None = field(default=None)
+
+
+def authorise(command: object, actor: Actor) -> None:
+    """Coordinators decide exceptions and duplicates; only providers register people."""
+    if isinstance(command, COORDINATOR_COMMANDS) and not actor.coordinator:
+        raise RuleViolation(
+            ReasonCode.FORBIDDEN_ROLE,
+            None,
+            "Only a county coordinator may decide this.",
+            "Nur die Koordinierung des Kreises darf dies entscheiden.",
+        )
+    if isinstance(command, RegisterParticipant) and actor.provider is None:
+        raise RuleViolation(
+            ReasonCode.FORBIDDEN_ROLE,
+            None,
+            "Only a provider registers participants.",
+            "Nur ein Träger meldet Teilnehmende an.",
+        )
+
+
+def rule_failures(failures: tuple[FailedRule, ...]) -> tuple[RuleFailure, ...]:
+    """Failed rules as the replies carry them (fields as paths in the envelope)."""
+    return tuple(
+        RuleFailure(
+            reason=f.reason,
+            field=f"data.{f.field}",
+            waivable=f.waivable,
+            message_de=f.message_de,
+            message_en=f.message_en,
+        )
+        for f in failures
+    )
+
+
+def failure_record(failure: FailedRule) -> dict[str, Any]:
+    """A failed rule as stored with a pending registration (the approval must waive it)."""
+    return {
+        "reason": failure.reason,
+        "field": failure.field,
+        "waivable": failure.waivable,
+        "rule": failure.rule,
+        "message_en": failure.message_en,
+        "message_de": failure.message_de,
+    }
+
+
+@dataclass(frozen=True)
+class Eligible:
+    """A registration that passed the programme's rules, perhaps with waivable failures."""
+
     event: ParticipantRegistered
     waivable_failures: tuple[FailedRule, ...]
 
 
 def decide_registration(
+    checked: Eligible, *, provider: str, today: date, match: BestMatch | None
+) -> Registration:
+    """Decide an eligible registration: pending an exception, registered, or a duplicate.
+
+    A sure match makes it the existing person's (the provider is assigned, whatever the
+    new registration's waivable failures); failures a coordinator may waive make it wait
+    for an exception; a possible match registers the person and asks a coordinator to look.
+    """
+    event, failures = checked.event, checked.waivable_failures
+    if match is not None and match.sure:
+        assigned = ProviderAssigned(
+            participant_id=match.participant_id, provider=provider, assigned_on=today
+        )
+        return Registration(EXISTING_PARTICIPANT, match.participant_id, event, (assigned,), ())
+    if failures:
+        return Registration(PENDING_EXCEPTION, event.participant_id, event, (), failures)
+    if match is not None:
+        return Registration(POSSIBLE_DUPLICATE, event.participant_id, event, (event,), (), match)
+    return Registration(REGISTERED, event.participant_id, event, (event,), ())
+
+
+def check_registration(
     command: RegisterParticipant,
     *,
     provider: str,
     participant_id: uuid.UUID,
     programme: Programme | None,
-) -> Registration:
+) -> Eligible:
     """Check the dates and the programme's rules; build the event that announces the person.
 
-    Failures a coordinator may waive make the registration wait for an exception; any other
-    failure rejects it, naming every rule that failed.
+    Failures a coordinator may waive are kept for an exception; any other failure rejects
+    the registration, naming every rule that failed.
     """
     if command.entry_date < command.birth_date:
         raise RuleViolation(
@@ -102,7 +201,7 @@ def decide_registration(
             + "; ".join(f.message_en for f in failures),
             "Die Person erfüllt die Regeln des Programms nicht: "
             + "; ".join(f.message_de for f in failures),
-            tuple(failures),
+            rule_failures(tuple(failures)),
         )
     event = ParticipantRegistered(
         participant_id=participant_id,
@@ -119,11 +218,7 @@ def decide_registration(
         eligibility_exception=bool(failures),
         employment_ban=command.employment_ban,
     )
-    return Registration(
-        status="pending-exception" if failures else "registered",
-        event=event,
-        waivable_failures=tuple(failures),
-    )
+    return Eligible(event, tuple(failures))
 
 
 def _unknown() -> RuleViolation:
@@ -195,10 +290,37 @@ def decide_exit(
     )
 
 
-def decide_erasure(command: RequestErasure, *, today: date) -> ParticipantErased:
-    """Erasure is always possible for a known participant; aggregates frozen earlier stay."""
-    return ParticipantErased(
-        participant_id=command.participant_id, erased_on=today, reason=command.reason
+def may_act_on(actor: Actor, *, linked: bool) -> bool:
+    """County staff may act on (and read) every person; a provider only those linked to it."""
+    return actor.coordinator or (actor.provider is not None and linked)
+
+
+def require_access(actor: Actor, state: StateT | None, *, linked: bool) -> StateT:
+    """The person's state, if the actor may act on them: county staff, or a linked provider.
+
+    Anyone else hears "unknown", exactly as for an id that does not exist.
+    """
+    if state is None or not may_act_on(actor, linked=linked):
+        raise _unknown()
+    return state
+
+
+def decide_erasure(
+    command: RequestErasure, *, status: str, today: date
+) -> tuple[Event, ...] | None:
+    """Erasure is always possible for a known participant; aggregates frozen earlier stay.
+
+    None: erased already, nothing left to do. Otherwise the events to announce: only a
+    registered person was ever announced, so only then do other services need telling.
+    """
+    if status == ERASED:
+        return None
+    if status != REGISTERED:
+        return ()
+    return (
+        ParticipantErased(
+            participant_id=command.participant_id, erased_on=today, reason=command.reason
+        ),
     )
 
 
@@ -222,3 +344,98 @@ def check_exception_covers(
             f"The approval must also waive: {', '.join(sorted(missing))}.",
             f"Die Genehmigung muss auch umfassen: {', '.join(sorted(missing))}.",
         )
+
+
+def decide_exception_approval(
+    command: ApproveEligibilityException,
+    *,
+    status: str,
+    failed_rules: list[dict[str, object]],
+    pending_event: dict[str, Any] | None,
+    today: date,
+) -> tuple[Event, ...]:
+    """The approval, then the announcement of the person that waited for it."""
+    check_exception_covers(command, status, failed_rules)
+    approved = EligibilityExceptionApproved(
+        participant_id=command.participant_id,
+        rules=command.rules,
+        approver=command.approver,
+        approved_on=today,
+    )
+    return approved, ParticipantRegistered.model_validate(pending_event or {})
+
+
+EXCEPTION_DENIED = PermanentError(
+    ReasonCode.ELIGIBILITY_EXCEPTION_DENIED,
+    message_en="The county coordinator did not approve the exception.",
+    message_de="Die Koordinierung des Kreises hat die Ausnahme nicht genehmigt.",
+)
+"""The answer to the provider whose registration waited for a denied exception."""
+
+
+def check_exception_denial(command: DenyEligibilityException, status: str) -> None:
+    """A denial must concern a registration waiting for an exception."""
+    del command
+    if status != PENDING_EXCEPTION:
+        raise RuleViolation(
+            ReasonCode.NO_EXCEPTION_PENDING,
+            "participant_id",
+            "No exception is pending for this registration.",
+            "Für diese Anmeldung steht keine Ausnahme zur Entscheidung an.",
+        )
+
+
+def review_status(command: ResolveDuplicate) -> str:
+    """The duplicate check's new status for a coordinator's decision."""
+    return "confirmed" if command.decision is DuplicateDecision.CONFIRMED else "rejected"
+
+
+def decide_duplicate_resolution(
+    command: ResolveDuplicate, *, review_was_open: bool, today: date
+) -> tuple[Event, ...]:
+    """A decision on an open duplicate check; a confirmed duplicate is announced."""
+    if not review_was_open:
+        raise RuleViolation(
+            ReasonCode.NO_DUPLICATE_REVIEW,
+            "duplicate_of",
+            "No open duplicate check concerns these two registrations.",
+            "Zu diesen beiden Anmeldungen steht keine Dublettenprüfung offen.",
+        )
+    if command.decision is not DuplicateDecision.CONFIRMED:
+        return ()
+    return (
+        DuplicateConfirmed(
+            participant_id=command.participant_id,
+            duplicate_of=command.duplicate_of,
+            confirmed_on=today,
+        ),
+    )
+
+
+_DTZ_TO_CEFR = {DtzLevel.B1: "B1", DtzLevel.A2: "A2", DtzLevel.BELOW_A2: "A1"}
+
+
+def dtz_as_cefr(result: ExamResultRecorded) -> dict[str, Any]:
+    """A DTZ result as CEFR levels per skill ("below A2" is recorded as A1)."""
+    overall = {DtzOverall.B1: "B1", DtzOverall.A2: "A2"}.get(result.overall, "A1")
+
+    def level(skill: DtzLevel | None) -> str | None:
+        return _DTZ_TO_CEFR[skill] if skill is not None else None
+
+    return {
+        "overall": overall,
+        "listening": level(result.listening_reading),
+        "reading": level(result.listening_reading),
+        "writing": level(result.writing),
+        "speaking": level(result.speaking),
+    }
+
+
+def level_from_exam(result: ExamResultRecorded, status: str | None) -> dict[str, Any] | None:
+    """The German level a DTZ result adds to a registered person's history, if any.
+
+    Nothing for an exam not sat, nor for a person unknown here or erased.
+    """
+    if result.overall is DtzOverall.DID_NOT_SIT or status != REGISTERED:
+        return None
+    return dtz_as_cefr(result)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
+import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
@@ -248,3 +250,36 @@ def compare(a: Identity, b: Identity) -> Match:
     if score >= POSSIBLE_SCORE and births > 0:
         return Match(Verdict.POSSIBLE, score)
     return Match(Verdict.DIFFERENT, score)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """An earlier registration sharing a blocking key, its identifiers opened for comparison."""
+
+    participant_id: uuid.UUID
+    identity: Identity
+
+
+@dataclass(frozen=True)
+class BestMatch:
+    """The earlier registration most like a new one, and how alike they are."""
+
+    participant_id: uuid.UUID
+    match: Match
+
+    @property
+    def sure(self) -> bool:
+        """The same person beyond doubt: the new registration joins the existing one."""
+        return self.match.verdict is Verdict.SURE
+
+
+def best_match(identity: Identity, candidates: Iterable[Candidate]) -> BestMatch | None:
+    """The most similar candidate that is at least a possible match, if any."""
+    best: BestMatch | None = None
+    for candidate in candidates:
+        result = compare(identity, candidate.identity)
+        if result.verdict is not Verdict.DIFFERENT and (
+            best is None or result.score > best.match.score
+        ):
+            best = BestMatch(candidate.participant_id, result)
+    return best

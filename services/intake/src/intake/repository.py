@@ -48,7 +48,10 @@ async def insert_participant(
     failed_rules: list[dict[str, Any]],
     pending_event: dict[str, Any] | None,
 ) -> None:
-    """Store a registration's state and coarse attributes (identifiers go to the vault)."""
+    """Store a new registration: its state, coarse attributes and first dated histories.
+
+    The identifiers go to the vault (`identities.seal_and_store`).
+    """
     await connection.execute(
         SQL["participant_insert"],
         participant_id,
@@ -69,6 +72,12 @@ async def insert_participant(
         pending_event,
     )
     await link_provider(connection, participant_id, provider, "registered")
+    residence = command.residence_status
+    await add_status_history(
+        connection, participant_id, residence.status, residence.legal_basis, residence.since
+    )
+    level = command.german_level.model_dump(mode="json")
+    await add_german_level(connection, participant_id, level, command.entry_date, "registration")
 
 
 async def load_state(
@@ -147,9 +156,11 @@ async def link_provider(
 
 
 async def provider_linked(
-    connection: asyncpg.Connection, participant_id: uuid.UUID, provider: str
+    connection: asyncpg.Connection, participant_id: uuid.UUID, provider: str | None
 ) -> bool:
-    """True when `provider` registered or was assigned the participant."""
+    """True when `provider` registered or was assigned the participant (None: no provider)."""
+    if provider is None:
+        return False
     linked: bool = await connection.fetchval(SQL["provider_linked"], participant_id, provider)
     return linked
 
@@ -205,8 +216,9 @@ async def add_exception_decision(
     rules: list[str],
     reason_encrypted: bytes | None,
     decided_by: str,
+    new_status: str,
 ) -> None:
-    """Record a coordinator's decision on an exception."""
+    """Record a coordinator's decision on an exception and the registration's new status."""
     await connection.execute(
         SQL["exception_decision_add"],
         participant_id,
@@ -215,6 +227,7 @@ async def add_exception_decision(
         reason_encrypted,
         decided_by,
     )
+    await set_status(connection, participant_id, new_status)
 
 
 async def pending_exceptions(connection: asyncpg.Connection) -> list[dict[str, Any]]:

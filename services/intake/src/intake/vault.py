@@ -15,11 +15,14 @@ import json
 import os
 import uuid
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.hashes import SHA256
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from intake.matching import Identity
 
 _NONCE_BYTES = 12
 
@@ -31,6 +34,23 @@ class Sealed:
     wrapped_key: bytes
     nonce: bytes
     ciphertext: bytes
+
+
+@dataclass(frozen=True)
+class OpenedIdentity:
+    """A participant's identifiers, decrypted: every field, and what matching compares."""
+
+    participant_id: uuid.UUID
+    fields: dict[str, Any]
+
+    @property
+    def identity(self) -> Identity:
+        """Names and birth date, as duplicate matching and search compare them."""
+        return Identity(
+            self.fields["given_name"],
+            self.fields["family_name"],
+            date.fromisoformat(self.fields["birth_date"]),
+        )
 
 
 class Vault:
@@ -60,6 +80,10 @@ class Vault:
         plain = AESGCM(key).decrypt(sealed.nonce, sealed.ciphertext, participant_id.bytes)
         identity: dict[str, Any] = json.loads(plain)
         return identity
+
+    def open_identity(self, participant_id: uuid.UUID, sealed: Sealed) -> OpenedIdentity:
+        """Decrypt a participant's identifiers (the only way the service reads them)."""
+        return OpenedIdentity(participant_id, self.open(participant_id, sealed))
 
     def encrypt_with(self, participant_id: uuid.UUID, wrapped_key: bytes, text: str) -> bytes:
         """Encrypt a further text (e.g. an exception's reason) with the participant's key."""

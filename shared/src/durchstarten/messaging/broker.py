@@ -20,6 +20,7 @@ from durchstarten.events.reasons import ReasonCode
 from durchstarten.logging import get_logger
 from durchstarten.messaging.dlq import DeadLetters
 from durchstarten.messaging.errors import PermanentError, is_transient
+from durchstarten.messaging.records import KafkaRecord
 from durchstarten.settings import KafkaSettings, ServiceSettings
 
 log = get_logger(__name__)
@@ -188,7 +189,7 @@ async def with_retries(work: Callable[[], Awaitable[T]], *, what: str) -> T:
 
 
 async def process_or_park(
-    record: Any,
+    record: KafkaRecord,
     work: Callable[[], Awaitable[None]],
     dead_letters: DeadLetters,
     *,

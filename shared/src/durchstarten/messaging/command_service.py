@@ -1,14 +1,17 @@
-"""The command side shared by coaching and courses: execute, hold, retry, publish, reply.
+"""The command side every write service shares: execute, hold, retry, publish, reply.
 
 A service subclasses `CommandService` and implements `decide_and_save`; everything around it
 (deduplication, holding commands about participants not known yet, the outbox, the replies
-on the provider's outbound topic) is the same for every such service.
+on the provider's outbound topic, learning from other services' events) is the same for
+every service. Where a service needs more, it overrides a hook: `repeated` (the answer to a
+command seen before) or `learns` (which of the other services' events it reads at all).
 """
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, ClassVar
 
@@ -20,6 +23,7 @@ from durchstarten.db.pool import connection_from
 from durchstarten.domain import NotKnownYet, RuleViolation
 from durchstarten.events import CloudEvent, CommandAccepted, Event, new_event, read_event
 from durchstarten.events.reasons import ReasonCode
+from durchstarten.events.replies import RuleFailure
 from durchstarten.events.topics import ServiceName, domain_events, outbound
 from durchstarten.logging import get_logger
 from durchstarten.messaging.broker import with_retries
@@ -28,17 +32,42 @@ from durchstarten.messaging.errors import PermanentError
 from durchstarten.messaging.holding import Held, HeldCommandRetrier, hold
 from durchstarten.messaging.inbox import first_time
 from durchstarten.messaging.outbox import enqueue
+from durchstarten.messaging.records import KafkaRecord
 from durchstarten.service import ServiceRuntime
 
 log = get_logger(__name__)
 
 
 @dataclass(frozen=True)
-class Outcome:
-    """What became of a command."""
+class Decision:
+    """What a service decided for a command it carries out: its events and its reply.
 
-    status: str  # accepted | rejected | held | duplicate
+    `participant` defaults to the first event's participant; `status`, `provider_reference`
+    and `failed_rules` are the acceptance's details where a command has them (registration).
+    """
+
+    events: Sequence[Event] = ()
+    participant: uuid.UUID | None = None
+    status: str | None = None
+    provider_reference: str | None = None
+    failed_rules: tuple[RuleFailure, ...] = field(default=())
+
+    @classmethod
+    def of(cls, result: Sequence[Event] | Decision) -> Decision:
+        """A service's result as a Decision: a plain list of events gets the defaults."""
+        if isinstance(result, Decision):
+            return result
+        first = getattr(result[0], "participant_id", None) if result else None
+        return cls(events=result, participant=first)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of a command: accepted, rejected, held or duplicate (seen before)."""
+
+    status: str
     violation: RuleViolation | None = None
+    decision: Decision | None = None
 
 
 class CommandService:
@@ -46,9 +75,17 @@ class CommandService:
 
     service: ClassVar[ServiceName]
     accepted: ClassVar[frozenset[str]]
+    learns: ClassVar[frozenset[str] | None] = None
+    """Event types of other services this one keeps; None: every type (parsed in full)."""
 
-    def __init__(self, runtime: ServiceRuntime, *, clock: Clock, hold_for: timedelta) -> None:
-        """Bind to the runtime; `hold_for` is how long an unknown reference may wait."""
+    def __init__(
+        self, runtime: ServiceRuntime, *, clock: Clock, hold_for: timedelta = timedelta(0)
+    ) -> None:
+        """Bind to the runtime; `hold_for` is how long an unknown reference may wait.
+
+        A service whose rules never raise NotKnownYet keeps the default and does not start
+        the retrier.
+        """
         self.runtime = runtime
         self.clock = clock
         self._hold_for = hold_for
@@ -58,11 +95,18 @@ class CommandService:
 
     async def decide_and_save(
         self, connection: asyncpg.Connection, inbound: InboundCommand
-    ) -> list[Event]:
+    ) -> Sequence[Event] | Decision:
         """Apply the service's rules and store the result; raise RuleViolation or NotKnownYet."""
         raise NotImplementedError
 
-    async def execute_record(self, inbound: InboundCommand, record: Any) -> str:
+    async def repeated(
+        self, connection: asyncpg.Connection, inbound: InboundCommand
+    ) -> Decision | None:
+        """What to answer a command carried out before (None: only that it is a repeat)."""
+        del connection, inbound
+        return None
+
+    async def execute_record(self, inbound: InboundCommand, record: KafkaRecord) -> str:
         """Carry out a command from an inbound topic (the InboundEdge executor)."""
         source = {"topic": record.topic, "partition": record.partition, "offset": record.offset}
         return (await self.execute(inbound, source=source)).status
@@ -70,10 +114,11 @@ class CommandService:
     async def execute(
         self, inbound: InboundCommand, *, source: dict[str, Any] | None = None
     ) -> Outcome:
-        """Carry out one command in one transaction: held, accepted or rejected."""
+        """Carry out one command in one transaction: held, accepted, rejected or a repeat."""
         async with connection_from(self.runtime.pool) as connection, connection.transaction():
             if not await first_time(connection, self.inbox, inbound.dedupe_key):
-                return Outcome("duplicate")
+                log.info("duplicate command skipped", command_id=inbound.envelope.id)
+                return Outcome("duplicate", decision=await self.repeated(connection, inbound))
             try:
                 return await self._apply(connection, inbound)
             except NotKnownYet as missing:
@@ -94,15 +139,14 @@ class CommandService:
     async def _apply(self, connection: asyncpg.Connection, inbound: InboundCommand) -> Outcome:
         """Decide and save; a rule violation becomes the provider's rejection."""
         try:
-            events = await self.decide_and_save(connection, inbound)
+            decision = Decision.of(await self.decide_and_save(connection, inbound))
         except RuleViolation as violation:
             await self.reply(connection, inbound, violation=violation)
             return Outcome("rejected", violation)
-        for event in events:
+        for event in decision.events:
             await self.publish(connection, event, inbound)
-        participant = getattr(events[0], "participant_id", None) if events else None
-        await self.reply(connection, inbound, participant=participant)
-        return Outcome("accepted")
+        await self.reply(connection, inbound, decision=decision)
+        return Outcome("accepted", decision=decision)
 
     async def _retry_held(self, connection: asyncpg.Connection, held: Held) -> bool:
         """Try a held command again; reject it for good once its hold has expired."""
@@ -131,13 +175,16 @@ class CommandService:
             await self.reply(connection, inbound, violation=violation, source=held.source)
         return True
 
-    async def learn_from(self, record: Any) -> None:
+    async def learn_from(self, record: KafkaRecord) -> None:
         """Take in another service's event (idempotent by event id), then retry held commands.
 
         An event that cannot be read is parked on the dead-letter topic; its partition moves on.
+        Types outside `learns` are passed over unparsed.
         """
         try:
             envelope = CloudEvent.from_json(record.value or b"")
+            if self.learns is not None and envelope.type not in self.learns:
+                return
             event = read_event(envelope)
         except ValidationError:
             await self.runtime.dead_letters.park(
@@ -179,21 +226,30 @@ class CommandService:
         connection: asyncpg.Connection,
         inbound: InboundCommand,
         *,
-        participant: uuid.UUID | None = None,
+        decision: Decision | None = None,
         violation: RuleViolation | None = None,
         source: dict[str, Any] | None = None,
     ) -> None:
-        """Answer on the provider's outbound topic: accepted, or rejected with the reason."""
+        """Answer on the provider's outbound topic: accepted, or rejected with the reason.
+
+        County staff's commands (HTTP) have no outbound topic: the HTTP response answers.
+        """
         if inbound.provider not in self.providers:
             return
+        key: str | None = None
         if violation is None:
+            decided = decision or Decision()
+            key = str(decided.participant) if decided.participant else None
             reply = acceptance(
                 service=self.service,
                 inbound=inbound,
                 reply=CommandAccepted(
                     command_id=inbound.envelope.id,
                     command_type=inbound.envelope.type,
-                    participant_id=participant,
+                    participant_id=decided.participant,
+                    provider_reference=decided.provider_reference,
+                    status=decided.status,
+                    failed_rules=list(decided.failed_rules),
                 ),
             )
         else:
@@ -209,5 +265,6 @@ class CommandService:
                 command_id=inbound.envelope.id,
                 command_type=inbound.envelope.type,
                 source=(source["topic"], source["partition"], source["offset"]) if source else None,
+                failed_rules=violation.failed_rules,
             )
-        await enqueue(connection, outbound(inbound.provider, self.service), reply, key=None)
+        await enqueue(connection, outbound(inbound.provider, self.service), reply, key=key)

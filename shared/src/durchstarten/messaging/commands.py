@@ -8,9 +8,11 @@ from dataclasses import dataclass
 
 from pydantic import ValidationError
 
+from durchstarten.auth import Principal, Role
 from durchstarten.events import COMMANDS, CloudEvent, Command, CommandAccepted, CommandRejected
 from durchstarten.events.envelope import new_event
 from durchstarten.events.reasons import ReasonCode
+from durchstarten.events.replies import RuleFailure
 from durchstarten.events.upcasting import UPCASTERS, upcast
 from durchstarten.messaging.errors import PermanentError, from_validation_error
 
@@ -18,12 +20,50 @@ REJECTION_NAMESPACE = uuid.UUID("0d8c3c1e-5b55-4c55-9a57-6a2d2f0b9e61")
 
 
 @dataclass(frozen=True)
+class Actor:
+    """Who sent a command: a provider's system (topic or token) or county staff (token)."""
+
+    subject: str
+    provider: str | None
+    coordinator: bool
+
+    @classmethod
+    def provider_system(cls, provider: str) -> Actor:
+        """A provider's system writing to its inbound topic."""
+        return cls(subject=f"provider:{provider}", provider=provider, coordinator=False)
+
+    @classmethod
+    def from_principal(cls, principal: Principal) -> Actor:
+        """A caller of the HTTP API: a provider by its token's provider claim, or staff."""
+        staff = bool(principal.roles & {Role.COORDINATOR, Role.ADMIN})
+        provider = principal.provider if Role.PROVIDER in principal.roles else None
+        return cls(subject=principal.subject, provider=provider, coordinator=staff)
+
+    @property
+    def channel(self) -> str:
+        """The provider whose outbound topic answers; `staff.<subject>` for county staff.
+
+        Staff have no outbound topic: their HTTP response is their reply.
+        """
+        return self.provider or f"staff.{self.subject}"
+
+
+@dataclass(frozen=True)
 class InboundCommand:
-    """A parsed command with its envelope and the provider it came from (from the topic)."""
+    """A parsed command with its envelope, the channel it came from and who sent it.
+
+    `provider` is the channel: for Kafka the provider named by the topic, never the payload.
+    """
 
     provider: str
     envelope: CloudEvent
     command: Command
+    sender: Actor | None = None
+
+    @property
+    def actor(self) -> Actor:
+        """Who sent it: the given sender, else the provider's system behind the topic."""
+        return self.sender or Actor.provider_system(self.provider)
 
     @property
     def dedupe_key(self) -> str:
@@ -31,7 +71,9 @@ class InboundCommand:
         return f"{self.provider}:{self.envelope.id}"
 
 
-def parse_command(raw: bytes, *, provider: str, accepted: frozenset[str]) -> InboundCommand:
+def parse_command(
+    raw: bytes, *, provider: str, accepted: frozenset[str], sender: Actor | None = None
+) -> InboundCommand:
     """Parse structured-mode CloudEvents JSON into a command this service accepts.
 
     Raises PermanentError naming the field and the rule, never quoting input values.
@@ -59,7 +101,7 @@ def parse_command(raw: bytes, *, provider: str, accepted: frozenset[str]) -> Inb
         raise from_validation_error(
             error, prefix="data", quotable=model.non_identifying_fields
         ) from None
-    return InboundCommand(provider=provider, envelope=envelope, command=command)
+    return InboundCommand(provider=provider, envelope=envelope, command=command, sender=sender)
 
 
 def command_id_of(raw: bytes) -> tuple[str | None, str | None]:
@@ -89,6 +131,7 @@ def rejection(
     command_type: str | None,
     source: tuple[str, int, int] | None = None,
     correlationid: str | None = None,
+    failed_rules: tuple[RuleFailure, ...] = (),
 ) -> CloudEvent:
     """The reply telling a provider why its command was not carried out."""
     topic, partition, offset = source if source is not None else (None, None, None)
@@ -105,6 +148,7 @@ def rejection(
             source_topic=topic,
             source_partition=partition,
             source_offset=offset,
+            failed_rules=list(failed_rules),
         ),
         correlationid=correlationid or command_id,
         causationid=command_id,

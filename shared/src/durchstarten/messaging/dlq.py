@@ -16,6 +16,7 @@ from faststream.kafka import KafkaBroker
 
 from durchstarten.events.topics import dead_letters
 from durchstarten.logging import get_logger
+from durchstarten.messaging.records import KafkaRecord
 
 log = get_logger(__name__)
 
@@ -33,8 +34,8 @@ class DeadLetters:
         self._consumer = consumer
         self._redactor = redactor
 
-    async def park(self, record: Any, *, error_class: str, error_message: str) -> None:
-        """Publish `record` (an aiokafka ConsumerRecord) to its dead-letter topic."""
+    async def park(self, record: KafkaRecord, *, error_class: str, error_message: str) -> None:
+        """Publish `record` to its dead-letter topic."""
         topic = dead_letters(record.topic)
         headers = {
             "dlq-source-topic": record.topic,

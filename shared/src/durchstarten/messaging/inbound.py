@@ -7,7 +7,6 @@ succeed park the record on the dead-letter topic and send the provider a rejecti
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from faststream.kafka.annotations import KafkaMessage
 
@@ -17,9 +16,10 @@ from durchstarten.messaging.broker import process_or_park, subscriber_options
 from durchstarten.messaging.commands import InboundCommand, command_id_of, parse_command, rejection
 from durchstarten.messaging.errors import PermanentError
 from durchstarten.messaging.outbox import enqueue
+from durchstarten.messaging.records import KafkaRecord
 from durchstarten.service import ServiceRuntime
 
-Executor = Callable[[InboundCommand, Any], Awaitable[str]]
+Executor = Callable[[InboundCommand, KafkaRecord], Awaitable[str]]
 """Carries out a parsed command for a record; returns the outcome label for the metrics."""
 
 
@@ -40,7 +40,7 @@ class InboundEdge:
         self._accepted = accepted
         self._execute = execute
 
-    async def on_record(self, record: Any) -> None:
+    async def on_record(self, record: KafkaRecord) -> None:
         """Process one record; a bad one is parked and answered, never retried for ever."""
         provider = provider_of_inbound(record.topic)
 
@@ -83,7 +83,7 @@ def _subscribe_in_batches(
     topics: list[str],
     *,
     group_id: str,
-    handle: Callable[[Any], Awaitable[None]],
+    handle: Callable[[KafkaRecord], Awaitable[None]],
 ) -> None:
     """Consume `topics` in batches, handling each record in turn, in partition order.
 
@@ -114,7 +114,7 @@ def subscribe_events(
     runtime: ServiceRuntime,
     *topics: str,
     group_id: str,
-    handle: Callable[[Any], Awaitable[None]],
+    handle: Callable[[KafkaRecord], Awaitable[None]],
 ) -> None:
     """Consume other services' domain topics, each record in turn, through `handle`."""
     _subscribe_in_batches(runtime, list(topics), group_id=group_id, handle=handle)

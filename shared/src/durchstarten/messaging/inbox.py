@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import asyncpg
 
 from durchstarten.db.sqlfiles import SqlFiles
+from durchstarten.messaging.records import KafkaRecord
 
 SQL = SqlFiles(Path(__file__).parent / "sql")
 
@@ -72,6 +73,6 @@ async def claim_new_offsets(
     return fresh
 
 
-def position_of(record: Any) -> Position:
-    """The Position of an aiokafka ConsumerRecord."""
+def position_of(record: KafkaRecord) -> Position:
+    """The Position of a consumed record."""
     return Position(record.topic, record.partition, record.offset)

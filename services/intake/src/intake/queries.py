@@ -1,0 +1,93 @@
+"""Intake's reads: a participant's record and the coordinators' search, both audited.
+
+Every read of identifiers is recorded in the audit trail with the caller and the purpose
+they gave; a provider sees only the participants linked to it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Any
+
+import asyncpg
+
+from durchstarten.messaging.commands import Actor
+from intake import audit, domain, identities, repository
+from intake.matching import Identity, name_similarity
+from intake.vault import Vault
+
+SEARCH_SIMILARITY = 0.85
+PROVIDER_PRIVATE = ("phone", "email", "provider_reference")
+"""What only the registering provider (and county staff) sees of a person's identifiers."""
+
+
+async def participant_record(
+    connection: asyncpg.Connection,
+    vault: Vault,
+    participant_id: uuid.UUID,
+    *,
+    actor: Actor,
+    purpose: str,
+) -> dict[str, Any] | None:
+    """A participant's identifiers, status and dated histories; None if not visible to actor.
+
+    None is the answer for an unknown id and for another provider's participant alike.
+    """
+    state = await repository.load_state(connection, participant_id)
+    linked = await repository.provider_linked(connection, participant_id, actor.provider)
+    if state is None or not domain.may_act_on(actor, linked=linked):
+        return None
+    sealed = (await repository.load_sealed(connection, [participant_id])).get(participant_id)
+    identity = vault.open_identity(participant_id, sealed).fields if sealed else None
+    if identity is not None and not actor.coordinator and actor.provider != state.provider:
+        # Assigned later (the same person registered twice): names and birth date to
+        # recognise them, but not the registering provider's contact data or reference.
+        identity = {k: v for k, v in identity.items() if k not in PROVIDER_PRIVATE}
+    await audit.record(
+        connection,
+        actor=actor.subject,
+        action="identity.read",
+        participant_id=participant_id,
+        purpose=purpose,
+    )
+    return {
+        "participant_id": str(participant_id),
+        "status": state.status,
+        "programme": state.programme,
+        "entry_date": state.entry_date.isoformat(),
+        "exit_date": state.exit_date.isoformat() if state.exit_date else None,
+        "identity": identity,
+        "history": await repository.history(connection, participant_id),
+    }
+
+
+async def search(
+    connection: asyncpg.Connection,
+    vault: Vault,
+    *,
+    name: str,
+    birth_date: date | None,
+    subject: str,
+    purpose: str,
+) -> list[dict[str, Any]]:
+    """Registrations whose names are like `name` (born in `birth_date`'s year, if given)."""
+    probe = Identity(name, "", birth_date or date(1950, 1, 1))
+    found = []
+    for opened in await identities.open_candidates(
+        connection, vault, identities.index_tokens(vault, probe)
+    ):
+        other = opened.identity
+        if name_similarity(probe, other) < SEARCH_SIMILARITY:
+            continue
+        if birth_date is not None and other.birth_date.year != birth_date.year:
+            continue
+        found.append({"participant_id": str(opened.participant_id), "identity": opened.fields})
+    await audit.record(
+        connection,
+        actor=subject,
+        action="identity.search",
+        participant_id=None,
+        purpose=f"{purpose} ({len(found)} found)",
+    )
+    return found
