@@ -2,7 +2,8 @@
 
 A service's `create_app(settings)` builds a `ServiceRuntime`, registers its subscribers and
 routes, and returns `runtime.http_app()`; the FastAPI lifespan starts and stops everything
-in the right order.
+in the right order. Tests of the command side attach a pool of their own with
+`attach_database` and never start the broker.
 """
 
 from __future__ import annotations
@@ -144,11 +145,26 @@ class ServiceRuntime:
 
     @property
     def pool(self) -> asyncpg.Pool:
-        """The connection pool; available once the service has started."""
+        """The connection pool; available once the service has started (or one is attached)."""
         if self._pool is None:
             msg = "the service has not started: no database pool yet"
             raise RuntimeError(msg)
         return self._pool
+
+    async def attach_database(self, pool: asyncpg.Pool) -> None:
+        """Use `pool`, already open, as the service's database and migrate it to the newest schema.
+
+        The lifespan attaches the pool it opens; a test of the command side attaches its own
+        pool and leaves the broker unstarted. Whoever opened the pool closes it.
+        """
+        if self._pool is not None:
+            msg = "a database pool is attached already"
+            raise RuntimeError(msg)
+        async with pool.acquire() as connection:
+            await migrate(
+                connection, {"platform": PLATFORM_MIGRATIONS, self.service: self.migrations}
+            )
+        self._pool = pool
 
     def on_start(self, hook: Callable[[], Awaitable[None]]) -> None:
         """Run `hook` after the pool, migrations and broker are up."""
@@ -162,20 +178,17 @@ class ServiceRuntime:
     async def lifespan(self, _app: FastAPI) -> AsyncIterator[None]:
         """Start pool, migrations, broker and relay; stop them in reverse order."""
         settings = self.settings
-        self._pool = await create_pool(
+        pool = await create_pool(
             settings.database_url.get_secret_value(),
             min_size=settings.database_pool_min,
             max_size=settings.database_pool_max,
         )
         try:
-            async with self._pool.acquire() as connection:
-                await migrate(
-                    connection, {"platform": PLATFORM_MIGRATIONS, self.service: self.migrations}
-                )
+            await self.attach_database(pool)
             await self.broker.start()
             if self._with_outbox_relay:
                 self.relay = OutboxRelay(
-                    self._pool,
+                    pool,
                     self.broker,
                     batch_size=settings.outbox_batch_size,
                     poll_interval_s=settings.outbox_poll_interval_s,
@@ -192,7 +205,8 @@ class ServiceRuntime:
             if self.relay is not None:
                 await self.relay.stop()
             await self.broker.stop()  # waits for in-flight handlers (graceful_timeout)
-            await self._pool.close()
+            self._pool = None
+            await pool.close()
             log.info("service stopped")
 
     async def ready(self) -> dict[str, bool]:
