@@ -1,4 +1,11 @@
-"""pytest plugin: the real Kafka broker and PostgreSQL, started once per test session.
+"""pytest plugin: the real PostgreSQL and Kafka broker, each started once per test session.
+
+`postgres_server` starts only PostgreSQL; tests that need nothing else (the command side of
+a service, the platform's database code) ask for it, or for `fresh_database_url` or
+`fresh_pool`, and never wait for Kafka. `stack` adds Kafka, the topics and one database per
+service on that same PostgreSQL server. The helpers at the end drive a service's command
+side without a broker: commands as a provider writes them, records as a consumer reads them,
+and the outbox rows a handler wrote.
 
 Set `DATABASE_URL` to use an existing PostgreSQL server (databases with a unique prefix are
 created and dropped again) and `DURCHSTARTEN_TEST_KAFKA` to use an existing broker;
@@ -8,38 +15,88 @@ otherwise both are started from the machine's PostgreSQL binaries and Maven Cent
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import secrets
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import asyncpg
 import pytest
 import pytest_asyncio
 
-from durchstarten_deploy.postgres import create_databases, with_database
+from durchstarten.db.pool import create_pool
+from durchstarten.events import Event, new_event
+from durchstarten.events.topics import outbound
+from durchstarten.messaging.commands import InboundCommand, parse_command
+from durchstarten_deploy.postgres import LocalPostgres, create_databases, with_database
+from durchstarten_deploy.processes import free_port
 from durchstarten_deploy.stack import Stack, unique_prefix
+from durchstarten_simulator.wire import envelope
+
+if TYPE_CHECKING:  # types only: the plugin loads for every session, the services' stack need not
+    from durchstarten.events.reasons import ReasonCode
+    from durchstarten.messaging.command_service import CommandService, Outcome
 
 TEST_PROVIDERS = ("test-alpha", "test-beta")
+OWN_SERVER_PREFIX = "durchstarten"
+"""Database prefix on a server of our own: nothing else lives there, so no prefix clashes."""
+AnEvent = TypeVar("AnEvent", bound=Event)
+
+
+@dataclass(frozen=True)
+class PostgresServer:
+    """The session's PostgreSQL server and the prefix of every database this session makes."""
+
+    admin_url: str
+    database_prefix: str
 
 
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """Kafka + PostgreSQL + topics + one database per service, for the whole session."""
-    external_db = os.environ.get("DATABASE_URL")
+def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServer]:
+    """PostgreSQL only (no Kafka), for the whole session: `DATABASE_URL`'s, else our own.
+
+    Our own cluster is stopped by its process id at the end of the session; on a named
+    server, the session's databases are dropped instead.
+    """
+    external_url = os.environ.get("DATABASE_URL")
+    if external_url:
+        server = PostgresServer(admin_url=external_url, database_prefix=unique_prefix())
+        try:
+            yield server
+        finally:
+            asyncio.run(drop_databases(external_url, server.database_prefix))
+        return
+    local = LocalPostgres(directory=tmp_path_factory.mktemp("postgres"), port=free_port())
+    try:
+        local.start()
+        yield PostgresServer(admin_url=local.admin_url, database_prefix=OWN_SERVER_PREFIX)
+    finally:
+        local.stop()
+
+
+@pytest.fixture(scope="session")
+def stack(
+    postgres_server: PostgresServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
+    """Kafka + topics + one database per service on the session's PostgreSQL, for the session.
+
+    The stack is handed the running server as an existing one, so it neither starts nor
+    stops a PostgreSQL of its own: `postgres_server` owns it.
+    """
     started = Stack(
         state_dir=tmp_path_factory.mktemp("stack"),
-        database_url=external_db,
+        database_url=postgres_server.admin_url,
         kafka_bootstrap=os.environ.get("DURCHSTARTEN_TEST_KAFKA"),
         providers=TEST_PROVIDERS,
-        database_prefix=unique_prefix() if external_db else "durchstarten",
+        database_prefix=postgres_server.database_prefix,
     )
     try:
         started.start_infrastructure()
         yield started
     finally:
         started.stop()
-        if external_db:
-            asyncio.run(drop_databases(external_db, started.database_prefix))
 
 
 async def drop_databases(admin_url: str, prefix: str) -> None:
@@ -56,8 +113,110 @@ async def drop_databases(admin_url: str, prefix: str) -> None:
 
 
 @pytest_asyncio.fixture
-async def fresh_database_url(stack: Stack) -> str:
-    """URL of a new, empty database for one test."""
-    name = f"{stack.database_prefix}_t_{secrets.token_hex(4)}"
-    await create_databases(stack.admin_url, [name])
-    return with_database(stack.admin_url, name)
+async def fresh_database_url(postgres_server: PostgresServer) -> str:
+    """URL of a new, empty database for one test (PostgreSQL only: no broker is started)."""
+    name = f"{postgres_server.database_prefix}_t_{secrets.token_hex(4)}"
+    await create_databases(postgres_server.admin_url, [name])
+    return with_database(postgres_server.admin_url, name)
+
+
+@pytest_asyncio.fixture
+async def fresh_pool(fresh_database_url: str) -> AsyncIterator[asyncpg.Pool]:
+    """A small pool (the project's codecs) on a new, empty database; closed after the test."""
+    pool = await create_pool(fresh_database_url, min_size=1, max_size=4)
+    try:
+        yield pool
+    finally:
+        await pool.close()
+
+
+# --- the command side without a broker ------------------------------------------------------
+
+
+def provider_inbound(
+    service: CommandService, type_: str, provider: str, data: dict[str, Any]
+) -> InboundCommand:
+    """A command as `provider`'s system writes it (CloudEvents JSON), parsed as its edge does."""
+    raw = json.dumps(envelope(provider, type_, data)).encode()
+    return parse_command(raw, provider=provider, accepted=service.accepted)
+
+
+async def send_command(
+    service: CommandService, type_: str, provider: str, data: dict[str, Any]
+) -> tuple[InboundCommand, Outcome]:
+    """Carry out a provider's command on the service's command side; the command and outcome."""
+    inbound = provider_inbound(service, type_, provider, data)
+    return inbound, await service.execute(inbound)
+
+
+def assert_rejected(outcome: Outcome, reason: ReasonCode) -> None:
+    """Fail unless the command was rejected for `reason`."""
+    violation = outcome.violation
+    if outcome.status != "rejected" or violation is None or violation.reason != reason:
+        msg = f"expected a rejection for {reason}, got {outcome}"
+        raise AssertionError(msg)
+
+
+def example_event(model: type[AnEvent], **changes: Any) -> AnEvent:
+    """The contract's example of an event type, with `changes` (JSON values) applied."""
+    return model.model_validate(model.example | changes)
+
+
+@dataclass(frozen=True)
+class ConsumedRecord:
+    """A Kafka record as the consumers read it (the shape of `messaging.records.KafkaRecord`)."""
+
+    topic: str
+    value: bytes | None
+    partition: int = 0
+    offset: int = 0
+    key: bytes | None = None
+    headers: tuple[tuple[str, bytes], ...] = ()
+
+
+def event_record(topic: str, event: Event, *, service: str, offset: int = 0) -> ConsumedRecord:
+    """Another service's event as it arrives on `topic`, enveloped as its outbox does it."""
+    subject = getattr(event, "participant_id", None)
+    wrapped = new_event(
+        source=f"/services/{service}",
+        type_=event.event_type,
+        data=event,
+        subject=str(subject) if subject else None,
+    )
+    return ConsumedRecord(topic=topic, value=wrapped.to_json(), offset=offset)
+
+
+@dataclass(frozen=True)
+class OutboxMessage:
+    """One message a handler put into the outbox: its topic and its CloudEvent."""
+
+    topic: str
+    type: str
+    data: dict[str, Any]
+
+
+async def outbox_messages(pool: asyncpg.Pool) -> list[OutboxMessage]:
+    """Every outbox row, oldest first (the relay never ran: nothing is marked sent)."""
+    async with pool.acquire() as connection:
+        rows = await connection.fetch("SELECT topic, value FROM outbox ORDER BY seq")
+    messages = []
+    for row in rows:
+        cloud_event = json.loads(row["value"])
+        messages.append(OutboxMessage(row["topic"], cloud_event["type"], cloud_event["data"]))
+    return messages
+
+
+async def replies_to(service: CommandService, inbound: InboundCommand) -> list[OutboxMessage]:
+    """The replies to one command on its sender's outbound topic."""
+    topic = outbound(inbound.provider, service.service)
+    return [
+        message
+        for message in await outbox_messages(service.runtime.pool)
+        if message.topic == topic and message.data.get("command_id") == inbound.envelope.id
+    ]
+
+
+async def fetch_rows(pool: asyncpg.Pool, query: str, *args: Any) -> list[dict[str, Any]]:
+    """The rows of a query, as plain dicts (easy to compare in an assertion)."""
+    async with pool.acquire() as connection:
+        return [dict(row) for row in await connection.fetch(query, *args)]
