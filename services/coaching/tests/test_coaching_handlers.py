@@ -1,0 +1,430 @@
+"""Coaching's command side against the real PostgreSQL, without Kafka.
+
+Commands go in as a provider's system writes them and run through `CoachingHandlers.execute`;
+intake's events come in through `learn_from` as the consumer hands them over. Each test
+checks the outcome, the rows written, and the outbox: the events announced and the reply
+on the provider's outbound topic.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, timedelta
+from typing import Any
+
+import asyncpg
+import pytest
+import pytest_asyncio
+from pydantic import SecretStr
+
+from coaching.app import MIGRATIONS
+from coaching.handlers import SERVICE, CoachingHandlers
+from coaching.settings import CoachingSettings
+from durchstarten.clock import Clock
+from durchstarten.events import Event
+from durchstarten.events.intake import ParticipantErased, ParticipantExited, ParticipantRegistered
+from durchstarten.events.reasons import ReasonCode
+from durchstarten.events.topics import COACHING_EVENTS, INTAKE_EVENTS, outbound
+from durchstarten.service import ServiceRuntime
+from durchstarten_deploy.testing import (
+    TEST_PROVIDERS,
+    ConsumedRecord,
+    assert_rejected,
+    event_record,
+    example_event,
+    fetch_rows,
+    outbox_messages,
+    provider_inbound,
+    replies_to,
+    send_command,
+)
+
+pytestmark = pytest.mark.integration  # the real PostgreSQL only; no broker is started
+
+ALPHA, BETA = TEST_PROVIDERS
+TODAY = date(2024, 1, 15)
+ENTRY = date(2022, 3, 1)
+SITES = {ALPHA: ["herford", "buende"], BETA: ["herford"]}
+HOLD = timedelta(minutes=5)
+
+
+def coaching_handlers(runtime: ServiceRuntime, *, hold_for: timedelta = HOLD) -> CoachingHandlers:
+    return CoachingHandlers(runtime, clock=Clock(TODAY), sites=SITES, hold_for=hold_for)
+
+
+@pytest_asyncio.fixture
+async def handlers(fresh_database_url: str, fresh_pool: asyncpg.Pool) -> CoachingHandlers:
+    settings = CoachingSettings(
+        database_url=SecretStr(fresh_database_url), providers=list(TEST_PROVIDERS), sites=SITES
+    )
+    runtime = ServiceRuntime(
+        service=SERVICE, settings=settings, migrations=MIGRATIONS, with_outbox_relay=True
+    )
+    await runtime.attach_database(fresh_pool)
+    return coaching_handlers(runtime)
+
+
+async def learn(handlers: CoachingHandlers, event: Event) -> None:
+    await handlers.learn_from(event_record(INTAKE_EVENTS, event, service="intake"))
+
+
+def registration(participant_id: uuid.UUID, provider: str = ALPHA) -> ConsumedRecord:
+    """intake's announcement of a registration (each call a new event id), as consumed."""
+    event = example_event(
+        ParticipantRegistered,
+        participant_id=str(participant_id),
+        provider=provider,
+        entry_date=ENTRY.isoformat(),
+    )
+    return event_record(INTAKE_EVENTS, event, service="intake")
+
+
+async def registered(
+    handlers: CoachingHandlers, provider: str = ALPHA, participant_id: uuid.UUID | None = None
+) -> uuid.UUID:
+    """A participant intake registered and coaching learnt of."""
+    participant_id = participant_id or uuid.uuid4()
+    await handlers.learn_from(registration(participant_id, provider))
+    return participant_id
+
+
+def open_case_data(participant_id: uuid.UUID, **changes: Any) -> dict[str, Any]:
+    return {
+        "case_id": str(uuid.uuid4()),
+        "participant_id": str(participant_id),
+        "module": "F1",
+        "site": "buende",
+        "opened_on": "2022-03-02",
+    } | changes
+
+
+async def opened_case(
+    handlers: CoachingHandlers, participant_id: uuid.UUID, provider: str = ALPHA
+) -> uuid.UUID:
+    data = open_case_data(participant_id, site="herford")
+    _, outcome = await send_command(handlers, "open-case.v1", provider, data)
+    assert outcome.status == "accepted", outcome
+    return uuid.UUID(data["case_id"])
+
+
+def session_data(case_id: uuid.UUID, day: str = "2022-03-09") -> dict[str, Any]:
+    return {
+        "session_id": str(uuid.uuid4()),
+        "case_id": str(case_id),
+        "date": day,
+        "minutes": 60,
+        "languages": ["de", "ti"],
+        "topics": ["training-search"],
+        "coach_id": "coach-7",
+    }
+
+
+async def test_a_case_opens_for_a_known_participant_announced_and_confirmed(
+    handlers: CoachingHandlers,
+    fresh_pool: asyncpg.Pool,
+) -> None:
+    participant_id = await registered(handlers)
+    data = open_case_data(participant_id)
+
+    inbound, outcome = await send_command(handlers, "open-case.v1", ALPHA, data)
+
+    assert outcome.status == "accepted"
+    case_id = uuid.UUID(data["case_id"])
+    assert await fetch_rows(fresh_pool, "SELECT * FROM cases") == [
+        {
+            "case_id": case_id,
+            "participant_id": participant_id,
+            "provider": ALPHA,
+            "module": "F1",
+            "site": "buende",
+            "opened_on": date(2022, 3, 2),
+            "closed_on": None,
+            "close_reason": None,
+        }
+    ]
+    opened, accepted = await outbox_messages(fresh_pool)
+    assert (opened.topic, opened.type) == (COACHING_EVENTS, "case.opened.v1")
+    assert opened.data["case_id"] == str(case_id)
+    assert opened.data["provider"] == ALPHA
+    assert (accepted.topic, accepted.type) == (outbound(ALPHA, SERVICE), "command.accepted.v1")
+    assert accepted.data["command_id"] == inbound.envelope.id
+    assert accepted.data["participant_id"] == str(participant_id)
+
+
+async def test_opening_is_rejected_with_the_rules_reason_and_nothing_is_stored(
+    handlers: CoachingHandlers,
+    fresh_pool: asyncpg.Pool,
+) -> None:
+    participant_id = await registered(handlers)
+    case_id = await opened_case(handlers, participant_id)
+    before = await outbox_messages(fresh_pool)
+
+    cases = [
+        (open_case_data(participant_id), ReasonCode.CASE_ALREADY_OPEN, "data.module"),
+        (
+            open_case_data(participant_id, module="F6", site="bielefeld"),
+            ReasonCode.UNKNOWN_SITE,
+            "data.site",
+        ),
+        (
+            open_case_data(participant_id, module="F6", opened_on="2022-02-28"),
+            ReasonCode.DATE_BEFORE_ENTRY,
+            "data.opened_on",
+        ),
+        (
+            open_case_data(participant_id, module="F6", case_id=str(case_id)),
+            ReasonCode.DUPLICATE_ID,
+            "data.case_id",
+        ),
+    ]
+    for data, reason, field in cases:
+        inbound, outcome = await send_command(handlers, "open-case.v1", ALPHA, data)
+        assert_rejected(outcome, reason)
+        [reply] = await replies_to(handlers, inbound)
+        assert reply.type == "command.rejected.v1"
+        assert (reply.data["reason"], reply.data["field"]) == (reason.value, field)
+
+    assert [
+        row["case_id"] for row in await fetch_rows(fresh_pool, "SELECT case_id FROM cases")
+    ] == [case_id]
+    after = await outbox_messages(fresh_pool)
+    assert {m.type for m in after[len(before) :]} == {"command.rejected.v1"}  # no events
+
+
+async def test_a_repeated_command_id_is_carried_out_once(
+    handlers: CoachingHandlers, fresh_pool: asyncpg.Pool
+) -> None:
+    case_id = await opened_case(handlers, await registered(handlers))
+    inbound = provider_inbound(handlers, "record-session.v1", ALPHA, session_data(case_id))
+
+    first = await handlers.execute(inbound)
+    written = await outbox_messages(fresh_pool)
+    again = await handlers.execute(inbound)
+
+    assert (first.status, again.status) == ("accepted", "duplicate")
+    assert len(await fetch_rows(fresh_pool, "SELECT * FROM sessions")) == 1
+    assert await outbox_messages(fresh_pool) == written  # no second event or reply
+    assert len(await replies_to(handlers, inbound)) == 1
+    assert await fetch_rows(
+        fresh_pool,
+        "SELECT message_id FROM processed_messages WHERE consumer = 'coaching.commands'"
+        " AND message_id = $1",
+        inbound.dedupe_key,
+    ) == [{"message_id": inbound.dedupe_key}]
+
+
+async def test_another_providers_case_is_refused_and_stays_untouched(
+    handlers: CoachingHandlers,
+    fresh_pool: asyncpg.Pool,
+) -> None:
+    case_id = await opened_case(handlers, await registered(handlers))
+
+    session, session_outcome = await send_command(
+        handlers, "record-session.v1", BETA, session_data(case_id)
+    )
+    closing, closing_outcome = await send_command(
+        handlers,
+        "close-case.v1",
+        BETA,
+        {"case_id": str(case_id), "closed_on": "2022-06-01", "reason": "goal-reached"},
+    )
+
+    for inbound, outcome in ((session, session_outcome), (closing, closing_outcome)):
+        assert_rejected(outcome, ReasonCode.UNKNOWN_CASE)
+        [reply] = await replies_to(handlers, inbound)
+        assert reply.topic == outbound(BETA, SERVICE)  # the sender hears, the owner does not
+        assert (reply.data["reason"], reply.data["field"]) == ("unknown-case", "data.case_id")
+    assert await fetch_rows(fresh_pool, "SELECT * FROM sessions") == []
+    assert await fetch_rows(fresh_pool, "SELECT closed_on FROM cases") == [{"closed_on": None}]
+
+
+async def test_a_command_about_an_unknown_participant_is_held_until_intake_tells(
+    handlers: CoachingHandlers,
+    fresh_pool: asyncpg.Pool,
+) -> None:
+    participant_id = uuid.uuid4()
+    inbound, outcome = await send_command(
+        handlers, "open-case.v1", ALPHA, open_case_data(participant_id)
+    )
+
+    assert outcome.status == "held"
+    assert await fetch_rows(fresh_pool, "SELECT waiting_for FROM held_commands") == [
+        {"waiting_for": f"participant:{participant_id}"}
+    ]
+    assert await fetch_rows(fresh_pool, "SELECT * FROM cases") == []
+    assert await outbox_messages(fresh_pool) == []  # no answer yet
+
+    await registered(handlers, participant_id=participant_id)
+    assert await handlers.retrier.retry_all() == 1
+
+    assert await fetch_rows(fresh_pool, "SELECT participant_id FROM cases") == [
+        {"participant_id": participant_id}
+    ]
+    assert await fetch_rows(fresh_pool, "SELECT * FROM held_commands") == []
+    assert [m.type for m in await outbox_messages(fresh_pool)] == [
+        "case.opened.v1",
+        "command.accepted.v1",
+    ]
+    assert len(await replies_to(handlers, inbound)) == 1
+
+
+async def test_the_same_event_learnt_twice_is_kept_once(
+    handlers: CoachingHandlers, fresh_pool: asyncpg.Pool
+) -> None:
+    participant_id = uuid.uuid4()
+    record = registration(participant_id)
+
+    await handlers.learn_from(record)
+    await handlers.learn_from(record)
+
+    assert await fetch_rows(
+        fresh_pool, "SELECT participant_id, provider FROM participant_access"
+    ) == [{"participant_id": participant_id, "provider": ALPHA}]
+    assert await fetch_rows(
+        fresh_pool,
+        "SELECT count(*) AS n FROM processed_messages WHERE consumer = 'coaching.learnt-events'",
+    ) == [{"n": 1}]
+
+
+async def test_a_hold_that_expires_is_rejected_as_unknown_participant(
+    handlers: CoachingHandlers,
+    fresh_pool: asyncpg.Pool,
+) -> None:
+    impatient = coaching_handlers(handlers.runtime, hold_for=timedelta(0))
+    inbound, outcome = await send_command(
+        impatient, "open-case.v1", ALPHA, open_case_data(uuid.uuid4())
+    )
+    assert outcome.status == "held"
+
+    assert await impatient.retrier.retry_all() == 1
+
+    [reply] = await replies_to(handlers, inbound)
+    assert reply.type == "command.rejected.v1"
+    assert (reply.data["reason"], reply.data["field"]) == (
+        "unknown-participant",
+        "data.participant_id",
+    )
+    assert await fetch_rows(fresh_pool, "SELECT * FROM held_commands") == []
+    assert await fetch_rows(fresh_pool, "SELECT * FROM cases") == []
+
+
+async def test_an_accepted_referral_lets_the_receiving_provider_open_a_case(
+    handlers: CoachingHandlers,
+    fresh_pool: asyncpg.Pool,
+) -> None:
+    participant_id = await registered(handlers, ALPHA)
+    case_id = await opened_case(handlers, participant_id, ALPHA)
+    refused, refused_outcome = await send_command(
+        handlers, "open-case.v1", BETA, open_case_data(participant_id, site="herford")
+    )
+    assert_rejected(refused_outcome, ReasonCode.UNKNOWN_PARTICIPANT)
+
+    referral_id = str(uuid.uuid4())
+    _, made = await send_command(
+        handlers,
+        "make-referral.v1",
+        ALPHA,
+        {
+            "referral_id": referral_id,
+            "case_id": str(case_id),
+            "made_on": "2022-04-01",
+            "target": {"kind": "provider", "provider": BETA},
+        },
+    )
+    answer = {"referral_id": referral_id, "answer": "accepted", "answered_on": "2022-04-05"}
+    _, by_sender = await send_command(handlers, "answer-referral.v1", ALPHA, answer)
+    _, by_receiver = await send_command(handlers, "answer-referral.v1", BETA, answer)
+    _, opened = await send_command(
+        handlers, "open-case.v1", BETA, open_case_data(participant_id, module="F6", site="herford")
+    )
+
+    assert made.status == "accepted"
+    assert_rejected(by_sender, ReasonCode.NOT_REFERRAL_RECIPIENT)
+    assert (by_receiver.status, opened.status) == ("accepted", "accepted")
+    assert await fetch_rows(
+        fresh_pool,
+        "SELECT answer, answered_by FROM referrals WHERE referral_id = $1",
+        uuid.UUID(referral_id),
+    ) == [{"answer": "accepted", "answered_by": BETA}]
+    assert await fetch_rows(
+        fresh_pool, "SELECT provider FROM participant_access ORDER BY provider"
+    ) == [
+        {"provider": ALPHA},
+        {"provider": BETA},
+    ]
+    assert await fetch_rows(fresh_pool, "SELECT provider FROM cases ORDER BY provider") == [
+        {"provider": ALPHA},
+        {"provider": BETA},
+    ]
+    events = [m.type for m in await outbox_messages(fresh_pool) if m.topic == COACHING_EVENTS]
+    assert events == [
+        "case.opened.v1",
+        "case.referral-made.v1",
+        "case.referral-answered.v1",
+        "case.opened.v1",
+    ]
+    assert (await replies_to(handlers, refused))[0].data["reason"] == "unknown-participant"
+
+
+async def test_follow_ups_wait_for_the_exit_and_keep_to_their_window(
+    handlers: CoachingHandlers,
+    fresh_pool: asyncpg.Pool,
+) -> None:
+    participant_id = await registered(handlers)
+    case_id = await opened_case(handlers, participant_id)
+
+    def follow_up(observed_on: str) -> dict[str, Any]:
+        return {
+            "case_id": str(case_id),
+            "window": "4-weeks",
+            "observed_on": observed_on,
+            "category": "ausbildung-company",
+        }
+
+    _, too_soon = await send_command(
+        handlers, "record-follow-up.v1", ALPHA, follow_up("2023-01-10")
+    )
+    assert_rejected(too_soon, ReasonCode.NO_EXIT_YET)
+
+    exited = example_event(
+        ParticipantExited,
+        participant_id=str(participant_id),
+        provider=ALPHA,
+        exit_date="2022-12-31",
+    )
+    await learn(handlers, exited)
+    assert await fetch_rows(
+        fresh_pool, "SELECT time_window, due_on FROM follow_up_tasks ORDER BY due_on"
+    ) == [
+        {"time_window": "4-weeks", "due_on": date(2023, 1, 28)},
+        {"time_window": "6-months", "due_on": date(2023, 7, 1)},
+    ]
+
+    _, outside = await send_command(handlers, "record-follow-up.v1", ALPHA, follow_up("2023-03-01"))
+    _, inside = await send_command(handlers, "record-follow-up.v1", ALPHA, follow_up("2023-01-10"))
+
+    assert_rejected(outside, ReasonCode.OUTSIDE_FOLLOW_UP_WINDOW)
+    assert inside.status == "accepted"
+    assert await fetch_rows(fresh_pool, "SELECT time_window, observed_on FROM follow_ups") == [
+        {"time_window": "4-weeks", "observed_on": date(2023, 1, 10)}
+    ]
+
+
+async def test_erasure_removes_the_persons_rows_and_a_replay_does_not_bring_them_back(
+    handlers: CoachingHandlers,
+    fresh_pool: asyncpg.Pool,
+) -> None:
+    participant_id = await registered(handlers)
+    case_id = await opened_case(handlers, participant_id)
+    _, session = await send_command(handlers, "record-session.v1", ALPHA, session_data(case_id))
+    assert session.status == "accepted"
+
+    await learn(handlers, example_event(ParticipantErased, participant_id=str(participant_id)))
+    # A new event id: intake published the registration again (a replay, a restored backup).
+    await handlers.learn_from(registration(participant_id))
+
+    for table in ("participants", "participant_access", "cases", "sessions"):
+        assert await fetch_rows(fresh_pool, f"SELECT * FROM {table}") == [], table  # noqa: S608  # our names
+    assert await fetch_rows(fresh_pool, "SELECT participant_id FROM erased_participants") == [
+        {"participant_id": participant_id}
+    ]

@@ -1,0 +1,373 @@
+"""Courses' command side against the real PostgreSQL, without Kafka.
+
+Commands go in as a provider's system writes them and run through `CoursesHandlers.execute`;
+intake's and coaching's events come in through `learn_from` as the consumer hands them over.
+Each test checks the outcome, the rows written, and the outbox: the events announced and the
+reply on the provider's outbound topic.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, timedelta
+from typing import Any
+
+import asyncpg
+import pytest
+import pytest_asyncio
+from pydantic import SecretStr
+
+from courses.app import MIGRATIONS
+from courses.handlers import SERVICE, CoursesHandlers
+from courses.settings import CoursesSettings
+from durchstarten.clock import Clock
+from durchstarten.events.coaching import PlacementRecorded
+from durchstarten.events.intake import ParticipantRegistered
+from durchstarten.events.reasons import ReasonCode
+from durchstarten.events.topics import COACHING_EVENTS, COURSES_EVENTS, INTAKE_EVENTS, outbound
+from durchstarten.messaging.command_service import Outcome
+from durchstarten.messaging.commands import InboundCommand
+from durchstarten.service import ServiceRuntime
+from durchstarten_deploy.testing import (
+    TEST_PROVIDERS,
+    OutboxMessage,
+    assert_rejected,
+    event_record,
+    example_event,
+    fetch_rows,
+    outbox_messages,
+    provider_inbound,
+    replies_to,
+    send_command,
+)
+
+pytestmark = pytest.mark.integration  # the real PostgreSQL only; no broker is started
+
+ALPHA, BETA = TEST_PROVIDERS
+TODAY = date(2024, 1, 15)
+UE_CENTS = 3750  # the default funding rate: 37.50 EUR per teaching unit
+
+
+@pytest_asyncio.fixture
+async def handlers(fresh_database_url: str, fresh_pool: asyncpg.Pool) -> CoursesHandlers:
+    settings = CoursesSettings(
+        database_url=SecretStr(fresh_database_url), providers=list(TEST_PROVIDERS)
+    )
+    runtime = ServiceRuntime(
+        service=SERVICE, settings=settings, migrations=MIGRATIONS, with_outbox_relay=True
+    )
+    await runtime.attach_database(fresh_pool)
+    return CoursesHandlers(
+        runtime,
+        clock=Clock(TODAY),
+        rates=settings.funding_rates,
+        hold_for=timedelta(minutes=5),
+    )
+
+
+async def registered(
+    handlers: CoursesHandlers,
+    participant_id: uuid.UUID | None = None,
+    *,
+    employment_ban: bool = False,
+) -> uuid.UUID:
+    """A participant intake registered and courses learnt of."""
+    participant_id = participant_id or uuid.uuid4()
+    registration = example_event(
+        ParticipantRegistered,
+        participant_id=str(participant_id),
+        provider=ALPHA,
+        employment_ban=employment_ban,
+    )
+    await handlers.learn_from(event_record(INTAKE_EVENTS, registration, service="intake"))
+    return participant_id
+
+
+def course_data(**changes: Any) -> dict[str, Any]:
+    return {
+        "course_id": str(uuid.uuid4()),
+        "course_type": "preparatory-course",
+        "module": "F4",
+        "site": "herford",
+        "start_date": "2022-03-01",
+        "end_date": "2022-12-31",
+        "parts": [{"name": "main", "planned_ue": 10}],
+        "capacity": 2,
+    } | changes
+
+
+async def scheduled(handlers: CoursesHandlers, provider: str = ALPHA, **changes: Any) -> str:
+    data = course_data(**changes)
+    _, outcome = await send_command(handlers, "schedule-course.v1", provider, data)
+    assert outcome.status == "accepted", outcome
+    course_id: str = data["course_id"]
+    return course_id
+
+
+def enrol_data(course_id: str, participant_id: uuid.UUID) -> dict[str, Any]:
+    return {
+        "course_id": course_id,
+        "participant_id": str(participant_id),
+        "requested_on": "2022-02-15",
+    }
+
+
+async def enrol(
+    handlers: CoursesHandlers, course_id: str, participant_id: uuid.UUID, provider: str = ALPHA
+) -> tuple[InboundCommand, Outcome]:
+    return await send_command(handlers, "enrol.v1", provider, enrol_data(course_id, participant_id))
+
+
+def attendance(course_id: str, participant_id: uuid.UUID, day: str, ue: int) -> dict[str, Any]:
+    return {
+        "course_id": course_id,
+        "participant_id": str(participant_id),
+        "part": "main",
+        "date": day,
+        "ue": ue,
+    }
+
+
+async def standing(handlers: CoursesHandlers, course_id: str) -> list[tuple[uuid.UUID, str]]:
+    """Who holds or waits for a place, in order of request."""
+    found = await fetch_rows(
+        handlers.runtime.pool,
+        "SELECT participant_id, status FROM enrolments WHERE course_id = $1 ORDER BY seq",
+        uuid.UUID(course_id),
+    )
+    return [(row["participant_id"], row["status"]) for row in found]
+
+
+async def events_since(handlers: CoursesHandlers, count: int) -> list[OutboxMessage]:
+    """Domain events announced after the first `count` outbox rows."""
+    messages = (await outbox_messages(handlers.runtime.pool))[count:]
+    return [message for message in messages if message.topic == COURSES_EVENTS]
+
+
+async def test_a_course_is_scheduled_once_per_id(
+    handlers: CoursesHandlers, fresh_pool: asyncpg.Pool
+) -> None:
+    data = course_data()
+
+    first, scheduled_outcome = await send_command(handlers, "schedule-course.v1", ALPHA, data)
+    again, again_outcome = await send_command(handlers, "schedule-course.v1", ALPHA, data)
+
+    assert scheduled_outcome.status == "accepted"
+    assert_rejected(again_outcome, ReasonCode.DUPLICATE_ID)
+    assert await fetch_rows(
+        fresh_pool, "SELECT course_id, provider, module, capacity FROM courses"
+    ) == [
+        {
+            "course_id": uuid.UUID(data["course_id"]),
+            "provider": ALPHA,
+            "module": "F4",
+            "capacity": 2,
+        }
+    ]
+    announced, accepted, rejected = await outbox_messages(fresh_pool)
+    assert (announced.topic, announced.type) == (COURSES_EVENTS, "course.scheduled.v1")
+    assert announced.data["course_id"] == data["course_id"]
+    assert (accepted.topic, accepted.type) == (outbound(ALPHA, SERVICE), "command.accepted.v1")
+    assert accepted.data["command_id"] == first.envelope.id
+    assert (rejected.type, rejected.data["command_id"]) == (
+        "command.rejected.v1",
+        again.envelope.id,
+    )
+    assert (rejected.data["reason"], rejected.data["field"]) == ("duplicate-id", "data.course_id")
+
+
+async def test_places_go_in_order_of_request_then_the_waitlist(
+    handlers: CoursesHandlers, fresh_pool: asyncpg.Pool
+) -> None:
+    course_id = await scheduled(handlers, capacity=2)
+    people = [await registered(handlers) for _ in range(3)]
+    before = len(await outbox_messages(fresh_pool))
+
+    outcomes = [(await enrol(handlers, course_id, person))[1] for person in people]
+    _, repeated = await enrol(handlers, course_id, people[0])  # a new command, the same person
+
+    assert [outcome.status for outcome in outcomes] == ["accepted"] * 3
+    assert_rejected(repeated, ReasonCode.ALREADY_ENROLLED)
+    assert await standing(handlers, course_id) == [
+        (people[0], "enrolled"),
+        (people[1], "enrolled"),
+        (people[2], "waitlisted"),
+    ]
+    announced = await events_since(handlers, before)
+    assert [m.type for m in announced] == [
+        "course.participant-enrolled.v1",
+        "course.participant-enrolled.v1",
+        "course.participant-waitlisted.v1",
+    ]
+    assert announced[2].data["position"] == 1
+
+
+async def test_a_drop_out_gives_the_place_to_the_longest_waiting(
+    handlers: CoursesHandlers,
+    fresh_pool: asyncpg.Pool,
+) -> None:
+    course_id = await scheduled(handlers, capacity=1)
+    holder, first_waiting, second_waiting = [await registered(handlers) for _ in range(3)]
+    for person in (holder, first_waiting, second_waiting):
+        await enrol(handlers, course_id, person)
+    before = len(await outbox_messages(fresh_pool))
+
+    _, dropped = await send_command(
+        handlers,
+        "drop-out.v1",
+        ALPHA,
+        {
+            "course_id": course_id,
+            "participant_id": str(holder),
+            "dropped_on": "2022-04-01",
+            "reason": "placed",
+        },
+    )
+
+    assert dropped.status == "accepted"
+    assert await standing(handlers, course_id) == [
+        (holder, "dropped-out"),
+        (first_waiting, "enrolled"),
+        (second_waiting, "waitlisted"),
+    ]
+    left, promoted = await events_since(handlers, before)
+    assert (left.type, left.data["participant_id"]) == (
+        "course.participant-dropped-out.v1",
+        str(holder),
+    )
+    assert (promoted.type, promoted.data["participant_id"], promoted.data["from_waitlist"]) == (
+        "course.participant-enrolled.v1",
+        str(first_waiting),
+        True,
+    )
+
+
+async def test_a_repeated_enrol_command_takes_one_place_only(handlers: CoursesHandlers) -> None:
+    course_id = await scheduled(handlers, capacity=1)
+    first, second = await registered(handlers), await registered(handlers)
+    inbound = provider_inbound(handlers, "enrol.v1", ALPHA, enrol_data(course_id, first))
+
+    outcomes = [await handlers.execute(inbound) for _ in range(3)]
+    _, next_person = await enrol(handlers, course_id, second)
+
+    assert [outcome.status for outcome in outcomes] == ["accepted", "duplicate", "duplicate"]
+    assert next_person.status == "accepted"
+    assert await standing(handlers, course_id) == [(first, "enrolled"), (second, "waitlisted")]
+    [reply] = await replies_to(handlers, inbound)
+    assert reply.type == "command.accepted.v1"
+
+
+async def test_another_providers_course_is_unknown_to_the_sender(
+    handlers: CoursesHandlers,
+) -> None:
+    course_id = await scheduled(handlers, provider=ALPHA)
+    person = await registered(handlers)
+
+    inbound, outcome = await enrol(handlers, course_id, person, provider=BETA)
+
+    assert_rejected(outcome, ReasonCode.UNKNOWN_COURSE)
+    [reply] = await replies_to(handlers, inbound)
+    assert reply.topic == outbound(BETA, SERVICE)
+    assert (reply.data["reason"], reply.data["field"]) == ("unknown-course", "data.course_id")
+    assert await standing(handlers, course_id) == []
+
+
+async def test_an_enrolment_for_an_unknown_participant_is_held_until_intake_tells(
+    handlers: CoursesHandlers,
+    fresh_pool: asyncpg.Pool,
+) -> None:
+    course_id = await scheduled(handlers)
+    person = uuid.uuid4()
+    before = len(await outbox_messages(fresh_pool))
+
+    inbound, outcome = await enrol(handlers, course_id, person)
+
+    assert outcome.status == "held"
+    assert await fetch_rows(fresh_pool, "SELECT waiting_for FROM held_commands") == [
+        {"waiting_for": f"participant:{person}"}
+    ]
+    assert await standing(handlers, course_id) == []
+    assert len(await outbox_messages(fresh_pool)) == before  # no answer yet
+
+    await registered(handlers, person)
+    assert await handlers.retrier.retry_all() == 1
+
+    assert await standing(handlers, course_id) == [(person, "enrolled")]
+    assert await fetch_rows(fresh_pool, "SELECT * FROM held_commands") == []
+    assert [m.type for m in await events_since(handlers, before)] == [
+        "course.participant-enrolled.v1"
+    ]
+    [reply] = await replies_to(handlers, inbound)
+    assert reply.type == "command.accepted.v1"
+
+
+async def test_module_f2_admits_people_in_work_or_training_without_an_employment_ban(
+    handlers: CoursesHandlers,
+    fresh_pool: asyncpg.Pool,
+) -> None:
+    course_id = await scheduled(
+        handlers, module="F2", course_type="in-work-qualification", capacity=None
+    )
+    banned = await registered(handlers, employment_ban=True)
+    person = await registered(handlers)
+
+    _, refused_ban = await enrol(handlers, course_id, banned)
+    _, refused_unplaced = await enrol(handlers, course_id, person)
+    placement = example_event(
+        PlacementRecorded,
+        placement_id=str(uuid.uuid4()),
+        participant_id=str(person),
+        category="ausbildung-company",
+        employment_kind=None,
+    )
+    await handlers.learn_from(event_record(COACHING_EVENTS, placement, service="coaching"))
+    _, admitted = await enrol(handlers, course_id, person)
+
+    assert_rejected(refused_ban, ReasonCode.EMPLOYMENT_BAN)
+    assert_rejected(refused_unplaced, ReasonCode.NEEDS_WORK_OR_TRAINING)
+    assert admitted.status == "accepted"
+    assert await fetch_rows(
+        fresh_pool, "SELECT current_placement FROM participants WHERE participant_id = $1", person
+    ) == [{"current_placement": "ausbildung-company"}]
+    assert await standing(handlers, course_id) == [(person, "enrolled")]
+
+
+async def test_attendance_accrues_funding_for_teaching_delivered_once_per_day(
+    handlers: CoursesHandlers,
+    fresh_pool: asyncpg.Pool,
+) -> None:
+    course_id = await scheduled(handlers)
+    first, second = await registered(handlers), await registered(handlers)
+    for person in (first, second):
+        await enrol(handlers, course_id, person)
+    before = len(await outbox_messages(fresh_pool))
+
+    _, one = await send_command(
+        handlers, "record-attendance.v1", ALPHA, attendance(course_id, first, "2022-03-02", 5)
+    )
+    _, same_day = await send_command(
+        handlers, "record-attendance.v1", ALPHA, attendance(course_id, second, "2022-03-02", 4)
+    )
+    beyond, beyond_outcome = await send_command(
+        handlers, "record-attendance.v1", ALPHA, attendance(course_id, first, "2022-03-03", 6)
+    )
+
+    assert (one.status, same_day.status) == ("accepted", "accepted")
+    assert_rejected(beyond_outcome, ReasonCode.ATTENDANCE_BEYOND_PLAN)
+    assert (await replies_to(handlers, beyond))[0].data["field"] == "data.ue"
+    announced = await events_since(handlers, before)
+    assert [m.type for m in announced] == [
+        "course.attendance-recorded.v1",
+        "course.funding-accrued.v1",
+        "course.attendance-recorded.v1",  # the day's teaching was paid for already
+    ]
+    assert (announced[1].data["ue"], announced[1].data["amount_cents"]) == (5, 5 * UE_CENTS)
+    assert await fetch_rows(fresh_pool, "SELECT date, ue FROM course_days") == [
+        {"date": date(2022, 3, 2), "ue": 5}
+    ]
+    assert await fetch_rows(
+        fresh_pool, "SELECT participant_id, ue FROM attendance ORDER BY ue"
+    ) == [
+        {"participant_id": second, "ue": 4},
+        {"participant_id": first, "ue": 5},
+    ]
