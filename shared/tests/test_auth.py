@@ -3,6 +3,7 @@ from pathlib import Path
 
 import jwt
 import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi import HTTPException
 
 from durchstarten.auth import AuthSettings, DevIssuer, Role, TokenVerifier
@@ -58,7 +59,7 @@ def test_wrong_audience_issuer_or_expiry_is_refused(
 
 
 def test_unsigned_and_foreign_tokens_are_refused(tmp_path: Path, verifier: TokenVerifier) -> None:
-    unsigned = jwt.encode({"sub": "x", "roles": ["admin"]}, key=None, algorithm="none")  # type: ignore[arg-type]
+    unsigned = jwt.encode({"sub": "x", "roles": ["admin"]}, key=None, algorithm="none")  # type: ignore[arg-type]  # the attack: no key at all
     with pytest.raises(HTTPException):
         verifier.verify(unsigned)
     stranger = DevIssuer(tmp_path / "other", issuer=ISSUER, audience="durchstarten")
@@ -76,7 +77,6 @@ def test_a_provider_token_without_provider_claim_is_refused(
 def test_a_token_claiming_another_algorithm_for_the_key_is_refused(
     issuer: DevIssuer, verifier: TokenVerifier
 ) -> None:
-    from cryptography.hazmat.primitives.asymmetric import rsa  # noqa: PLC0415
 
     claims = jwt.decode(
         issuer.token(subject="s", roles=[Role.ADMIN]), options={"verify_signature": False}

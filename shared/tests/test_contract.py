@@ -170,7 +170,7 @@ def test_the_contract_test_fails_on_a_model_changed_without_a_new_version() -> N
         exit_date: date
         reason: int
 
-    changed = Entry(ParticipantExitedChanged, Kind.EVENT, "intake")  # type: ignore[arg-type]
+    changed = Entry(ParticipantExitedChanged, Kind.EVENT, "intake")  # type: ignore[arg-type]  # deliberately not a valid event model
     catalogue = tuple(changed if e.type == changed.type else e for e in CATALOGUE)
     problems = contract_problems(catalogue)
     assert len(problems) == 1

@@ -8,7 +8,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from durchstarten.db.migrate import PLATFORM_MIGRATIONS, MigrationError, migrate
+from durchstarten.db.migrate import PLATFORM_MIGRATIONS, MigrationError, load_migrations, migrate
 
 pytestmark = pytest.mark.integration
 
@@ -76,8 +76,6 @@ async def test_instances_starting_together_migrate_exactly_once(
 
 
 def test_misnamed_migration_files_are_refused(tmp_path: Path) -> None:
-    from durchstarten.db.migrate import load_migrations  # noqa: PLC0415
-
     write(tmp_path, "1_things.sql", "SELECT 1;")
     with pytest.raises(MigrationError, match="NNNN"):
         load_migrations("svc", tmp_path)

@@ -7,7 +7,7 @@ import pytest
 from courses import domain
 from courses.handlers import rate_on
 from courses.settings import FundingRate
-from durchstarten.events.courses import Enrol
+from durchstarten.events.courses import Enrol, ParticipantWaitlisted
 from durchstarten.events.values import DtzLevel, DtzOverall
 
 LEVELS = list(DtzLevel)
@@ -88,8 +88,8 @@ def test_f2_admits_people_in_work_or_training(placement: str) -> None:
     person = domain.ParticipantView(uuid.uuid4(), False, placement)
     assert type(enrol(person)).__name__ == "ParticipantEnrolled"
     waitlisted = enrol(person, taken=2, waiting=3)
-    assert type(waitlisted).__name__ == "ParticipantWaitlisted"
-    assert waitlisted.position == 4  # type: ignore[attr-defined]
+    assert isinstance(waitlisted, ParticipantWaitlisted)
+    assert waitlisted.position == 4
 
 
 def test_funding_counts_each_delivered_unit_once() -> None:

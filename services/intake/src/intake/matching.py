@@ -76,7 +76,7 @@ def koelner_phonetik(word: str) -> str:
     return "".join(c for i, c in enumerate(collapsed) if c != "0" or i == 0)
 
 
-def _code(char: str, before: str, after: str, first: bool) -> str:  # noqa: PLR0911, PLR0912
+def _code(char: str, before: str, after: str, first: bool) -> str:  # noqa: PLR0911, PLR0912  # Postel's table: one branch per letter rule
     # Sets, not strings: "" in "csz" would be true at a word's end.
     if char in _VOWELS:
         return "0"
