@@ -34,27 +34,33 @@ def upcaster(old: str, new: str) -> Callable[[Upcaster], Upcaster]:
 
 def current_type(type_: str) -> str:
     """The type an event of `type_` becomes once upcast (itself when it is current)."""
-    seen = {type_}
-    while type_ in UPCASTERS:
-        type_ = UPCASTERS[type_][0]
-        if type_ in seen:
-            msg = f"upcaster cycle at {type_}"
-            raise ValueError(msg)
-        seen.add(type_)
-    return type_
+    return _chain(type_)[0]
 
 
 def upcast(type_: str, data: Data) -> tuple[str, Data]:
     """Apply upcasters until no newer version exists; return the final type and data."""
+    current, steps = _chain(type_)
+    for step in steps:
+        data = step(data)
+    return current, data
+
+
+def _chain(type_: str) -> tuple[str, list[Upcaster]]:
+    """The type `type_` becomes and the steps that take its data there, in order.
+
+    The one walk of the upcaster chain: what a type becomes and how its data gets there
+    cannot drift apart. Raises ValueError when the chain loops.
+    """
+    steps: list[Upcaster] = []
     seen = {type_}
     while type_ in UPCASTERS:
         type_, step = UPCASTERS[type_]
-        data = step(data)
         if type_ in seen:
             msg = f"upcaster cycle at {type_}"
             raise ValueError(msg)
         seen.add(type_)
-    return type_, data
+        steps.append(step)
+    return type_, steps
 
 
 def _residence_status(status: str) -> Data:
