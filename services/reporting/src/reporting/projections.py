@@ -8,12 +8,10 @@ the batch and the guards make the replay a no-op.
 
 from __future__ import annotations
 
-import uuid
 from collections import Counter
-from collections.abc import Callable, Hashable, Sequence
-from datetime import date
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 import asyncpg
 from faststream.exceptions import NackMessage
@@ -34,6 +32,7 @@ from durchstarten.events.upcasting import current_type
 from durchstarten.logging import get_logger
 from durchstarten.messaging.broker import with_retries
 from durchstarten.messaging.inbox import claim_new_offsets, first_times, position_of
+from durchstarten.messaging.records import KafkaRecord
 from durchstarten.service import ServiceRuntime
 from reporting.versions import use_live_for_writing, use_schema
 
@@ -41,34 +40,199 @@ log = get_logger(__name__)
 SQL = SqlFiles(Path(__file__).parent / "db")
 PROJECTION = "reporting.projection.v1"
 
-PROJECTED_EVENTS: tuple[type[Event], ...] = (
-    ParticipantRegistered,
-    ParticipantExited,
-    ParticipantErased,
-    DuplicateConfirmed,
-    CaseOpened,
-    PlacementRecorded,
-    FollowUpRecorded,
-    ParticipantEnrolled,
-    ParticipationCompleted,
-    ParticipantDroppedOut,
-    ExamResultRecorded,
-    FundingAccrued,
-)
-"""The events whose facts the projection keeps; `_write_effects` handles exactly these."""
+E = TypeVar("E", bound=Event)
+Row = tuple[Any, ...]
+"""The columns one event gives a statement, in the order of the statement's parameters."""
+RowOf = Callable[[Any, str], Row]
+"""(event, its envelope's id) -> its row."""
 
+
+def _rows(
+    event: type[E], rows: Mapping[str, Callable[[E, str], Row]]
+) -> tuple[type[Event], Mapping[str, RowOf]]:
+    """One entry of EFFECTS, typed so that mypy checks each row against the event's model."""
+    return event, rows
+
+
+EFFECTS: dict[type[Event], Mapping[str, RowOf]] = dict(
+    (
+        _rows(
+            ParticipantRegistered,
+            {
+                "participants_upsert": lambda e, event_id: (
+                    e.participant_id,
+                    e.provider,
+                    e.entry_date,
+                    e.age_at_entry,
+                    e.sex.value,
+                    e.country_of_origin,
+                    e.residence_status.status.value,
+                    e.municipality.value,
+                    e.school_education.value,
+                    e.german_level_at_entry.overall.value,
+                    event_id,
+                )
+            },
+        ),
+        _rows(
+            ParticipantExited,
+            {"exits_upsert": lambda e, _: (e.participant_id, e.exit_date, e.reason.value)},
+        ),
+        _rows(
+            CaseOpened,
+            {
+                "modules_upsert": lambda e, _: (
+                    e.participant_id,
+                    e.module.value,
+                    e.provider,
+                    e.opened_on,
+                )
+            },
+        ),
+        _rows(
+            PlacementRecorded,
+            {
+                "placements_upsert": lambda e, _: (
+                    e.placement_id,
+                    e.participant_id,
+                    e.provider,
+                    e.site,
+                    e.category.value,
+                    e.start_date,
+                    e.employment_kind.value if e.employment_kind else None,
+                )
+            },
+        ),
+        _rows(
+            ExamResultRecorded,
+            {
+                "exams_upsert": lambda e, _: (
+                    e.course_id,
+                    e.participant_id,
+                    e.exam_date,
+                    e.overall.value,
+                    e.provider,
+                )
+            },
+        ),
+        _rows(
+            ParticipantEnrolled,
+            {
+                # An enrolment starts a module participation as well as being a course fact.
+                "modules_upsert": lambda e, _: (
+                    e.participant_id,
+                    e.module.value,
+                    e.provider,
+                    e.enrolled_on,
+                ),
+                "course_participations_upsert": lambda e, _: (
+                    e.course_id,
+                    e.participant_id,
+                    e.module.value,
+                    "enrolled",
+                    e.enrolled_on,
+                    e.provider,
+                ),
+            },
+        ),
+        _rows(
+            ParticipationCompleted,
+            {
+                "course_participations_upsert": lambda e, _: (
+                    e.course_id,
+                    e.participant_id,
+                    e.module.value,
+                    "completed",
+                    e.completed_on,
+                    e.provider,
+                )
+            },
+        ),
+        _rows(
+            ParticipantDroppedOut,
+            {
+                "course_participations_upsert": lambda e, _: (
+                    e.course_id,
+                    e.participant_id,
+                    e.module.value,
+                    "dropped-out",
+                    e.dropped_on,
+                    e.provider,
+                )
+            },
+        ),
+        _rows(
+            FundingAccrued,
+            {
+                "funding_upsert": lambda e, event_id: (
+                    event_id,
+                    e.course_id,
+                    e.module.value,
+                    e.kind.value,
+                    e.accrued_on,
+                    e.ue,
+                    e.amount_cents,
+                    e.provider,
+                )
+            },
+        ),
+        _rows(
+            FollowUpRecorded,
+            {
+                "follow_ups_upsert": lambda e, _: (
+                    e.participant_id,
+                    e.window.value,
+                    e.observed_on,
+                    e.provider,
+                    e.category.value,
+                    e.employment_kind.value if e.employment_kind else None,
+                )
+            },
+        ),
+        _rows(
+            ParticipantErased,
+            {"participants_erase": lambda e, _: (e.participant_id, e.erased_on)},
+        ),
+        _rows(
+            DuplicateConfirmed,
+            {"participants_merge": lambda e, _: (e.participant_id, e.duplicate_of)},
+        ),
+    )
+)
+"""Event type -> SQL file -> the row one event of that type gives the file's statement.
+
+The events whose facts the projection keeps are exactly these; every other known event is
+only recorded as seen.
+"""
+
+APPLIED_LAST = ("participants_erase", "participants_merge")
+"""Run after every other statement of a batch, erasures first: one person's events share a
+partition, so an erasure or a merge never precedes the facts it removes, and whatever the
+same batch wrote for the person is removed with the rest."""
+
+_FED = dict.fromkeys(name for rows in EFFECTS.values() for name in rows)
+STATEMENTS: dict[str, str] = {
+    name: SQL[name]  # looked up here: a missing file fails at import, not in a batch
+    for name in (*(name for name in _FED if name not in APPLIED_LAST), *APPLIED_LAST)
+}
+"""SQL file -> its text, in the order a batch runs them: as EFFECTS first names them, except
+for APPLIED_LAST."""
+
+LAST_ROW_PER_KEY = {"follow_ups_upsert": 3}
+"""Statements that update on conflict may touch a row only once: of the rows whose first N
+columns (the conflict key) agree, the last in batch order is written (the later observation
+of the same day counts)."""
 
 _PROJECTED_TYPES = frozenset(
-    type_
-    for type_ in EVENTS
-    if current_type(type_) in {model.event_type for model in PROJECTED_EVENTS}
+    type_ for type_ in EVENTS if current_type(type_) in {model.event_type for model in EFFECTS}
 )
+"""The envelope types validated in full: the projected events, old versions included."""
 
 
 class Parsed(NamedTuple):
     """A record that parsed, with its envelope and (if the projection keeps it) its event."""
 
-    record: Any
+    record: KafkaRecord
     envelope: CloudEvent
     event: Event | None
 
@@ -90,7 +254,7 @@ class Projector:
         """The version this projector writes into (None: whichever is live)."""
         return self._schema
 
-    async def apply_batch(self, records: Sequence[Any]) -> None:
+    async def apply_batch(self, records: Sequence[KafkaRecord]) -> None:
         """Apply a batch exactly once; records that cannot be used are dead-lettered.
 
         If the batch as a whole fails for a reason other than a transient fault, the records
@@ -99,7 +263,7 @@ class Projector:
         """
         await self.apply_parsed(records, await self.parse_batch(records))
 
-    async def parse_batch(self, records: Sequence[Any]) -> list[Parsed]:
+    async def parse_batch(self, records: Sequence[KafkaRecord]) -> list[Parsed]:
         """The records that parse; the others are dead-lettered (their offsets still pass).
 
         Apart from `apply_parsed` so that a replay can parse the next batch while the
@@ -114,7 +278,7 @@ class Projector:
                 await self._park(record, *outcome)
         return parsed
 
-    async def apply_parsed(self, records: Sequence[Any], parsed: list[Parsed]) -> None:
+    async def apply_parsed(self, records: Sequence[KafkaRecord], parsed: list[Parsed]) -> None:
         """Apply a parsed batch exactly once (one transaction; one by one if that fails)."""
         try:
             await self._apply_in_transaction(records, parsed)
@@ -130,7 +294,9 @@ class Projector:
                 item = by_position.get(position_of(record))
                 await self._apply_one_or_park(record, item)
 
-    async def _apply_in_transaction(self, records: Sequence[Any], parsed: list[Parsed]) -> None:
+    async def _apply_in_transaction(
+        self, records: Sequence[KafkaRecord], parsed: list[Parsed]
+    ) -> None:
         async def work() -> None:
             async with self._runtime.pool.acquire() as connection, connection.transaction():
                 if self._schema is None:
@@ -141,7 +307,7 @@ class Projector:
 
         await with_retries(work, what=f"projection batch of {len(records)}")
 
-    async def _apply_one_or_park(self, record: Any, item: Parsed | None) -> None:
+    async def _apply_one_or_park(self, record: KafkaRecord, item: Parsed | None) -> None:
         try:
             await self._apply_in_transaction([record], [item] if item is not None else [])
         except NackMessage:
@@ -153,14 +319,14 @@ class Projector:
             self._runtime.metrics.messages.labels(record.topic, "dead-lettered").inc()
             await self._apply_in_transaction([record], [])  # pass its offset, no effect
 
-    async def _park(self, record: Any, error_class: str, message: str) -> None:
+    async def _park(self, record: KafkaRecord, error_class: str, message: str) -> None:
         await self._runtime.dead_letters.park(
             record, error_class=error_class, error_message=message
         )
         self._runtime.metrics.messages.labels(record.topic, "dead-lettered").inc()
 
     async def _apply(
-        self, connection: asyncpg.Connection, records: Sequence[Any], parsed: list[Parsed]
+        self, connection: asyncpg.Connection, records: Sequence[KafkaRecord], parsed: list[Parsed]
     ) -> None:
         fresh_positions = await claim_new_offsets(
             connection, PROJECTION, [position_of(record) for record in records]
@@ -180,106 +346,27 @@ class Projector:
 
 
 async def _write_effects(connection: asyncpg.Connection, to_apply: list[Parsed]) -> None:
-    """Write a batch's new facts, kind by kind, set-wise (one statement per kind)."""
-    registrations = [
-        (item.envelope.id, item.event)
-        for item in to_apply
-        if isinstance(item.event, ParticipantRegistered)
-    ]
-    if registrations:
-        await _insert_participants(connection, registrations)
-    exits = [item.event for item in to_apply if isinstance(item.event, ParticipantExited)]
-    if exits:
-        await connection.execute(
-            SQL["exits_upsert"],
-            [e.participant_id for e in exits],
-            [e.exit_date for e in exits],
-            [e.reason.value for e in exits],
-        )
-    starts = [_module_start(item.event) for item in to_apply]
-    starts_known = [s for s in starts if s is not None]
-    if starts_known:
-        await connection.execute(
-            SQL["modules_upsert"],
-            [s[0] for s in starts_known],
-            [s[1] for s in starts_known],
-            [s[2] for s in starts_known],
-            [s[3] for s in starts_known],
-        )
-    placements = [i.event for i in to_apply if isinstance(i.event, PlacementRecorded)]
-    if placements:
-        await connection.execute(
-            SQL["placements_upsert"],
-            [e.placement_id for e in placements],
-            [e.participant_id for e in placements],
-            [e.provider for e in placements],
-            [e.site for e in placements],
-            [e.category.value for e in placements],
-            [e.start_date for e in placements],
-            [e.employment_kind.value if e.employment_kind else None for e in placements],
-        )
-    exams = [i.event for i in to_apply if isinstance(i.event, ExamResultRecorded)]
-    if exams:
-        await connection.execute(
-            SQL["exams_upsert"],
-            [e.course_id for e in exams],
-            [e.participant_id for e in exams],
-            [e.exam_date for e in exams],
-            [e.overall.value for e in exams],
-            [e.provider for e in exams],
-        )
-    course_facts = [f for f in (_course_fact(i.event) for i in to_apply) if f is not None]
-    if course_facts:
-        await connection.execute(
-            SQL["course_participations_upsert"],
-            *[list(column) for column in zip(*course_facts, strict=True)],
-        )
-    funds = [(i.envelope.id, i.event) for i in to_apply if isinstance(i.event, FundingAccrued)]
-    if funds:
-        await connection.execute(
-            SQL["funding_upsert"],
-            [event_id for event_id, _ in funds],
-            [e.course_id for _, e in funds],
-            [e.module.value for _, e in funds],
-            [e.kind.value for _, e in funds],
-            [e.accrued_on for _, e in funds],
-            [e.ue for _, e in funds],
-            [e.amount_cents for _, e in funds],
-            [e.provider for _, e in funds],
-        )
-    follow_ups = _last_per_key(
-        [i.event for i in to_apply if isinstance(i.event, FollowUpRecorded)],
-        key=lambda e: (e.participant_id, e.window, e.observed_on),
-    )
-    if follow_ups:
-        await connection.execute(
-            SQL["follow_ups_upsert"],
-            [e.participant_id for e in follow_ups],
-            [e.window.value for e in follow_ups],
-            [e.observed_on for e in follow_ups],
-            [e.provider for e in follow_ups],
-            [e.category.value for e in follow_ups],
-            [e.employment_kind.value if e.employment_kind else None for e in follow_ups],
-        )
-    # Applied after the registrations of the same batch: one person's events share a
-    # partition, so an erasure never precedes its registration.
-    erased = [item.event for item in to_apply if isinstance(item.event, ParticipantErased)]
-    if erased:
-        await connection.execute(
-            SQL["participants_erase"],
-            [e.participant_id for e in erased],
-            [e.erased_on for e in erased],
-        )
-    merged = [item.event for item in to_apply if isinstance(item.event, DuplicateConfirmed)]
-    if merged:
-        await connection.execute(
-            SQL["participants_merge"],
-            [e.participant_id for e in merged],
-            [e.duplicate_of for e in merged],
-        )
+    """Write a batch's new facts set-wise: one statement per SQL file, in STATEMENTS' order.
+
+    Each statement gets its rows in batch order (where rows clash, a `DO NOTHING` upsert
+    keeps the first), as columns: one array per parameter.
+    """
+    rows: dict[str, list[Row]] = {name: [] for name in STATEMENTS}
+    for item in to_apply:
+        if item.event is not None:
+            for name, row_of in EFFECTS[type(item.event)].items():
+                rows[name].append(row_of(item.event, item.envelope.id))
+    for name, statement in STATEMENTS.items():
+        batch = rows[name]
+        if name in LAST_ROW_PER_KEY:
+            batch = _last_per_key(batch, LAST_ROW_PER_KEY[name])
+        if batch:
+            await connection.execute(
+                statement, *[list(column) for column in zip(*batch, strict=True)]
+            )
 
 
-def _parse(record: Any) -> Parsed | tuple[str, str]:
+def _parse(record: KafkaRecord) -> Parsed | tuple[str, str]:
     """The record's envelope, and its event if the projection keeps that event's facts.
 
     Only the events the projection uses are validated in full (old versions upcast): the
@@ -300,58 +387,9 @@ def _parse(record: Any) -> Parsed | tuple[str, str]:
     return Parsed(record=record, envelope=envelope, event=event)
 
 
-def _last_per_key(
-    events: list[FollowUpRecorded], *, key: Callable[[FollowUpRecorded], Hashable]
-) -> list[FollowUpRecorded]:
-    """One event per key, the last in batch order (an upsert may touch a row only once)."""
-    return list({key(event): event for event in events}.values())
-
-
-CourseFact = tuple[uuid.UUID, uuid.UUID, str, str, date, str]
-
-
-def _course_fact(event: Event | None) -> CourseFact | None:
-    """(course, participant, module, what, day, provider) for enrolments, completions, drop-outs."""
-    match event:
-        case ParticipantEnrolled():
-            what, day = "enrolled", event.enrolled_on
-        case ParticipationCompleted():
-            what, day = "completed", event.completed_on
-        case ParticipantDroppedOut():
-            what, day = "dropped-out", event.dropped_on
-        case _:
-            return None
-    return (event.course_id, event.participant_id, event.module.value, what, day, event.provider)
-
-
-def _module_start(event: Event | None) -> tuple[uuid.UUID, str, str, date] | None:
-    """(participant, module, provider, start) when the event starts a module participation."""
-    match event:
-        case CaseOpened():
-            return event.participant_id, event.module.value, event.provider, event.opened_on
-        case ParticipantEnrolled():
-            return event.participant_id, event.module.value, event.provider, event.enrolled_on
-        case _:
-            return None
-
-
-async def _insert_participants(
-    connection: asyncpg.Connection, rows: list[tuple[str, ParticipantRegistered]]
-) -> None:
-    await connection.execute(
-        SQL["participants_upsert"],
-        [event.participant_id for _, event in rows],
-        [event.provider for _, event in rows],
-        [event.entry_date for _, event in rows],
-        [event.age_at_entry for _, event in rows],
-        [event.sex.value for _, event in rows],
-        [event.country_of_origin for _, event in rows],
-        [event.residence_status.status.value for _, event in rows],
-        [event.municipality.value for _, event in rows],
-        [event.school_education.value for _, event in rows],
-        [event.german_level_at_entry.overall.value for _, event in rows],
-        [event_id for event_id, _ in rows],
-    )
+def _last_per_key(rows: list[Row], key_columns: int) -> list[Row]:
+    """One row per key (its first `key_columns` columns), the last in batch order."""
+    return list({row[:key_columns]: row for row in rows}.values())
 
 
 async def participant_count(connection: asyncpg.Connection) -> int:

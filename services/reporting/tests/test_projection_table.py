@@ -1,0 +1,24 @@
+"""The projector's table: every projected event fills its statements, in a safe order."""
+
+import re
+
+import pytest
+
+from durchstarten.events import Event
+from reporting.projections import APPLIED_LAST, EFFECTS, STATEMENTS
+
+
+def _parameters(sql: str) -> int:
+    return max(int(number) for number in re.findall(r"\$(\d+)", sql))
+
+
+@pytest.mark.parametrize("model", list(EFFECTS), ids=lambda model: model.event_type)
+def test_each_row_has_a_column_for_every_parameter_of_its_statement(model: type[Event]) -> None:
+    event = model.model_validate(model.example)
+    for name, row_of in EFFECTS[model].items():
+        assert len(row_of(event, "event-id")) == _parameters(STATEMENTS[name]), name
+
+
+def test_erasures_then_merges_run_after_every_other_statement() -> None:
+    assert APPLIED_LAST == ("participants_erase", "participants_merge")
+    assert list(STATEMENTS)[-2:] == list(APPLIED_LAST)
