@@ -1,11 +1,14 @@
-"""The projector's table: every projected event fills its statements, in a safe order."""
+"""The projector's table and its SQL files: rows fit their statements, erasures run last."""
 
 import re
+from pathlib import Path
 
 import pytest
 
 from durchstarten.events import Event
 from reporting.projections import APPLIED_LAST, EFFECTS, STATEMENTS
+
+SOURCE = Path(__file__).resolve().parents[1] / "src" / "reporting"
 
 
 def _parameters(sql: str) -> int:
@@ -22,3 +25,13 @@ def test_each_row_has_a_column_for_every_parameter_of_its_statement(model: type[
 def test_erasures_then_merges_run_after_every_other_statement() -> None:
     assert APPLIED_LAST == ("participants_erase", "participants_merge")
     assert list(STATEMENTS)[-2:] == list(APPLIED_LAST)
+
+
+def test_every_sql_file_is_used_and_every_lookup_names_one() -> None:
+    files = {path.stem for path in (SOURCE / "db").glob("*.sql")}
+    looked_up = {
+        name
+        for module in SOURCE.glob("*.py")
+        for name in re.findall(r'\bSQL\["([a-z0-9_]+)"\]', module.read_text())
+    }
+    assert looked_up | set(STATEMENTS) == files

@@ -9,8 +9,6 @@ checkpoints skip whatever the rebuild applied already, so nothing is lost or app
 The retired version is dropped afterwards.
 """
 
-from __future__ import annotations
-
 import argparse
 import asyncio
 import contextlib
@@ -20,12 +18,15 @@ import sys
 import time
 import urllib.request
 import uuid
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from fastapi import Depends, FastAPI, HTTPException
 
+from durchstarten.auth import Principal, Role
 from durchstarten.db.sqlfiles import SqlFiles
 from durchstarten.events.topics import DOMAIN_EVENT_TOPICS
 from durchstarten.logging import get_logger
@@ -141,6 +142,38 @@ class Rebuilds:
             await holder.execute(SQL["rebuild_unlock"], REBUILD_LOCK)
         finally:
             await self._runtime.pool.release(holder)
+
+
+def add_rebuild_endpoints(
+    app: FastAPI, rebuilds: Rebuilds, principal: Callable[..., Principal]
+) -> None:
+    """Register the admin endpoints that start a rebuild and follow it (as `main` does).
+
+    `principal` is the FastAPI dependency that authenticates the caller.
+    """
+    CurrentPrincipal = Annotated[Principal, Depends(principal)]
+
+    @app.post("/v1/admin/rebuilds", tags=["operations"], status_code=202)
+    async def start_rebuild(principal: CurrentPrincipal) -> dict[str, Any]:
+        """Rebuild the projections from the earliest offset into a new version (blue-green).
+
+        The live version keeps serving until the new one has caught up; then the read path
+        switches in one transaction. One rebuild at a time: 409 while one runs.
+        """
+        principal.require(Role.ADMIN)
+        try:
+            return await rebuilds.start()
+        except RebuildRunning:
+            raise HTTPException(409, {"reason": "rebuild-running"}) from None
+
+    @app.get("/v1/admin/rebuilds/{rebuild_id}", tags=["operations"])
+    async def rebuild_status(rebuild_id: uuid.UUID, principal: CurrentPrincipal) -> dict[str, Any]:
+        """A rebuild's state (building, live, retired or failed), progress and speed."""
+        principal.require(Role.ADMIN)
+        status = await rebuilds.status(rebuild_id)
+        if status is None:
+            raise HTTPException(404, {"reason": "unknown-rebuild"})
+        return status
 
 
 class _Replay:
