@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 from pydantic import SecretStr
 
 from durchstarten.events.topics import COACHING_EVENTS, COURSES_EVENTS, INTAKE_EVENTS
+from durchstarten_deploy.postgres import create_databases, with_database
 from durchstarten_deploy.stack import Stack
 from reporting.app import create_app
 from reporting.projections import Projector
@@ -238,8 +239,6 @@ def deliveries(draw: st.DrawFn) -> tuple[list[Any], list[int]]:
 async def projector(
     stack: Stack, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[tuple[Projector, asyncpg.Pool]]:
-    from durchstarten_deploy.postgres import create_databases, with_database  # noqa: PLC0415
-
     name = f"{stack.database_prefix}_interleave"
     await create_databases(stack.admin_url, [name], recreate=True)
     app_settings = ReportingSettings(

@@ -18,13 +18,13 @@ def recompute(
     known: dict[Var, int] = {}
     for r in range(n_rows):
         for c in range(n_cols):
-            if table.cells[r][c] is not None:
-                known[("cell", str(r), str(c))] = table.cells[r][c]  # type: ignore[assignment]
-        if table.row_totals[r] is not None:
-            known[("row", str(r))] = table.row_totals[r]  # type: ignore[assignment]
+            if (cell := table.cells[r][c]) is not None:
+                known[("cell", str(r), str(c))] = cell
+        if (row_total := table.row_totals[r]) is not None:
+            known[("row", str(r))] = row_total
     for c in range(n_cols):
-        if table.column_totals[c] is not None:
-            known[("col", str(c))] = table.column_totals[c]  # type: ignore[assignment]
+        if (column_total := table.column_totals[c]) is not None:
+            known[("col", str(c))] = column_total
     if table.total is not None:
         known[("total",)] = table.total
     # Equations: parts sum to a whole.
