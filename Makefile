@@ -14,7 +14,7 @@ ifeq ($(NODE_EXTRA_CA_CERTS),)
 export NODE_EXTRA_CA_CERTS := $(wildcard /etc/ssl/certs/ca-certificates.crt)
 endif
 
-.PHONY: help uv install run up down status test test-fast bench bench-smoke lint typecheck format schemas kafka-jars clean
+.PHONY: help uv install run up down status test test-fast test-handlers bench bench-smoke lint typecheck format schemas kafka-jars clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -66,6 +66,9 @@ test: install lint typecheck ## lint, type-check, and run every test against rea
 
 test-fast: install ## only the tests that need no broker or database
 	@$(UV) run --frozen pytest -m "not integration"
+
+test-handlers: install ## the pure tests and the command-side tests on PostgreSQL (no Kafka): seconds
+	@$(UV) run --frozen pytest -m "not integration or database"
 
 bench: install ## measure the pipeline against Kafka's and PostgreSQL's limits: docs/BENCHMARKS.md
 	@$(UV) run --frozen python -m durchstarten_bench

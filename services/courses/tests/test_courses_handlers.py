@@ -41,7 +41,7 @@ from durchstarten_deploy.testing import (
     send_command,
 )
 
-pytestmark = pytest.mark.integration  # the real PostgreSQL only; no broker is started
+pytestmark = [pytest.mark.integration, pytest.mark.database]  # PostgreSQL only, no broker
 
 ALPHA, BETA = TEST_PROVIDERS
 TODAY = date(2024, 1, 15)

@@ -1,0 +1,360 @@
+"""Intake's command side against the real PostgreSQL, without Kafka.
+
+Commands go in as a provider's system (or a coordinator, over HTTP) sends them and run
+through `IntakeHandlers.execute`; DTZ results come in through `learn_from` as the consumer
+hands them over. Each test checks the outcome, the rows written and the outbox: the events
+announced on `intake.events` and the replies on the provider's outbound topic.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+import uuid
+from datetime import date
+from typing import Any
+
+import asyncpg
+import pytest
+import pytest_asyncio
+from pydantic import SecretStr
+
+from durchstarten.clock import Clock
+from durchstarten.events import RegisterParticipant
+from durchstarten.events.courses import ExamResultRecorded
+from durchstarten.events.intake import (
+    DuplicateConfirmed,
+    EligibilityExceptionApproved,
+    ProviderAssigned,
+)
+from durchstarten.events.reasons import ReasonCode
+from durchstarten.events.topics import COURSES_EVENTS, INTAKE_EVENTS, outbound
+from durchstarten.messaging.command_service import Outcome
+from durchstarten.messaging.commands import Actor, InboundCommand
+from durchstarten.service import ServiceRuntime
+from durchstarten_deploy.testing import (
+    TEST_PROVIDERS,
+    OutboxMessage,
+    assert_rejected,
+    event_record,
+    example_event,
+    fetch_rows,
+    outbox_messages,
+    provider_inbound,
+    replies_to,
+    send_command,
+)
+from intake.app import MIGRATIONS
+from intake.eligibility import BUILT_IN, load_programmes
+from intake.handlers import SERVICE, IntakeHandlers
+from intake.settings import IntakeSettings
+from intake.vault import Vault, new_vault_key
+
+pytestmark = [pytest.mark.integration, pytest.mark.database]  # PostgreSQL only, no broker
+
+ALPHA, BETA = TEST_PROVIDERS
+TODAY = date(2022, 6, 1)
+COORDINATOR = Actor("ki-koordination-03", None, coordinator=True)
+REGISTER = "register-participant.v2"
+
+
+@pytest_asyncio.fixture
+async def handlers(fresh_database_url: str, fresh_pool: asyncpg.Pool) -> IntakeHandlers:
+    key = new_vault_key()
+    settings = IntakeSettings(
+        database_url=SecretStr(fresh_database_url),
+        providers=list(TEST_PROVIDERS),
+        vault_key=SecretStr(key),
+    )
+    runtime = ServiceRuntime(
+        service=SERVICE, settings=settings, migrations=MIGRATIONS, with_outbox_relay=True
+    )
+    await runtime.attach_database(fresh_pool)
+    return IntakeHandlers(
+        runtime,
+        clock=Clock(TODAY),
+        vault=Vault(key),
+        programmes=load_programmes(BUILT_IN),
+        active_programmes=["durchstarten", "kim"],
+    )
+
+
+def person(**changes: Any) -> dict[str, Any]:
+    """A registration's data; every call a different person unless names are given."""
+    suffix = "".join(random.choice("bcdfgklmnprstvwz") for _ in range(8))  # names, not secrets
+    data: dict[str, Any] = {
+        **RegisterParticipant.example,
+        "given_name": f"Testvorname{suffix}",
+        "family_name": f"Familientestname{suffix[::-1]}",
+        "provider_reference": f"REF-{suffix}",
+    }
+    return data | changes
+
+
+async def as_coordinator(
+    handlers: IntakeHandlers, type_: str, data: dict[str, Any]
+) -> tuple[InboundCommand, Outcome]:
+    """A coordinator's decision over HTTP: the staff channel, no outbound topic."""
+    inbound = provider_inbound(handlers, type_, ALPHA, data)
+    inbound = dataclasses.replace(inbound, provider=COORDINATOR.channel, sender=COORDINATOR)
+    return inbound, await handlers.execute(inbound)
+
+
+async def registered(handlers: IntakeHandlers, provider: str = ALPHA, **changes: Any) -> str:
+    _, outcome = await send_command(handlers, REGISTER, provider, person(**changes))
+    assert outcome.status == "accepted", outcome
+    assert outcome.decision is not None
+    return str(outcome.decision.participant)
+
+
+def on_intake_events(messages: list[OutboxMessage]) -> list[str]:
+    return [m.type for m in messages if m.topic == INTAKE_EVENTS]
+
+
+async def test_a_registration_is_stored_sealed_announced_and_answered(
+    handlers: IntakeHandlers, fresh_pool: asyncpg.Pool
+) -> None:
+    data = person()
+    inbound, outcome = await send_command(handlers, REGISTER, ALPHA, data)
+    assert outcome.status == "accepted"
+    assert outcome.decision is not None
+    assert outcome.decision.status == "registered"
+    pid = str(outcome.decision.participant)
+    (row,) = await fetch_rows(fresh_pool, "SELECT status, provider FROM participants")
+    assert row == {"status": "registered", "provider": ALPHA}
+    (sealed,) = await fetch_rows(fresh_pool, "SELECT ciphertext FROM identities")
+    assert data["given_name"].encode() not in sealed["ciphertext"]
+    messages = await outbox_messages(fresh_pool)
+    (announced,) = [m for m in messages if m.topic == INTAKE_EVENTS]
+    assert announced.type == "participant.registered.v2"
+    assert announced.data["participant_id"] == pid
+    assert data["given_name"] not in str(announced.data)
+    (reply,) = await replies_to(handlers, inbound)
+    assert reply.type == "command.accepted.v1"
+    assert reply.data["status"] == "registered"
+    assert reply.data["provider_reference"] == data["provider_reference"]
+    actions = [r["action"] for r in await fetch_rows(fresh_pool, "SELECT action FROM audit_log")]
+    assert actions == ["identity.write"]
+
+
+async def test_a_command_sent_twice_is_carried_out_once_and_answered_alike(
+    handlers: IntakeHandlers, fresh_pool: asyncpg.Pool
+) -> None:
+    inbound = provider_inbound(handlers, REGISTER, ALPHA, person())
+    first = await handlers.execute(inbound)
+    again = await handlers.execute(inbound)
+    assert again.status == "duplicate"
+    assert first.decision is not None
+    assert again.decision is not None
+    assert again.decision.participant == first.decision.participant
+    assert again.decision.status == first.decision.status
+    assert len(await fetch_rows(fresh_pool, "SELECT 1 FROM participants")) == 1
+    assert on_intake_events(await outbox_messages(fresh_pool)) == ["participant.registered.v2"]
+    assert len(await replies_to(handlers, inbound)) == 1
+
+
+async def test_the_same_person_from_a_second_provider_joins_the_first_registration(
+    handlers: IntakeHandlers, fresh_pool: asyncpg.Pool
+) -> None:
+    names = {"given_name": "Testvornameqx", "family_name": "Familientestnamezv"}
+    first = await registered(handlers, ALPHA, **names)
+    inbound, outcome = await send_command(handlers, REGISTER, BETA, person(**names))
+    assert outcome.decision is not None
+    assert outcome.decision.status == "existing-participant"
+    assert str(outcome.decision.participant) == first
+    assert len(await fetch_rows(fresh_pool, "SELECT 1 FROM participants")) == 1
+    links = await fetch_rows(
+        fresh_pool, "SELECT provider, relation FROM provider_links ORDER BY relation DESC"
+    )
+    assert links == [
+        {"provider": ALPHA, "relation": "registered"},
+        {"provider": BETA, "relation": "assigned"},
+    ]
+    messages = await outbox_messages(fresh_pool)
+    assert on_intake_events(messages) == ["participant.registered.v2", ProviderAssigned.event_type]
+    (reply,) = await replies_to(handlers, inbound)
+    assert reply.data["participant_id"] == first
+    assert reply.topic == outbound(BETA, SERVICE)
+
+
+async def test_a_similar_person_is_registered_and_put_to_a_coordinator(
+    handlers: IntakeHandlers, fresh_pool: asyncpg.Pool
+) -> None:
+    first = await registered(
+        handlers, ALPHA, given_name="Testvornameqx", family_name="Familientestnamezv"
+    )
+    # Same names, but the birth date's day and month swapped: perhaps the same person.
+    _, outcome = await send_command(
+        handlers,
+        REGISTER,
+        BETA,
+        person(
+            given_name="Testvornameqx", family_name="Familientestnamezv", birth_date="2001-04-05"
+        ),
+    )
+    assert outcome.decision is not None
+    assert outcome.decision.status == "possible-duplicate"
+    second = str(outcome.decision.participant)
+    reviews = await fetch_rows(
+        fresh_pool, "SELECT participant_id::text, candidate_id::text, status FROM duplicate_reviews"
+    )
+    assert reviews == [{"participant_id": second, "candidate_id": first, "status": "open"}]
+    _, resolved = await as_coordinator(
+        handlers,
+        "resolve-duplicate.v1",
+        {
+            "participant_id": second,
+            "duplicate_of": first,
+            "decision": "confirmed",
+            "decided_by": COORDINATOR.subject,
+        },
+    )
+    assert resolved.status == "accepted"
+    assert on_intake_events(await outbox_messages(fresh_pool))[-1] == DuplicateConfirmed.event_type
+    _, again = await as_coordinator(
+        handlers,
+        "resolve-duplicate.v1",
+        {
+            "participant_id": second,
+            "duplicate_of": first,
+            "decision": "rejected",
+            "decided_by": COORDINATOR.subject,
+        },
+    )
+    assert_rejected(again, ReasonCode.NO_DUPLICATE_REVIEW)
+
+
+async def test_an_ineligible_person_is_rejected_naming_every_rule_and_nothing_is_kept(
+    handlers: IntakeHandlers, fresh_pool: asyncpg.Pool
+) -> None:
+    data = person(birth_date="1990-01-01", lives_in_state_reception_facility=True)
+    inbound, outcome = await send_command(handlers, REGISTER, ALPHA, data)
+    assert_rejected(outcome, ReasonCode.NOT_ELIGIBLE)
+    assert await fetch_rows(fresh_pool, "SELECT 1 FROM participants") == []
+    assert await fetch_rows(fresh_pool, "SELECT 1 FROM identities") == []
+    (reply,) = await replies_to(handlers, inbound)
+    assert reply.type == "command.rejected.v1"
+    assert {r["reason"] for r in reply.data["failed_rules"]} == {
+        "age-above-maximum",
+        "lives-in-state-reception-facility",
+    }
+    assert on_intake_events(await outbox_messages(fresh_pool)) == []
+
+
+async def test_an_exception_waits_for_the_coordinator_who_alone_may_approve_it(
+    handlers: IntakeHandlers, fresh_pool: asyncpg.Pool
+) -> None:
+    _, outcome = await send_command(handlers, REGISTER, ALPHA, person(birth_date="1990-01-01"))
+    assert outcome.decision is not None
+    assert outcome.decision.status == "pending-exception"
+    assert [r.reason for r in outcome.decision.failed_rules] == ["age-above-maximum"]
+    pid = str(outcome.decision.participant)
+    assert on_intake_events(await outbox_messages(fresh_pool)) == []
+    approval = {
+        "participant_id": pid,
+        "rules": ["age"],
+        "reason": "Begründung",
+        "approver": COORDINATOR.subject,
+    }
+    _, by_provider = await send_command(
+        handlers, "approve-eligibility-exception.v1", ALPHA, approval
+    )
+    assert_rejected(by_provider, ReasonCode.FORBIDDEN_ROLE)
+    _, approved = await as_coordinator(handlers, "approve-eligibility-exception.v1", approval)
+    assert approved.status == "accepted"
+    assert on_intake_events(await outbox_messages(fresh_pool)) == [
+        EligibilityExceptionApproved.event_type,
+        "participant.registered.v2",
+    ]
+    (row,) = await fetch_rows(fresh_pool, "SELECT status FROM participants")
+    assert row["status"] == "registered"
+
+
+async def test_a_denied_exception_erases_the_identity_and_answers_the_provider(
+    handlers: IntakeHandlers, fresh_pool: asyncpg.Pool
+) -> None:
+    _, outcome = await send_command(handlers, REGISTER, ALPHA, person(birth_date="1990-01-01"))
+    assert outcome.decision is not None
+    pid = str(outcome.decision.participant)
+    denial = {"participant_id": pid, "reason": "Begründung", "approver": COORDINATOR.subject}
+    _, denied = await as_coordinator(handlers, "deny-eligibility-exception.v1", denial)
+    assert denied.status == "accepted"
+    (row,) = await fetch_rows(fresh_pool, "SELECT status FROM participants")
+    assert row["status"] == "denied"
+    assert await fetch_rows(fresh_pool, "SELECT 1 FROM identities") == []
+    assert await fetch_rows(fresh_pool, "SELECT 1 FROM participant_keys") == []
+    told = [
+        m
+        for m in await outbox_messages(fresh_pool)
+        if m.topic == outbound(ALPHA, SERVICE) and m.type == "command.rejected.v1"
+    ]
+    assert [m.data["reason"] for m in told] == ["eligibility-exception-denied"]
+    _, twice = await as_coordinator(handlers, "deny-eligibility-exception.v1", denial)
+    assert_rejected(twice, ReasonCode.NO_EXCEPTION_PENDING)
+
+
+async def test_another_provider_can_neither_exit_nor_erase_nor_tell_the_person_exists(
+    handlers: IntakeHandlers, fresh_pool: asyncpg.Pool
+) -> None:
+    pid = await registered(handlers, ALPHA)
+    exit_data = {"participant_id": pid, "exit_date": "2022-05-31", "reason": "placed"}
+    _, foreign = await send_command(handlers, "record-programme-exit.v1", BETA, exit_data)
+    _, missing = await send_command(
+        handlers,
+        "record-programme-exit.v1",
+        BETA,
+        exit_data | {"participant_id": str(uuid.uuid4())},
+    )
+    assert_rejected(foreign, ReasonCode.UNKNOWN_PARTICIPANT)
+    assert foreign.violation == missing.violation
+    erase = {"participant_id": pid, "reason": "participant-request"}
+    _, refused = await send_command(handlers, "request-erasure.v1", BETA, erase)
+    assert_rejected(refused, ReasonCode.UNKNOWN_PARTICIPANT)
+    assert len(await fetch_rows(fresh_pool, "SELECT 1 FROM identities")) == 1
+    assert on_intake_events(await outbox_messages(fresh_pool)) == ["participant.registered.v2"]
+    _, own = await send_command(handlers, "record-programme-exit.v1", ALPHA, exit_data)
+    assert own.status == "accepted"
+    _, again = await send_command(handlers, "record-programme-exit.v1", ALPHA, exit_data)
+    assert_rejected(again, ReasonCode.ALREADY_EXITED)
+
+
+async def test_erasure_shreds_the_identity_once_and_is_announced_once(
+    handlers: IntakeHandlers, fresh_pool: asyncpg.Pool
+) -> None:
+    pid = await registered(handlers, ALPHA)
+    erase = {"participant_id": pid, "reason": "participant-request"}
+    _, first = await send_command(handlers, "request-erasure.v1", ALPHA, erase)
+    _, second = await send_command(handlers, "request-erasure.v1", ALPHA, erase)
+    assert first.status == second.status == "accepted"
+    assert await fetch_rows(fresh_pool, "SELECT 1 FROM identities") == []
+    assert await fetch_rows(fresh_pool, "SELECT 1 FROM identity_index") == []
+    assert on_intake_events(await outbox_messages(fresh_pool)) == [
+        "participant.registered.v2",
+        "participant.erased.v1",
+    ]
+    _, after = await send_command(
+        handlers,
+        "record-programme-exit.v1",
+        ALPHA,
+        {"participant_id": pid, "exit_date": "2022-05-31", "reason": "placed"},
+    )
+    assert_rejected(after, ReasonCode.PARTICIPANT_ERASED)
+
+
+async def test_dtz_results_join_the_level_history_of_registered_people_only(
+    handlers: IntakeHandlers, fresh_pool: asyncpg.Pool
+) -> None:
+    pid = await registered(handlers, ALPHA)
+    sat = example_event(ExamResultRecorded, participant_id=pid)
+    absent = example_event(ExamResultRecorded, participant_id=pid, overall="did-not-sit")
+    stranger = example_event(ExamResultRecorded, participant_id=str(uuid.uuid4()))
+    records = [event_record(COURSES_EVENTS, e, service="courses") for e in (sat, absent, stranger)]
+    for record in [records[0], *records]:  # the first delivered twice: learnt once
+        await handlers.learn_from(record)
+    levels = await fetch_rows(
+        fresh_pool, "SELECT source, overall FROM german_level_history ORDER BY recorded_at"
+    )
+    assert levels == [
+        {"source": "registration", "overall": "A2"},
+        {"source": "dtz", "overall": "B1"},
+    ]
