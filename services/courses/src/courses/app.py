@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, HTTPException
 
 from courses import repository
-from courses.handlers import ACCEPTED_COMMANDS, SERVICE, CoursesHandlers
+from courses.handlers import SERVICE, CoursesHandlers
 from courses.settings import CoursesSettings
 from durchstarten.auth import Principal, Role, TokenVerifier
 from durchstarten.clock import Clock
@@ -16,7 +16,7 @@ from durchstarten.events.reasons import ReasonCode
 from durchstarten.events.topics import COACHING_EVENTS, INTAKE_EVENTS
 from durchstarten.http_commands import add_command_endpoint
 from durchstarten.jsonable import jsonable
-from durchstarten.messaging.inbound import subscribe_commands, subscribe_events
+from durchstarten.messaging.inbound import subscribe_command_service
 from durchstarten.service import ServiceRuntime
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
@@ -34,18 +34,9 @@ def create_app(settings: CoursesSettings | None = None) -> FastAPI:
         rates=settings.funding_rates,
         hold_for=timedelta(seconds=settings.hold_unknown_s),
     )
-    runtime.on_start(handlers.retrier.start)
-    runtime.on_stop(handlers.retrier.stop)
     verifier = TokenVerifier(settings.auth())
-    subscribe_commands(
-        runtime, service=SERVICE, accepted=ACCEPTED_COMMANDS, execute=handlers.execute_record
-    )
-    subscribe_events(
-        runtime,
-        INTAKE_EVENTS,
-        COACHING_EVENTS,
-        group_id=f"{SERVICE}.participants",
-        handle=handlers.learn_from,
+    subscribe_command_service(
+        handlers, INTAKE_EVENTS, COACHING_EVENTS, group_id=f"{SERVICE}.participants"
     )
 
     app = runtime.http_app(

@@ -16,11 +16,11 @@ from durchstarten.http_commands import add_command_endpoint
 from durchstarten.jsonable import jsonable
 from durchstarten.messaging.commands import Actor
 from durchstarten.messaging.dlq import redact_except
-from durchstarten.messaging.inbound import subscribe_commands, subscribe_events
+from durchstarten.messaging.inbound import subscribe_command_service
 from durchstarten.service import ServiceRuntime
 from intake import audit, queries, repository
 from intake.eligibility import BUILT_IN, load_programmes
-from intake.handlers import ACCEPTED_COMMANDS, NOT_FOUND, SERVICE, IntakeHandlers
+from intake.handlers import NOT_FOUND, SERVICE, IntakeHandlers
 from intake.settings import IntakeSettings
 from intake.vault import Vault
 
@@ -55,12 +55,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     )
     verifier = TokenVerifier(settings.auth())
 
-    subscribe_commands(
-        runtime, service=SERVICE, accepted=ACCEPTED_COMMANDS, execute=handlers.execute_record
-    )
-    subscribe_events(
-        runtime, COURSES_EVENTS, group_id=f"{SERVICE}.levels", handle=handlers.learn_from
-    )
+    subscribe_command_service(handlers, COURSES_EVENTS, group_id=f"{SERVICE}.levels")
 
     app = runtime.http_app(
         title="Durchstarten intake",

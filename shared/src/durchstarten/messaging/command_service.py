@@ -93,6 +93,11 @@ class CommandService:
         self.inbox = f"{self.service}.commands"
         self.retrier = HeldCommandRetrier(lambda: runtime.pool, self.inbox, self._retry_held)
 
+    @property
+    def holds(self) -> bool:
+        """Whether commands about something not known yet wait (and need the retrier)."""
+        return self._hold_for > timedelta(0)
+
     async def decide_and_save(
         self, connection: asyncpg.Connection, inbound: InboundCommand
     ) -> Sequence[Event] | Decision:

@@ -13,6 +13,7 @@ from faststream.kafka.annotations import KafkaMessage
 from durchstarten.db.pool import connection_from, lease
 from durchstarten.events.topics import ServiceName, inbound, outbound, provider_of_inbound
 from durchstarten.messaging.broker import process_or_park, subscriber_options
+from durchstarten.messaging.command_service import CommandService
 from durchstarten.messaging.commands import InboundCommand, command_id_of, parse_command, rejection
 from durchstarten.messaging.errors import PermanentError
 from durchstarten.messaging.outbox import enqueue
@@ -118,3 +119,20 @@ def subscribe_events(
 ) -> None:
     """Consume other services' domain topics, each record in turn, through `handle`."""
     _subscribe_in_batches(runtime, list(topics), group_id=group_id, handle=handle)
+
+
+def subscribe_command_service(service: CommandService, *event_topics: str, group_id: str) -> None:
+    """Wire a write service's command side: inbound topics, learnt events, held commands.
+
+    `event_topics` are the other services' domain topics it learns from (consumer group
+    `group_id`); the retrier runs only for a service that holds commands.
+    """
+    runtime = service.runtime
+    subscribe_commands(
+        runtime, service=service.service, accepted=service.accepted, execute=service.execute_record
+    )
+    if event_topics:
+        subscribe_events(runtime, *event_topics, group_id=group_id, handle=service.learn_from)
+    if service.holds:
+        runtime.on_start(service.retrier.start)
+        runtime.on_stop(service.retrier.stop)
