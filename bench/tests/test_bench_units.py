@@ -86,7 +86,7 @@ def test_synthetic_histories_are_valid_current_events() -> None:
     ]
     assert len({getattr(r, "participant_id", None) for r in registrations}) == 3
 
-    def keys(seed: int) -> list[bytes]:
+    def keys(seed: int) -> list[bytes | None]:
         return [m.key for m in Histories(seed=seed).person(0)]
 
     assert keys(3) == keys(3)  # seeded: the same people again

@@ -9,58 +9,36 @@ import re
 import subprocess
 import time
 import uuid
-from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import asyncpg
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer
 
 from durchstarten.db.sqlfiles import SqlFiles
 from durchstarten.messaging.admin import ensure_topics
 from durchstarten_bench.measure import rate
-from durchstarten_simulator.wire import partitions_of
+from durchstarten_simulator.wire import Record, partitions_of, producer, send_all
 
 SQL = SqlFiles(Path(__file__).parent / "sql")
-ACK_EVERY = 1000
-"""Sends between two waits for acknowledgements: what our relay and load generator do too."""
-
-
-def producer(bootstrap: str) -> AIOKafkaProducer:
-    """The producer settings every part of the project uses: acks=all, idempotent, linger 5 ms."""
-    return AIOKafkaProducer(
-        bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=5
-    )
-
-
-async def send_all(kafka: AIOKafkaProducer, messages: Iterable[tuple[str, bytes, bytes]]) -> int:
-    """Send (topic, value, key) in order, awaiting acknowledgements every ACK_EVERY sends."""
-    pending = []
-    sent = 0
-    for topic, value, key in messages:
-        pending.append(await kafka.send(topic, value, key=key))
-        sent += 1
-        if len(pending) >= ACK_EVERY:
-            for future in pending:
-                await future
-            pending.clear()
-    for future in pending:
-        await future
-    return sent
 
 
 async def raw_produce(
     bootstrap: str, topic: str, *, count: int, payload: bytes, partitions: int
 ) -> dict[str, Any]:
-    """Produce `count` copies of `payload`, keyed at random, as fast as aiokafka goes."""
+    """Produce `count` copies of `payload`, keyed at random, as fast as aiokafka goes.
+
+    With the project's producer settings and send loop (acknowledgements awaited per batch),
+    so the ceiling is measured the way our load generator and relay send.
+    """
     await ensure_topics(bootstrap, [topic], partitions=partitions, replication_factor=1)
     kafka = producer(bootstrap)
     await kafka.start()
     keys = [uuid.uuid4().bytes for _ in range(1024)]
     try:
         started = time.perf_counter()
-        await send_all(kafka, ((topic, payload, keys[n % len(keys)]) for n in range(count)))
+        await send_all(kafka, (Record(topic, payload, keys[n % len(keys)]) for n in range(count)))
         seconds = time.perf_counter() - started
     finally:
         await kafka.stop()

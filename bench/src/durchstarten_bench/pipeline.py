@@ -34,6 +34,7 @@ from durchstarten_bench.observe import Observer
 from durchstarten_bench.synthetic import Histories, check_valid
 from durchstarten_deploy.stack import SERVICES, Stack
 from durchstarten_simulator.load import prepare_load, send_load
+from durchstarten_simulator.wire import producer, send_all
 
 log = get_logger(__name__)
 
@@ -287,12 +288,11 @@ class Bench:
         histories = Histories(seed=self._next_seed())
         check_valid(histories)
         projected_before = await self.observer.projected()
-        kafka = limits.producer(self.stack.bootstrap)
+        kafka = producer(self.stack.bootstrap)
         await kafka.start()
         started = time.time()
         try:
-            messages = histories.messages(self.config.rebuild_events)
-            sent = await limits.send_all(kafka, ((m.topic, m.value, m.key) for m in messages))
+            sent = await send_all(kafka, histories.messages(self.config.rebuild_events))
         finally:
             await kafka.stop()
         produced = time.time()

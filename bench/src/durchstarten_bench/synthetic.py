@@ -12,7 +12,6 @@ import json
 import random
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -23,6 +22,7 @@ from durchstarten.events import intake as i
 from durchstarten.events.base import Event
 from durchstarten.events.topics import COACHING_EVENTS, COURSES_EVENTS, INTAKE_EVENTS
 from durchstarten.events.values import Municipality
+from durchstarten_simulator.wire import Record
 
 MUNICIPALITIES = tuple(municipality.value for municipality in Municipality)
 PROVIDERS = ("diakonie-herford", "in-via", "awo-owl")
@@ -34,15 +34,6 @@ def _template(model: type[Event]) -> dict[str, Any]:
     """The model's example as JSON-ready data (validated, so it is a current, valid event)."""
     data: dict[str, Any] = model.model_validate(model.example).model_dump(mode="json")
     return data
-
-
-@dataclass(frozen=True)
-class Message:
-    """One event ready to produce."""
-
-    topic: str
-    key: bytes
-    value: bytes
 
 
 class Histories:
@@ -73,7 +64,7 @@ class Histories:
     def _uuid(self) -> str:
         return str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
 
-    def _message(self, type_: str, key: str, changes: dict[str, Any]) -> Message:
+    def _message(self, type_: str, key: str, changes: dict[str, Any]) -> Record:
         topic, source, template = self._templates[type_]
         envelope = {
             "specversion": "1.0",
@@ -87,9 +78,10 @@ class Histories:
         }
         if envelope["subject"] is None:
             del envelope["subject"]
-        return Message(topic, key.encode(), json.dumps(envelope, separators=(",", ":")).encode())
+        value = json.dumps(envelope, separators=(",", ":")).encode()
+        return Record(topic, value, key.encode())
 
-    def person(self, number: int) -> list[Message]:
+    def person(self, number: int) -> list[Record]:
         """The events of person `number`: registration to exit, with coaching and a course."""
         rng = self._rng
         pid = self._uuid()
@@ -163,7 +155,7 @@ class Histories:
         messages.append(self._message("participant.exited.v1", pid, {**own, "exit_date": day(120)}))
         return messages
 
-    def messages(self, count: int) -> Iterator[Message]:
+    def messages(self, count: int) -> Iterator[Record]:
         """At least `count` events: whole histories, person after person."""
         for number in range(-(-count // self.events_per_person)):
             yield from self.person(number)

@@ -22,12 +22,11 @@ from typing import Any
 from durchstarten.events.topics import WRITE_SERVICES, inbound
 from durchstarten_simulator import people
 from durchstarten_simulator.wire import (
-    ACK_BATCH,
+    AcknowledgedSends,
     KafkaTransport,
     Outgoing,
     envelope,
     producer,
-    send,
 )
 
 DEFAULT_PROVIDERS = ("diakonie-herford", "in-via", "awo-owl")
@@ -232,13 +231,6 @@ class _Synthetic:
                 yield next(scripts[next(step) % len(scripts)])
 
 
-async def _settle(pending: list[asyncio.Future[Any]]) -> None:
-    """Wait for the broker's acknowledgement of every pending send, then forget them."""
-    for future in pending:
-        await future
-    pending.clear()
-
-
 async def _prepare(
     bootstrap: str, synthetic: _Synthetic, participants: int, timeout_s: float
 ) -> dict[str, str]:
@@ -296,7 +288,7 @@ async def send_load(
     """Send commands about the prepared participants at `rate` per second for `duration_s`.
 
     Open loop: no send waits for a reply; acknowledgements of the broker are awaited per
-    batch (at most ACK_EVERY_S or ACK_BATCH of sends), never thousands of futures at once.
+    batch (at most ACK_EVERY_S or wire.ACK_BATCH of sends), never thousands at once.
     `send_times`, if given, receives each command's id and wall-clock send time
     (time.time()), for latency measurements downstream.
     """
@@ -310,33 +302,29 @@ async def send_load(
             await kafka.partitions_for(inbound(provider, service))
     per_second = [0] * (int(duration_s) + 1)
     by_service: Counter[str] = Counter()
-    pending: list[asyncio.Future[Any]] = []
-    sent = 0
+    sends = AcknowledgedSends(kafka)  # settles by itself once a backlog fills a batch
     try:
         started = time.monotonic()
         last_ack = started
         total = int(duration_s * rate)
-        while sent < total:
+        while sends.sent < total:
             due = min(int((time.monotonic() - started) * rate) + 1, total)
-            while sent < due:
+            while sends.sent < due:
                 command = next(stream)
-                pending.append(await send(kafka, command))
+                await sends.send(command.record())
                 if send_times is not None:
                     send_times[command.id] = time.time()
                 by_service[command.service] += 1
                 per_second[min(int(time.monotonic() - started), len(per_second) - 1)] += 1
-                sent += 1
-                if len(pending) >= ACK_BATCH:  # a backlog: never thousands of futures at once
-                    await _settle(pending)
-                    last_ack = time.monotonic()
             if time.monotonic() - last_ack >= ACK_EVERY_S:
-                await _settle(pending)
+                await sends.settle()
                 last_ack = time.monotonic()
-            await asyncio.sleep(max(0.0, started + sent / rate - time.monotonic()))
+            await asyncio.sleep(max(0.0, started + sends.sent / rate - time.monotonic()))
         ended = time.monotonic()
-        await _settle(pending)
+        await sends.settle()
     finally:
         await kafka.stop()
+    sent = sends.sent
     elapsed = max(ended - started, 1e-9)
     whole = list(per_second[: int(duration_s)])
     return LoadResult(

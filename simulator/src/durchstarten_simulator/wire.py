@@ -2,6 +2,8 @@
 
 Nothing here uses the services' code. Kafka messages are written with a plain aiokafka
 producer (acks=all, idempotent); replies are read from the provider's outbound topics.
+`AcknowledgedSends` is the one send loop of the simulator's replay, its load mode and the
+benchmark: records in order, the broker's acknowledgements awaited per batch.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ from durchstarten.events.topics import WRITE_SERVICES, inbound, outbound
 
 CONTENT_TYPE = "application/cloudevents+json"
 ACK_BATCH = 500
-"""Sends between two waits for the broker's acknowledgements (KAFKA-NOTES: never thousands)."""
+"""Sends between two waits for the broker's acknowledgements, as the services' outbox relay
+batches them (KAFKA-NOTES: never thousands of futures at once)."""
 
 
 def envelope(provider: str, type_: str, data: dict[str, Any]) -> dict[str, Any]:
@@ -50,6 +53,16 @@ class Reply:
 
 
 @dataclass(frozen=True)
+class Record:
+    """One Kafka message ready to send."""
+
+    topic: str
+    value: bytes
+    key: bytes | None = None
+    headers: tuple[tuple[str, bytes], ...] = ()
+
+
+@dataclass(frozen=True)
 class Outgoing:
     """One command ready to go: where to, its key and its envelope."""
 
@@ -63,39 +76,68 @@ class Outgoing:
         """The envelope's id, which the reply names."""
         return str(self.envelope["id"])
 
+    def record(self) -> Record:
+        """The Kafka message: on the service's inbound topic, keyed as the command says."""
+        for service in WRITE_SERVICES:  # narrows the plain name to a write service's
+            if service == self.service:
+                return Record(
+                    inbound(self.provider, service),
+                    json.dumps(self.envelope).encode(),
+                    self.key.encode(),
+                    headers=(("content-type", CONTENT_TYPE.encode()),),
+                )
+        msg = f"{self.service!r} takes no commands (write services: {WRITE_SERVICES})"
+        raise ValueError(msg)
+
 
 def producer(bootstrap: str) -> AIOKafkaProducer:
-    """A producer that loses nothing: acks from all replicas, idempotent retries."""
+    """A producer that loses nothing: acks from all replicas, idempotent retries, linger 5 ms.
+
+    The services' own producer has the same settings (durchstarten.messaging.broker).
+    """
     return AIOKafkaProducer(
         bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=5
     )
 
 
-async def send(kafka: AIOKafkaProducer, command: Outgoing) -> asyncio.Future[Any]:
-    """Hand one command to the producer; the future resolves with the broker's acknowledgement."""
-    future: asyncio.Future[Any] = await kafka.send(
-        inbound(command.provider, command.service),  # type: ignore[arg-type]
-        json.dumps(command.envelope).encode(),
-        key=command.key.encode(),
-        headers=[("content-type", CONTENT_TYPE.encode())],
-    )
-    return future
+class AcknowledgedSends:
+    """Records handed to a producer one after the other; acknowledgements awaited per batch.
+
+    Every send leaves a future until the next `settle`: at most `batch` of them, so a
+    failed send surfaces within a batch and memory stays flat, whatever the backlog.
+    """
+
+    def __init__(self, kafka: AIOKafkaProducer, batch: int = ACK_BATCH) -> None:
+        """`kafka` is started and stopped by the caller."""
+        self._kafka = kafka
+        self._batch = batch
+        self._pending: list[asyncio.Future[Any]] = []
+        self.sent = 0
+
+    async def send(self, record: Record) -> None:
+        """Hand one record to the producer; settle once a whole batch is pending."""
+        future = await self._kafka.send(
+            record.topic, record.value, key=record.key, headers=list(record.headers)
+        )
+        self._pending.append(future)
+        self.sent += 1
+        if len(self._pending) >= self._batch:
+            await self.settle()
+
+    async def settle(self) -> None:
+        """Wait for the broker's acknowledgement of every pending send (raises if one failed)."""
+        for future in self._pending:
+            await future
+        self._pending.clear()
 
 
-async def produce(kafka: AIOKafkaProducer, commands: Iterable[Outgoing]) -> int:
-    """Send in order, waiting for acknowledgements every ACK_BATCH messages; return the count."""
-    pending: list[asyncio.Future[Any]] = []
-    sent = 0
-    for command in commands:
-        pending.append(await send(kafka, command))
-        sent += 1
-        if len(pending) >= ACK_BATCH:
-            for future in pending:
-                await future
-            pending.clear()
-    for future in pending:
-        await future
-    return sent
+async def send_all(kafka: AIOKafkaProducer, records: Iterable[Record]) -> int:
+    """Send in order, awaiting acknowledgements every ACK_BATCH sends; return the count."""
+    sends = AcknowledgedSends(kafka)
+    for record in records:
+        await sends.send(record)
+    await sends.settle()
+    return sends.sent
 
 
 async def partitions_of(consumer: AIOKafkaConsumer, topic: str) -> list[TopicPartition]:
@@ -146,7 +188,7 @@ class KafkaTransport:
 
     async def send(self, commands: list[Outgoing]) -> None:
         """Publish the commands in order (the replies arrive in `replies`)."""
-        await produce(self._producer, commands)
+        await send_all(self._producer, (command.record() for command in commands))
 
     async def wait(self, ids: set[str], timeout_s: float) -> dict[str, Reply]:
         """The replies to `ids`; raises TimeoutError naming how many are missing."""
