@@ -7,14 +7,23 @@ import json
 import random
 import time
 import uuid
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+import asyncpg
 import httpx
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from durchstarten.auth import Role
+from durchstarten.events.topics import ServiceName, outbound
 from durchstarten_deploy.stack import Stack
+from durchstarten_simulator.wire import partitions_of, producer
+
+PATIENCE_S = 180.0
+"""How long a test waits for anything eventually consistent (a reply, a projection, an HTTP
+answer) before it fails. Generous on purpose: it only bounds how long a failure takes to
+show on a loaded machine; how fast things are is the benchmark's business (`make bench`)."""
 
 FRESH_REPORTS = {"DURCHSTARTEN_REPORT_CACHE_S": "0"}
 """The cross-service tests check figures the moment their events are projected: their
@@ -57,14 +66,8 @@ def registration(provider: str, **data_changes: Any) -> dict[str, Any]:
         "entry_date": "2022-03-01",
     }
     data.update(data_changes)
-    return {
-        "specversion": "1.0",
-        "id": str(uuid.uuid4()),
-        "source": f"/providers/{provider}",
-        "type": "register-participant.v1",
-        "time": datetime.now(UTC).isoformat(),
-        "datacontenttype": "application/json",
-        "data": data,
+    return command("register-participant.v1", provider, data) | {
+        "datacontenttype": "application/json"
     }
 
 
@@ -82,13 +85,11 @@ async def produce(
     `by_subject` keys each CloudEvent by its subject, as the services do, so one person's
     events keep their order. Returns the (partition, offset) each value was written to.
     """
-    producer = AIOKafkaProducer(
-        bootstrap_servers=stack.bootstrap, acks="all", enable_idempotence=True
-    )
-    await producer.start()
+    kafka = producer(stack.bootstrap)
+    await kafka.start()
     try:
         futures = [
-            await producer.send(
+            await kafka.send(
                 topic,
                 value,
                 key=json.loads(value)["subject"].encode() if by_subject else key,
@@ -98,35 +99,48 @@ async def produce(
         ]
         return [((m := await f).partition, m.offset) for f in futures]
     finally:
-        await producer.stop()
+        await kafka.stop()
 
 
-async def read_topic(
+async def read_topic(stack: Stack, topic: str, *, until: Any) -> list[Any]:
+    """Read `topic` from the beginning until `until(records)` is true; return the records."""
+
+    async def done(consumer: AIOKafkaConsumer, records: list[Any]) -> bool:
+        del consumer
+        return bool(until(records))
+
+    return await _read(stack, topic, done, "condition")
+
+
+async def read_to_end(stack: Stack, topic: str) -> list[Any]:
+    """Every record `topic` holds now: from the beginning to each partition's current end."""
+    ends: dict[TopicPartition, int] = {}
+
+    async def done(consumer: AIOKafkaConsumer, records: list[Any]) -> bool:
+        del records
+        if not ends:
+            ends.update(await consumer.end_offsets(list(consumer.assignment())))
+        return not [p for p, end in ends.items() if await consumer.position(p) < end]
+
+    return await _read(stack, topic, done, "its end")
+
+
+async def _read(
     stack: Stack,
     topic: str,
-    *,
-    until: Any,
-    timeout_s: float = 30.0,
+    done: Callable[[AIOKafkaConsumer, list[Any]], Awaitable[bool]],
+    what: str,
 ) -> list[Any]:
-    """Read `topic` from the beginning until `until(records)` is true; return the records."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=stack.bootstrap,
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-    )
+    consumer = AIOKafkaConsumer(bootstrap_servers=stack.bootstrap, enable_auto_commit=False)
     await consumer.start()
     try:
-        partitions = consumer.partitions_for_topic(topic) or set()
-        if not partitions:
-            await consumer._client.force_metadata_update()
-            partitions = consumer.partitions_for_topic(topic) or set()
-        consumer.assign([TopicPartition(topic, p) for p in partitions])
+        consumer.assign(await partitions_of(consumer, topic))
         await consumer.seek_to_beginning()
         records: list[Any] = []
-        deadline = time.monotonic() + timeout_s
-        while not until(records):
+        deadline = time.monotonic() + PATIENCE_S
+        while not await done(consumer, records):
             if time.monotonic() > deadline:
-                msg = f"{topic}: condition not met after {timeout_s} s ({len(records)} records)"
+                msg = f"{topic}: {what} not reached after {PATIENCE_S} s ({len(records)} records)"
                 raise AssertionError(msg)
             batch = await consumer.getmany(timeout_ms=200)
             for chunk in batch.values():
@@ -141,23 +155,49 @@ def values_of(records: list[Any]) -> list[dict[str, Any]]:
     return [json.loads(record.value) for record in records]
 
 
+async def replies_to(
+    stack: Stack, provider: str, service: ServiceName, ids: set[str]
+) -> dict[str, dict[str, Any]]:
+    """The reply to each command id, read from the provider's outbound topic of `service`."""
+
+    def answered(records: list[Any]) -> bool:
+        return {v["data"].get("command_id") for v in values_of(records)} >= ids
+
+    replies = await read_topic(stack, outbound(provider, service), until=answered)
+    return {
+        v["data"]["command_id"]: v for v in values_of(replies) if v["data"].get("command_id") in ids
+    }
+
+
+def client(
+    stack: Stack, service: str, role: Role | None = None, provider: str | None = None
+) -> httpx.AsyncClient:
+    """An HTTP client for one service, with a development token for `role` if one is named."""
+    headers = {"Authorization": f"Bearer {stack.token(role, provider)}"} if role else {}
+    return httpx.AsyncClient(
+        base_url=stack.services[service].url, headers=headers, timeout=PATIENCE_S
+    )
+
+
+async def report(
+    stack: Stack, path: str, role: Role = Role.COORDINATOR, **params: Any
+) -> dict[str, Any]:
+    """One of reporting's JSON reports (`path`) with the query `params`, as `role` sees it."""
+    async with client(stack, "reporting", role) as reporting:
+        response = await reporting.get(path, params=params)
+    response.raise_for_status()
+    body: dict[str, Any] = response.json()
+    return body
+
+
 async def report_count(stack: Stack) -> dict[str, Any]:
     """The reporting API's participant count, as a coordinator sees it."""
-    reporting = stack.services["reporting"]
-    async with httpx.AsyncClient(base_url=reporting.url) as client:
-        response = await client.get(
-            "/v1/reports/participants",
-            headers={"Authorization": f"Bearer {stack.token(Role.COORDINATOR)}"},
-        )
-    response.raise_for_status()
-    cell: dict[str, Any] = response.json()["participants"]
+    cell: dict[str, Any] = (await report(stack, "/v1/reports/participants"))["participants"]
     return cell
 
 
 async def reporting_connection(stack: Stack) -> Any:
     """A connection to reporting's database with the live projection version on its path."""
-    import asyncpg  # noqa: PLC0415
-
     connection = await asyncpg.connect(stack.service_database_url("reporting"))
     live = await connection.fetchval(
         "SELECT schema_name FROM projection_versions WHERE state = 'live'"
@@ -176,16 +216,36 @@ async def projected_ids(stack: Stack) -> list[str]:
     return [row["id"] for row in rows]
 
 
-async def eventually(check: Any, *, timeout_s: float = 30.0, what: str = "condition") -> Any:
-    """Await `check()` until it returns a truthy value."""
-    deadline = time.monotonic() + timeout_s
+async def wait_projected(stack: Stack, participant_ids: Iterable[str], *, what: str) -> None:
+    """Wait until reporting's projection holds every one of `participant_ids`."""
+    wanted = set(participant_ids)
+
+    async def projected() -> bool:
+        return wanted <= set(await projected_ids(stack))
+
+    await eventually(projected, what=what)
+
+
+async def first_value(
+    stack: Stack, topic: str, wanted: Callable[[dict[str, Any]], bool]
+) -> dict[str, Any]:
+    """The first JSON value on `topic` that `wanted` accepts, once it has arrived."""
+    records = await read_topic(
+        stack, topic, until=lambda records: any(wanted(v) for v in values_of(records))
+    )
+    return next(v for v in values_of(records) if wanted(v))
+
+
+async def eventually(check: Any, *, what: str = "condition") -> Any:
+    """Await `check()` until it returns a truthy value (for PATIENCE_S at the most)."""
+    deadline = time.monotonic() + PATIENCE_S
     last: Any = None
     while time.monotonic() < deadline:
         last = await check()
         if last:
             return last
         await asyncio.sleep(0.2)
-    msg = f"{what} not reached within {timeout_s} s (last: {last!r})"
+    msg = f"{what} not reached within {PATIENCE_S} s (last: {last!r})"
     raise AssertionError(msg)
 
 
@@ -206,6 +266,7 @@ def v2_registration(provider: str, **changes: Any) -> dict[str, Any]:
 
 
 def command(type_: str, provider: str, data: dict[str, Any]) -> dict[str, Any]:
+    """A command CloudEvent of `provider` with a fresh id."""
     return {
         "specversion": "1.0",
         "id": str(uuid.uuid4()),
@@ -225,36 +286,63 @@ async def post(
     service: str = "intake",
 ) -> httpx.Response:
     """POST a command to a service's HTTP API with a development token."""
-    async with httpx.AsyncClient(base_url=stack.services[service].url) as client:
-        return await client.post(
-            "/v1/commands",
-            content=json.dumps(body),
-            headers={"Authorization": f"Bearer {stack.token(role, provider)}"},
-        )
+    async with client(stack, service, role, provider) as http:
+        return await http.post("/v1/commands", content=json.dumps(body))
 
 
 async def read_participant(
-    stack: Stack, participant_id: str, role: Role, provider: str | None = None
+    stack: Stack,
+    participant_id: str,
+    role: Role,
+    provider: str | None = None,
+    *,
+    purpose: str = "test case work",
 ) -> httpx.Response:
-    async with httpx.AsyncClient(base_url=stack.services["intake"].url) as client:
-        return await client.get(
-            f"/v1/participants/{participant_id}",
-            headers={
-                "Authorization": f"Bearer {stack.token(role, provider)}",
-                "X-Purpose": "test case work",
-            },
+    """GET a participant from intake, with the purpose every identity read must state."""
+    async with client(stack, "intake", role, provider) as intake:
+        return await intake.get(
+            f"/v1/participants/{participant_id}", headers={"X-Purpose": purpose}
         )
 
 
+def event(type_: str, source: str, subject: str, data: dict[str, Any]) -> dict[str, Any]:
+    """A domain event as a service's relay publishes it, with a fresh id."""
+    return {
+        "specversion": "1.0",
+        "id": str(uuid.uuid4()),
+        "source": source,
+        "type": type_,
+        "time": datetime.now(UTC).isoformat(),
+        "subject": subject,
+        "data": data,
+    }
+
+
 def envelope(type_: str, source: str, subject: str, data: dict[str, Any]) -> bytes:
-    return json.dumps(
-        {
-            "specversion": "1.0",
-            "id": str(uuid.uuid4()),
-            "source": source,
-            "type": type_,
-            "time": datetime.now(UTC).isoformat(),
-            "subject": subject,
-            "data": data,
-        }
-    ).encode()
+    """A domain event (see `event`), encoded for the topic."""
+    return json.dumps(event(type_, source, subject, data)).encode()
+
+
+def encoded(values: Iterable[dict[str, Any]]) -> list[bytes]:
+    """CloudEvents as the JSON bytes a topic carries, in order."""
+    return [json.dumps(value).encode() for value in values]
+
+
+def participant_registered(
+    provider: str, entry_date: str, participant_id: str | None = None, **changes: Any
+) -> dict[str, Any]:
+    """Intake's `participant.registered.v1` for a person; `changes` override the profile."""
+    participant_id = participant_id or str(uuid.uuid4())
+    data = {
+        "participant_id": participant_id,
+        "provider": provider,
+        "entry_date": entry_date,
+        "age_at_entry": 21,
+        "sex": "female",
+        "country_of_origin": "SYR",
+        "residence_status": "duldung",
+        "municipality": "herford",
+        "school_education": "primary",
+        "german_level": "A1",
+    } | changes
+    return event("participant.registered.v1", "/services/intake", participant_id, data)

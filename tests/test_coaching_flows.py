@@ -3,7 +3,6 @@ erasure; through real processes, Kafka and PostgreSQL."""
 
 from __future__ import annotations
 
-import json
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -12,17 +11,21 @@ import asyncpg
 import httpx
 import pytest
 from tests.support import (
+    client,
     command,
+    encoded,
+    event,
     eventually,
     post,
     produce,
     read_topic,
+    replies_to,
     v2_registration,
     values_of,
 )
 
 from durchstarten.auth import Role
-from durchstarten.events.topics import COACHING_EVENTS, INTAKE_EVENTS, inbound, outbound
+from durchstarten.events.topics import COACHING_EVENTS, INTAKE_EVENTS, inbound
 from durchstarten_deploy.stack import ServiceProcess, Stack
 from durchstarten_deploy.testing import TEST_PROVIDERS
 
@@ -60,30 +63,28 @@ async def coach(stack: Stack, type_: str, provider: str, data: dict[str, Any]) -
 
 
 async def get(stack: Stack, path: str, role: Role, provider: str | None = None) -> httpx.Response:
-    async with httpx.AsyncClient(base_url=stack.services["coaching"].url) as client:
-        return await client.get(
-            path, headers={"Authorization": f"Bearer {stack.token(role, provider)}"}
-        )
+    async with client(stack, "coaching", role, provider) as coaching:
+        return await coaching.get(path)
+
+
+def opening(participant_id: str, module: str = "F1", site: str = "buende") -> dict[str, Any]:
+    """The data of an `open-case.v1` command for a new case."""
+    return {
+        "case_id": str(uuid.uuid4()),
+        "participant_id": participant_id,
+        "module": module,
+        "site": site,
+        "opened_on": "2022-03-02",
+    }
 
 
 async def open_case(
     stack: Stack, participant_id: str, provider: str = ALPHA, module: str = "F1"
 ) -> str:
-    case_id = str(uuid.uuid4())
-    response = await coach(
-        stack,
-        "open-case.v1",
-        provider,
-        {
-            "case_id": case_id,
-            "participant_id": participant_id,
-            "module": module,
-            "site": "buende",
-            "opened_on": "2022-03-02",
-        },
-    )
+    data = opening(participant_id, module)
+    response = await coach(stack, "open-case.v1", provider, data)
     assert response.status_code == 201, response.text
-    return case_id
+    return str(data["case_id"])
 
 
 def session(case_id: str, day: str = "2022-03-09") -> dict[str, Any]:
@@ -104,31 +105,9 @@ async def test_a_case_from_opening_to_follow_up_and_closing(
     pid = await registered(stack)
     case_id = await open_case(stack, pid)
 
-    again = await coach(
-        stack,
-        "open-case.v1",
-        ALPHA,
-        {
-            "case_id": str(uuid.uuid4()),
-            "participant_id": pid,
-            "module": "F1",
-            "site": "herford",
-            "opened_on": "2022-03-03",
-        },
-    )
+    again = await coach(stack, "open-case.v1", ALPHA, opening(pid, site="herford"))
     assert again.json()["reason"] == "case-already-open"
-    elsewhere = await coach(
-        stack,
-        "open-case.v1",
-        ALPHA,
-        {
-            "case_id": str(uuid.uuid4()),
-            "participant_id": pid,
-            "module": "F6",
-            "site": "bielefeld",
-            "opened_on": "2022-03-03",
-        },
-    )
+    elsewhere = await coach(stack, "open-case.v1", ALPHA, opening(pid, "F6", site="bielefeld"))
     assert elsewhere.json()["reason"] == "unknown-site"
 
     assert (await coach(stack, "record-session.v1", ALPHA, session(case_id))).status_code == 201
@@ -254,18 +233,7 @@ async def test_a_referral_between_two_providers_and_its_due_list(
 ) -> None:
     pid = await registered(stack, ALPHA)
     case_id = await open_case(stack, pid, ALPHA)
-    refused = await coach(
-        stack,
-        "open-case.v1",
-        BETA,
-        {
-            "case_id": str(uuid.uuid4()),
-            "participant_id": pid,
-            "module": "F6",
-            "site": "herford",
-            "opened_on": "2022-04-02",
-        },
-    )
+    refused = await coach(stack, "open-case.v1", BETA, opening(pid, "F6", site="herford"))
     assert refused.json()["reason"] == "unknown-participant"  # not BETA's participant (yet)
 
     referral_id = str(uuid.uuid4())
@@ -311,14 +279,12 @@ async def test_a_referral_between_two_providers_and_its_due_list(
 
 
 def registered_event(participant_id: str, provider: str) -> dict[str, Any]:
-    return {
-        "specversion": "1.0",
-        "id": str(uuid.uuid4()),
-        "source": "/services/intake",
-        "type": "participant.registered.v2",
-        "time": datetime.now(UTC).isoformat(),
-        "subject": participant_id,
-        "data": {
+    """Intake's `participant.registered.v2`, the version intake publishes now."""
+    return event(
+        "participant.registered.v2",
+        "/services/intake",
+        participant_id,
+        {
             "participant_id": participant_id,
             "provider": provider,
             "entry_date": ENTRY.isoformat(),
@@ -330,7 +296,7 @@ def registered_event(participant_id: str, provider: str) -> dict[str, Any]:
             "school_education": "none",
             "german_level_at_entry": {"overall": "A1"},
         },
-    }
+    )
 
 
 async def test_a_command_before_its_registration_is_held_then_applied_or_expires(
@@ -338,41 +304,18 @@ async def test_a_command_before_its_registration_is_held_then_applied_or_expires
 ) -> None:
     early, never = str(uuid.uuid4()), str(uuid.uuid4())
     opens = {
-        pid: command(
-            "open-case.v1",
-            ALPHA,
-            {
-                "case_id": str(uuid.uuid4()),
-                "participant_id": pid,
-                "module": "F1",
-                "site": "loehne",
-                "opened_on": "2022-03-02",
-            },
-        )
-        for pid in (early, never)
+        pid: command("open-case.v1", ALPHA, opening(pid, site="loehne")) for pid in (early, never)
     }
-    await produce(
-        stack, inbound(ALPHA, "coaching"), [json.dumps(c).encode() for c in opens.values()]
-    )
+    await produce(stack, inbound(ALPHA, "coaching"), encoded(opens.values()))
     session_first = command("record-session.v1", ALPHA, session(opens[early]["data"]["case_id"]))
-    await produce(stack, inbound(ALPHA, "coaching"), [json.dumps(session_first).encode()])
+    await produce(stack, inbound(ALPHA, "coaching"), encoded([session_first]))
     # intake's registration arrives late
     await produce(
-        stack,
-        INTAKE_EVENTS,
-        [json.dumps(registered_event(early, ALPHA)).encode()],
-        key=early.encode(),
+        stack, INTAKE_EVENTS, encoded([registered_event(early, ALPHA)]), key=early.encode()
     )
 
     ids = {opens[early]["id"], opens[never]["id"], session_first["id"]}
-
-    def answered(records: list[Any]) -> bool:
-        return {v["data"].get("command_id") for v in values_of(records)} >= ids
-
-    replies = await read_topic(stack, outbound(ALPHA, "coaching"), until=answered, timeout_s=60)
-    by_id = {
-        v["data"]["command_id"]: v for v in values_of(replies) if v["data"].get("command_id") in ids
-    }
+    by_id = await replies_to(stack, ALPHA, "coaching", ids)
     assert by_id[opens[early]["id"]]["type"] == "command.accepted.v1"
     assert by_id[session_first["id"]]["type"] == "command.accepted.v1"  # waited for its case
     expired = by_id[opens[never]["id"]]

@@ -3,17 +3,29 @@ rule, funding facts and erasure; real processes, Kafka and PostgreSQL."""
 
 from __future__ import annotations
 
-import json
 import uuid
 from typing import Any
 
 import asyncpg
 import httpx
 import pytest
-from tests.support import command, eventually, post, produce, read_topic, v2_registration, values_of
+from tests.support import (
+    client,
+    command,
+    encoded,
+    eventually,
+    post,
+    produce,
+    read_participant,
+    read_topic,
+    replies_to,
+    report,
+    v2_registration,
+    values_of,
+)
 
 from durchstarten.auth import Role
-from durchstarten.events.topics import COURSES_EVENTS, inbound, outbound
+from durchstarten.events.topics import COURSES_EVENTS, inbound
 from durchstarten_deploy.stack import ServiceProcess, Stack
 from durchstarten_deploy.testing import TEST_PROVIDERS
 
@@ -55,14 +67,28 @@ async def course_cmd(
 
 
 async def view(stack: Stack, course_id: str, provider: str) -> dict[str, Any]:
-    async with httpx.AsyncClient(base_url=stack.services["courses"].url) as client:
-        response = await client.get(
-            f"/v1/courses/{course_id}",
-            headers={"Authorization": f"Bearer {stack.token(Role.PROVIDER, provider)}"},
-        )
+    async with client(stack, "courses", Role.PROVIDER, provider) as courses:
+        response = await courses.get(f"/v1/courses/{course_id}")
     response.raise_for_status()
     result: dict[str, Any] = response.json()
     return result
+
+
+def scheduling(
+    course_type: str, module: str, dates: tuple[str, str], parts: list[dict[str, Any]], **more: Any
+) -> dict[str, Any]:
+    """The data of a `schedule-course.v1` command for a new course in Herford."""
+    start, end = dates
+    return {
+        "course_id": str(uuid.uuid4()),
+        "course_type": course_type,
+        "module": module,
+        "site": "herford",
+        "start_date": start,
+        "end_date": end,
+        "parts": parts,
+        **more,
+    }
 
 
 JIK_PARTS = [
@@ -77,24 +103,16 @@ async def test_a_youth_integration_course_for_twenty_with_a_waitlist(
     stack: Stack, services: dict[str, ServiceProcess]
 ) -> None:
     people = await participants(stack, BETA, 22)
-    course_id = str(uuid.uuid4())
-    commands = [
-        command(
-            "schedule-course.v1",
-            BETA,
-            {
-                "course_id": course_id,
-                "course_type": "jugendintegrationskurs",
-                "module": "F4",
-                "site": "herford",
-                "start_date": "2022-03-01",
-                "end_date": "2023-02-28",
-                "parts": JIK_PARTS,
-                "target_level": "B1",
-                "capacity": 20,
-            },
-        )
-    ]
+    schedule = scheduling(
+        "jugendintegrationskurs",
+        "F4",
+        ("2022-03-01", "2023-02-28"),
+        JIK_PARTS,
+        target_level="B1",
+        capacity=20,
+    )
+    course_id = schedule["course_id"]
+    commands = [command("schedule-course.v1", BETA, schedule)]
     commands += [
         command(
             "enrol.v1",
@@ -163,22 +181,9 @@ async def test_a_youth_integration_course_for_twenty_with_a_waitlist(
             )
         )
     # One key: the provider's commands for this course arrive in the order sent.
-    await produce(
-        stack,
-        inbound(BETA, "courses"),
-        [json.dumps(c).encode() for c in commands],
-        key=course_id.encode(),
-    )
+    await produce(stack, inbound(BETA, "courses"), encoded(commands), key=course_id.encode())
 
-    ids = {c["id"] for c in commands}
-
-    def answered(records: list[Any]) -> bool:
-        return {v["data"].get("command_id") for v in values_of(records)} >= ids
-
-    replies = await read_topic(stack, outbound(BETA, "courses"), until=answered, timeout_s=90)
-    outcomes = {
-        v["data"]["command_id"]: v for v in values_of(replies) if v["data"].get("command_id") in ids
-    }
+    outcomes = await replies_to(stack, BETA, "courses", {c["id"] for c in commands})
     rejected = [v["data"] for v in outcomes.values() if v["type"] == "command.rejected.v1"]
     assert rejected == []
 
@@ -203,7 +208,7 @@ async def test_a_youth_integration_course_for_twenty_with_a_waitlist(
             and types.count("course.funding-accrued.v1") == 22
         )
 
-    events = await read_topic(stack, COURSES_EVENTS, until=everything_read, timeout_s=60)
+    events = await read_topic(stack, COURSES_EVENTS, until=everything_read)
     mine = [v for v in values_of(events) if v["data"].get("course_id") == course_id]
     waitlisted = [v["data"] for v in mine if v["type"] == "course.participant-waitlisted.v1"]
     # Events of different people travel on different partitions: compare by position.
@@ -224,27 +229,16 @@ async def test_a_youth_integration_course_for_twenty_with_a_waitlist(
     assert fees == 20 * 13500  # 20 exams at cost
 
     async def level_history() -> list[Any]:
-        async with httpx.AsyncClient(base_url=stack.services["intake"].url) as client:
-            response = await client.get(
-                f"/v1/participants/{promoted}",
-                headers={
-                    "Authorization": f"Bearer {stack.token(Role.PROVIDER, BETA)}",
-                    "X-Purpose": "level check",
-                },
-            )
+        response = await read_participant(
+            stack, promoted, Role.PROVIDER, BETA, purpose="level check"
+        )
         levels: list[Any] = response.json()["history"]["german_level"]
         return levels if len(levels) == 2 else []
 
     levels = await eventually(level_history, what="the exam result in intake's level history")
 
     async def yearly() -> dict[str, Any] | None:
-        async with httpx.AsyncClient(base_url=stack.services["reporting"].url) as client:
-            response = await client.get(
-                "/v1/reports/courses",
-                params={"year": 2023},
-                headers={"Authorization": f"Bearer {stack.token(Role.COORDINATOR)}"},
-            )
-        result: dict[str, Any] = response.json()
+        result = await report(stack, "/v1/reports/courses", year=2023)
         return result if result["pass_rate"] is not None else None
 
     courses_report = await eventually(yearly, what="the year's exam results in the report")
@@ -256,17 +250,14 @@ async def test_bad_input_is_rejected_with_a_reason_and_nothing_written(
     stack: Stack, services: dict[str, ServiceProcess]
 ) -> None:
     person, outsider = await participants(stack, BETA, 2)
-    course_id = str(uuid.uuid4())
-    schedule = {
-        "course_id": course_id,
-        "course_type": "hauptschulabschluss-course",
-        "module": "F3",
-        "site": "herford",
-        "start_date": "2022-09-01",
-        "end_date": "2023-06-30",
-        "parts": [{"name": "math", "planned_ue": 10}],
-        "capacity": 5,
-    }
+    schedule = scheduling(
+        "hauptschulabschluss-course",
+        "F3",
+        ("2022-09-01", "2023-06-30"),
+        [{"name": "math", "planned_ue": 10}],
+        capacity=5,
+    )
+    course_id = schedule["course_id"]
     assert (await course_cmd(stack, "schedule-course.v1", BETA, schedule)).status_code == 201
     assert (await course_cmd(stack, "schedule-course.v1", BETA, schedule)).json()[
         "reason"
@@ -314,18 +305,18 @@ async def test_f2_admits_only_people_in_work_or_training(
     stack: Stack, services: dict[str, ServiceProcess]
 ) -> None:
     (person,) = await participants(stack, ALPHA, 1)
-    course_id = str(uuid.uuid4())
-    schedule = {
-        "course_id": course_id,
-        "course_type": "in-work-qualification",
-        "module": "F2",
-        "site": "herford",
-        "start_date": "2022-01-10",
-        "end_date": "2022-12-16",
-        "parts": [{"name": "tutoring", "planned_ue": 80}],
-    }
+    schedule = scheduling(
+        "in-work-qualification",
+        "F2",
+        ("2022-01-10", "2022-12-16"),
+        [{"name": "tutoring", "planned_ue": 80}],
+    )
     assert (await course_cmd(stack, "schedule-course.v1", ALPHA, schedule)).status_code == 201
-    enrol = {"course_id": course_id, "participant_id": person, "requested_on": "2022-10-01"}
+    enrol = {
+        "course_id": schedule["course_id"],
+        "participant_id": person,
+        "requested_on": "2022-10-01",
+    }
     refused = await course_cmd(stack, "enrol.v1", ALPHA, enrol)
     assert refused.json()["reason"] == "needs-work-or-training"
 
@@ -377,17 +368,14 @@ async def test_erasure_removes_person_level_rows_from_courses(
     stack: Stack, services: dict[str, ServiceProcess]
 ) -> None:
     (person,) = await participants(stack, BETA, 1)
-    course_id = str(uuid.uuid4())
-    schedule = {
-        "course_id": course_id,
-        "course_type": "preparatory-course",
-        "module": "F4",
-        "site": "herford",
-        "start_date": "2022-03-01",
-        "end_date": "2022-12-31",
-        "parts": [{"name": "main", "planned_ue": 50}],
-        "capacity": 10,
-    }
+    schedule = scheduling(
+        "preparatory-course",
+        "F4",
+        ("2022-03-01", "2022-12-31"),
+        [{"name": "main", "planned_ue": 50}],
+        capacity=10,
+    )
+    course_id = schedule["course_id"]
     await course_cmd(stack, "schedule-course.v1", BETA, schedule)
     await course_cmd(
         stack,

@@ -6,9 +6,9 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from playwright.async_api import async_playwright
+from tests.support import PATIENCE_S, client
 
 from durchstarten.auth import Role
 from durchstarten_deploy.stack import ServiceProcess, Stack
@@ -30,24 +30,22 @@ async def test_the_dashboard_renders_the_reported_numbers(
     assert chromium, "Debian's chromium package is required (.ci/run installs it)"
     reporting = services["reporting"].url
     token = stack.token(Role.COORDINATOR)
-    async with httpx.AsyncClient(base_url=reporting) as client:
-        data = (
-            await client.get("/v1/dashboard/data", headers={"Authorization": f"Bearer {token}"})
-        ).json()
-        assert (
-            (await client.get("/static/plotly.min.js"))
-            .headers["content-type"]
-            .startswith("text/javascript")
-        )
+    async with client(stack, "reporting", Role.COORDINATOR) as http:
+        data = (await http.get("/v1/dashboard/data")).json()
+        plotly = await http.get("/static/plotly.min.js")
+        assert plotly.headers["content-type"].startswith("text/javascript")
 
     async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)
+        browser = await playwright.chromium.launch(
+            executable_path=chromium, args=CHROMIUM_FLAGS, timeout=PATIENCE_S * 1000
+        )
         try:
             page = await browser.new_page(viewport={"width": 1400, "height": 1100})
             requests: list[str] = []
             page.on("request", lambda request: requests.append(request.url))
             await page.goto(f"{reporting}/dashboard#token={token}")
-            await page.wait_for_selector("body[data-ready=true]", timeout=30_000)
+            page.set_default_timeout(PATIENCE_S * 1000)
+            await page.wait_for_selector("body[data-ready=true]")
             assert await page.locator(".js-plotly-plot").count() == 4
             assert await page.locator(".js-plotly-plot .trace").count() >= 4  # the charts drew
             assert await page.text_content("#error") == ""

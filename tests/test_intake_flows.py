@@ -2,25 +2,29 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 
 import asyncpg
-import httpx
 import pytest
 from tests.support import (
     IDENTIFIER_MARKERS,
+    client,
     command,
+    encoded,
     eventually,
+    first_value,
     post,
     produce,
     projected_ids,
     read_participant,
+    read_to_end,
     read_topic,
     registration,
+    replies_to,
     unique_person,
     v2_registration,
     values_of,
+    wait_projected,
 )
 
 from durchstarten.auth import Role
@@ -48,11 +52,8 @@ async def test_a_waivable_failure_waits_for_a_coordinator_who_approves_it(
     assert [r["reason"] for r in body["failed_rules"]] == ["age-above-maximum"]
     pid = body["participant_id"]
 
-    async with httpx.AsyncClient(base_url=stack.services["intake"].url) as client:
-        pending = await client.get(
-            "/v1/coordination/pending-exceptions",
-            headers={"Authorization": f"Bearer {stack.token(Role.COORDINATOR)}"},
-        )
+    async with client(stack, "intake", Role.COORDINATOR) as intake:
+        pending = await intake.get("/v1/coordination/pending-exceptions")
     assert pid in {row["participant_id"] for row in pending.json()["pending"]}
     assert not await in_report(stack, pid)
 
@@ -69,19 +70,11 @@ async def test_a_waivable_failure_waits_for_a_coordinator_who_approves_it(
     assert (await post(stack, approve, Role.PROVIDER, ALPHA)).status_code == 403
     approved = await post(stack, approve, Role.COORDINATOR)
     assert approved.status_code == 201, approved.text
-    await eventually(lambda: in_report(stack, pid), what="approved participant projected")
-    events = await read_topic(
+    await wait_projected(stack, [pid], what="approved participant projected")
+    registered = await first_value(
         stack,
         INTAKE_EVENTS,
-        until=lambda records: any(
-            v.get("subject") == pid and v["type"] == "participant.registered.v2"
-            for v in values_of(records)
-        ),
-    )
-    registered = next(
-        v
-        for v in values_of(events)
-        if v.get("subject") == pid and v["type"] == "participant.registered.v2"
+        lambda v: v.get("subject") == pid and v["type"] == "participant.registered.v2",
     )
     assert registered["data"]["eligibility_exception"] is True
 
@@ -103,18 +96,10 @@ async def test_a_refused_exception_tells_the_provider_and_erases_the_identity(
         },
     )
     assert (await post(stack, deny, Role.COORDINATOR)).status_code == 201
-    replies = await read_topic(
+    refusal = await first_value(
         stack,
         outbound(BETA, "intake"),
-        until=lambda records: any(
-            v.get("subject") == pid and v["type"] == "command.rejected.v1"
-            for v in values_of(records)
-        ),
-    )
-    refusal = next(
-        v
-        for v in values_of(replies)
-        if v.get("subject") == pid and v["type"] == "command.rejected.v1"
+        lambda v: v.get("subject") == pid and v["type"] == "command.rejected.v1",
     )
     assert refusal["data"]["reason"] == "eligibility-exception-denied"
     found = await read_participant(stack, pid, Role.COORDINATOR)
@@ -217,7 +202,7 @@ async def test_the_same_person_from_another_provider_is_recognised(
     third = await post(stack, v2_registration(BETA, **vague), Role.PROVIDER, BETA)
     assert third.json()["status"] == "possible-duplicate"
     duplicate = third.json()["participant_id"]
-    await eventually(lambda: in_report(stack, duplicate), what="flagged registration projected")
+    await wait_projected(stack, [duplicate], what="flagged registration projected")
     resolve = command(
         "resolve-duplicate.v1",
         "county",
@@ -241,23 +226,15 @@ async def test_erasure_reaches_every_service_and_leaves_no_identifier_anywhere(
     stack: Stack, services: dict[str, ServiceProcess]
 ) -> None:
     register = registration(ALPHA)  # v1 over Kafka, as an older provider system sends it
-    await produce(stack, inbound(ALPHA, "intake"), [json.dumps(register).encode()])
-    replies = await read_topic(
-        stack,
-        outbound(ALPHA, "intake"),
-        until=lambda records: any(
-            v["data"].get("command_id") == register["id"] for v in values_of(records)
-        ),
-    )
-    pid = next(v for v in values_of(replies) if v["data"].get("command_id") == register["id"])[
-        "data"
-    ]["participant_id"]
-    await eventually(lambda: in_report(stack, pid), what="registration projected")
+    await produce(stack, inbound(ALPHA, "intake"), encoded([register]))
+    replies = await replies_to(stack, ALPHA, "intake", {register["id"]})
+    pid = replies[register["id"]]["data"]["participant_id"]
+    await wait_projected(stack, [pid], what="registration projected")
 
     erase = command(
         "request-erasure.v1", ALPHA, {"participant_id": pid, "reason": "participant-request"}
     )
-    await produce(stack, inbound(ALPHA, "intake"), [json.dumps(erase).encode()])
+    await produce(stack, inbound(ALPHA, "intake"), encoded([erase]))
 
     async def gone_from_report() -> bool:
         return not await in_report(stack, pid)
@@ -294,18 +271,18 @@ async def test_erasure_reaches_every_service_and_leaves_no_identifier_anywhere(
     for provider in TEST_PROVIDERS:
         topics += [outbound(provider, "intake"), dead_letters(inbound(provider, "intake"))]
     for topic in topics:
-        for record in await read_topic(stack, topic, until=lambda records: True, timeout_s=5):
+        for record in await read_to_end(stack, topic):
             for marker in IDENTIFIER_MARKERS:
                 assert marker.encode() not in (record.value or b""), topic
                 assert all(marker.encode() not in value for _, value in record.headers), topic
     for log_file in (stack.state_dir / "logs").glob("*.log"):
         for marker in IDENTIFIER_MARKERS:
             assert marker not in log_file.read_text(), log_file.name
-    async with httpx.AsyncClient() as client:
-        for service in services.values():
-            metrics = (await client.get(f"{service.url}/metrics")).text
-            for marker in IDENTIFIER_MARKERS:
-                assert marker not in metrics
+    for name in services:
+        async with client(stack, name) as service:
+            metrics = (await service.get("/metrics")).text
+        for marker in IDENTIFIER_MARKERS:
+            assert marker not in metrics
 
 
 async def test_coordinators_search_by_name_and_every_access_is_audited(
@@ -315,22 +292,22 @@ async def test_coordinators_search_by_name_and_every_access_is_audited(
     pid = (await post(stack, v2_registration(ALPHA, **person), Role.PROVIDER, ALPHA)).json()[
         "participant_id"
     ]
-    async with httpx.AsyncClient(base_url=stack.services["intake"].url) as client:
+    async with client(stack, "intake") as intake:
         params = {"name": f"{person['family_name']} {person['given_name']}"}
         purpose = {"X-Purpose": "duplicate enquiry by phone"}
-        as_provider = await client.get(
+        as_provider = await intake.get(
             "/v1/participants",
             params=params,
             headers={"Authorization": f"Bearer {stack.token(Role.PROVIDER, ALPHA)}"} | purpose,
         )
         assert as_provider.status_code == 403
         coordinator = {"Authorization": f"Bearer {stack.token(Role.COORDINATOR)}"}
-        without_purpose = await client.get("/v1/participants", params=params, headers=coordinator)
+        without_purpose = await intake.get("/v1/participants", params=params, headers=coordinator)
         assert without_purpose.status_code == 422
-        found = await client.get("/v1/participants", params=params, headers=coordinator | purpose)
+        found = await intake.get("/v1/participants", params=params, headers=coordinator | purpose)
         assert [r["participant_id"] for r in found.json()["results"]] == [pid]
         await read_participant(stack, pid, Role.COORDINATOR)
-        verification = await client.get("/v1/audit/verification", headers=coordinator)
+        verification = await intake.get("/v1/audit/verification", headers=coordinator)
     assert verification.json()["intact"] is True
     connection = await asyncpg.connect(stack.service_database_url("intake"))
     try:

@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.support import read_topic, values_of
+from tests.support import PATIENCE_S, replies_to
 
 from durchstarten.events import RegisterParticipant
-from durchstarten.events.topics import inbound, outbound
+from durchstarten.events.topics import inbound
 from durchstarten_deploy.stack import ServiceProcess, Stack
 from durchstarten_deploy.testing import TEST_PROVIDERS
 
@@ -56,14 +56,10 @@ async def test_a_register_participant_command_sent_by_kcat_is_accepted(
         ],
         stderr=asyncio.subprocess.PIPE,
     )
-    _, stderr = await asyncio.wait_for(process.communicate(), timeout=60)
+    _, stderr = await asyncio.wait_for(process.communicate(), timeout=PATIENCE_S)
     assert process.returncode == 0, stderr.decode()
 
-    def answered(records: list[Any]) -> bool:
-        return any(v["data"].get("command_id") == command["id"] for v in values_of(records))
-
-    replies = await read_topic(stack, outbound(PROVIDER, "intake"), until=answered)
-    reply = next(v for v in values_of(replies) if v["data"].get("command_id") == command["id"])
+    reply = (await replies_to(stack, PROVIDER, "intake", {command["id"]}))[command["id"]]
     assert reply["type"] == "command.accepted.v1"
     assert reply["data"]["provider_reference"] == command["data"]["provider_reference"]
     uuid.UUID(reply["data"]["participant_id"])

@@ -5,9 +5,8 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-import httpx
 import pytest
-from tests.support import envelope, eventually, produce
+from tests.support import encoded, envelope, eventually, participant_registered, produce, report
 
 from durchstarten.auth import Role
 from durchstarten.events.topics import COURSES_EVENTS, INTAKE_EVENTS
@@ -21,26 +20,7 @@ async def test_courses_and_funds_match_an_independent_oracle(
 ) -> None:
     course = str(uuid.uuid4())
     people = [str(uuid.uuid4()) for _ in range(6)]
-    intake = [
-        envelope(
-            "participant.registered.v1",
-            "/services/intake",
-            pid,
-            {
-                "participant_id": pid,
-                "provider": "test-beta",
-                "entry_date": "2025-01-06",
-                "age_at_entry": 23,
-                "sex": "female",
-                "country_of_origin": "ERI",
-                "residence_status": "gestattung",
-                "municipality": "enger",
-                "school_education": "none",
-                "german_level": "A1",
-            },
-        )
-        for pid in people
-    ]
+    intake = encoded(participant_registered("test-beta", "2025-01-06", pid) for pid in people)
     base = {"course_id": course, "provider": "test-beta", "module": "F2"}
     facts: list[bytes] = []
     for pid in people:
@@ -102,18 +82,12 @@ async def test_courses_and_funds_match_an_independent_oracle(
     await produce(stack, COURSES_EVENTS, facts)  # course facts before the registrations
     await produce(stack, INTAKE_EVENTS, intake)
 
-    async def report() -> dict[str, Any] | None:
-        async with httpx.AsyncClient(base_url=stack.services["reporting"].url) as client:
-            response = await client.get(
-                "/v1/reports/courses",
-                params={"year": 2025},
-                headers={"Authorization": f"Bearer {stack.token(Role.MINISTRY)}"},
-            )
-        result: dict[str, Any] = response.json()
+    async def projected() -> dict[str, Any] | None:
+        result = await report(stack, "/v1/reports/courses", Role.MINISTRY, year=2025)
         f2 = result["people_by_module"]["cells"][result["people_by_module"]["rows"].index("F2")]
         return result if f2[0]["value"] == 6 and "F2" in result["funds_by_module"] else None
 
-    result = await eventually(report, what="course facts projected", timeout_s=60)
+    result = await eventually(projected, what="course facts projected")
     table = result["people_by_module"]
     f2 = dict(zip(table["columns"], table["cells"][table["rows"].index("F2")], strict=True))
     assert f2["enrolled"]["value"] == 6

@@ -9,11 +9,9 @@ from collections import Counter
 from datetime import date, timedelta
 from typing import Any
 
-import httpx
 import pytest
-from tests.support import envelope, eventually, produce
+from tests.support import encoded, envelope, eventually, participant_registered, produce, report
 
-from durchstarten.auth import Role
 from durchstarten.events.topics import COACHING_EVENTS, INTAKE_EVENTS
 from durchstarten_deploy.stack import ServiceProcess, Stack
 
@@ -55,26 +53,9 @@ async def test_outcomes_match_an_independent_oracle(
                 "start": start,
             }
         )
-    registrations = [
-        envelope(
-            "participant.registered.v1",
-            "/services/intake",
-            p["id"],
-            {
-                "participant_id": p["id"],
-                "provider": p["provider"],
-                "entry_date": p["entry"].isoformat(),
-                "age_at_entry": 20,
-                "sex": "male",
-                "country_of_origin": "SYR",
-                "residence_status": "duldung",
-                "municipality": "herford",
-                "school_education": "none",
-                "german_level": "A1",
-            },
-        )
-        for p in people
-    ]
+    registrations = encoded(
+        participant_registered(p["provider"], p["entry"].isoformat(), p["id"]) for p in people
+    )
     placements = []
     for p in people:
         if not p["placement"]:
@@ -96,14 +77,8 @@ async def test_outcomes_match_an_independent_oracle(
     await produce(stack, COACHING_EVENTS, placements)  # placements before their registrations
     await produce(stack, INTAKE_EVENTS, registrations)
 
-    async def report() -> dict[str, Any] | None:
-        async with httpx.AsyncClient(base_url=stack.services["reporting"].url) as client:
-            response = await client.get(
-                "/v1/reports/outcomes",
-                params={"year": 2024, "quarter": 2},
-                headers={"Authorization": f"Bearer {stack.token(Role.COORDINATOR)}"},
-            )
-        result: dict[str, Any] = response.json()
+    async def projected() -> dict[str, Any] | None:
+        result = await report(stack, "/v1/reports/outcomes", year=2024, quarter=2)
         site = result["placements_by_site"]
         return (
             result
@@ -111,7 +86,7 @@ async def test_outcomes_match_an_independent_oracle(
             else None
         )
 
-    result = await eventually(report, what="every placement projected", timeout_s=60)
+    result = await eventually(projected, what="every placement projected")
 
     placed = [p for p in people if p["placement"]]
     by_category = Counter((p["placement"][0], p["provider"]) for p in placed)

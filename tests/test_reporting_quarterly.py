@@ -3,15 +3,25 @@ with the topics delivered out of order and an event delivered twice."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import random
 import uuid
 from datetime import date, timedelta
 from typing import Any
 
-import httpx
 import pytest
-from tests.support import envelope, eventually, produce
+from openpyxl import load_workbook  # type: ignore[import-untyped]  # openpyxl ships no types
+from tests.support import (
+    client,
+    encoded,
+    envelope,
+    eventually,
+    participant_registered,
+    produce,
+    report,
+)
 
 from durchstarten.auth import Role
 from durchstarten.events.topics import COACHING_EVENTS, INTAKE_EVENTS
@@ -68,22 +78,8 @@ async def test_the_quarterly_table_matches_an_independent_oracle(
     registrations, cases, exits = [], [], []
     for p in persons:
         registrations.append(
-            envelope(
-                "participant.registered.v1",
-                "/services/intake",
-                p["id"],
-                {
-                    "participant_id": p["id"],
-                    "provider": "test-alpha",
-                    "entry_date": p["entry"].isoformat(),
-                    "age_at_entry": 21,
-                    "sex": "female",
-                    "country_of_origin": "SYR",
-                    "residence_status": "duldung",
-                    "municipality": p["place"],
-                    "school_education": "primary",
-                    "german_level": "A1",
-                },
+            participant_registered(
+                "test-alpha", p["entry"].isoformat(), p["id"], municipality=p["place"]
             )
         )
         if p["case"]:
@@ -119,36 +115,32 @@ async def test_the_quarterly_table_matches_an_independent_oracle(
     # Coaching's cases arrive before the registrations they refer to; one event comes twice.
     await produce(stack, COACHING_EVENTS, cases)
     await produce(stack, INTAKE_EVENTS, exits[:5])  # some exits before their registrations
-    await produce(stack, INTAKE_EVENTS, [*registrations, registrations[0], *exits[5:]])
+    await produce(
+        stack, INTAKE_EVENTS, [*encoded(registrations), *encoded(registrations[:1]), *exits[5:]]
+    )
 
     async def quarter(q: int) -> dict[str, Any]:
-        async with httpx.AsyncClient(base_url=stack.services["reporting"].url) as client:
-            response = await client.get(
-                "/v1/reports/quarterly-monitoring",
-                params={"year": 2019, "quarter": q},
-                headers={"Authorization": f"Bearer {stack.token(Role.MINISTRY)}"},
-            )
-        response.raise_for_status()
-        result: dict[str, Any] = response.json()
-        return result
+        return await report(
+            stack, "/v1/reports/quarterly-monitoring", Role.MINISTRY, year=2019, quarter=q
+        )
 
     async def complete() -> dict[str, Any] | None:
-        report = await quarter(4)
-        total = report["by_municipality"]["column_totals"][2]["value"]
+        fourth = await quarter(4)
+        total = fourth["by_municipality"]["column_totals"][2]["value"]
         expected = sum(
             row["caseload"]
             for row in oracle(persons, date(2019, 10, 1), date(2019, 12, 31)).values()
         )
-        return report if total == expected else None
+        return fourth if total == expected else None
 
-    await eventually(complete, what="every event projected", timeout_s=60)
+    await eventually(complete, what="every event projected")
     for q, (start, end) in (
         (3, (date(2019, 7, 1), date(2019, 9, 30))),
         (4, (date(2019, 10, 1), date(2019, 12, 31))),
     ):
-        report = await quarter(q)
+        published = await quarter(q)
         truth = oracle(persons, start, end)
-        table = report["by_municipality"]
+        table = published["by_municipality"]
         for r, place in enumerate(table["rows"]):
             for c, measure in enumerate(table["columns"]):
                 cell = table["cells"][r][c]
@@ -163,8 +155,8 @@ async def test_the_quarterly_table_matches_an_independent_oracle(
             total = table["column_totals"][c]
             if not total["suppressed"]:
                 assert total["value"] == sum(row[measure] for row in truth.values())
-        module_rows = report["by_module"]["rows"]
-        f1 = report["by_module"]["cells"][module_rows.index("F1")]
+        module_rows = published["by_module"]["rows"]
+        f1 = published["by_module"]["cells"][module_rows.index("F1")]
         expected_f1 = sum(1 for p in persons if p["case"] and start <= p["case"] <= end)
         if not f1[0]["suppressed"]:
             assert f1[0]["value"] == expected_f1
@@ -175,8 +167,7 @@ async def test_the_quarterly_table_matches_an_independent_oracle(
 async def test_query_parameters_are_validated(
     stack: Stack, services: dict[str, ServiceProcess]
 ) -> None:
-    async with httpx.AsyncClient(base_url=stack.services["reporting"].url) as client:
-        headers = {"Authorization": f"Bearer {stack.token(Role.COORDINATOR)}"}
+    async with client(stack, "reporting", Role.COORDINATOR) as reporting:
         cases: list[dict[str, str | int]] = [
             {"year": 2019, "quarter": 5},
             {"year": 1990, "quarter": 1},
@@ -184,69 +175,38 @@ async def test_query_parameters_are_validated(
             {},
         ]
         for params in cases:
-            response = await client.get(
-                "/v1/reports/quarterly-monitoring", params=params, headers=headers
-            )
+            response = await reporting.get("/v1/reports/quarterly-monitoring", params=params)
             assert response.status_code == 422, params
 
 
 async def test_a_frozen_report_never_changes(
     stack: Stack, services: dict[str, ServiceProcess]
 ) -> None:
-    coordinator = {"Authorization": f"Bearer {stack.token(Role.COORDINATOR)}"}
-    params = {"year": 2020, "quarter": 2}
-    async with httpx.AsyncClient(base_url=stack.services["reporting"].url) as client:
+    params: dict[str, str | int] = {"year": 2020, "quarter": 2}
+    async with client(stack, "reporting", Role.COORDINATOR) as reporting:
 
         async def live_caseload() -> int:
-            response = await client.get(
-                "/v1/reports/quarterly-monitoring", params=params, headers=coordinator
-            )
+            response = await reporting.get("/v1/reports/quarterly-monitoring", params=params)
             value: int = response.json()["by_municipality"]["column_totals"][2]["value"] or 0
             return value
 
         before = await live_caseload()
-        frozen = await client.post(
-            "/v1/snapshots/quarterly-monitoring",
-            params=params | {"stichtag": "2020-07-15"},
-            headers=coordinator,
-        )
+        freeze = params | {"stichtag": "2020-07-15"}
+        frozen = await reporting.post("/v1/snapshots/quarterly-monitoring", params=freeze)
         assert frozen.status_code == 201
         snapshot_id = frozen.json()["snapshot_id"]
-        first = await client.get(f"/v1/snapshots/{snapshot_id}", headers=coordinator)
-        again = await client.post(
-            "/v1/snapshots/quarterly-monitoring",
-            params=params | {"stichtag": "2020-07-15"},
-            headers=coordinator,
-        )
+        first = await reporting.get(f"/v1/snapshots/{snapshot_id}")
+        again = await reporting.post("/v1/snapshots/quarterly-monitoring", params=freeze)
         assert again.json()["snapshot_id"] == snapshot_id  # freezing twice keeps the first
 
-        late = [
-            envelope(
-                "participant.registered.v1",
-                "/services/intake",
-                pid,
-                {
-                    "participant_id": pid,
-                    "provider": "test-alpha",
-                    "entry_date": "2020-05-04",
-                    "age_at_entry": 22,
-                    "sex": "male",
-                    "country_of_origin": "IRQ",
-                    "residence_status": "gestattung",
-                    "municipality": "herford",
-                    "school_education": "none",
-                    "german_level": "none",
-                },
-            )
-            for pid in (str(uuid.uuid4()) for _ in range(5))
-        ]
-        await produce(stack, INTAKE_EVENTS, late)
+        late = (participant_registered("test-alpha", "2020-05-04") for _ in range(5))
+        await produce(stack, INTAKE_EVENTS, encoded(late))
 
         async def changed() -> bool:
             return await live_caseload() == before + 5
 
         await eventually(changed, what="late events in the live report")
-        later = await client.get(f"/v1/snapshots/{snapshot_id}", headers=coordinator)
+        later = await reporting.get(f"/v1/snapshots/{snapshot_id}")
     assert later.content == first.content  # byte for byte
     assert later.headers["etag"] == first.headers["etag"]
     assert json.loads(first.content)["stichtag"] == "2020-07-15"
@@ -255,25 +215,17 @@ async def test_a_frozen_report_never_changes(
 async def test_csv_and_xlsx_carry_the_same_protected_numbers(
     stack: Stack, services: dict[str, ServiceProcess]
 ) -> None:
-    import csv  # noqa: PLC0415
-    import io  # noqa: PLC0415
-
-    from openpyxl import load_workbook  # type: ignore[import-untyped]  # noqa: PLC0415
-
-    headers = {"Authorization": f"Bearer {stack.token(Role.COORDINATOR)}"}
     params: dict[str, str | int] = {"year": 2019, "quarter": 3}
-    async with httpx.AsyncClient(base_url=stack.services["reporting"].url) as client:
-        report = (
-            await client.get("/v1/reports/quarterly-monitoring", params=params, headers=headers)
-        ).json()
-        as_csv = await client.get(
-            "/v1/reports/quarterly-monitoring", params=params | {"format": "csv"}, headers=headers
+    async with client(stack, "reporting", Role.COORDINATOR) as reporting:
+        as_json = (await reporting.get("/v1/reports/quarterly-monitoring", params=params)).json()
+        as_csv = await reporting.get(
+            "/v1/reports/quarterly-monitoring", params=params | {"format": "csv"}
         )
-        as_xlsx = await client.get(
-            "/v1/reports/quarterly-monitoring", params=params | {"format": "xlsx"}, headers=headers
+        as_xlsx = await reporting.get(
+            "/v1/reports/quarterly-monitoring", params=params | {"format": "xlsx"}
         )
     assert as_csv.headers["content-type"].startswith("text/csv")
-    table = report["by_municipality"]
+    table = as_json["by_municipality"]
     expected = [
         [place, *("." if cell["suppressed"] else str(cell["value"]) for cell in line)]
         for place, line in zip(table["rows"], table["cells"], strict=True)

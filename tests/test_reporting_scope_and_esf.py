@@ -8,6 +8,8 @@ reporting.
 
 from __future__ import annotations
 
+import csv
+import io
 import random
 import uuid
 from collections import Counter
@@ -16,7 +18,8 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.support import envelope, eventually, produce
+from openpyxl import load_workbook  # type: ignore[import-untyped]  # openpyxl ships no types
+from tests.support import client, encoded, envelope, eventually, participant_registered, produce
 
 from durchstarten.auth import Role
 from durchstarten.events.topics import COACHING_EVENTS, COURSES_EVENTS, INTAKE_EVENTS
@@ -103,25 +106,17 @@ def events(history: dict[str, Any]) -> dict[str, list[bytes]]:
     intake, coaching, courses = [], [], []
     for p in history["people"]:
         pid = p["id"]
-        intake.append(
-            envelope(
-                "participant.registered.v1",
-                "/services/intake",
-                pid,
-                {
-                    "participant_id": pid,
-                    "provider": p["modules"][0][0],
-                    "entry_date": p["entry"].isoformat(),
-                    "age_at_entry": p["age"],
-                    "sex": p["sex"],
-                    "country_of_origin": p["country"],
-                    "residence_status": "duldung",
-                    "municipality": p["municipality"],
-                    "school_education": p["school"],
-                    "german_level": "A1",
-                },
-            )
+        registered = participant_registered(
+            p["modules"][0][0],
+            p["entry"].isoformat(),
+            pid,
+            age_at_entry=p["age"],
+            sex=p["sex"],
+            country_of_origin=p["country"],
+            municipality=p["municipality"],
+            school_education=p["school"],
         )
+        intake += encoded([registered])
         if p["exit"]:
             intake.append(
                 envelope(
@@ -309,8 +304,10 @@ def agrees(published: dict[str, Any], expected: int) -> bool:
 
 
 async def get(stack: Stack, path: str, token: str, **params: Any) -> httpx.Response:
-    async with httpx.AsyncClient(base_url=stack.services["reporting"].url) as client:
-        return await client.get(path, params=params, headers={"Authorization": f"Bearer {token}"})
+    async with client(stack, "reporting") as reporting:
+        return await reporting.get(
+            path, params=params, headers={"Authorization": f"Bearer {token}"}
+        )
 
 
 async def test_provider_scoped_reports_and_esf_indicators_match_the_oracle(
@@ -333,7 +330,7 @@ async def test_provider_scoped_reports_and_esf_indicators_match_the_oracle(
         reached = cell(body["participants"], "reached", "participants")["value"]
         return body if reached == expected["reached"] else None
 
-    outcomes = await eventually(outcomes_complete, what="scoped outcomes projected", timeout_s=60)
+    outcomes = await eventually(outcomes_complete, what="scoped outcomes projected")
     people = outcomes["participants"]
     for step in ("placed", "exited", "placed_exited"):
         assert agrees(cell(people, step, "participants"), expected[step]), step
@@ -436,11 +433,6 @@ def expected_grid(table: dict[str, Any]) -> list[list[str]]:
 async def test_every_report_comes_as_csv_and_xlsx_with_the_same_numbers(
     stack: Stack, services: dict[str, ServiceProcess]
 ) -> None:
-    import csv  # noqa: PLC0415
-    import io  # noqa: PLC0415
-
-    from openpyxl import load_workbook  # type: ignore[import-untyped]  # noqa: PLC0415
-
     token = stack.token(Role.COORDINATOR)
     for path, params, tables in (
         ("/v1/reports/outcomes", {"year": 2024, "quarter": 2}, ["headline", "participants"]),

@@ -4,24 +4,27 @@ from __future__ import annotations
 
 import asyncio
 import json
-import uuid
-from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
-import httpx
 import pytest
 from tests.support import (
     FRESH_REPORTS,
     IDENTIFIER_MARKERS,
+    client,
+    encoded,
     eventually,
+    participant_registered,
     produce,
     projected_ids,
+    read_to_end,
     read_topic,
     registration,
+    replies_to,
     report_count,
     reporting_connection,
     values_of,
+    wait_projected,
 )
 
 from durchstarten.auth import Role
@@ -38,9 +41,9 @@ def replies_for(records: list[Any], command_ids: set[str]) -> list[dict[str, Any
     return [v for v in values_of(records) if v["data"].get("command_id") in command_ids]
 
 
-async def metric(service: ServiceProcess, name: str, **labels: str) -> float:
-    async with httpx.AsyncClient(base_url=service.url) as client:
-        text = (await client.get("/metrics")).text
+async def metric(stack: Stack, service: str, name: str, **labels: str) -> float:
+    async with client(stack, service) as http:
+        text = (await http.get("/metrics")).text
     wanted = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
     total = 0.0
     for line in text.splitlines():
@@ -55,27 +58,19 @@ async def test_a_command_from_a_plain_kafka_producer_ends_in_the_report(
 ) -> None:
     before = set(await projected_ids(stack))
     commands = [registration(ALPHA) for _ in range(3)]
-    await produce(stack, inbound(ALPHA, "intake"), [json.dumps(c).encode() for c in commands])
+    await produce(stack, inbound(ALPHA, "intake"), encoded(commands))
 
-    ids = {c["id"] for c in commands}
-    replies = await read_topic(
-        stack,
-        outbound(ALPHA, "intake"),
-        until=lambda records: len(replies_for(records, ids)) >= 3,
+    accepted = list(
+        (await replies_to(stack, ALPHA, "intake", {c["id"] for c in commands})).values()
     )
-    accepted = replies_for(replies, ids)
     assert {r["type"] for r in accepted} == {"command.accepted.v1"}
     participant_ids = {r["data"]["participant_id"] for r in accepted}
     assert len(participant_ids) == 3
     for reply in accepted:
-        assert reply["causationid"] in ids
+        assert reply["causationid"] == reply["data"]["command_id"]
         command = next(c for c in commands if c["id"] == reply["causationid"])
         assert reply["data"]["provider_reference"] == command["data"]["provider_reference"]
-
-    async def projected() -> bool:
-        return participant_ids <= set(await projected_ids(stack))
-
-    await eventually(projected, what="participants projected")
+    await wait_projected(stack, participant_ids, what="participants projected")
     cell = await report_count(stack)
     # The report counts exactly the projected participants (other tests' ones included).
     assert cell["value"] == len(await projected_ids(stack)) >= len(before) + 3
@@ -84,50 +79,41 @@ async def test_a_command_from_a_plain_kafka_producer_ends_in_the_report(
 async def test_a_command_over_http_ends_in_the_report_and_a_repeat_is_recognised(
     stack: Stack, services: dict[str, ServiceProcess]
 ) -> None:
-    intake = services["intake"]
-    command = registration(ALPHA)
-    headers = {
-        "Authorization": f"Bearer {stack.token(Role.PROVIDER, ALPHA)}",
-        "Content-Type": "application/cloudevents+json",
-    }
-    async with httpx.AsyncClient(base_url=intake.url) as client:
-        first = await client.post("/v1/commands", content=json.dumps(command), headers=headers)
+    command = json.dumps(registration(ALPHA))
+    headers = {"Content-Type": "application/cloudevents+json"}
+    async with client(stack, "intake", Role.PROVIDER, ALPHA) as intake:
+        first = await intake.post("/v1/commands", content=command, headers=headers)
         assert first.status_code == 201, first.text
         participant_id = first.json()["participant_id"]
-        again = await client.post("/v1/commands", content=json.dumps(command), headers=headers)
+        again = await intake.post("/v1/commands", content=command, headers=headers)
         assert again.status_code == 200
         assert again.json() == {**first.json(), "duplicate": True}
-
-    async def projected() -> bool:
-        return participant_id in await projected_ids(stack)
-
-    await eventually(projected, what="HTTP participant projected")
+    await wait_projected(stack, [participant_id], what="HTTP participant projected")
     assert (await projected_ids(stack)).count(participant_id) == 1
 
 
 async def test_http_refuses_missing_wrong_and_foreign_credentials_and_names_bad_fields(
     stack: Stack, services: dict[str, ServiceProcess]
 ) -> None:
-    intake = services["intake"]
     body = json.dumps(registration(ALPHA, birth_date="04.05.2001"))
-    async with httpx.AsyncClient(base_url=intake.url) as client:
-        assert (await client.post("/v1/commands", content=body)).status_code == 401
+    async with client(stack, "intake") as intake:
+        assert (await intake.post("/v1/commands", content=body)).status_code == 401
         ministry = {"Authorization": f"Bearer {stack.token(Role.MINISTRY)}"}
-        refused = await client.post("/v1/commands", content=body, headers=ministry)
+        refused = await intake.post("/v1/commands", content=body, headers=ministry)
         assert refused.status_code == 403
         coordinator = {"Authorization": f"Bearer {stack.token(Role.COORDINATOR)}"}
         valid = json.dumps(registration(ALPHA))
-        as_coordinator = await client.post("/v1/commands", content=valid, headers=coordinator)
+        as_coordinator = await intake.post("/v1/commands", content=valid, headers=coordinator)
         assert as_coordinator.status_code == 403
         assert as_coordinator.json()["reason"] == "forbidden-role"
         provider = {"Authorization": f"Bearer {stack.token(Role.PROVIDER, ALPHA)}"}
-        response = await client.post("/v1/commands", content=body, headers=provider)
+        response = await intake.post("/v1/commands", content=body, headers=provider)
     assert response.status_code == 422
     assert response.json()["reason"] == "invalid-field"
     assert response.json()["field"] == "data.birth_date"
     assert response.json()["message_de"]
-    async with httpx.AsyncClient(base_url=services["reporting"].url) as client:
-        as_provider = await client.get("/v1/reports/participants", headers=provider)
+    async with client(stack, "reporting") as reporting:
+        as_provider = await reporting.get("/v1/reports/participants", headers=provider)
     assert as_provider.status_code == 403
 
 
@@ -138,12 +124,8 @@ async def test_the_same_command_delivered_twice_registers_one_participant(
     raw = json.dumps(command).encode()
     await produce(stack, inbound(ALPHA, "intake"), [raw, raw])
     marker = registration(ALPHA)  # sent after both copies: once it is answered, both were seen
-    await produce(stack, inbound(ALPHA, "intake"), [json.dumps(marker).encode()])
-    await read_topic(
-        stack,
-        outbound(ALPHA, "intake"),
-        until=lambda records: replies_for(records, {marker["id"]}),
-    )
+    await produce(stack, inbound(ALPHA, "intake"), encoded([marker]))
+    await replies_to(stack, ALPHA, "intake", {marker["id"]})
     connection = await asyncpg.connect(stack.service_database_url("intake"))
     try:
         rows = await connection.fetchval(
@@ -163,55 +145,33 @@ async def test_the_same_command_delivered_twice_registers_one_participant(
 async def test_the_same_event_delivered_twice_is_counted_once(
     stack: Stack, services: dict[str, ServiceProcess]
 ) -> None:
-    reporting = services["reporting"]
-    projected_before = await metric(
-        reporting, "durchstarten_messages_processed_total", topic=INTAKE_EVENTS, outcome="projected"
-    )
+    projected_before = await projected_metric(stack)
     count_before = (await report_count(stack))["value"]
-    event = participant_registered()
-    marker = participant_registered()
+    event = registered_event()
+    marker = registered_event()
     # What an outbox relay does after a crash between send and mark: the same event again.
     await produce(
-        stack,
-        INTAKE_EVENTS,
-        [json.dumps(event).encode(), json.dumps(event).encode(), json.dumps(marker).encode()],
-        key=event["subject"].encode(),
+        stack, INTAKE_EVENTS, encoded([event, event, marker]), key=event["subject"].encode()
     )
-
-    async def marker_projected() -> bool:
-        return marker["subject"] in await projected_ids(stack)
-
-    await eventually(marker_projected, what="marker projected")
-    projected_after = await metric(
-        reporting, "durchstarten_messages_processed_total", topic=INTAKE_EVENTS, outcome="projected"
-    )
-    assert projected_after - projected_before == 2  # the event once, the marker once
+    await wait_projected(stack, [marker["subject"]], what="marker projected")
+    assert await projected_metric(stack) - projected_before == 2  # the event, the marker once
     assert (await report_count(stack))["value"] == count_before + 2
 
 
-def participant_registered(participant_id: str | None = None) -> dict[str, Any]:
-    participant_id = participant_id or str(uuid.uuid4())
-    return {
-        "specversion": "1.0",
-        "id": str(uuid.uuid4()),
-        "source": "/services/intake",
-        "type": "participant.registered.v1",
-        "time": datetime.now(UTC).isoformat(),
-        "subject": participant_id,
-        "datacontenttype": "application/json",
-        "data": {
-            "participant_id": participant_id,
-            "provider": ALPHA,
-            "entry_date": "2021-09-01",
-            "age_at_entry": 22,
-            "sex": "male",
-            "country_of_origin": "AFG",
-            "residence_status": "gestattung",
-            "municipality": "buende",
-            "school_education": "none",
-            "german_level": "A1",
-        },
-    }
+async def projected_metric(stack: Stack) -> float:
+    """How many intake events reporting has projected, by its own metrics."""
+    return await metric(
+        stack,
+        "reporting",
+        "durchstarten_messages_processed_total",
+        topic=INTAKE_EVENTS,
+        outcome="projected",
+    )
+
+
+def registered_event() -> dict[str, Any]:
+    """A registration of a new person, as intake's relay publishes it."""
+    return participant_registered(ALPHA, "2021-09-01")
 
 
 async def test_bad_input_is_dead_lettered_and_rejected_and_the_next_command_processed(
@@ -229,7 +189,7 @@ async def test_bad_input_is_dead_lettered_and_rejected_and_the_next_command_proc
         json.dumps(unknown_field).encode(),
     ]
     # One key: one partition, so the order of the dead letters is the order sent.
-    await produce(stack, topic, [*bad, json.dumps(valid).encode()], key=b"provider-batch-7")
+    await produce(stack, topic, [*bad, *encoded([valid])], key=b"provider-batch-7")
 
     letters = await read_topic(stack, dead_letters(topic), until=lambda records: len(records) >= 4)
     headers = sorted(
@@ -268,8 +228,8 @@ async def test_bad_input_is_dead_lettered_and_rejected_and_the_next_command_proc
         if reply["type"] == "command.rejected.v1":
             assert reply["data"]["message_de"]
             assert reply["data"]["message_en"]
-    async with httpx.AsyncClient(base_url=services["intake"].url) as client:
-        assert (await client.get("/health/ready")).status_code == 200
+    async with client(stack, "intake") as intake:
+        assert (await intake.get("/health/ready")).status_code == 200
 
 
 async def test_reporting_killed_mid_stream_loses_and_duplicates_nothing(
@@ -283,11 +243,9 @@ async def test_reporting_killed_mid_stream_loses_and_duplicates_nothing(
         "reporting", extra_env={"DURCHSTARTEN_PROJECTION_BATCH_SIZE": "20", **FRESH_REPORTS}
     )
     total = 4000
-    events = [participant_registered() for _ in range(total)]
+    events = [registered_event() for _ in range(total)]
     wanted = {e["subject"] for e in events}
-    producing = asyncio.create_task(
-        produce(stack, INTAKE_EVENTS, [json.dumps(e).encode() for e in events])
-    )
+    producing = asyncio.create_task(produce(stack, INTAKE_EVENTS, encoded(events)))
 
     async def some_projected() -> int:
         return len(wanted & set(await projected_ids(stack)))
@@ -299,11 +257,7 @@ async def test_reporting_killed_mid_stream_loses_and_duplicates_nothing(
     assert 0 < at_kill < total, "the kill should land mid-stream"
 
     stack.start_service("reporting", extra_env=FRESH_REPORTS)
-
-    async def all_projected() -> bool:
-        return wanted <= set(await projected_ids(stack))
-
-    await eventually(all_projected, timeout_s=120, what="all events projected after restart")
+    await wait_projected(stack, wanted, what="all events projected after restart")
     ids = await projected_ids(stack)
     assert len(ids) == len(set(ids))
     assert (await report_count(stack))["value"] == count_before + total
@@ -314,7 +268,7 @@ async def test_intake_killed_mid_stream_loses_and_duplicates_nothing(
 ) -> None:
     services["intake"].stop()
     commands = [registration(ALPHA) for _ in range(600)]
-    await produce(stack, inbound(ALPHA, "intake"), [json.dumps(c).encode() for c in commands])
+    await produce(stack, inbound(ALPHA, "intake"), encoded(commands))
     stack.start_service("intake")
     ids = [c["id"] for c in commands]
 
@@ -332,7 +286,7 @@ async def test_intake_killed_mid_stream_loses_and_duplicates_nothing(
     stack.services["intake"].kill()
     at_kill = await registered()
     stack.start_service("intake")
-    await eventually(lambda: _equals(registered, len(ids)), timeout_s=120, what="all registered")
+    await eventually(lambda: _equals(registered, len(ids)), what="all registered")
     assert at_kill < len(ids), "the kill should land mid-stream"
 
     connection = await asyncpg.connect(stack.service_database_url("intake"))
@@ -346,18 +300,13 @@ async def test_intake_killed_mid_stream_loses_and_duplicates_nothing(
     finally:
         await connection.close()
     assert len(pseudonyms) == len(ids)
-
-    async def all_projected() -> bool:
-        return pseudonyms <= set(await projected_ids(stack))
-
-    await eventually(all_projected, timeout_s=120, what="every registration projected")
+    await wait_projected(stack, pseudonyms, what="every registration projected")
     replies = await read_topic(
         stack,
         outbound(ALPHA, "intake"),
         until=lambda records: (
             len({r["data"]["command_id"] for r in replies_for(records, set(ids))}) == len(ids)
         ),
-        timeout_s=60,
     )
     accepted = replies_for(replies, set(ids))
     # A reply may be re-sent after a crash (at least once); each names the same pseudonym.
@@ -371,7 +320,8 @@ async def _equals(check: Any, expected: int) -> bool:
 async def test_no_personal_identifier_reaches_events_logs_or_other_services(
     stack: Stack, services: dict[str, ServiceProcess]
 ) -> None:
-    events = await read_topic(stack, INTAKE_EVENTS, until=lambda records: len(records) > 0)
+    events = await read_to_end(stack, INTAKE_EVENTS)
+    assert events  # other tests registered people: there is something to look through
     for record in events:
         for marker in IDENTIFIER_MARKERS:
             assert marker.encode() not in record.value
@@ -392,13 +342,11 @@ async def test_messages_that_trip_the_framework_are_dead_lettered_not_lost_or_lo
     json_type = [("content-type", b"application/json")]
     bad_header = [("x-trace", b"\xff\xfe")]
     sent = await produce(stack, topic, [b"{broken"], key=key, headers=json_type)
-    sent += await produce(
-        stack, topic, [json.dumps(registration(BETA)).encode()], key=key, headers=bad_header
-    )
+    sent += await produce(stack, topic, encoded([registration(BETA)]), key=key, headers=bad_header)
     long_id = registration(BETA) | {"id": "x" * 500}
-    sent += await produce(stack, topic, [json.dumps(long_id).encode()], key=key)
+    sent += await produce(stack, topic, encoded([long_id]), key=key)
     valid = registration(BETA)
-    await produce(stack, topic, [json.dumps(valid).encode()], key=key)
+    await produce(stack, topic, encoded([valid]), key=key)
 
     replies = await read_topic(
         stack, outbound(BETA, "intake"), until=lambda records: replies_for(records, {valid["id"]})
@@ -431,8 +379,8 @@ async def test_messages_that_trip_the_framework_are_dead_lettered_not_lost_or_lo
 async def test_an_event_that_cannot_be_applied_is_parked_and_the_rest_projected(
     stack: Stack, services: dict[str, ServiceProcess]
 ) -> None:
-    poisoned = participant_registered()
-    healthy = [participant_registered() for _ in range(5)]
+    poisoned = registered_event()
+    healthy = [registered_event() for _ in range(5)]
     connection = await reporting_connection(stack)
     try:
         # A database-side refusal no retry can cure, for one participant only.
@@ -452,24 +400,13 @@ async def test_an_event_that_cannot_be_applied_is_parked_and_the_rest_projected(
         await produce(
             stack,
             INTAKE_EVENTS,
-            [json.dumps(e).encode() for e in [healthy[0], poisoned, *healthy[1:]]],
+            encoded([healthy[0], poisoned, *healthy[1:]]),
             key=b"one-partition",
         )
-        wanted = {e["subject"] for e in healthy}
-
-        async def healthy_projected() -> bool:
-            return wanted <= set(await projected_ids(stack))
-
-        await eventually(healthy_projected, what="the healthy events projected")
+        healthy_ids = [e["subject"] for e in healthy]
+        await wait_projected(stack, healthy_ids, what="the healthy events projected")
         assert poisoned["subject"] not in await projected_ids(stack)
-        letters = await read_topic(
-            stack,
-            dead_letters(INTAKE_EVENTS),
-            until=lambda records: any(poisoned["id"].encode() in (r.value or b"") for r in records),
-        )
-        parked = [r for r in letters if poisoned["id"].encode() in (r.value or b"")]
-        assert len(parked) == 1
-        assert dict(parked[0].headers)["dlq-error-class"] == b"RaiseError"
+        assert await parked_error_classes(stack, poisoned) == [b"RaiseError"]
     finally:
         await connection.execute("DROP TRIGGER IF EXISTS refuse_one ON participants")
         await connection.execute("DROP FUNCTION IF EXISTS refuse_one()")
@@ -479,30 +416,27 @@ async def test_an_event_that_cannot_be_applied_is_parked_and_the_rest_projected(
 async def test_an_event_of_a_type_the_contract_does_not_know_is_parked_and_the_rest_projected(
     stack: Stack, services: dict[str, ServiceProcess]
 ) -> None:
-    before, unknown, after = (
-        participant_registered(),
-        participant_registered(),
-        (participant_registered()),
-    )
+    before, unknown, after = registered_event(), registered_event(), registered_event()
     unknown["type"] = "participant.registered.v9"  # a version no service knows yet
     await produce(
         stack,
         INTAKE_EVENTS,
-        [json.dumps(e).encode() for e in [before, unknown, after]],
+        encoded([before, unknown, after]),
         key=b"one-partition",  # one partition: the unknown event sits between the two
     )
-    wanted = {before["subject"], after["subject"]}
-
-    async def both_projected() -> bool:
-        return wanted <= set(await projected_ids(stack))
-
-    await eventually(both_projected, what="the events around the unknown one projected")
+    around = [before["subject"], after["subject"]]
+    await wait_projected(stack, around, what="the events around the unknown one projected")
     assert unknown["subject"] not in await projected_ids(stack)
+    assert await parked_error_classes(stack, unknown) == [b"unknown-type"]
+
+
+async def parked_error_classes(stack: Stack, event: dict[str, Any]) -> list[bytes]:
+    """The error class of each dead letter of intake's events that carries `event`."""
+
+    def carries(record: Any) -> bool:
+        return str(event["id"]).encode() in (record.value or b"")
+
     letters = await read_topic(
-        stack,
-        dead_letters(INTAKE_EVENTS),
-        until=lambda records: any(unknown["id"].encode() in (r.value or b"") for r in records),
+        stack, dead_letters(INTAKE_EVENTS), until=lambda records: any(map(carries, records))
     )
-    parked = [r for r in letters if unknown["id"].encode() in (r.value or b"")]
-    assert len(parked) == 1
-    assert dict(parked[0].headers)["dlq-error-class"] == b"unknown-type"
+    return [dict(r.headers)["dlq-error-class"] for r in letters if carries(r)]

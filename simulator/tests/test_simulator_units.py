@@ -14,6 +14,7 @@ from durchstarten.events import COMMANDS
 from durchstarten_simulator import scenario as scenario_file
 from durchstarten_simulator.check import compare
 from durchstarten_simulator.generate import NAMES_PARTICIPANT, History, Planned, Stage, generate
+from durchstarten_simulator.load import _suffix, _Synthetic
 from durchstarten_simulator.oracle import dtz_overall, expected, identity
 
 HERFORD = Path(__file__).resolve().parents[1] / "scenarios" / "kreis-herford.toml"
@@ -236,8 +237,6 @@ def test_the_checker_accepts_suppressed_small_counts_only() -> None:
 
 
 def test_load_mode_mixes_commands_in_each_persons_order() -> None:
-    from durchstarten_simulator.load import _suffix, _Synthetic  # noqa: PLC0415
-
     assert len({_suffix(n) for n in range(5000)}) == 5000
     synthetic = _Synthetic(seed=1, providers=["p-one", "p-two"])
     known = {f"00000000-0000-4000-8000-{n:012d}": ("p-one", "p-two")[n % 2] for n in range(20)}
