@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator
@@ -71,8 +72,10 @@ async def read_all(stack: Stack, topic: str, expected: int) -> list[dict[str, An
     try:
         consumer.assign([TopicPartition(topic, 0)])
         await consumer.seek_to_beginning()
-        values: list[dict[str, object]] = []
-        for _ in range(100):
+        values: list[dict[str, Any]] = []
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 180  # generous: it only bounds how long a failure takes
+        while loop.time() < deadline:
             batch = await consumer.getmany(timeout_ms=200)
             for records in batch.values():
                 values += [json.loads(r.value) for r in records]
