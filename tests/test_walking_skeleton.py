@@ -29,6 +29,7 @@ from tests.support import (
 
 from durchstarten.auth import Role
 from durchstarten.events.topics import INTAKE_EVENTS, dead_letters, inbound, outbound
+from durchstarten.messaging.records import KafkaRecord
 from durchstarten_deploy.stack import ServiceProcess, Stack
 from durchstarten_deploy.testing import TEST_PROVIDERS
 
@@ -433,7 +434,7 @@ async def test_an_event_of_a_type_the_contract_does_not_know_is_parked_and_the_r
 async def parked_error_classes(stack: Stack, event: dict[str, Any]) -> list[bytes]:
     """The error class of each dead letter of intake's events that carries `event`."""
 
-    def carries(record: Any) -> bool:
+    def carries(record: KafkaRecord) -> bool:
         return str(event["id"]).encode() in (record.value or b"")
 
     letters = await read_topic(
