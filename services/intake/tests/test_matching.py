@@ -87,3 +87,14 @@ def test_similar_names_on_one_birthday_are_never_sure() -> None:
             Identity(a, "Haddad", date(2001, 5, 4)), Identity(b, "Haddad", date(2001, 5, 4))
         )
         assert match.verdict is Verdict.POSSIBLE, (a, b)
+
+
+def test_one_name_inside_another_is_only_possible() -> None:
+    # "Chinedu Sow Sabako" may be another person than "Chinedu Sow": a coordinator decides,
+    # and until then neither provider sees the other's names.
+    short = Identity("Chinedu", "Sow", date(2001, 5, 4))
+    longer = Identity("Chinedu", "Sow Sabako", date(2001, 5, 4))
+    assert compare(short, longer).verdict is Verdict.POSSIBLE
+    assert compare(longer, short).verdict is Verdict.POSSIBLE
+    repeated = Identity("Chinedu Chinedu", "Sow", date(2001, 5, 4))
+    assert compare(short, repeated).verdict is Verdict.POSSIBLE

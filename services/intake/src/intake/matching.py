@@ -226,14 +226,14 @@ class Match:
 
 
 def names_agree_exactly(a: Identity, b: Identity) -> bool:
-    """Every token of the shorter name appears, canonically spelt, in the other.
+    """Both names have exactly the same tokens, canonically spelt, in any order.
 
     Phonetic or fuzzy likeness is never enough for "sure": Hasan and Husain Haddad, born on
-    one day, may be twins.
+    one day, may be twins. Nor is one name inside the other: "Chinedu Sow Sabako" may be
+    another person than "Chinedu Sow" (a sure match would show them the other's names).
     """
     tokens_a, tokens_b = name_tokens(a), name_tokens(b)
-    shorter, longer = sorted((tokens_a, tokens_b), key=len)
-    return bool(shorter) and set(shorter) <= set(longer)
+    return bool(tokens_a) and sorted(tokens_a) == sorted(tokens_b)
 
 
 def compare(a: Identity, b: Identity) -> Match:

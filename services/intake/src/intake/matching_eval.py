@@ -1,12 +1,13 @@
 """Measure duplicate detection on generated identities with realistic variants.
 
-    uv run python -m intake.matching_eval [--people 1200] [--seed 7]
+    uv run python -m intake.matching_eval [--people 1400] [--seed 7]
 
 Each generated person is registered once; about half are registered a second time by
 another provider, with the variants seen in practice (transliteration, dropped diacritics,
-swapped name order, a dropped particle, a typo, a placeholder birth date, day and month
-swapped). Unrelated people share common names and birth years, as they do. Every pair that
-shares a blocking key is compared; precision and recall are counted per pair.
+swapped name order, a dropped particle, a typo, a second family name, a placeholder birth
+date, day and month swapped). Unrelated people share common names and birth years, as they
+do. Every pair that shares a blocking key is compared; precision and recall are counted per
+pair.
 """
 
 from __future__ import annotations
@@ -151,7 +152,17 @@ def _typo(rng: random.Random, name: str) -> str:
 def _variant(rng: random.Random, person: Identity) -> Identity:
     given, family, birth = person.given_name, person.family_name, person.birth_date
     kind = rng.choice(
-        ["translit", "translit", "order", "particle", "typo", "placeholder", "swap-dm", "umlaut"]
+        [
+            "translit",
+            "translit",
+            "order",
+            "particle",
+            "typo",
+            "placeholder",
+            "swap-dm",
+            "umlaut",
+            "second-name",
+        ]
     )
     if kind == "translit":
         given = rng.choice(TRANSLITERATIONS.get(given, [given]))
@@ -168,6 +179,8 @@ def _variant(rng: random.Random, person: Identity) -> Identity:
         birth = date(birth.year, birth.day, birth.month)
     elif kind == "umlaut":
         family = family.replace("a", "ä", 1)
+    elif kind == "second-name":  # one document adds a family name the other leaves out
+        family = f"{family} {rng.choice(FAMILY)}"
     return Identity(given, family, birth)
 
 
