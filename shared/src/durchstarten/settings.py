@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from durchstarten.auth import AuthSettings
+from durchstarten.auth import AuthSettings, Role, default_role_map
 from durchstarten.events.topics import validate_provider_id
 
 ENV_PREFIX = "DURCHSTARTEN_"
@@ -98,6 +98,32 @@ class ServiceSettings(KafkaSettings):
         default="http://127.0.0.1/durchstarten-dev", description="Accepted token issuer (iss)."
     )
     auth_audience: str = Field(default="durchstarten", description="Accepted audience (aud).")
+    auth_authorized_parties: list[str] = Field(
+        default_factory=list,
+        description="Clients (azp) tokens must be issued to, as a JSON list; empty: any client.",
+    )
+    auth_roles_client: str | None = Field(
+        default=None,
+        description="Keycloak client whose client roles (resource_access.<client>.roles) count.",
+    )
+    auth_role_map: dict[str, Role] = Field(
+        default_factory=default_role_map,
+        description="Token role name -> our role, as a JSON object; unlisted names grant nothing.",
+    )
+    auth_provider_claim: str = Field(
+        default="provider", description="Claim with a provider's id; dots step into objects."
+    )
+    auth_leeway_s: float = Field(
+        default=5.0, ge=0, le=60, description="Clock skew allowed on exp, nbf and iat."
+    )
+    auth_jwks_max_age_s: float = Field(
+        default=300.0, gt=0, description="How long fetched JWKS keys are trusted."
+    )
+    auth_jwks_refetch_interval_s: float = Field(
+        default=30.0,
+        ge=0,
+        description="Least time between JWKS refetches for unknown key ids or after a failure.",
+    )
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO", description="Lowest log level written."
@@ -125,4 +151,11 @@ class ServiceSettings(KafkaSettings):
             jwks_url=self.auth_jwks_url,
             issuer=self.auth_issuer,
             audience=self.auth_audience,
+            authorized_parties=tuple(self.auth_authorized_parties),
+            roles_client=self.auth_roles_client,
+            role_map=self.auth_role_map,
+            provider_claim=self.auth_provider_claim,
+            leeway_s=self.auth_leeway_s,
+            jwks_max_age_s=self.auth_jwks_max_age_s,
+            jwks_refetch_interval_s=self.auth_jwks_refetch_interval_s,
         )
