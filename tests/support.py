@@ -85,7 +85,7 @@ async def produce(
     `by_subject` keys each CloudEvent by its subject, as the services do, so one person's
     events keep their order. Returns the (partition, offset) each value was written to.
     """
-    kafka = producer(stack.bootstrap)
+    kafka = producer(stack.access.options())
     await kafka.start()
     try:
         futures = [
@@ -131,7 +131,7 @@ async def _read(
     done: Callable[[AIOKafkaConsumer, list[Any]], Awaitable[bool]],
     what: str,
 ) -> list[Any]:
-    consumer = AIOKafkaConsumer(bootstrap_servers=stack.bootstrap, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(enable_auto_commit=False, **stack.access.options())
     await consumer.start()
     try:
         consumer.assign(await partitions_of(consumer, topic))

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import json
+import os
 import shutil
 import uuid
 from datetime import UTC, datetime
@@ -45,6 +47,7 @@ async def test_a_register_participant_command_sent_by_kcat_is_accepted(
             kcat,
             "-b",
             stack.bootstrap,
+            *kcat_login(stack, PROVIDER),
             "-P",
             "-t",
             inbound(PROVIDER, "intake"),
@@ -55,6 +58,7 @@ async def test_a_register_participant_command_sent_by_kcat_is_accepted(
             str(file),
         ],
         stderr=asyncio.subprocess.PIPE,
+        env=os.environ | {"LD_LIBRARY_PATH": str(current_librdkafka(tmp_path))},
     )
     _, stderr = await asyncio.wait_for(process.communicate(), timeout=PATIENCE_S)
     assert process.returncode == 0, stderr.decode()
@@ -63,3 +67,39 @@ async def test_a_register_participant_command_sent_by_kcat_is_accepted(
     assert reply["type"] == "command.accepted.v1"
     assert reply["data"]["provider_reference"] == command["data"]["provider_reference"]
     uuid.UUID(reply["data"]["participant_id"])
+
+
+def kcat_login(stack: Stack, provider: str) -> list[str]:
+    """kcat's (librdkafka's) options for the provider's SCRAM login, as docs/providers.md shows."""
+    options = stack.access.provider(provider)
+    if "sasl_plain_username" not in options:
+        return []
+    return [
+        "-X",
+        "security.protocol=SASL_PLAINTEXT",
+        "-X",
+        "sasl.mechanisms=SCRAM-SHA-512",
+        "-X",
+        f"sasl.username={options['sasl_plain_username']}",
+        "-X",
+        f"sasl.password={options['sasl_plain_password']}",
+    ]
+
+
+def current_librdkafka(folder: Path) -> Path:
+    """A folder with a current `librdkafka.so.1` for kcat to load; returns the folder.
+
+    Debian 12's kcat links librdkafka 2.0.2, whose SCRAM fails against Kafka 4 brokers
+    (kcat issue 462; fixed in librdkafka 2.6.1), and providers are told to use 2.6.1 or
+    newer (docs/providers.md). The same kcat binary is run here with the librdkafka that
+    the confluent-kafka wheel ships, a current release from the package registry.
+    """
+    spec = importlib.util.find_spec("confluent_kafka")
+    assert spec is not None, "confluent-kafka (a dev dependency) is needed for its librdkafka"
+    assert spec.origin is not None
+    bundled = sorted(Path(spec.origin).parents[1].glob("confluent_kafka.libs/librdkafka-*.so*"))
+    assert bundled, "the confluent-kafka wheel ships no librdkafka"
+    lib = folder / "lib"
+    lib.mkdir(exist_ok=True)
+    (lib / "librdkafka.so.1").symlink_to(bundled[0])
+    return lib

@@ -42,9 +42,9 @@ LOAD_PROVIDER = "sim-load"
 
 
 @pytest.fixture(scope="module")
-def herford_stack(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def herford_stack(stack: Stack, state_root: Path) -> Iterator[Stack]:
     own = Stack(
-        state_dir=tmp_path_factory.mktemp("herford"),
+        state_dir=state_root / "herford",
         database_url=stack.admin_url,
         providers=(*DEFAULT_PROVIDERS, *ALIASES.values(), *HTTP_ALIASES.values(), LOAD_PROVIDER),
         database_prefix=unique_prefix(),
@@ -87,9 +87,7 @@ async def test_the_herford_history_reaches_the_reports_with_the_county_figures(
     assert 0.45 <= diakonie["placement_rate_reached"] <= 0.55
     assert figures(oracle, "courses", "awo-owl")["pass_rate"] == 1.0
 
-    outcome = await replay(
-        history, KafkaTransport(herford_stack.bootstrap, list(DEFAULT_PROVIDERS))
-    )
+    outcome = await replay(history, KafkaTransport(herford_stack.access, list(DEFAULT_PROVIDERS)))
     # Only the applicant living in a state reception facility is refused outright; the other
     # ineligible ones wait for a coordinator; the two duplicates are recognised for sure.
     assert dict(outcome.rejected) == {"not-eligible": 1}, outcome.summary()
@@ -117,7 +115,7 @@ async def test_another_seed_gives_another_history_just_as_consistent(
     # The county-wide figures hold both histories now: compare each provider's own.
     oracle["checks"] = [c for c in oracle["checks"] if c["provider"] is not None]
 
-    outcome = await replay(history, KafkaTransport(herford_stack.bootstrap, list(ALIASES.values())))
+    outcome = await replay(history, KafkaTransport(herford_stack.access, list(ALIASES.values())))
     assert dict(outcome.rejected) == {"not-eligible": 1}, (seed, outcome.summary())
 
     result = await reports_against(herford_stack, oracle)
@@ -159,15 +157,15 @@ async def test_a_smaller_history_over_http_is_just_as_consistent(herford_stack: 
 async def test_load_mode_sends_what_it_schedules_and_every_command_is_answered(
     herford_stack: Stack,
 ) -> None:
-    bootstrap = herford_stack.bootstrap
+    kafka = herford_stack.access
     prepared = await prepare_load(
-        bootstrap, participants=150, seed=11, providers=[LOAD_PROVIDER], timeout_s=PATIENCE_S
+        kafka, participants=150, seed=11, providers=[LOAD_PROVIDER], timeout_s=PATIENCE_S
     )
-    replies = KafkaTransport(bootstrap, [LOAD_PROVIDER])
+    replies = KafkaTransport(kafka, [LOAD_PROVIDER])
     await replies.start()  # reads from the outbound topics' current ends: this phase only
     try:
         sent: dict[str, float] = {}
-        result = await send_load(bootstrap, prepared, rate=200, duration_s=10, send_times=sent)
+        result = await send_load(kafka, prepared, rate=200, duration_s=10, send_times=sent)
         answers = await replies.wait(set(sent), timeout_s=PATIENCE_S)
     finally:
         await replies.stop()

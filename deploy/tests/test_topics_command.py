@@ -15,9 +15,7 @@ pytestmark = pytest.mark.integration
 def test_topics_are_created_once_with_their_partitions(
     stack: Stack, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    settings = KafkaSettings(
-        kafka_bootstrap_servers=stack.bootstrap, providers=["cli-test"], topic_partitions=2
-    )
+    settings = KafkaSettings(**stack.kafka_settings(), providers=["cli-test"], topic_partitions=2)
     create_topics(settings)
     # the domain-event topics exist already (the session's stack made them)
     assert "9 topics created; 15 in all." in capsys.readouterr().out
@@ -26,7 +24,7 @@ def test_topics_are_created_once_with_their_partitions(
 
 
 async def test_created_topics_have_the_configured_partitions(stack: Stack) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=stack.bootstrap)
+    admin = AIOKafkaAdminClient(**stack.access.options())
     await admin.start()
     try:
         described = await admin.describe_topics(["inbound.cli-test.intake", "intake.events.dlq"])

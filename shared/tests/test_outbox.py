@@ -38,9 +38,7 @@ async def pool(fresh_database_url: str) -> AsyncIterator[asyncpg.Pool]:
 
 @pytest_asyncio.fixture
 async def broker(stack: Stack, fresh_database_url: str) -> AsyncIterator[KafkaBroker]:
-    settings = ServiceSettings(
-        database_url=SecretStr(fresh_database_url), kafka_bootstrap_servers=stack.bootstrap
-    )
+    settings = ServiceSettings(database_url=SecretStr(fresh_database_url), **stack.kafka_settings())
     broker = create_broker(settings, service="outbox-test")
     await broker.start()
     yield broker
@@ -50,7 +48,13 @@ async def broker(stack: Stack, fresh_database_url: str) -> AsyncIterator[KafkaBr
 @pytest_asyncio.fixture
 async def topic(stack: Stack) -> str:
     name = f"outbox-test-{uuid.uuid4().hex[:8]}"
-    await ensure_topics(stack.bootstrap, [name], partitions=1, replication_factor=1)
+    await ensure_topics(
+        stack.bootstrap,
+        [name],
+        partitions=1,
+        replication_factor=1,
+        client_options=stack.access.admin_options(),
+    )
     return name
 
 
@@ -67,7 +71,7 @@ def event(number: int) -> CloudEvent:
 
 
 async def read_all(stack: Stack, topic: str, expected: int) -> list[dict[str, Any]]:
-    consumer = AIOKafkaConsumer(bootstrap_servers=stack.bootstrap, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(enable_auto_commit=False, **stack.access.options())
     await consumer.start()
     try:
         consumer.assign([TopicPartition(topic, 0)])

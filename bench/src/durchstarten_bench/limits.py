@@ -17,6 +17,7 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer
 
 from durchstarten.db.sqlfiles import SqlFiles
+from durchstarten.messaging.access import KafkaAccess
 from durchstarten.messaging.admin import ensure_topics
 from durchstarten_bench.measure import rate
 from durchstarten_simulator.wire import Record, partitions_of, producer, send_all
@@ -25,15 +26,21 @@ SQL = SqlFiles(Path(__file__).parent / "sql")
 
 
 async def raw_produce(
-    bootstrap: str, topic: str, *, count: int, payload: bytes, partitions: int
+    kafka_access: KafkaAccess, topic: str, *, count: int, payload: bytes, partitions: int
 ) -> dict[str, Any]:
     """Produce `count` copies of `payload`, keyed at random, as fast as aiokafka goes.
 
     With the project's producer settings and send loop (acknowledgements awaited per batch),
     so the ceiling is measured the way our load generator and relay send.
     """
-    await ensure_topics(bootstrap, [topic], partitions=partitions, replication_factor=1)
-    kafka = producer(bootstrap)
+    await ensure_topics(
+        kafka_access.bootstrap,
+        [topic],
+        partitions=partitions,
+        replication_factor=1,
+        client_options=kafka_access.admin_options(),
+    )
+    kafka = producer(kafka_access.options())
     await kafka.start()
     keys = [uuid.uuid4().bytes for _ in range(1024)]
     try:
@@ -51,10 +58,10 @@ async def raw_produce(
     }
 
 
-async def raw_consume(bootstrap: str, topic: str, *, count: int) -> dict[str, Any]:
+async def raw_consume(kafka_access: KafkaAccess, topic: str, *, count: int) -> dict[str, Any]:
     """Read `count` messages of `topic` from the beginning, touching nothing but the records."""
     kafka = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap,
+        **kafka_access.options(),
         group_id=None,
         enable_auto_commit=False,
         fetch_max_wait_ms=20,
@@ -112,9 +119,10 @@ def parse_producer_performance(output: str) -> dict[str, Any]:
 
 
 def kafka_producer_tool(
-    jars: Path, bootstrap: str, topic: str, *, count: int, size: int
+    jars: Path, kafka_access: KafkaAccess, topic: str, *, count: int, size: int
 ) -> dict[str, Any]:
     """Apache Kafka's own producer performance tool (kafka-tools jar), with our settings."""
+    options = kafka_access.options()
     command = [
         "java",
         "-Xmx512m",
@@ -130,7 +138,8 @@ def kafka_producer_tool(
         "--throughput",
         "-1",
         "--producer-props",
-        f"bootstrap.servers={bootstrap}",
+        f"bootstrap.servers={kafka_access.bootstrap}",
+        *_java_security(options),
         "acks=all",
         "enable.idempotence=true",
         "linger.ms=5",
@@ -142,6 +151,19 @@ def kafka_producer_tool(
         msg = f"ProducerPerformance failed ({result.returncode}):\n{result.stderr[-2000:]}"
         raise RuntimeError(msg)
     return parse_producer_performance(result.stdout)
+
+
+def _java_security(options: dict[str, Any]) -> list[str]:
+    """The Java client's properties for the same SCRAM login as `options` (none: PLAINTEXT)."""
+    if "sasl_plain_username" not in options:
+        return []
+    login = "org.apache.kafka.common.security.scram.ScramLoginModule"
+    return [
+        f"security.protocol={options['security_protocol']}",
+        f"sasl.mechanism={options['sasl_mechanism']}",
+        f'sasl.jaas.config={login} required username="{options["sasl_plain_username"]}"'
+        f' password="{options["sasl_plain_password"]}";',
+    ]
 
 
 COPY_COLUMNS = (

@@ -20,6 +20,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from durchstarten.db.sqlfiles import SqlFiles
 from durchstarten.events.topics import DOMAIN_EVENT_TOPICS, WRITE_SERVICES
+from durchstarten.messaging.access import KafkaAccess
 from durchstarten_simulator.wire import partitions_of
 
 SQL = SqlFiles(Path(__file__).parent / "sql")
@@ -29,13 +30,13 @@ _SCHEMA = re.compile(r"^projection_[0-9]+$")
 class Observer:
     """Reads backlogs and commit times of a running stack; `start` connects, `stop` closes."""
 
-    def __init__(self, bootstrap: str, database_urls: dict[str, str]) -> None:
+    def __init__(self, kafka_access: KafkaAccess, database_urls: dict[str, str]) -> None:
         """`database_urls` by service name (the three write services and reporting)."""
-        self._bootstrap = bootstrap
+        self._kafka_access = kafka_access
         self._urls = database_urls
-        self._admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="bench-observer")
+        self._admin = AIOKafkaAdminClient(client_id="bench-observer", **kafka_access.options())
         self._kafka = AIOKafkaConsumer(
-            bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False
+            group_id=None, enable_auto_commit=False, **kafka_access.options()
         )
         self._db: dict[str, asyncpg.Connection] = {}
         self.commit_timestamps = False
@@ -138,7 +139,7 @@ class Observer:
     ) -> dict[str, str]:
         """Event id -> causation id (the command's id) of the domain events in [start, end)."""
         reader = AIOKafkaConsumer(
-            bootstrap_servers=self._bootstrap,
+            **self._kafka_access.options(),
             group_id=None,
             enable_auto_commit=False,
             fetch_max_wait_ms=20,

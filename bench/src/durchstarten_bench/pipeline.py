@@ -119,7 +119,7 @@ class Bench:
         """The observer of the running stack (made once the stack has started)."""
         if self._observer is None:
             urls = {service: self.stack.service_database_url(service) for service in SERVICES}
-            self._observer = Observer(self.stack.bootstrap, urls)
+            self._observer = Observer(self.stack.access, urls)
         return self._observer
 
     def _next_seed(self) -> int:
@@ -145,23 +145,23 @@ class Bench:
         payload = max(sample, key=lambda m: abs(len(m.value) - size)).value[:size]
         payload = payload.ljust(size, b" ")
         self.sizes["event_bytes"] = size
-        bootstrap = self.stack.bootstrap
+        kafka_access = self.stack.access
         count = self.config.raw_messages
         produce = await limits.raw_produce(
-            bootstrap,
+            kafka_access,
             "bench.raw",
             count=count,
             payload=payload,
             partitions=self.stack.partitions,
         )
-        consume = await limits.raw_consume(bootstrap, "bench.raw", count=count)
+        consume = await limits.raw_consume(kafka_access, "bench.raw", count=count)
         if self.stack.kafka is None:
             tool: dict[str, Any] = {"skipped": "an existing broker: no jars at hand"}
         else:
             tool = await asyncio.to_thread(
                 limits.kafka_producer_tool,
                 self.stack.kafka.jars,
-                bootstrap,
+                kafka_access,
                 "bench.raw",
                 count=count,
                 size=size,
@@ -179,7 +179,7 @@ class Bench:
     async def ingest(self) -> dict[str, Any]:
         """Commands through the write services into the projections, as fast as they go."""
         prepared = await prepare_load(
-            self.stack.bootstrap,
+            self.stack.access,
             participants=self.config.ingest_participants,
             seed=self._next_seed(),
             providers=list(self.stack.providers),
@@ -191,7 +191,7 @@ class Bench:
         started = time.time()
         # Open loop at a rate no generator here reaches: a backlog builds at once.
         commands = self.config.ingest_commands
-        load = await send_load(self.stack.bootstrap, prepared, rate=commands, duration_s=1.0)
+        load = await send_load(self.stack.access, prepared, rate=commands, duration_s=1.0)
         await self.observer.wait_caught_up(timeout_s=self.config.catch_up_timeout_s)
         cpu, _ = meter.stop()
         finished = await self.observer.last_commit(started)
@@ -221,7 +221,7 @@ class Bench:
     async def profile(self) -> dict[str, Any]:
         """A burst of commands while py-spy samples every service."""
         prepared = await prepare_load(
-            self.stack.bootstrap,
+            self.stack.access,
             participants=self.config.ingest_participants,
             seed=self._next_seed(),
             providers=list(self.stack.providers),
@@ -235,7 +235,7 @@ class Bench:
             for name, service in self.stack.services.items()
         ]
         commands = self.config.profile_commands
-        load = send_load(self.stack.bootstrap, prepared, rate=commands, duration_s=1.0)
+        load = send_load(self.stack.access, prepared, rate=commands, duration_s=1.0)
         outcome = await asyncio.gather(load, *recordings, return_exceptions=True)
         failures = [repr(o) for o in outcome if isinstance(o, BaseException)]
         await self.observer.wait_caught_up(timeout_s=self.config.catch_up_timeout_s)
@@ -248,7 +248,7 @@ class Bench:
     async def lag(self, per_second: float) -> dict[str, Any]:
         """End-to-end lag at a fixed open-loop rate: command sent -> projection committed."""
         prepared = await prepare_load(
-            self.stack.bootstrap,
+            self.stack.access,
             participants=self.config.lag_participants,
             seed=self._next_seed(),
             providers=list(self.stack.providers),
@@ -257,7 +257,7 @@ class Bench:
         start = await self.observer.domain_ends()
         send_times: dict[str, float] = {}
         load = await send_load(
-            self.stack.bootstrap,
+            self.stack.access,
             prepared,
             rate=per_second,
             duration_s=self.config.lag_seconds,
@@ -288,7 +288,7 @@ class Bench:
         histories = Histories(seed=self._next_seed())
         check_valid(histories)
         projected_before = await self.observer.projected()
-        kafka = producer(self.stack.bootstrap)
+        kafka = producer(self.stack.access.options())
         await kafka.start()
         started = time.time()
         try:
@@ -350,7 +350,7 @@ class Bench:
         """
         ingest_rate = min(self.config.query_ingest_rate, max(1.0, round(capacity / 2)))
         prepared = await prepare_load(
-            self.stack.bootstrap,
+            self.stack.access,
             participants=self.config.lag_participants,
             seed=self._next_seed(),
             providers=list(self.stack.providers),
@@ -365,7 +365,7 @@ class Bench:
         seconds = self.config.query_seconds
         ingest = asyncio.create_task(
             send_load(
-                self.stack.bootstrap,
+                self.stack.access,
                 prepared,
                 rate=ingest_rate,
                 duration_s=seconds + 2,  # ingest runs before, during and after the queries

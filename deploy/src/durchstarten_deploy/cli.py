@@ -26,6 +26,7 @@ from typing import Any
 
 from durchstarten.auth import DevIssuer, Role
 from durchstarten.events.topics import project_topics
+from durchstarten.messaging.access import apply_acls, declared_acls
 from durchstarten.messaging.admin import ensure_topics
 from durchstarten.messaging.broker import admin_client_options
 from durchstarten.settings import KafkaSettings
@@ -153,7 +154,7 @@ def run(stack: Stack, *, seed: int | None = None) -> None:
         )
         demo = asyncio.run(
             publish_demo(
-                stack.bootstrap,
+                stack.access,
                 stack.services["reporting"].url,
                 stack.token(Role.COORDINATOR),
                 seed=seed,
@@ -204,6 +205,17 @@ def create_topics(settings: KafkaSettings) -> None:
         )
     )
     _say(f"{len(created)} topics created; {len(project_topics(settings.providers))} in all.")
+    if settings.kafka_security_protocol != "PLAINTEXT":
+        # The same declaration as the local stack's: idempotent, so every run may apply it.
+        acls = declared_acls(settings.providers)
+        asyncio.run(
+            apply_acls(
+                settings.kafka_bootstrap_servers,
+                acls,
+                client_options=admin_client_options(settings),
+            )
+        )
+        _say(f"{len(acls)} ACLs applied for {len(settings.providers)} providers.")
 
 
 def main(argv: list[str] | None = None) -> int:

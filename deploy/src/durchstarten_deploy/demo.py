@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from durchstarten.messaging.access import KafkaAccess
 from durchstarten_simulator import scenario as scenario_file
 from durchstarten_simulator.check import CheckResult, check
 from durchstarten_simulator.generate import History, generate
@@ -46,12 +47,12 @@ def herford_history(seed: int | None = None) -> History:
 
 
 async def publish_demo(
-    bootstrap: str, reporting_url: str, token: str, *, seed: int | None = None
+    kafka: KafkaAccess, reporting_url: str, token: str, *, seed: int | None = None
 ) -> DemoOutcome:
     """Replay the history through Kafka, then compare the reports with the oracle."""
     history = herford_history(seed)
     providers = sorted({p.id for p in history.scenario.providers})
-    run = await replay(history, KafkaTransport(bootstrap, providers))
+    run = await replay(history, KafkaTransport(kafka, providers))
     oracle = expected(history)
     result = await check(reporting_url, token, oracle, timeout_s=60)
 

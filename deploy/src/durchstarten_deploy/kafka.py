@@ -3,6 +3,12 @@
 The jars come from `deploy/kafka/pom.xml` through `mvn dependency:copy-dependencies` into a
 cache directory outside git that later runs reuse. Java 17 and Maven are the only system
 requirements.
+
+Secure by default, as in production: clients authenticate with SCRAM-SHA-512 (users created
+at storage format time, `--add-scram`), the StandardAuthorizer allows nothing without an ACL,
+and the controller listener takes only the admin (SASL PLAIN: KRaft's controllers cannot
+check SCRAM, whose credentials live in the metadata they serve). PLAINTEXT without any
+authentication is an explicit opt-out for a developer's experiment (`users=None`).
 """
 
 from __future__ import annotations
@@ -15,8 +21,15 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from durchstarten.messaging.access import ADMIN, KafkaAccess
 from durchstarten.messaging.admin import broker_ready
-from durchstarten_deploy.processes import StackError, port_open, stop_pid, wait_until
+from durchstarten_deploy.processes import (
+    StackError,
+    port_open,
+    stop_pid,
+    wait_until,
+    write_private,
+)
 
 POM = Path(__file__).resolve().parents[2] / "kafka" / "pom.xml"
 
@@ -69,7 +82,14 @@ class KafkaNode:
     port: int
     controller_port: int
     heap: str = "768m"
+    users: dict[str, str] | None = None
+    """SCRAM users and their passwords (the admin among them); None: PLAINTEXT, no auth."""
     process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def access(self) -> KafkaAccess:
+        """How clients reach this node, as each user."""
+        return KafkaAccess(self.bootstrap, self.users or {})
 
     @property
     def bootstrap(self) -> str:
@@ -84,18 +104,18 @@ class KafkaNode:
     def _write_config(self) -> Path:
         self.directory.mkdir(parents=True, exist_ok=True)
         config = self.directory / "server.properties"
-        config.write_text(
+        lines = [
+            "process.roles=broker,controller",
+            "node.id=1",
+            f"controller.quorum.voters=1@127.0.0.1:{self.controller_port}",
+            "controller.listener.names=CONTROLLER",
+            *self._listener_lines(),
+        ]
+        write_private(
+            config,
             "\n".join(
                 [
-                    "process.roles=broker,controller",
-                    "node.id=1",
-                    f"controller.quorum.voters=1@127.0.0.1:{self.controller_port}",
-                    f"listeners=PLAINTEXT://127.0.0.1:{self.port},"
-                    f"CONTROLLER://127.0.0.1:{self.controller_port}",
-                    f"advertised.listeners=PLAINTEXT://127.0.0.1:{self.port}",
-                    "controller.listener.names=CONTROLLER",
-                    "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
-                    "inter.broker.listener.name=PLAINTEXT",
+                    *lines,
                     f"log.dirs={self.directory / 'data'}",
                     # One node: every internal topic has one replica, or the group
                     # coordinator never becomes available.
@@ -112,7 +132,7 @@ class KafkaNode:
                     "log.retention.hours=-1",
                     "",
                 ]
-            )
+            ),
         )
         (self.directory / "log4j2.properties").write_text(
             "\n".join(
@@ -134,6 +154,38 @@ class KafkaNode:
             )
         )
         return config
+
+    def _listener_lines(self) -> list[str]:
+        """The listeners: SASL (SCRAM for clients, PLAIN for the controller) and the authorizer."""
+        if self.users is None:
+            return [
+                f"listeners=PLAINTEXT://127.0.0.1:{self.port},"
+                f"CONTROLLER://127.0.0.1:{self.controller_port}",
+                f"advertised.listeners=PLAINTEXT://127.0.0.1:{self.port}",
+                "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+                "inter.broker.listener.name=PLAINTEXT",
+            ]
+        admin = self.users[ADMIN]
+        scram = "org.apache.kafka.common.security.scram.ScramLoginModule"
+        plain = "org.apache.kafka.common.security.plain.PlainLoginModule"
+        return [
+            f"listeners=CLIENTS://127.0.0.1:{self.port},"
+            f"CONTROLLER://127.0.0.1:{self.controller_port}",
+            f"advertised.listeners=CLIENTS://127.0.0.1:{self.port}",
+            "listener.security.protocol.map=CLIENTS:SASL_PLAINTEXT,CONTROLLER:SASL_PLAINTEXT",
+            "inter.broker.listener.name=CLIENTS",
+            "sasl.mechanism.inter.broker.protocol=SCRAM-SHA-512",
+            "listener.name.clients.sasl.enabled.mechanisms=SCRAM-SHA-512",
+            f"listener.name.clients.scram-sha-512.sasl.jaas.config={scram} required "
+            f'username="{ADMIN}" password="{admin}";',
+            "sasl.mechanism.controller.protocol=PLAIN",
+            "listener.name.controller.sasl.enabled.mechanisms=PLAIN",
+            f"listener.name.controller.plain.sasl.jaas.config={plain} required "
+            f'username="{ADMIN}" password="{admin}" user_{ADMIN}="{admin}";',
+            "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+            "allow.everyone.if.no.acl.found=false",
+            f"super.users=User:{ADMIN}",
+        ]
 
     def _java(self, *args: str) -> list[str]:
         return [
@@ -162,6 +214,7 @@ class KafkaNode:
                     f"--cluster-id={cluster_id}",
                     "--config",
                     str(config),
+                    *self._scram_arguments(),
                 ),
                 capture_output=True,
                 text=True,
@@ -184,9 +237,18 @@ class KafkaNode:
             if self.process is not None and self.process.poll() is not None:
                 msg = f"Kafka exited with code {self.process.returncode}; see {self.log_file}"
                 raise StackError(msg)
-            return port_open(self.port) and asyncio.run(broker_ready(self.bootstrap))
+            return port_open(self.port) and asyncio.run(
+                broker_ready(self.bootstrap, client_options=self.access.admin_options())
+            )
 
         wait_until(ready, timeout_s=timeout_s, what="Kafka", log=self.log_file)
+
+    def _scram_arguments(self) -> list[str]:
+        """`--add-scram` for every user: the credentials exist before the broker serves."""
+        arguments: list[str] = []
+        for name, password in (self.users or {}).items():
+            arguments += ["--add-scram", f"SCRAM-SHA-512=[name={name},password={password}]"]
+        return arguments
 
     def stop(self) -> None:
         """Stop the node (controlled shutdown), by process id."""

@@ -19,9 +19,20 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+from pydantic import SecretStr
 
 from durchstarten.auth import DevIssuer, Role
 from durchstarten.events.topics import project_topics
+from durchstarten.messaging.access import (
+    ADMIN,
+    KafkaAccess,
+    apply_acls,
+    declared_acls,
+    principals,
+    service_principal,
+)
 from durchstarten.messaging.admin import ensure_topics
 from durchstarten_deploy.kafka import KafkaNode, ensure_jars
 from durchstarten_deploy.postgres import LocalPostgres, create_databases, with_database
@@ -61,11 +72,17 @@ class ServiceProcess:
     port: int
     process: subprocess.Popen[bytes]
     log_file: Path
+    metrics_port: int = 0
 
     @property
     def url(self) -> str:
         """Base URL of its HTTP API."""
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def metrics_url(self) -> str:
+        """Base URL of its Prometheus endpoint (`/metrics`), on a port of its own."""
+        return f"http://127.0.0.1:{self.metrics_port}"
 
     def ready(self) -> bool:
         """True when /health/ready answers 200; StackError when the process died."""
@@ -101,6 +118,10 @@ class Stack:
     kafka_port: int | None = None
     database_url: str | None = field(default_factory=lambda: os.environ.get("DATABASE_URL"))
     kafka_bootstrap: str | None = None  # an existing broker instead of our own
+    kafka_security: bool = field(
+        default_factory=lambda: os.environ.get("DURCHSTARTEN_KAFKA_PLAINTEXT") != "1"
+    )
+    """SASL/SCRAM and ACLs on our broker (as in production); PLAINTEXT only on request."""
     providers: tuple[str, ...] = DEFAULT_PROVIDERS
     database_prefix: str = "durchstarten"
     partitions: int = 3
@@ -118,6 +139,24 @@ class Stack:
             msg = "Kafka is not started"
             raise StackError(msg)
         return self.kafka.bootstrap
+
+    @property
+    def access(self) -> KafkaAccess:
+        """How to reach the broker as each principal (an existing broker: PLAINTEXT)."""
+        if self.kafka is not None:
+            return self.kafka.access
+        return KafkaAccess(self.bootstrap)
+
+    def kafka_settings(self, principal: str = ADMIN) -> dict[str, Any]:
+        """The `KafkaSettings` fields that connect as `principal` (the admin by default)."""
+        fields: dict[str, Any] = {"kafka_bootstrap_servers": self.bootstrap}
+        if self.access.secured:
+            fields |= {
+                "kafka_security_protocol": "SASL_PLAINTEXT",
+                "kafka_sasl_username": principal,
+                "kafka_sasl_password": SecretStr(self.access.passwords[principal]),
+            }
+        return fields
 
     @property
     def admin_url(self) -> str:
@@ -146,11 +185,20 @@ class Stack:
         if not self.kafka_bootstrap:
             jars = ensure_jars(self.cache_dir)
             port = self.kafka_port or free_port()
+            users = (
+                {
+                    name: self._secret(f"kafka-{name}", _password)
+                    for name in principals(self.providers)
+                }
+                if self.kafka_security
+                else None
+            )
             self.kafka = KafkaNode(
                 directory=self.state_dir / "kafka",
                 jars=jars,
                 port=port,
                 controller_port=free_port(),
+                users=users,
             )
             self.kafka.start()
         if not self.database_url:
@@ -162,8 +210,17 @@ class Stack:
                 project_topics(list(self.providers)),
                 partitions=self.partitions,
                 replication_factor=1,
+                client_options=self.access.admin_options(),
             )
         )
+        if self.access.secured:
+            asyncio.run(
+                apply_acls(
+                    self.bootstrap,
+                    declared_acls(self.providers),
+                    client_options=self.access.admin_options(),
+                )
+            )
         asyncio.run(create_databases(self.admin_url, [self.database_name(s) for s in SERVICES]))
         self.issuer = DevIssuer(self.state_dir / "auth", issuer=DEV_ISSUER, audience=DEV_AUDIENCE)
 
@@ -189,8 +246,20 @@ class Stack:
                 "DURCHSTARTEN_AUTH_ISSUER": DEV_ISSUER,
                 "DURCHSTARTEN_AUTH_AUDIENCE": DEV_AUDIENCE,
                 "DURCHSTARTEN_LOG_FORMAT": "json",
+                "DURCHSTARTEN_METRICS_PORT": str(free_port()),
+                "DURCHSTARTEN_HTTP_DOCS": "true",  # a developer's stack shows /docs
+                # The simulator over HTTP and the benchmark's queries are one caller each.
+                "DURCHSTARTEN_HTTP_RATE_LIMIT_PER_S": "1000",
+                "DURCHSTARTEN_HTTP_RATE_LIMIT_BURST": "2000",
             }
         )
+        if self.access.secured:
+            principal = service_principal(name)
+            env |= {
+                "DURCHSTARTEN_KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT",
+                "DURCHSTARTEN_KAFKA_SASL_USERNAME": principal,
+                "DURCHSTARTEN_KAFKA_SASL_PASSWORD": self.access.passwords[principal],
+            }
         if name == "intake":
             env["DURCHSTARTEN_VAULT_KEY"] = self._secret("vault-key", new_vault_key)
         if name == "coaching":
@@ -221,15 +290,22 @@ class Stack:
         log_dir.mkdir(parents=True, exist_ok=True)
         log_file = log_dir / f"{name}.log"
         output = log_file.open("ab")
+        env = self.service_env(name, port, extra_env)
         process = subprocess.Popen(  # our own interpreter and module
             [sys.executable, "-m", name],
-            env=self.service_env(name, port, extra_env),
+            env=env,
             stdout=output,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
-        service = ServiceProcess(name=name, port=port, process=process, log_file=log_file)
+        service = ServiceProcess(
+            name=name,
+            port=port,
+            process=process,
+            log_file=log_file,
+            metrics_port=int(env["DURCHSTARTEN_METRICS_PORT"]),
+        )
         self.services[name] = service
         self._write_pids()
         service.wait_ready()
@@ -272,6 +348,11 @@ class Stack:
     def remove_state(self) -> None:
         """Delete the state directory (data of Kafka and PostgreSQL, logs, dev keys)."""
         shutil.rmtree(self.state_dir, ignore_errors=True)
+
+
+def _password() -> str:
+    """A SCRAM password: random, and safe inside the broker's JAAS and `--add-scram` syntax."""
+    return secrets.token_hex(24)
 
 
 def unique_prefix() -> str:

@@ -18,8 +18,11 @@ import asyncio
 import json
 import os
 import secrets
+import shutil
+import tempfile
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import asyncpg
@@ -54,7 +57,22 @@ class PostgresServer:
 
 
 @pytest.fixture(scope="session")
-def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServer]:
+def state_root() -> Iterator[Path]:
+    """A directory of the session's own for the servers' data, removed at the end.
+
+    Not under pytest's base temp: pytest keeps only the newest three of those and deletes
+    older ones, so a second pytest session on the machine (a quick unit run) would delete
+    a running session's PostgreSQL and Kafka data under it.
+    """
+    root = Path(tempfile.mkdtemp(prefix="durchstarten-test-"))
+    try:
+        yield root
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_server(state_root: Path) -> Iterator[PostgresServer]:
     """PostgreSQL only (no Kafka), for the whole session: `DATABASE_URL`'s, else our own.
 
     Our own cluster is stopped by its process id at the end of the session; on a named
@@ -68,7 +86,7 @@ def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Postgr
         finally:
             asyncio.run(drop_databases(external_url, server.database_prefix))
         return
-    local = LocalPostgres(directory=tmp_path_factory.mktemp("postgres"), port=free_port())
+    local = LocalPostgres(directory=state_root / "postgres", port=free_port())
     try:
         local.start()
         yield PostgresServer(admin_url=local.admin_url, database_prefix=OWN_SERVER_PREFIX)
@@ -77,16 +95,14 @@ def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Postgr
 
 
 @pytest.fixture(scope="session")
-def stack(
-    postgres_server: PostgresServer, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Stack]:
+def stack(postgres_server: PostgresServer, state_root: Path) -> Iterator[Stack]:
     """Kafka + topics + one database per service on the session's PostgreSQL, for the session.
 
     The stack is handed the running server as an existing one, so it neither starts nor
     stops a PostgreSQL of its own: `postgres_server` owns it.
     """
     started = Stack(
-        state_dir=tmp_path_factory.mktemp("stack"),
+        state_dir=state_root / "stack",
         database_url=postgres_server.admin_url,
         kafka_bootstrap=os.environ.get("DURCHSTARTEN_TEST_KAFKA"),
         providers=TEST_PROVIDERS,

@@ -243,7 +243,7 @@ async def projector(
     await create_databases(stack.admin_url, [name], recreate=True)
     app_settings = ReportingSettings(
         database_url=SecretStr(with_database(stack.admin_url, name)),
-        kafka_bootstrap_servers=stack.bootstrap,
+        **stack.kafka_settings(),
         auth_jwks_path=stack.issuer.jwks_path if stack.issuer else None,
     )
     app = create_app(app_settings)

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from durchstarten.auth import DevIssuer, Role
+from durchstarten.messaging.access import KafkaAccess
 from durchstarten.settings import ServiceSettings
 from durchstarten_simulator import scenario as scenario_file
 from durchstarten_simulator.check import check
@@ -55,6 +56,12 @@ def _stack_state(stack_dir: Path) -> dict[str, Any]:
     return state
 
 
+def _kafka_access(args: argparse.Namespace, state: dict[str, Any]) -> KafkaAccess:
+    """The broker and the providers' credentials of the local stack (its secrets folder)."""
+    bootstrap = args.bootstrap or state.get("kafka_bootstrap", "127.0.0.1:9092")
+    return KafkaAccess.from_directory(bootstrap, args.stack_dir / "secrets")
+
+
 def history_of(path: Path, seed: int | None, renames: list[str]) -> History:
     """The history a scenario file and seed give, with providers renamed (`old=new`)."""
     loaded = scenario_file.load(path)
@@ -66,7 +73,7 @@ def history_of(path: Path, seed: int | None, renames: list[str]) -> History:
 async def run_scenario(
     history: History,
     *,
-    bootstrap: str,
+    kafka: KafkaAccess,
     via: str = "kafka",
     speed: float = 0.0,
     service_urls: dict[str, str] | None = None,
@@ -86,11 +93,11 @@ async def run_scenario(
 
         transport = HttpTransport(service_urls, token)
     else:
-        transport = KafkaTransport(bootstrap, providers)
+        transport = KafkaTransport(kafka, providers)
     return await replay(history, transport, speed=speed)
 
 
-def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915  # one branch per sub-command
+def main(argv: list[str] | None = None) -> int:  # one branch per sub-command
     """Entry point."""
     parser = argparse.ArgumentParser(
         prog="python -m durchstarten_simulator",
@@ -150,10 +157,9 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915  # one branch p
         _say(json.dumps(expected(history_of(args.file, args.seed, args.provider)), indent=2))
         return 0
     if args.command == "load":
-        bootstrap = args.bootstrap or state.get("kafka_bootstrap", "127.0.0.1:9092")
         result = asyncio.run(
             run_load(
-                bootstrap,
+                _kafka_access(args, state),
                 rate=args.rate,
                 duration_s=args.duration,
                 participants=args.participants,
@@ -165,12 +171,11 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915  # one branch p
         return 0
     history = history_of(args.file, args.seed, args.provider)
     if args.command == "scenario":
-        bootstrap = args.bootstrap or state.get("kafka_bootstrap", "127.0.0.1:9092")
         issuer = dev_issuer(args.stack_dir) if args.via == "http" else None
         outcome = asyncio.run(
             run_scenario(
                 history,
-                bootstrap=bootstrap,
+                kafka=_kafka_access(args, state),
                 via=args.via,
                 speed=args.speed,
                 service_urls=state.get("services"),

@@ -20,13 +20,13 @@ from datetime import date, timedelta
 from typing import Any
 
 from durchstarten.events.topics import WRITE_SERVICES, inbound
+from durchstarten.messaging.access import KafkaAccess
 from durchstarten_simulator import people
 from durchstarten_simulator.wire import (
-    AcknowledgedSends,
     KafkaTransport,
     Outgoing,
+    ProviderSends,
     envelope,
-    producer,
 )
 
 DEFAULT_PROVIDERS = ("diakonie-herford", "in-via", "awo-owl")
@@ -232,10 +232,10 @@ class _Synthetic:
 
 
 async def _prepare(
-    bootstrap: str, synthetic: _Synthetic, participants: int, timeout_s: float
+    access: KafkaAccess, synthetic: _Synthetic, participants: int, timeout_s: float
 ) -> dict[str, str]:
     """Register the participants and schedule the courses; wait for every reply."""
-    transport = KafkaTransport(bootstrap, synthetic.providers)
+    transport = KafkaTransport(access, synthetic.providers)
     await transport.start()
     try:
         providers = synthetic.providers
@@ -264,7 +264,7 @@ class PreparedLoad:
 
 
 async def prepare_load(
-    bootstrap: str,
+    access: KafkaAccess,
     *,
     participants: int = 200,
     seed: int = 0,
@@ -273,12 +273,12 @@ async def prepare_load(
 ) -> PreparedLoad:
     """Register `participants` and schedule one course per provider; wait for the replies."""
     synthetic = _Synthetic(seed, list(providers))
-    known = await _prepare(bootstrap, synthetic, participants, timeout_s)
+    known = await _prepare(access, synthetic, participants, timeout_s)
     return PreparedLoad(synthetic, known, participants + len(synthetic.providers))
 
 
 async def send_load(
-    bootstrap: str,
+    access: KafkaAccess,
     prepared: PreparedLoad,
     *,
     rate: float,
@@ -293,16 +293,15 @@ async def send_load(
     (time.time()), for latency measurements downstream.
     """
     stream = prepared.synthetic.stream(prepared.known)
-    kafka = producer(bootstrap)
-    await kafka.start()
+    sends = ProviderSends(access, prepared.synthetic.providers)  # each settles per batch
+    await sends.start()
     # Learn every inbound topic's partitions now: a first send to a topic waits for its
     # metadata, which would otherwise stall the first second of the timed phase.
-    for provider in prepared.synthetic.providers:
+    for provider, kafka in sends.producers.items():
         for service in WRITE_SERVICES:
             await kafka.partitions_for(inbound(provider, service))
     per_second = [0] * (int(duration_s) + 1)
     by_service: Counter[str] = Counter()
-    sends = AcknowledgedSends(kafka)  # settles by itself once a backlog fills a batch
     try:
         started = time.monotonic()
         last_ack = started
@@ -311,7 +310,7 @@ async def send_load(
             due = min(int((time.monotonic() - started) * rate) + 1, total)
             while sends.sent < due:
                 command = next(stream)
-                await sends.send(command.record())
+                await sends.send(command)
                 if send_times is not None:
                     send_times[command.id] = time.time()
                 by_service[command.service] += 1
@@ -323,7 +322,7 @@ async def send_load(
         ended = time.monotonic()
         await sends.settle()
     finally:
-        await kafka.stop()
+        await sends.stop()
     sent = sends.sent
     elapsed = max(ended - started, 1e-9)
     whole = list(per_second[: int(duration_s)])
@@ -341,7 +340,7 @@ async def send_load(
 
 
 async def run_load(
-    bootstrap: str,
+    access: KafkaAccess,
     *,
     rate: float,
     duration_s: float,
@@ -355,10 +354,10 @@ async def run_load(
     The preparation is not part of the timed phase (see `send_load`).
     """
     prepared = await prepare_load(
-        bootstrap,
+        access,
         participants=participants,
         seed=seed,
         providers=providers,
         timeout_s=prepare_timeout_s,
     )
-    return await send_load(bootstrap, prepared, rate=rate, duration_s=duration_s)
+    return await send_load(access, prepared, rate=rate, duration_s=duration_s)

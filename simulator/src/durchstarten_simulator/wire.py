@@ -21,6 +21,7 @@ import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from durchstarten.events.topics import WRITE_SERVICES, inbound, outbound
+from durchstarten.messaging.access import KafkaAccess
 
 CONTENT_TYPE = "application/cloudevents+json"
 ACK_BATCH = 500
@@ -90,14 +91,13 @@ class Outgoing:
         raise ValueError(msg)
 
 
-def producer(bootstrap: str) -> AIOKafkaProducer:
+def producer(options: dict[str, Any]) -> AIOKafkaProducer:
     """A producer that loses nothing: acks from all replicas, idempotent retries, linger 5 ms.
 
-    The services' own producer has the same settings (durchstarten.messaging.broker).
+    `options` say where and as whom (`KafkaAccess.options`). The services' own producer has
+    the same settings (durchstarten.messaging.broker).
     """
-    return AIOKafkaProducer(
-        bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=5
-    )
+    return AIOKafkaProducer(acks="all", enable_idempotence=True, linger_ms=5, **options)
 
 
 class AcknowledgedSends:
@@ -109,14 +109,14 @@ class AcknowledgedSends:
 
     def __init__(self, kafka: AIOKafkaProducer, batch: int = ACK_BATCH) -> None:
         """`kafka` is started and stopped by the caller."""
-        self._kafka = kafka
+        self.kafka = kafka
         self._batch = batch
         self._pending: list[asyncio.Future[Any]] = []
         self.sent = 0
 
     async def send(self, record: Record) -> None:
         """Hand one record to the producer; settle once a whole batch is pending."""
-        future = await self._kafka.send(
+        future = await self.kafka.send(
             record.topic, record.value, key=record.key, headers=list(record.headers)
         )
         self._pending.append(future)
@@ -140,6 +140,47 @@ async def send_all(kafka: AIOKafkaProducer, records: Iterable[Record]) -> int:
     return sends.sent
 
 
+class ProviderSends:
+    """Commands sent as the providers' systems do: each provider with its own credentials.
+
+    The broker lets a provider write only its own inbound topics, so the simulator, which
+    plays several providers, keeps one producer (and one send loop) per provider.
+    """
+
+    def __init__(self, access: KafkaAccess, providers: Iterable[str]) -> None:
+        """Not connected yet: `start` connects."""
+        self._sends = {p: AcknowledgedSends(producer(access.provider(p))) for p in providers}
+
+    @property
+    def producers(self) -> dict[str, AIOKafkaProducer]:
+        """Each provider's producer."""
+        return {provider: sends.kafka for provider, sends in self._sends.items()}
+
+    @property
+    def sent(self) -> int:
+        """Commands handed to the producers so far."""
+        return sum(sends.sent for sends in self._sends.values())
+
+    async def start(self) -> None:
+        """Connect every provider's producer."""
+        for sends in self._sends.values():
+            await sends.kafka.start()
+
+    async def send(self, command: Outgoing) -> None:
+        """Hand one command to its provider's producer (acknowledged per batch)."""
+        await self._sends[command.provider].send(command.record())
+
+    async def settle(self) -> None:
+        """Wait for the acknowledgement of every pending send."""
+        for sends in self._sends.values():
+            await sends.settle()
+
+    async def stop(self) -> None:
+        """Disconnect every producer."""
+        for sends in self._sends.values():
+            await sends.kafka.stop()
+
+
 async def partitions_of(consumer: AIOKafkaConsumer, topic: str) -> list[TopicPartition]:
     """The partitions of `topic`, asking the broker when the consumer has not seen it yet."""
     found = consumer.partitions_for_topic(topic)
@@ -152,34 +193,38 @@ async def partitions_of(consumer: AIOKafkaConsumer, topic: str) -> list[TopicPar
 class KafkaTransport:
     """Commands to the inbound topics; replies collected from the outbound topics."""
 
-    def __init__(self, bootstrap: str, providers: list[str]) -> None:
-        """Not connected yet: `start` connects."""
-        self.bootstrap = bootstrap
+    def __init__(self, access: KafkaAccess, providers: list[str]) -> None:
+        """Not connected yet: `start` connects; every provider with its own credentials."""
+        self.access = access
         self.providers = providers
         self.replies: dict[str, Reply] = {}
-        self._producer = producer(bootstrap)
-        self._consumer = AIOKafkaConsumer(
-            bootstrap_servers=bootstrap, enable_auto_commit=False, fetch_max_wait_ms=20
-        )
-        self._reader: asyncio.Task[None] | None = None
+        self._sends = ProviderSends(access, providers)
+        # A provider may read only its own outbound topics: one consumer per provider.
+        self._consumers = {
+            p: AIOKafkaConsumer(
+                enable_auto_commit=False, fetch_max_wait_ms=20, **access.provider(p)
+            )
+            for p in providers
+        }
+        self._readers: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
         """Connect, and start reading replies from the current end of every outbound topic."""
-        await self._producer.start()
-        await self._consumer.start()
-        topics = [outbound(p, s) for p in self.providers for s in WRITE_SERVICES]
-        partitions = []
-        for topic in topics:
-            partitions += await partitions_of(self._consumer, topic)
-        self._consumer.assign(partitions)
-        await self._consumer.seek_to_end(*partitions)
-        for partition in partitions:
-            await self._consumer.position(partition)  # fixes the start before anything is sent
-        self._reader = asyncio.create_task(self._read())
+        await self._sends.start()
+        for provider, consumer in self._consumers.items():
+            await consumer.start()
+            partitions = []
+            for service in WRITE_SERVICES:
+                partitions += await partitions_of(consumer, outbound(provider, service))
+            consumer.assign(partitions)
+            await consumer.seek_to_end(*partitions)
+            for partition in partitions:
+                await consumer.position(partition)  # fixes the start before anything is sent
+            self._readers.append(asyncio.create_task(self._read(consumer)))
 
-    async def _read(self) -> None:
+    async def _read(self, consumer: AIOKafkaConsumer) -> None:
         while True:
-            batch = await self._consumer.getmany(timeout_ms=200)
+            batch = await consumer.getmany(timeout_ms=200)
             for records in batch.values():
                 for record in records:
                     reply = _reply(json.loads(record.value))
@@ -188,14 +233,17 @@ class KafkaTransport:
 
     async def send(self, commands: list[Outgoing]) -> None:
         """Publish the commands in order (the replies arrive in `replies`)."""
-        await send_all(self._producer, (command.record() for command in commands))
+        for command in commands:
+            await self._sends.send(command)
+        await self._sends.settle()
 
     async def wait(self, ids: set[str], timeout_s: float) -> dict[str, Reply]:
         """The replies to `ids`; raises TimeoutError naming how many are missing."""
         deadline = time.monotonic() + timeout_s
         while not ids <= self.replies.keys():
-            if self._reader is not None and self._reader.done():
-                self._reader.result()  # the reader failed: raise its error
+            for reader in self._readers:
+                if reader.done():
+                    reader.result()  # a reader failed: raise its error
             if time.monotonic() > deadline:
                 missing = len(ids - self.replies.keys())
                 msg = f"{missing} of {len(ids)} replies missing after {timeout_s} s"
@@ -205,10 +253,11 @@ class KafkaTransport:
 
     async def stop(self) -> None:
         """Disconnect."""
-        if self._reader is not None:
-            self._reader.cancel()
-        await self._producer.stop()
-        await self._consumer.stop()
+        for reader in self._readers:
+            reader.cancel()
+        await self._sends.stop()
+        for consumer in self._consumers.values():
+            await consumer.stop()
 
 
 def _reply(value: dict[str, Any]) -> Reply | None:

@@ -114,10 +114,15 @@ async def _start_with_retries(admin: AIOKafkaAdminClient, timeout_s: float) -> N
             await asyncio.sleep(0.5)
 
 
-async def broker_ready(bootstrap_servers: str) -> bool:
+async def broker_ready(
+    bootstrap_servers: str, *, client_options: dict[str, Any] | None = None
+) -> bool:
     """True when the broker answers a real metadata request."""
     admin = AIOKafkaAdminClient(
-        bootstrap_servers=bootstrap_servers, client_id="readiness", request_timeout_ms=5000
+        bootstrap_servers=bootstrap_servers,
+        client_id="readiness",
+        request_timeout_ms=5000,
+        **(client_options or {}),
     )
     try:
         await admin.start()
