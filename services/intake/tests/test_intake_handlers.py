@@ -358,3 +358,155 @@ async def test_dtz_results_join_the_level_history_of_registered_people_only(
         {"source": "registration", "overall": "A2"},
         {"source": "dtz", "overall": "B1"},
     ]
+
+
+BOOKKEEPING = ("outbox", "processed_messages", "held_commands", "schema_migrations")
+
+
+async def domain_rows(pool: asyncpg.Pool) -> dict[str, list[str]]:
+    """Every row of intake's own tables (not the outbox or the inbox), to compare snapshots."""
+    tables = await fetch_rows(
+        pool,
+        "SELECT table_name FROM information_schema.tables"
+        " WHERE table_schema = 'public' AND NOT table_name = ANY($1::text[])",
+        list(BOOKKEEPING),
+    )
+    return {
+        table["table_name"]: sorted(
+            repr(row)
+            for row in await fetch_rows(pool, f'SELECT * FROM "{table["table_name"]}"')  # noqa: S608  # names from the catalogue
+        )
+        for table in tables
+    }
+
+
+def about(participant_id: str) -> dict[str, dict[str, Any]]:
+    """Every id-bearing intake command, about `participant_id`."""
+    other = str(uuid.uuid4())
+    return {
+        "record-residence-status-change.v1": {
+            "participant_id": participant_id,
+            "status": "ausbildungsduldung",
+            "legal_basis": "aufenthg-60c",
+            "since": "2022-05-01",
+        },
+        "record-programme-exit.v1": {
+            "participant_id": participant_id,
+            "exit_date": "2022-05-31",
+            "reason": "placed",
+        },
+        "request-erasure.v1": {"participant_id": participant_id, "reason": "participant-request"},
+        "approve-eligibility-exception.v1": {
+            "participant_id": participant_id,
+            "rules": ["age"],
+            "reason": "Begründung",
+            "approver": COORDINATOR.subject,
+        },
+        "deny-eligibility-exception.v1": {
+            "participant_id": participant_id,
+            "reason": "Begründung",
+            "approver": COORDINATOR.subject,
+        },
+        "resolve-duplicate.v1": {
+            "participant_id": participant_id,
+            "duplicate_of": other,
+            "decision": "confirmed",
+            "decided_by": COORDINATOR.subject,
+        },
+    }
+
+
+async def test_every_id_bearing_command_answers_another_providers_person_as_unknown(
+    handlers: IntakeHandlers, fresh_pool: asyncpg.Pool
+) -> None:
+    pid = await registered(handlers, ALPHA)
+    pending = await send_command(handlers, REGISTER, ALPHA, person(birth_date="1990-01-01"))
+    assert pending[1].decision is not None
+    assert pending[1].decision.status == "pending-exception"
+    before_rows, before_outbox = await domain_rows(fresh_pool), await outbox_messages(fresh_pool)
+    unknown = str(uuid.uuid4())
+
+    for own in (pid, str(pending[1].decision.participant)):
+        for type_, data in about(own).items():
+            foreign, foreign_outcome = await send_command(handlers, type_, BETA, data)
+            _, missing_outcome = await send_command(handlers, type_, BETA, about(unknown)[type_])
+            assert foreign_outcome.status == missing_outcome.status == "rejected", type_
+            assert foreign_outcome.violation == missing_outcome.violation, type_
+            [reply] = await replies_to(handlers, foreign)
+            assert reply.topic == outbound(BETA, SERVICE)
+
+    assert await domain_rows(fresh_pool) == before_rows  # nothing written
+    added = (await outbox_messages(fresh_pool))[len(before_outbox) :]
+    assert {(m.topic, m.type) for m in added} == {(outbound(BETA, SERVICE), "command.rejected.v1")}
+    assert {m.data["reason"] for m in added} == {"unknown-participant", "forbidden-role"}
+
+
+async def test_an_assigned_provider_works_with_the_person_but_neither_exits_nor_erases(
+    handlers: IntakeHandlers, fresh_pool: asyncpg.Pool
+) -> None:
+    names = {"given_name": "Testvornameqx", "family_name": "Familientestnamezv"}
+    pid = await registered(handlers, ALPHA, **names)
+    _, joined = await send_command(handlers, REGISTER, BETA, person(**names))
+    assert joined.decision is not None
+    assert (joined.decision.status, str(joined.decision.participant)) == (
+        "existing-participant",
+        pid,
+    )
+    commands = about(pid)
+
+    _, changed = await send_command(
+        handlers,
+        "record-residence-status-change.v1",
+        BETA,
+        commands["record-residence-status-change.v1"],
+    )
+    assert changed.status == "accepted"
+    statuses = await fetch_rows(fresh_pool, "SELECT status FROM residence_status_history")
+    assert {"status": "ausbildungsduldung"} in statuses
+    before_rows, before_outbox = await domain_rows(fresh_pool), await outbox_messages(fresh_pool)
+
+    for type_ in ("record-programme-exit.v1", "request-erasure.v1"):
+        refused, outcome = await send_command(handlers, type_, BETA, commands[type_])
+        assert_rejected(outcome, ReasonCode.NOT_REGISTERING_PROVIDER)
+        [reply] = await replies_to(handlers, refused)
+        assert (reply.data["reason"], reply.data["field"]) == (
+            "not-registering-provider",
+            "data.participant_id",
+        )
+    assert await domain_rows(fresh_pool) == before_rows  # no exit, the identity still sealed
+    added = (await outbox_messages(fresh_pool))[len(before_outbox) :]
+    assert on_intake_events(added) == []
+
+    _, exited = await send_command(
+        handlers, "record-programme-exit.v1", ALPHA, commands["record-programme-exit.v1"]
+    )
+    _, erased = await as_coordinator(handlers, "request-erasure.v1", commands["request-erasure.v1"])
+    assert (exited.status, erased.status) == ("accepted", "accepted")
+    assert on_intake_events(await outbox_messages(fresh_pool))[-2:] == [
+        "participant.exited.v1",
+        "participant.erased.v1",
+    ]
+    assert await fetch_rows(fresh_pool, "SELECT 1 FROM identities") == []
+
+
+async def test_one_name_inside_another_is_registered_apart_and_put_to_a_coordinator(
+    handlers: IntakeHandlers, fresh_pool: asyncpg.Pool
+) -> None:
+    first = await registered(handlers, ALPHA, given_name="Chinedu", family_name="Sow")
+    inbound, outcome = await send_command(
+        handlers, REGISTER, BETA, person(given_name="Chinedu", family_name="Sow Sabako")
+    )
+    assert outcome.decision is not None
+    assert outcome.decision.status == "possible-duplicate"
+    second = str(outcome.decision.participant)
+    assert second != first
+    assert await fetch_rows(
+        fresh_pool,
+        "SELECT provider FROM provider_links WHERE participant_id = $1",
+        uuid.UUID(first),
+    ) == [{"provider": ALPHA}]  # the second provider is not let in to the first person
+    assert await fetch_rows(
+        fresh_pool, "SELECT participant_id::text, candidate_id::text, status FROM duplicate_reviews"
+    ) == [{"participant_id": second, "candidate_id": first, "status": "open"}]
+    (reply,) = await replies_to(handlers, inbound)
+    assert reply.data["participant_id"] == second

@@ -295,6 +295,23 @@ def may_act_on(actor: Actor, *, linked: bool) -> bool:
     return actor.coordinator or (actor.provider is not None and linked)
 
 
+def require_registering_provider(actor: Actor, registered_by: str) -> None:
+    """The exit and erasure are the registering provider's (or county staff's) to record.
+
+    A provider assigned after a sure duplicate works with the person (names to recognise
+    them, cases, sessions, residence status changes), but does not end the programme nor
+    erase the person's data on the registering provider's behalf.
+    """
+    if actor.coordinator or actor.provider == registered_by:
+        return
+    raise RuleViolation(
+        ReasonCode.NOT_REGISTERING_PROVIDER,
+        "participant_id",
+        "Only the registering provider or a county coordinator may do this.",
+        "Dies darf nur der anmeldende Träger oder die Koordinierung des Kreises.",
+    )
+
+
 def require_access(actor: Actor, state: StateT | None, *, linked: bool) -> StateT:
     """The person's state, if the actor may act on them: county staff, or a linked provider.
 

@@ -107,6 +107,7 @@ class IntakeHandlers(CommandService):
                 state = await self._state_for(
                     connection, command.participant_id, inbound.actor, active=True
                 )
+                domain.require_registering_provider(inbound.actor, state.provider)
                 exited = domain.decide_exit(
                     command,
                     provider=state.provider,
@@ -255,6 +256,7 @@ class IntakeHandlers(CommandService):
         self, connection: asyncpg.Connection, inbound: InboundCommand, command: RequestErasure
     ) -> Decision:
         state = await self._state_for(connection, command.participant_id, inbound.actor)
+        domain.require_registering_provider(inbound.actor, state.provider)
         events = domain.decide_erasure(command, status=state.status, today=self.clock.today())
         if events is not None:  # identifiers still held
             await repository.erase(connection, command.participant_id)

@@ -42,6 +42,7 @@ class ReasonCode(StrEnum):
     ELIGIBILITY_EXCEPTION_DENIED = "eligibility-exception-denied"
     NO_DUPLICATE_REVIEW = "no-duplicate-review"
     ALREADY_EXITED = "already-exited"
+    NOT_REGISTERING_PROVIDER = "not-registering-provider"
     # Coaching's rules
     UNKNOWN_CASE = "unknown-case"
     UNKNOWN_SITE = "unknown-site"
