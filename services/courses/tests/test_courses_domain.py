@@ -50,9 +50,6 @@ COURSE = domain.CourseView(
 )
 
 
-LINKED = frozenset({"in-via"})
-
-
 def enrol(participant: domain.ParticipantView, taken: int = 0, waiting: int = 0) -> object:
     command = Enrol(
         course_id=COURSE.course_id,
@@ -82,22 +79,13 @@ def test_f2_needs_work_or_training_and_no_employment_ban(
     placement: str | None, ban: bool, reason: str
 ) -> None:
     with pytest.raises(domain.RuleViolation) as caught:
-        enrol(domain.ParticipantView(uuid.uuid4(), ban, placement, LINKED))
+        enrol(domain.ParticipantView(uuid.uuid4(), ban, placement))
     assert caught.value.reason == reason
-
-
-def test_a_participant_not_linked_to_the_provider_is_unknown_before_any_rule() -> None:
-    # Another provider's participant, in work under a ban: neither fact may show. The answer
-    # is exactly the unknown participant's (waited for, then `unknown-participant`).
-    person = domain.ParticipantView(uuid.uuid4(), True, "employment", frozenset({"awo-owl"}))
-    with pytest.raises(domain.NotKnownYet) as caught:
-        enrol(person)
-    assert caught.value.waiting_for == f"participant:{person.participant_id}"
 
 
 @pytest.mark.parametrize("placement", ["employment", "ausbildung-company", "ausbildung-school"])
 def test_f2_admits_people_in_work_or_training(placement: str) -> None:
-    person = domain.ParticipantView(uuid.uuid4(), False, placement, LINKED)
+    person = domain.ParticipantView(uuid.uuid4(), False, placement)
     assert type(enrol(person)).__name__ == "ParticipantEnrolled"
     waitlisted = enrol(person, taken=2, waiting=3)
     assert isinstance(waitlisted, ParticipantWaitlisted)

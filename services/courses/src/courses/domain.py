@@ -74,12 +74,11 @@ class CourseView:
 
 @dataclass(frozen=True)
 class ParticipantView:
-    """What courses knows of a participant, and which providers may enrol them."""
+    """What courses knows of a participant."""
 
     participant_id: uuid.UUID
     employment_ban: bool
     current_placement: str | None
-    providers: frozenset[str]
 
 
 def dtz_overall(listening_reading: DtzLevel, writing: DtzLevel, speaking: DtzLevel) -> DtzOverall:
@@ -167,15 +166,9 @@ def decide_enrol(
     places_taken: int,
     waiting: int,
 ) -> ParticipantEnrolled | ParticipantWaitlisted:
-    """A place if one is free, else the end of the waitlist; F2 needs work or training.
-
-    A participant not linked to the provider (registered by it, assigned to it, or handed
-    over by an accepted referral) is answered like an unknown one, before any rule that
-    would tell of the person (their places, employment ban or placement): held, since the
-    link may still be on its way, then `unknown-participant`.
-    """
+    """A place if one is free, else the end of the waitlist; F2 needs work or training."""
     own = own_course(course, provider)
-    if participant is None or provider not in participant.providers:
+    if participant is None:
         raise NotKnownYet(f"participant:{command.participant_id}")
     if status in {"enrolled", "waitlisted", "completed"}:
         raise RuleViolation(

@@ -1,8 +1,7 @@
 """Courses' handlers: provider commands (Kafka and HTTP alike) and participant knowledge.
 
-What intake and coaching tell about participants (registration, the providers linked to
-them, employment ban, placements, erasure) decides who may enrol them, enrolment into module
-F2, and removes person-level rows.
+What intake and coaching tell about participants (registration, employment ban, placements,
+erasure) decides enrolment into module F2 and removes person-level rows.
 """
 
 from __future__ import annotations
@@ -17,7 +16,7 @@ from courses import domain, repository
 from courses.settings import FundingRate
 from durchstarten.clock import Clock
 from durchstarten.events import Event
-from durchstarten.events.coaching import PlacementRecorded, ReferralAnswered
+from durchstarten.events.coaching import PlacementRecorded
 from durchstarten.events.courses import (
     CompleteParticipation,
     DropOut,
@@ -28,9 +27,8 @@ from durchstarten.events.courses import (
     RecordExamResult,
     ScheduleCourse,
 )
-from durchstarten.events.intake import ParticipantErased, ParticipantRegistered, ProviderAssigned
+from durchstarten.events.intake import ParticipantErased, ParticipantRegistered
 from durchstarten.events.topics import ServiceName
-from durchstarten.events.values import ReferralAnswer
 from durchstarten.messaging.command_service import CommandService
 from durchstarten.messaging.commands import InboundCommand
 from durchstarten.service import ServiceRuntime
@@ -236,22 +234,12 @@ class CoursesHandlers(CommandService):
         return course, await repository.status(connection, course_id, participant_id)
 
     async def learn(self, connection: asyncpg.Connection, event: Event | None) -> None:
-        """Participants, the providers that may enrol them, their placements, and erasure.
-
-        A provider may enrol a person it registered, was assigned to after a sure
-        duplicate, or accepted by referral (for a course type or a service, the referring
-        provider answers, and it is linked already).
-        """
+        """Participants, their employment ban and placements, and erasure."""
         match event:
             case ParticipantRegistered():
                 await repository.upsert_participant(
                     connection, event.participant_id, event.entry_date, event.employment_ban
                 )
-                await repository.link_provider(connection, event.participant_id, event.provider)
-            case ProviderAssigned():
-                await repository.link_provider(connection, event.participant_id, event.provider)
-            case ReferralAnswered(answer=ReferralAnswer.ACCEPTED):
-                await repository.link_provider(connection, event.participant_id, event.answered_by)
             case PlacementRecorded():
                 await repository.set_placement(
                     connection, event.participant_id, event.category.value

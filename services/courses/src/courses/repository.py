@@ -26,13 +26,6 @@ async def upsert_participant(
     await connection.execute(SQL["participant_upsert"], participant_id, entry_date, employment_ban)
 
 
-async def link_provider(
-    connection: asyncpg.Connection, participant_id: uuid.UUID, provider: str
-) -> None:
-    """Let `provider` enrol the participant (registered by it, assigned, or referred to it)."""
-    await connection.execute(SQL["participant_link"], participant_id, provider)
-
-
 async def set_placement(
     connection: asyncpg.Connection, participant_id: uuid.UUID, category: str
 ) -> None:
@@ -50,14 +43,7 @@ async def participant(
 ) -> ParticipantView | None:
     """What courses knows of the participant."""
     row = await connection.fetchrow(SQL["participant_view"], participant_id)
-    if row is None:
-        return None
-    return ParticipantView(
-        row["participant_id"],
-        row["employment_ban"],
-        row["current_placement"],
-        frozenset(row["providers"]),
-    )
+    return ParticipantView(**dict(row)) if row is not None else None
 
 
 async def course(connection: asyncpg.Connection, course_id: uuid.UUID) -> CourseView | None:
