@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+import tempfile
 import time
 import uuid
 from datetime import date
@@ -139,14 +140,24 @@ def kafka_producer_tool(
         "-1",
         "--producer-props",
         f"bootstrap.servers={kafka_access.bootstrap}",
-        *_java_security(options),
         "acks=all",
         "enable.idempotence=true",
         "linger.ms=5",
     ]
-    result = subprocess.run(  # noqa: S603  # our own command line
-        command, capture_output=True, text=True, check=False, timeout=600
-    )
+    security = _java_security(options)
+    if security:
+        # The login's value contains "=", which --producer-props cannot take: a config file
+        # (owner-only, removed afterwards) carries it.
+        config = Path(tempfile.mkstemp(prefix="producer-", suffix=".properties")[1])
+        config.write_text("\n".join(security) + "\n")
+        command += ["--producer.config", str(config)]
+    try:
+        result = subprocess.run(  # noqa: S603  # our own command line
+            command, capture_output=True, text=True, check=False, timeout=600
+        )
+    finally:
+        if security:
+            config.unlink(missing_ok=True)
     if result.returncode != 0:
         msg = f"ProducerPerformance failed ({result.returncode}):\n{result.stderr[-2000:]}"
         raise RuntimeError(msg)
