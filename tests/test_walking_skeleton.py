@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 import asyncpg
+import httpx
 import pytest
 from tests.support import (
     FRESH_REPORTS,
@@ -43,7 +44,8 @@ def replies_for(records: list[Any], command_ids: set[str]) -> list[dict[str, Any
 
 
 async def metric(stack: Stack, service: str, name: str, **labels: str) -> float:
-    async with client(stack, service) as http:
+    # /metrics has a port of its own, apart from the API.
+    async with httpx.AsyncClient(base_url=stack.services[service].metrics_url) as http:
         text = (await http.get("/metrics")).text
     wanted = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
     total = 0.0

@@ -1,9 +1,11 @@
 """The runtime every service shares: pool, migrations, broker, relay, health and metrics.
 
 A service's `create_app(settings)` builds a `ServiceRuntime`, registers its subscribers and
-routes, and returns `runtime.http_app()`; the FastAPI lifespan starts and stops everything
-in the right order. Tests of the command side attach a pool of their own with
-`attach_database` and never start the broker.
+routes, and returns `runtime.http_app()`, wrapped in the HTTP edge (`durchstarten.http_edge`);
+the FastAPI lifespan starts and stops everything in the right order. `/metrics` is not on
+the API: `runtime.metrics_app()` serves it on a port of its own (`durchstarten.runner`).
+Tests of the command side attach a pool of their own with `attach_database` and never start
+the broker.
 """
 
 from __future__ import annotations
@@ -25,11 +27,22 @@ from prometheus_client import (
     Gauge,
     generate_latest,
 )
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from durchstarten.auth import TokenVerifier
 from durchstarten.db.migrate import PLATFORM_MIGRATIONS, migrate
 from durchstarten.db.pool import create_pool
 from durchstarten.db.sqlfiles import SqlFiles
+from durchstarten.http_edge import (
+    SecurityHeaders,
+    TokenBuckets,
+    VerifiedCallers,
+    add_docs,
+    add_edge,
+)
 from durchstarten.logging import configure_logging, get_logger
 from durchstarten.messaging.broker import create_broker
 from durchstarten.messaging.dlq import DeadLetters, Redactor
@@ -240,11 +253,33 @@ class ServiceRuntime:
             self.metrics.outbox_backlog.set(unsent)
             self.metrics.outbox_parked.set(parked)
 
-    def http_app(self, *, title: str, description: str) -> FastAPI:
-        """The FastAPI app with health, readiness and metrics routes; add your own to it."""
-        app = FastAPI(title=title, description=description, lifespan=self.lifespan)
+    def http_app(self, *, title: str, description: str, verifier: TokenVerifier) -> FastAPI:
+        """The FastAPI app with health and readiness routes, in the HTTP edge; add your own.
+
+        `verifier` names the callers for the rate limits (a valid token's subject). The
+        OpenAPI document and `/docs` exist only when DURCHSTARTEN_HTTP_DOCS says so.
+        """
+        settings = self.settings
+        app = FastAPI(
+            title=title,
+            description=description,
+            lifespan=self.lifespan,
+            openapi_url="/openapi.json" if settings.http_docs else None,
+            docs_url=None,  # FastAPI's own page loads Swagger UI from a CDN: see add_docs
+            redoc_url=None,
+        )
         app.state.runtime = self  # for tools and tests that drive the service in-process
-        app.add_middleware(ErrorsWithoutDetails)
+        if settings.http_docs:
+            add_docs(app)
+        add_edge(
+            app,
+            max_body_bytes=settings.http_max_body_bytes,
+            buckets=TokenBuckets(
+                rate_per_s=settings.http_rate_limit_per_s, burst=settings.http_rate_limit_burst
+            ),
+            caller_of=VerifiedCallers(lambda token: verifier.verify(token).subject),
+            errors=ErrorsWithoutDetails,
+        )
 
         @app.get("/health/live", tags=["operations"])
         async def live() -> dict[str, str]:
@@ -259,10 +294,18 @@ class ServiceRuntime:
             response.status_code = 200 if ok else 503
             return {"status": "ok" if ok else "unavailable", "checks": checks}
 
-        @app.get("/metrics", tags=["operations"])
-        async def metrics() -> Response:
-            """Prometheus metrics, consumer lag and outbox backlog included."""
-            await self.refresh_metrics()
+        return app
+
+    def metrics_app(self) -> ASGIApp:
+        """`GET /metrics` alone: Prometheus metrics, consumer lag and outbox backlog included.
+
+        Served on its own port (DURCHSTARTEN_METRICS_HOST/_PORT, 127.0.0.1 by default), never
+        on the API's, so only the monitoring network reaches it.
+        """
+
+        async def metrics(_request: Request) -> Response:
+            if self._pool is not None:  # before the start (and after the stop) no gauges
+                await self.refresh_metrics()
             return Response(generate_latest(self.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
-        return app
+        return SecurityHeaders(Starlette(routes=[Route("/metrics", metrics, methods=["GET"])]))

@@ -87,6 +87,35 @@ class ServiceSettings(KafkaSettings):
 
     http_host: str = Field(default="127.0.0.1", description="Address the HTTP API binds to.")
     http_port: int = Field(default=8000, ge=0, le=65535, description="Port of the HTTP API.")
+    http_max_body_bytes: int = Field(
+        default=256 * 1024,
+        ge=1,
+        description="Largest request body accepted (413 beyond it), counted as it streams in.",
+    )
+    http_rate_limit_per_s: float = Field(
+        default=20.0,
+        gt=0,
+        description="Requests per second each caller (token subject, else client address) may "
+        "make on average; kept in this process's memory, so per instance.",
+    )
+    http_rate_limit_burst: int = Field(
+        default=100,
+        ge=1,
+        description="Requests a caller may make at once before the per-second rate applies.",
+    )
+    http_docs: bool = Field(
+        default=False,
+        description="Serve /docs and /openapi.json (Swagger UI from the service's own assets).",
+    )
+    metrics_host: str = Field(
+        default="127.0.0.1", description="Address the Prometheus /metrics endpoint binds to."
+    )
+    metrics_port: int | None = Field(
+        default=None,
+        ge=0,
+        le=65535,
+        description="Port of /metrics, apart from the API; default: the API port + 1000.",
+    )
 
     auth_jwks_path: Path | None = Field(
         default=None, description="JWKS file of the token issuer (local stack's dev issuer)."
@@ -143,6 +172,12 @@ class ServiceSettings(KafkaSettings):
     outbox_retention_hours: float = Field(
         default=168.0, ge=0, description="How long sent outbox rows are kept for inspection."
     )
+
+    def metrics_listen_port(self) -> int:
+        """The port /metrics listens on: the setting, else the API port + 1000 (0: any free)."""
+        if self.metrics_port is not None:
+            return self.metrics_port
+        return self.http_port + 1000 if self.http_port else 0
 
     def auth(self) -> AuthSettings:
         """The token-verification part of these settings."""

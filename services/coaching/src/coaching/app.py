@@ -17,9 +17,17 @@ from durchstarten.events.topics import INTAKE_EVENTS
 from durchstarten.http_commands import add_command_endpoint
 from durchstarten.jsonable import jsonable
 from durchstarten.messaging.inbound import subscribe_command_service
+from durchstarten.pagination import PageRequest, paged
 from durchstarten.service import ServiceRuntime
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
+# The due lists' pages (`limit`, `cursor`): each list's key, in its order.
+ReferralsPage = Annotated[
+    PageRequest, Depends(paged("due-referrals", date.fromisoformat, uuid.UUID))
+]
+FollowUpsPage = Annotated[
+    PageRequest, Depends(paged("due-follow-ups", date.fromisoformat, uuid.UUID, str))
+]
 
 
 def create_app(settings: CoachingSettings | None = None) -> FastAPI:  # all wiring in one place
@@ -42,6 +50,7 @@ def create_app(settings: CoachingSettings | None = None) -> FastAPI:  # all wiri
         title="Durchstarten coaching",
         description="Coaching (F1) and participation management (F6): cases, sessions, "
         "referrals, placements and follow-ups.",
+        verifier=verifier,
     )
     CurrentPrincipal = Annotated[Principal, Depends(verifier.principal)]
 
@@ -73,23 +82,53 @@ def create_app(settings: CoachingSettings | None = None) -> FastAPI:  # all wiri
         return view
 
     @app.get("/v1/due/referrals", tags=["due lists"])
-    async def due_referrals(principal: CurrentPrincipal, on: date | None = None) -> dict[str, Any]:
-        """Referrals still unanswered after the configured number of days (as of `on`)."""
+    async def due_referrals(
+        principal: CurrentPrincipal, page: ReferralsPage, on: date | None = None
+    ) -> dict[str, Any]:
+        """Referrals still unanswered after the configured number of days (as of `on`).
+
+        Oldest first, a page at a time: `limit` rows, the next with `cursor` = `next_cursor`
+        (pass `on` = `as_of` with it to page through the same day's list).
+        """
         provider = provider_or_staff(principal)
         day = on or clock.today()
         async with runtime.pool.acquire() as connection:
             rows = await repository.due_referrals(
-                connection, day, settings.referral_answer_days, provider
+                connection,
+                day,
+                settings.referral_answer_days,
+                provider,
+                after=page.after_or_nones(2),
+                limit=page.fetch_limit(),
             )
-        return {"as_of": day.isoformat(), "due": [jsonable(row) for row in rows]}
+        return {
+            "as_of": day.isoformat(),
+            **page.answer("due", rows, lambda r: (r["made_on"], r["referral_id"]), jsonable),
+        }
 
     @app.get("/v1/due/follow-ups", tags=["due lists"])
-    async def due_follow_ups(principal: CurrentPrincipal, on: date | None = None) -> dict[str, Any]:
-        """Follow-ups (4 weeks, 6 months after exit) due by `on` and not yet recorded."""
+    async def due_follow_ups(
+        principal: CurrentPrincipal, page: FollowUpsPage, on: date | None = None
+    ) -> dict[str, Any]:
+        """Follow-ups (4 weeks, 6 months after exit) due by `on` and not yet recorded.
+
+        Earliest due first, a page at a time: `limit` rows, the next with `cursor` =
+        `next_cursor` (pass `on` = `as_of` with it to page through the same day's list).
+        """
         provider = provider_or_staff(principal)
         day = on or clock.today()
         async with runtime.pool.acquire() as connection:
-            rows = await repository.due_follow_ups(connection, day, provider)
-        return {"as_of": day.isoformat(), "due": [jsonable(row) for row in rows]}
+            rows = await repository.due_follow_ups(
+                connection, day, provider, after=page.after_or_nones(3), limit=page.fetch_limit()
+            )
+        return {
+            "as_of": day.isoformat(),
+            **page.answer(
+                "due",
+                rows,
+                lambda r: (r["due_on"], r["participant_id"], r["time_window"]),
+                jsonable,
+            ),
+        }
 
     return app

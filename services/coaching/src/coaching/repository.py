@@ -167,18 +167,36 @@ async def insert_follow_up(connection: asyncpg.Connection, event: FollowUpRecord
 
 
 async def due_referrals(
-    connection: asyncpg.Connection, on: date, answer_days: int, provider: str | None
+    connection: asyncpg.Connection,
+    on: date,
+    answer_days: int,
+    provider: str | None,
+    *,
+    after: tuple[Any, ...] = (None, None),
+    limit: int | None = None,
 ) -> list[dict[str, Any]]:
-    """Referrals still unanswered `answer_days` after they were made."""
-    rows = await connection.fetch(SQL["due_referrals"], on, answer_days, provider)
+    """Referrals still unanswered `answer_days` after they were made.
+
+    A page: at most `limit` rows after the key `after` (made_on, referral_id).
+    """
+    rows = await connection.fetch(SQL["due_referrals"], on, answer_days, provider, *after, limit)
     return [dict(row) for row in rows]
 
 
 async def due_follow_ups(
-    connection: asyncpg.Connection, on: date, provider: str | None
+    connection: asyncpg.Connection,
+    on: date,
+    provider: str | None,
+    *,
+    after: tuple[Any, ...] = (None, None, None),
+    limit: int | None = None,
 ) -> list[dict[str, Any]]:
-    """Follow-ups due by `on` and not yet recorded."""
-    return [dict(row) for row in await connection.fetch(SQL["due_follow_ups"], on, provider)]
+    """Follow-ups due by `on` and not yet recorded.
+
+    A page: at most `limit` rows after the key `after` (due_on, participant_id, time_window).
+    """
+    rows = await connection.fetch(SQL["due_follow_ups"], on, provider, *after, limit)
+    return [dict(row) for row in rows]
 
 
 async def case_details(connection: asyncpg.Connection, case_id: uuid.UUID) -> dict[str, Any] | None:

@@ -43,6 +43,7 @@ def create_app(settings: CoursesSettings | None = None) -> FastAPI:
         title="Durchstarten courses",
         description="Modules F2, F3, F4: catalogue, enrolment and waitlist, attendance in "
         "teaching units, DTZ results, certificates and the funding facts.",
+        verifier=verifier,
     )
     CurrentPrincipal = Annotated[Principal, Depends(verifier.principal)]
 

@@ -1,7 +1,7 @@
 """Wiring of the intake service: everything is created here, from settings, nothing at import."""
 
 import uuid
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -17,6 +17,7 @@ from durchstarten.jsonable import jsonable
 from durchstarten.messaging.commands import Actor
 from durchstarten.messaging.dlq import redact_except
 from durchstarten.messaging.inbound import subscribe_command_service
+from durchstarten.pagination import PageRequest, paged
 from durchstarten.service import ServiceRuntime
 from intake import audit, queries, repository
 from intake.eligibility import BUILT_IN, load_programmes
@@ -25,6 +26,12 @@ from intake.settings import IntakeSettings
 from intake.vault import Vault
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
+# The lists' pages (`limit`, `cursor`): each list's key, in its order.
+SearchPage = Annotated[PageRequest, Depends(paged("participants", uuid.UUID))]
+PendingPage = Annotated[
+    PageRequest, Depends(paged("pending-exceptions", datetime.fromisoformat, uuid.UUID))
+]
+DuplicatesPage = Annotated[PageRequest, Depends(paged("possible-duplicates", uuid.UUID, uuid.UUID))]
 
 
 def create_app(settings: IntakeSettings | None = None) -> FastAPI:
@@ -60,6 +67,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     app = runtime.http_app(
         title="Durchstarten intake",
         description="Registers participants; the only service holding personal identifiers.",
+        verifier=verifier,
     )
     CurrentPrincipal = Annotated[Principal, Depends(verifier.principal)]
     Purpose = Annotated[
@@ -114,36 +122,57 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         principal: CurrentPrincipal,
         purpose: Purpose,
         name: Annotated[str, Query(min_length=2, max_length=200)],
+        page: SearchPage,
         birth_date: date | None = None,
     ) -> dict[str, Any]:
-        """Search registrations by name (and birth date): county coordinators only, audited."""
+        """Search registrations by name (and birth date): county coordinators only, audited.
+
+        Results in pseudonym order, a page at a time (`limit`, `cursor` from `next_cursor`).
+        """
         principal.require(Role.COORDINATOR, Role.ADMIN)
         async with runtime.pool.acquire() as connection, connection.transaction():
-            found = await queries.search(
+            found, next_cursor = await queries.search(
                 connection,
                 vault,
                 name=name,
                 birth_date=birth_date,
                 subject=principal.subject,
                 purpose=purpose,
+                page=page,
             )
-        return {"results": found}
+        return {"results": found, "next_cursor": next_cursor}
 
     @app.get("/v1/coordination/pending-exceptions", tags=["coordination"])
-    async def pending_exceptions(principal: CurrentPrincipal) -> dict[str, Any]:
-        """Registrations waiting for a coordinator's decision on an exception."""
+    async def pending_exceptions(principal: CurrentPrincipal, page: PendingPage) -> dict[str, Any]:
+        """Registrations waiting for a coordinator's decision on an exception, oldest first.
+
+        A page at a time: `limit` rows, the next page with `cursor` set to `next_cursor`.
+        """
         principal.require(Role.COORDINATOR, Role.ADMIN)
         async with runtime.pool.acquire() as connection:
-            rows = await repository.pending_exceptions(connection)
-        return {"pending": jsonable(rows)}
+            rows = await repository.pending_exceptions(
+                connection, after=page.after_or_nones(2), limit=page.fetch_limit()
+            )
+        return page.answer(
+            "pending", rows, lambda r: (r["registered_at"], r["participant_id"]), jsonable
+        )
 
     @app.get("/v1/coordination/possible-duplicates", tags=["coordination"])
-    async def possible_duplicates(principal: CurrentPrincipal) -> dict[str, Any]:
-        """Registrations flagged as possibly the same person as an earlier one."""
+    async def possible_duplicates(
+        principal: CurrentPrincipal, page: DuplicatesPage
+    ) -> dict[str, Any]:
+        """Registrations flagged as possibly the same person as an earlier one.
+
+        A page at a time: `limit` rows, the next page with `cursor` set to `next_cursor`.
+        """
         principal.require(Role.COORDINATOR, Role.ADMIN)
         async with runtime.pool.acquire() as connection:
-            rows = await repository.open_duplicate_reviews(connection)
-        return {"open": jsonable(rows)}
+            rows = await repository.open_duplicate_reviews(
+                connection, after=page.after_or_nones(2), limit=page.fetch_limit()
+            )
+        return page.answer(
+            "open", rows, lambda r: (r["participant_id"], r["candidate_id"]), jsonable
+        )
 
     @app.get("/v1/audit/verification", tags=["audit"])
     async def verify_audit(principal: CurrentPrincipal) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from typing import Any
 import asyncpg
 
 from durchstarten.messaging.commands import Actor
+from durchstarten.pagination import PageRequest
 from intake import audit, domain, identities, repository
 from intake.matching import Identity, name_similarity
 from intake.vault import Vault
@@ -70,24 +71,37 @@ async def search(
     birth_date: date | None,
     subject: str,
     purpose: str,
-) -> list[dict[str, Any]]:
-    """Registrations whose names are like `name` (born in `birth_date`'s year, if given)."""
+    page: PageRequest,
+) -> tuple[list[dict[str, Any]], str | None]:
+    """Registrations whose names are like `name` (born in `birth_date`'s year, if given).
+
+    One page of them in pseudonym order, and the cursor of the next page. The candidates
+    come from the blocking index (a handful per name) and are compared once decrypted, so a
+    page is cut from the compared candidates; only the page's identifiers leave, and the
+    audit trail counts those.
+    """
     probe = Identity(name, "", birth_date or date(1950, 1, 1))
+    after = page.after[0] if page.after is not None else None
     found = []
     for opened in await identities.open_candidates(
         connection, vault, identities.index_tokens(vault, probe)
     ):
         other = opened.identity
+        if after is not None and opened.participant_id <= after:
+            continue
         if name_similarity(probe, other) < SEARCH_SIMILARITY:
             continue
         if birth_date is not None and other.birth_date.year != birth_date.year:
             continue
-        found.append({"participant_id": str(opened.participant_id), "identity": opened.fields})
+        found.append(opened)
+    found.sort(key=lambda opened: opened.participant_id)
+    shown, next_cursor = page.page(found[: page.fetch_limit()], lambda o: (o.participant_id,))
     await audit.record(
         connection,
         actor=subject,
         action="identity.search",
         participant_id=None,
-        purpose=f"{purpose} ({len(found)} found)",
+        purpose=f"{purpose} ({len(shown)} found)",
     )
-    return found
+    results = [{"participant_id": str(o.participant_id), "identity": o.fields} for o in shown]
+    return results, next_cursor

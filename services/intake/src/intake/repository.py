@@ -230,9 +230,18 @@ async def add_exception_decision(
     await set_status(connection, participant_id, new_status)
 
 
-async def pending_exceptions(connection: asyncpg.Connection) -> list[dict[str, Any]]:
-    """Registrations waiting for a coordinator's decision."""
-    return [dict(row) for row in await connection.fetch(SQL["pending_exceptions"])]
+async def pending_exceptions(
+    connection: asyncpg.Connection,
+    *,
+    after: tuple[Any, ...] = (None, None),
+    limit: int | None = None,
+) -> list[dict[str, Any]]:
+    """Registrations waiting for a coordinator's decision, oldest first.
+
+    A page: at most `limit` rows after the key `after` (registered_at, participant_id).
+    """
+    rows = await connection.fetch(SQL["pending_exceptions"], *after, limit)
+    return [dict(row) for row in rows]
 
 
 async def add_duplicate_review(
@@ -256,9 +265,18 @@ async def decide_duplicate_review(
     return row is not None
 
 
-async def open_duplicate_reviews(connection: asyncpg.Connection) -> list[dict[str, Any]]:
-    """Possible duplicates waiting for a coordinator."""
-    return [dict(row) for row in await connection.fetch(SQL["duplicate_reviews_open"])]
+async def open_duplicate_reviews(
+    connection: asyncpg.Connection,
+    *,
+    after: tuple[Any, ...] = (None, None),
+    limit: int | None = None,
+) -> list[dict[str, Any]]:
+    """Possible duplicates waiting for a coordinator.
+
+    A page: at most `limit` rows after the key `after` (participant_id, candidate_id).
+    """
+    rows = await connection.fetch(SQL["duplicate_reviews_open"], *after, limit)
+    return [dict(row) for row in rows]
 
 
 async def registration_result(

@@ -25,8 +25,11 @@ from reporting.versions import reading
 
 SERVICE = "reporting"
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
-DASHBOARD = Path(__file__).parent / "static" / "dashboard.html"
+STATIC = Path(__file__).parent / "static"
+DASHBOARD = STATIC / "dashboard.html"
 _PLOTLY = importlib.util.find_spec("plotly")
+CACHED = {"Cache-Control": "max-age=3600"}
+"""Static assets may be kept an hour (everything else is `no-store`: durchstarten.http_edge)."""
 PLOTLY_JS = (
     Path(_PLOTLY.origin or "").parent / "package_data" / "plotly.min.js" if _PLOTLY else Path()
 )
@@ -61,6 +64,7 @@ def create_app(settings: ReportingSettings | None = None) -> FastAPI:
     app = runtime.http_app(
         title="Durchstarten reporting",
         description="Official figures of the programme, disclosure-controlled.",
+        verifier=verifier,
     )
     CurrentPrincipal = Annotated[Principal, Depends(verifier.principal)]
 
@@ -85,15 +89,7 @@ def create_app(settings: ReportingSettings | None = None) -> FastAPI:
         async with reading(runtime.pool) as connection:
             return await dashboard_data(connection, min_cell_count=settings.min_cell_count)
 
-    @app.get("/dashboard", tags=["dashboard"], response_class=HTMLResponse)
-    async def dashboard_page() -> HTMLResponse:
-        """The dashboard page; it fetches its numbers with the caller's bearer token."""
-        return HTMLResponse(DASHBOARD.read_text(encoding="utf-8"))
-
-    @app.get("/static/plotly.min.js", tags=["dashboard"], response_class=FileResponse)
-    async def plotly_js() -> FileResponse:
-        """The charting library, served from the installed plotly package (no CDN)."""
-        return FileResponse(PLOTLY_JS, media_type="text/javascript")
+    add_dashboard_page(app)
 
     @app.post("/v1/snapshots/quarterly-monitoring", tags=["snapshots"], status_code=201)
     async def freeze(
@@ -131,3 +127,30 @@ def create_app(settings: ReportingSettings | None = None) -> FastAPI:
 
     add_rebuild_endpoints(app, rebuilds, verifier.principal)
     return app
+
+
+def add_dashboard_page(app: FastAPI) -> None:
+    """The dashboard page and its script, style and charting library, all served from here.
+
+    No inline script or style (the Content-Security-Policy allows the service's own files
+    only), and no token in any URL: the page takes it from its fragment once or asks for it
+    in its own form, and sends it as a bearer token.
+    """
+
+    @app.get("/dashboard", tags=["dashboard"], response_class=HTMLResponse)
+    async def dashboard_page() -> HTMLResponse:
+        """The dashboard page; it fetches its numbers with the caller's bearer token."""
+        return HTMLResponse(DASHBOARD.read_text(encoding="utf-8"))
+
+    @app.get("/static/plotly.min.js", tags=["dashboard"], response_class=FileResponse)
+    async def plotly_js() -> FileResponse:
+        """The charting library, served from the installed plotly package (no CDN)."""
+        return FileResponse(PLOTLY_JS, media_type="text/javascript", headers=CACHED)
+
+    @app.get("/static/dashboard.js", include_in_schema=False)
+    async def dashboard_js() -> FileResponse:
+        return FileResponse(STATIC / "dashboard.js", media_type="text/javascript")
+
+    @app.get("/static/dashboard.css", include_in_schema=False)
+    async def dashboard_css() -> FileResponse:
+        return FileResponse(STATIC / "dashboard.css", media_type="text/css")

@@ -1,3 +1,8 @@
--- Registrations waiting for a coordinator's decision, oldest first
+-- Registrations waiting for a coordinator's decision, oldest first; a page of at most $3
+-- rows after the key ($1 registered_at, $2 participant_id), from the start when null
 SELECT participant_id, provider, programme, entry_date, failed_rules, registered_at
-FROM participants WHERE status = 'pending-exception' ORDER BY registered_at
+FROM participants
+WHERE status = 'pending-exception'
+  AND ($1::timestamptz IS NULL OR (registered_at, participant_id) > ($1, $2::uuid))
+ORDER BY registered_at, participant_id
+LIMIT $3::integer
