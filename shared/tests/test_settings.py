@@ -1,6 +1,12 @@
-import pytest
-from pydantic import ValidationError
+"""Service settings: environment variables, secret files, safe defaults."""
 
+import ssl
+from pathlib import Path
+
+import pytest
+from pydantic import SecretStr, ValidationError
+
+from durchstarten.messaging.broker import tls_context
 from durchstarten.settings import ServiceSettings
 
 
@@ -33,3 +39,40 @@ def test_defaults_bind_to_loopback_only(monkeypatch: pytest.MonkeyPatch) -> None
     settings = ServiceSettings()
     assert settings.http_host == "127.0.0.1"
     assert settings.kafka_bootstrap_servers.startswith("127.0.0.1")
+
+
+def test_secrets_come_from_files_in_the_secrets_directory(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    (tmp_path / "durchstarten_database_url").write_text("postgresql://u:from-file@h/db\n")
+    (tmp_path / "durchstarten_kafka_sasl_password").write_text("s3cret-from-file")
+    monkeypatch.delenv("DURCHSTARTEN_DATABASE_URL", raising=False)
+    monkeypatch.delenv("DURCHSTARTEN_KAFKA_SASL_PASSWORD", raising=False)
+    monkeypatch.setenv("DURCHSTARTEN_SECRETS_DIR", str(tmp_path))
+    settings = ServiceSettings()
+    assert settings.database_url.get_secret_value() == "postgresql://u:from-file@h/db"
+    assert settings.kafka_sasl_password is not None
+    assert settings.kafka_sasl_password.get_secret_value() == "s3cret-from-file"
+    # An environment variable still wins over the file.
+    monkeypatch.setenv("DURCHSTARTEN_KAFKA_SASL_PASSWORD", "from-env")
+    assert ServiceSettings().kafka_sasl_password == SecretStr("from-env")
+
+
+def test_a_missing_secrets_directory_is_no_error(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("DURCHSTARTEN_SECRETS_DIR", str(tmp_path / "absent"))
+    monkeypatch.setenv("DURCHSTARTEN_DATABASE_URL", "postgresql://u:p@h/db")
+    assert ServiceSettings().kafka_sasl_password is None
+
+
+def test_the_broker_certificate_is_always_verified(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("DURCHSTARTEN_DATABASE_URL", "postgresql://u:p@h/db")
+    context = tls_context(ServiceSettings())
+    assert context.verify_mode == ssl.CERT_REQUIRED
+    assert context.check_hostname
+    monkeypatch.setenv("DURCHSTARTEN_KAFKA_SSL_CAFILE", str(tmp_path / "no-such-ca.pem"))
+    with pytest.raises(FileNotFoundError):
+        tls_context(ServiceSettings())

@@ -3,17 +3,40 @@
 from __future__ import annotations
 
 import json
+import os
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SecretsSettingsSource,
+    SettingsConfigDict,
+)
 
 from durchstarten.auth import AuthSettings, Role, default_role_map
 from durchstarten.events.topics import validate_provider_id
 
 ENV_PREFIX = "DURCHSTARTEN_"
+
+DEFAULT_SECRETS_DIR = Path("/run/secrets")
+"""Where container runtimes mount secret files (compose `secrets:`, Kubernetes volumes)."""
+
+
+def secrets_dir() -> Path | None:
+    """The directory of secret files, if there is one: DURCHSTARTEN_SECRETS_DIR or the default.
+
+    A setting's file is named like its variable, in lower case: the SCRAM password is read
+    from `<dir>/durchstarten_kafka_sasl_password`, the database URL from
+    `<dir>/durchstarten_database_url`. An environment variable still wins over a file, so a
+    developer's experiment needs no files.
+    """
+    configured = os.environ.get(f"{ENV_PREFIX}SECRETS_DIR")
+    directory = Path(configured) if configured else DEFAULT_SECRETS_DIR
+    return directory if directory.is_dir() else None
 
 
 class KafkaSettings(BaseSettings):
@@ -29,7 +52,15 @@ class KafkaSettings(BaseSettings):
         description="PLAINTEXT locally; SASL_SSL with SCRAM-SHA-512 in production.",
     )
     kafka_sasl_username: str | None = Field(default=None, description="SCRAM principal.")
-    kafka_sasl_password: SecretStr | None = Field(default=None, description="SCRAM password.")
+    kafka_sasl_password: SecretStr | None = Field(
+        default=None,
+        description="SCRAM password; in a container, a secret file (see `secrets_dir`).",
+    )
+    kafka_ssl_cafile: Path | None = Field(
+        default=None,
+        description="CA certificate (PEM) the broker's TLS certificate is checked against, "
+        "for SASL_SSL; none: the system's trusted CAs.",
+    )
     kafka_client_id: str | None = Field(
         default=None, description="Kafka client id; defaults to the service name."
     )
@@ -52,6 +83,24 @@ class KafkaSettings(BaseSettings):
         default_factory=lambda: ["diakonie-herford", "in-via", "awo-owl"],
         description="Provider ids with inbound and outbound topics (comma-separated or JSON).",
     )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Arguments, then the environment, then secret files, when their directory exists.
+
+        Secrets come as files, never as environment variables of an image or a compose file
+        (both are readable by anyone who can inspect the container).
+        """
+        directory = secrets_dir()
+        files = () if directory is None else (SecretsSettingsSource(settings_cls, directory),)
+        return (init_settings, env_settings, *files)
 
     @field_validator("providers", mode="before")
     @classmethod

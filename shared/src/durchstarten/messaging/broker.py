@@ -41,9 +41,7 @@ def _security(settings: KafkaSettings) -> BaseSecurity | None:
     if settings.kafka_sasl_username is None or settings.kafka_sasl_password is None:
         msg = "SASL needs DURCHSTARTEN_KAFKA_SASL_USERNAME and _PASSWORD"
         raise ValueError(msg)
-    context = (
-        ssl.create_default_context() if settings.kafka_security_protocol == "SASL_SSL" else None
-    )
+    context = tls_context(settings) if settings.kafka_security_protocol == "SASL_SSL" else None
     return SASLScram512(
         username=settings.kafka_sasl_username,
         password=settings.kafka_sasl_password.get_secret_value(),
@@ -66,8 +64,18 @@ def admin_client_options(settings: KafkaSettings) -> dict[str, Any]:
         "sasl_plain_password": settings.kafka_sasl_password.get_secret_value(),
     }
     if settings.kafka_security_protocol == "SASL_SSL":
-        options["ssl_context"] = ssl.create_default_context()
+        options["ssl_context"] = tls_context(settings)
     return options
+
+
+def tls_context(settings: KafkaSettings) -> ssl.SSLContext:
+    """A client TLS context that checks the broker's certificate and host name.
+
+    Against the county's own CA when DURCHSTARTEN_KAFKA_SSL_CAFILE names one, else against
+    the system's trusted CAs; never without verification.
+    """
+    cafile = settings.kafka_ssl_cafile
+    return ssl.create_default_context(cafile=str(cafile) if cafile is not None else None)
 
 
 def create_broker(settings: ServiceSettings, *, service: str) -> KafkaBroker:
