@@ -37,6 +37,13 @@ from durchstarten.service import ServiceRuntime
 
 log = get_logger(__name__)
 
+UNKNOWN_AFTER_HOLD = {
+    "participant": ReasonCode.UNKNOWN_PARTICIPANT,
+    "case": ReasonCode.UNKNOWN_CASE,
+    "referral": ReasonCode.UNKNOWN_REFERRAL,
+}
+"""The rejection of a held command whose `NotKnownYet("<what>:<id>")` never became known."""
+
 
 @dataclass(frozen=True)
 class Decision:
@@ -119,7 +126,18 @@ class CommandService:
     async def execute(
         self, inbound: InboundCommand, *, source: dict[str, Any] | None = None
     ) -> Outcome:
-        """Carry out one command in one transaction: held, accepted, rejected or a repeat."""
+        """Carry out one command in one transaction: held, accepted, rejected or a repeat.
+
+        What an accepted command stored (a case, access granted by a referral's answer) may
+        be what a held command waits for: the retrier is woken once it is committed.
+        """
+        outcome = await self._execute(inbound, source=source)
+        if outcome.status == "accepted":
+            self.retrier.wake()
+        return outcome
+
+    async def _execute(self, inbound: InboundCommand, *, source: dict[str, Any] | None) -> Outcome:
+        """The one transaction of `execute`: seen before, carried out, rejected or held."""
         async with connection_from(self.runtime.pool) as connection, connection.transaction():
             if not await first_time(connection, self.inbox, inbound.dedupe_key):
                 log.info("duplicate command skipped", command_id=inbound.envelope.id)
@@ -170,9 +188,8 @@ class CommandService:
             if self.clock.now() < held.hold_until:
                 return False
             what = missing.waiting_for.split(":", 1)[0]
-            reason = ReasonCode.UNKNOWN_CASE if what == "case" else ReasonCode.UNKNOWN_PARTICIPANT
             violation = RuleViolation(
-                reason,
+                UNKNOWN_AFTER_HOLD.get(what, ReasonCode.UNKNOWN_PARTICIPANT),
                 f"{what}_id",
                 f"No {what} with this id became known in time.",
                 "Die Kennung wurde nicht rechtzeitig bekannt.",
