@@ -110,6 +110,33 @@ def test_each_persons_commands_are_in_calendar_order(herford: scenario_file.Scen
         last[key] = (command.stage, command.day)
 
 
+@pytest.mark.parametrize("seed", [None, 5, 99])
+def test_a_course_provider_enrols_only_people_linked_to_it_a_stage_before(
+    herford: scenario_file.Scenario, seed: int | None
+) -> None:
+    # Courses holds an enrolment of a person not linked to the course's provider (its own
+    # registration, a sure duplicate it registered, or a referral it accepted) like one of
+    # an unknown person; the replay sends a stage only once the one before is answered.
+    history = generate(herford, seed)
+    person: dict[str, tuple[tuple[str, ...], str]] = {}
+    linked: dict[tuple[tuple[tuple[str, ...], str], str], Stage] = {}
+    for command in history.commands:
+        if command.type.startswith("register-participant"):
+            who = identity(command.data)
+            person.setdefault(f"{command.provider}/{command.data['provider_reference']}", who)
+            linked.setdefault((who, command.provider), command.stage)
+        elif command.type == "answer-referral.v1" and command.data["answer"] == "accepted":
+            assert command.person is not None
+            linked.setdefault((person[command.person], command.provider), command.stage)
+    enrolments = [c for c in history.commands if c.type == "enrol.v1"]
+    assert {c.provider for c in enrolments} == {"in-via", "awo-owl"}
+    for enrolment in enrolments:
+        assert enrolment.person is not None
+        link = linked.get((person[enrolment.person], enrolment.provider))
+        assert link is not None, enrolment
+        assert link < enrolment.stage, enrolment
+
+
 def _register(provider: str, ref: str, **changes: Any) -> Planned:
     data = {
         "provider_reference": ref,

@@ -67,7 +67,9 @@ class Stage(IntEnum):
     A provider's system works the same way: it needs the pseudonym from the registration's
     reply before it can open a case, and the referral before it can answer it. Courses that
     need nothing from coaching go along with the coaching stage (different services work in
-    parallel); an F2 place needs the placement coaching reported, so it waits for its stage.
+    parallel); a course that takes referred participants enrols once the referrals are
+    accepted (only then is the person the course provider's to enrol), and an F2 place needs
+    the placement coaching reported, so both wait for their stage.
     """
 
     REGISTER = 0
@@ -447,6 +449,9 @@ class _Generator:
             person.in_course = True
             made = self.day_between(first, last)
             answered = made + timedelta(days=self.rng.randint(1, 7))
+            if not course.referred_needs_work:
+                # A place in a group course is taken at its start, after the answer.
+                answered = max(made, min(answered, course.start - timedelta(days=1)))
             referral_id = self.uuid()
             self.add(
                 Planned(
@@ -696,8 +701,12 @@ def _dated(planned: Planned) -> Planned:
 
 
 def _course_stages(course: Course) -> tuple[Stage, Stage]:
-    """The stages of a course's enrolments and of its attendance, exams and completions."""
-    if course.module == "F2":
+    """The stages of a course's enrolments and of its attendance, exams and completions.
+
+    A course provider may enrol only people linked to it: a referred person once it has
+    accepted the referral (stage ANSWERS), so such a course enrols after that stage.
+    """
+    if course.module == "F2" or (course.referred_from is not None and course.referred > 0):
         return Stage.ENROL, Stage.COURSE_WORK
     return Stage.COACHING, Stage.COACHING
 
