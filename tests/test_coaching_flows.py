@@ -233,8 +233,13 @@ async def test_a_referral_between_two_providers_and_its_due_list(
 ) -> None:
     pid = await registered(stack, ALPHA)
     case_id = await open_case(stack, pid, ALPHA)
-    refused = await coach(stack, "open-case.v1", BETA, opening(pid, "F6", site="herford"))
-    assert refused.json()["reason"] == "unknown-participant"  # not BETA's participant (yet)
+    # Not BETA's participant (yet): answered exactly like an unknown one, held and then
+    # refused. The refusal is awaited, or BETA's acceptance below would let it through.
+    early = command("open-case.v1", BETA, opening(pid, "F6", site="herford"))
+    held = await post(stack, early, Role.PROVIDER, BETA, service="coaching")
+    assert held.status_code == 202, held.text
+    refusal = (await replies_to(stack, BETA, "coaching", {early["id"]}))[early["id"]]
+    assert refusal["data"]["reason"] == "unknown-participant"
 
     referral_id = str(uuid.uuid4())
     referral = {
@@ -274,8 +279,14 @@ async def test_a_referral_between_two_providers_and_its_due_list(
     # Each provider sees only its own cases.
     assert (await get(stack, f"/v1/cases/{case_id}", Role.PROVIDER, BETA)).status_code == 404
     assert (await get(stack, f"/v1/cases/{beta_case}", Role.PROVIDER, ALPHA)).status_code == 404
-    foreign = await coach(stack, "record-session.v1", BETA, session(case_id, "2022-04-10"))
-    assert (foreign.status_code, foreign.json()["reason"]) == (404, "unknown-case")
+    foreign = command("record-session.v1", BETA, session(case_id, "2022-04-10"))
+    held = await post(stack, foreign, Role.PROVIDER, BETA, service="coaching")
+    assert held.status_code == 202, held.text  # like a case not known yet
+    refusal = (await replies_to(stack, BETA, "coaching", {foreign["id"]}))[foreign["id"]]
+    assert (refusal["data"]["reason"], refusal["data"]["field"]) == (
+        "unknown-case",
+        "data.case_id",
+    )
 
 
 def registered_event(participant_id: str, provider: str) -> dict[str, Any]:

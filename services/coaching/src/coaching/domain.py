@@ -76,16 +76,13 @@ class ReferralView:
 
 
 def own_case(case: CaseView | None, provider: str, case_id: uuid.UUID) -> CaseView:
-    """The provider's own case; unknown (held) when not there yet, refused when another's."""
-    if case is None:
+    """The provider's own case; another's is answered exactly like one not there yet.
+
+    Both are held, and rejected with `unknown-case` when the hold expires: nothing tells
+    another provider's case ids from unknown ones.
+    """
+    if case is None or case.provider != provider:
         raise NotKnownYet(f"case:{case_id}")
-    if case.provider != provider:
-        raise RuleViolation(
-            ReasonCode.UNKNOWN_CASE,
-            "case_id",
-            "No case with this id is known to you.",
-            "Ein Fall mit dieser Kennung ist Ihnen nicht bekannt.",
-        )
     return case
 
 
@@ -118,16 +115,14 @@ def decide_open_case(
     open_modules: set[str],
     today: date,
 ) -> CaseOpened:
-    """Open a case at one of the provider's sites, one open case per module."""
-    if participant is None:
+    """Open a case at one of the provider's sites, one open case per module.
+
+    A participant not linked to the provider (registered by it, assigned to it, or handed
+    over by an accepted referral) is answered like an unknown one, before any other rule:
+    held, since the link may still be on its way, then `unknown-participant`.
+    """
+    if participant is None or provider not in participant.providers:
         raise NotKnownYet(f"participant:{command.participant_id}")
-    if provider not in participant.providers:
-        raise RuleViolation(
-            ReasonCode.UNKNOWN_PARTICIPANT,
-            "participant_id",
-            "No participant with this id is known to you.",
-            "Eine Person mit dieser Kennung ist Ihnen nicht bekannt.",
-        )
     if command.site not in sites:
         raise RuleViolation(
             ReasonCode.UNKNOWN_SITE,
@@ -224,8 +219,11 @@ def decide_referral(
 def decide_answer(
     command: AnswerReferral, *, provider: str, referral: ReferralView | None, today: date
 ) -> ReferralAnswered:
-    """The receiving provider answers (for a course type or a service: the referring one)."""
-    if referral is None:
+    """The receiving provider answers (for a course type or a service: the referring one).
+
+    A referral neither made by nor addressed to the provider is answered like an unknown one.
+    """
+    if referral is None or provider not in {referral.from_provider, referral.target_provider}:
         raise NotKnownYet(f"referral:{command.referral_id}")
     recipient = (
         referral.target_provider

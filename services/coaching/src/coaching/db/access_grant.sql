@@ -1,4 +1,6 @@
--- $1 participant_id, $2 provider (a participant erased or not yet known gets no row)
+-- $1 participant_id, $2 provider: kept even before the registration arrives; erased ones
+-- stay out
 INSERT INTO participant_access (participant_id, provider)
-SELECT participant_id, $2 FROM participants WHERE participant_id = $1
+SELECT $1, $2
+WHERE NOT EXISTS (SELECT 1 FROM erased_participants WHERE participant_id = $1)
 ON CONFLICT DO NOTHING

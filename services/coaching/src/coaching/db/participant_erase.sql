@@ -4,5 +4,7 @@ WITH tombstone AS (
     INSERT INTO erased_participants (participant_id) VALUES ($1) ON CONFLICT DO NOTHING
 ), referrals_out AS (
     DELETE FROM referrals WHERE participant_id = $1
+), access_out AS (
+    DELETE FROM participant_access WHERE participant_id = $1
 )
 DELETE FROM participants WHERE participant_id = $1
