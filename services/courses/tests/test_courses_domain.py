@@ -50,7 +50,12 @@ COURSE = domain.CourseView(
 )
 
 
-def enrol(participant: domain.ParticipantView, taken: int = 0, waiting: int = 0) -> object:
+def enrol(
+    participant: domain.ParticipantView,
+    taken: int = 0,
+    waiting: int = 0,
+    linked: frozenset[str] = frozenset({"in-via"}),
+) -> object:
     command = Enrol(
         course_id=COURSE.course_id,
         participant_id=participant.participant_id,
@@ -61,6 +66,7 @@ def enrol(participant: domain.ParticipantView, taken: int = 0, waiting: int = 0)
         provider="in-via",
         course=COURSE,
         participant=participant,
+        linked_providers=linked,
         status=None,
         places_taken=taken,
         waiting=waiting,
@@ -81,6 +87,15 @@ def test_f2_needs_work_or_training_and_no_employment_ban(
     with pytest.raises(domain.RuleViolation) as caught:
         enrol(domain.ParticipantView(uuid.uuid4(), ban, placement))
     assert caught.value.reason == reason
+
+
+def test_a_participant_not_linked_to_the_provider_is_unknown_before_any_rule() -> None:
+    # Another provider's participant, in work under a ban: neither fact may show. The answer
+    # is exactly the unknown participant's (waited for, then `unknown-participant`).
+    person = domain.ParticipantView(uuid.uuid4(), True, "employment")
+    with pytest.raises(domain.NotKnownYet) as caught:
+        enrol(person, linked=frozenset({"awo-owl"}))
+    assert caught.value.waiting_for == f"participant:{person.participant_id}"
 
 
 @pytest.mark.parametrize("placement", ["employment", "ausbildung-company", "ausbildung-school"])

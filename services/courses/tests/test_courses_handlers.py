@@ -21,8 +21,8 @@ from courses.app import MIGRATIONS
 from courses.handlers import SERVICE, CoursesHandlers
 from courses.settings import CoursesSettings
 from durchstarten.clock import Clock
-from durchstarten.events.coaching import PlacementRecorded
-from durchstarten.events.intake import ParticipantRegistered
+from durchstarten.events.coaching import PlacementRecorded, ReferralAnswered
+from durchstarten.events.intake import ParticipantErased, ParticipantRegistered, ProviderAssigned
 from durchstarten.events.reasons import ReasonCode
 from durchstarten.events.topics import COACHING_EVENTS, COURSES_EVENTS, INTAKE_EVENTS, outbound
 from durchstarten.messaging.command_service import Outcome
@@ -48,6 +48,16 @@ TODAY = date(2024, 1, 15)
 UE_CENTS = 3750  # the default funding rate: 37.50 EUR per teaching unit
 
 
+def courses_handlers(
+    runtime: ServiceRuntime, *, hold_for: timedelta = timedelta(minutes=5)
+) -> CoursesHandlers:
+    settings = runtime.settings
+    assert isinstance(settings, CoursesSettings)
+    return CoursesHandlers(
+        runtime, clock=Clock(TODAY), rates=settings.funding_rates, hold_for=hold_for
+    )
+
+
 @pytest_asyncio.fixture
 async def handlers(fresh_database_url: str, fresh_pool: asyncpg.Pool) -> CoursesHandlers:
     settings = CoursesSettings(
@@ -57,12 +67,7 @@ async def handlers(fresh_database_url: str, fresh_pool: asyncpg.Pool) -> Courses
         service=SERVICE, settings=settings, migrations=MIGRATIONS, with_outbox_relay=True
     )
     await runtime.attach_database(fresh_pool)
-    return CoursesHandlers(
-        runtime,
-        clock=Clock(TODAY),
-        rates=settings.funding_rates,
-        hold_for=timedelta(minutes=5),
-    )
+    return courses_handlers(runtime)
 
 
 async def registered(
@@ -70,13 +75,14 @@ async def registered(
     participant_id: uuid.UUID | None = None,
     *,
     employment_ban: bool = False,
+    provider: str = ALPHA,
 ) -> uuid.UUID:
     """A participant intake registered and courses learnt of."""
     participant_id = participant_id or uuid.uuid4()
     registration = example_event(
         ParticipantRegistered,
         participant_id=str(participant_id),
-        provider=ALPHA,
+        provider=provider,
         employment_ban=employment_ban,
     )
     await handlers.learn_from(event_record(INTAKE_EVENTS, registration, service="intake"))
@@ -371,3 +377,209 @@ async def test_attendance_accrues_funding_for_teaching_delivered_once_per_day(
         {"participant_id": second, "ue": 4},
         {"participant_id": first, "ue": 5},
     ]
+
+
+BOOKKEEPING = ("outbox", "processed_messages", "held_commands", "schema_migrations")
+
+
+async def domain_rows(pool: asyncpg.Pool) -> dict[str, list[str]]:
+    """Every row of courses' own tables (not the outbox, inbox or held commands)."""
+    tables = await fetch_rows(
+        pool,
+        "SELECT table_name FROM information_schema.tables"
+        " WHERE table_schema = 'public' AND NOT table_name = ANY($1::text[])",
+        list(BOOKKEEPING),
+    )
+    return {
+        table["table_name"]: sorted(
+            repr(row)
+            for row in await fetch_rows(pool, f'SELECT * FROM "{table["table_name"]}"')  # noqa: S608  # names from the catalogue
+        )
+        for table in tables
+    }
+
+
+def answer_of(reply: OutboxMessage) -> tuple[Any, ...]:
+    """A rejection without its command id: what the sender learns from it."""
+    data = reply.data
+    return (reply.topic, reply.type, data["reason"], data["field"], data["message_en"])
+
+
+async def learn(handlers: CoursesHandlers, topic: str, event: Any, service: str) -> None:
+    await handlers.learn_from(event_record(topic, event, service=service))
+
+
+async def test_another_providers_participant_is_answered_as_unknown_and_nothing_is_written(
+    handlers: CoursesHandlers, fresh_pool: asyncpg.Pool
+) -> None:
+    impatient = courses_handlers(handlers.runtime, hold_for=timedelta(0))
+    course_id = await scheduled(
+        handlers, provider=BETA, module="F2", course_type="in-work-qualification"
+    )
+    # ALPHA's participant, under an employment ban and in work: neither may show to BETA.
+    theirs = await registered(handlers, employment_ban=True)
+    placement = example_event(PlacementRecorded, participant_id=str(theirs), category="employment")
+    await learn(handlers, COACHING_EVENTS, placement, "coaching")
+    before_rows, before = await domain_rows(fresh_pool), len(await outbox_messages(fresh_pool))
+
+    foreign, foreign_outcome = await enrol(impatient, course_id, theirs, provider=BETA)
+    unknown, unknown_outcome = await enrol(impatient, course_id, uuid.uuid4(), provider=BETA)
+    assert (foreign_outcome.status, unknown_outcome.status) == ("held", "held")
+    assert await impatient.retrier.retry_all() == 2
+
+    [foreign_reply] = await replies_to(handlers, foreign)
+    [unknown_reply] = await replies_to(handlers, unknown)
+    assert answer_of(foreign_reply) == answer_of(unknown_reply)
+    assert answer_of(foreign_reply)[:4] == (
+        outbound(BETA, SERVICE),
+        "command.rejected.v1",
+        "unknown-participant",
+        "data.participant_id",
+    )
+    assert await domain_rows(fresh_pool) == before_rows
+    assert await events_since(handlers, before) == []
+    assert await fetch_rows(fresh_pool, "SELECT * FROM held_commands") == []
+
+
+async def test_every_id_bearing_command_answers_another_providers_ids_as_unknown(
+    handlers: CoursesHandlers, fresh_pool: asyncpg.Pool
+) -> None:
+    alphas_course = await scheduled(handlers, provider=ALPHA)
+    betas_course = await scheduled(handlers, provider=BETA)
+    theirs = await registered(handlers)
+    _, enrolled = await enrol(handlers, alphas_course, theirs)
+    assert enrolled.status == "accepted"
+    day = {"date": "2022-03-02", "exam_date": "2022-06-01", "issued_on": "2022-06-02"}
+    commands = {
+        "record-attendance.v1": attendance(alphas_course, theirs, day["date"], 2),
+        "record-exam-result.v1": {
+            "course_id": alphas_course,
+            "participant_id": str(theirs),
+            "exam_date": day["exam_date"],
+            "listening_reading": "B1",
+            "writing": "A2",
+            "speaking": "B1",
+        },
+        "record-certificate.v1": {
+            "course_id": alphas_course,
+            "participant_id": str(theirs),
+            "certificate": "dtz",
+            "issued_on": day["issued_on"],
+        },
+        "complete-participation.v1": {
+            "course_id": alphas_course,
+            "participant_id": str(theirs),
+            "completed_on": "2022-06-30",
+        },
+        "drop-out.v1": {
+            "course_id": alphas_course,
+            "participant_id": str(theirs),
+            "dropped_on": "2022-06-30",
+            "reason": "placed",
+        },
+        "enrol.v1": enrol_data(alphas_course, theirs),
+    }
+    before_rows, before = await domain_rows(fresh_pool), len(await outbox_messages(fresh_pool))
+
+    for type_, data in commands.items():
+        # ALPHA's course, and ALPHA's participant in BETA's own course: like unknown ids.
+        for foreign_data, unknown_data in (
+            (data, data | {"course_id": str(uuid.uuid4())}),
+            (
+                data | {"course_id": betas_course},
+                data | {"course_id": betas_course, "participant_id": str(uuid.uuid4())},
+            ),
+        ):
+            foreign, foreign_outcome = await send_command(handlers, type_, BETA, foreign_data)
+            unknown, unknown_outcome = await send_command(handlers, type_, BETA, unknown_data)
+            assert foreign_outcome.status == unknown_outcome.status, type_
+            if foreign_outcome.status == "rejected":
+                assert foreign_outcome.violation == unknown_outcome.violation, type_
+                [foreign_reply] = await replies_to(handlers, foreign)
+                [unknown_reply] = await replies_to(handlers, unknown)
+                assert answer_of(foreign_reply) == answer_of(unknown_reply), type_
+            else:  # an enrolment waits for the participant, unknown or not linked alike
+                assert foreign_outcome.status == "held", type_
+
+    assert await domain_rows(fresh_pool) == before_rows
+    added = (await outbox_messages(fresh_pool))[before:]
+    assert {(m.topic, m.type) for m in added} == {(outbound(BETA, SERVICE), "command.rejected.v1")}
+    assert {m.data["reason"] for m in added} == {"unknown-course", "not-enrolled"}
+
+
+async def test_registration_assignment_and_an_accepted_referral_link_a_provider(
+    handlers: CoursesHandlers, fresh_pool: asyncpg.Pool
+) -> None:
+    course_id = await scheduled(handlers, provider=BETA, capacity=None)
+    assigned, referred, declined, waited = (uuid.uuid4() for _ in range(4))
+
+    def answered(participant_id: uuid.UUID, answer: str) -> ReferralAnswered:
+        return example_event(
+            ReferralAnswered,
+            referral_id=str(uuid.uuid4()),
+            participant_id=str(participant_id),
+            answered_by=BETA,
+            answer=answer,
+        )
+
+    # coaching's answer may arrive before intake's registration: the link is kept anyway.
+    await learn(handlers, COACHING_EVENTS, answered(referred, "accepted"), "coaching")
+    await learn(handlers, COACHING_EVENTS, answered(declined, "declined"), "coaching")
+    for person in (assigned, referred, declined, waited):
+        await registered(handlers, person)
+    await learn(
+        handlers,
+        INTAKE_EVENTS,
+        example_event(ProviderAssigned, participant_id=str(assigned), provider=BETA),
+        "intake",
+    )
+    own = await registered(handlers, provider=BETA)
+
+    outcomes = {
+        person: (await enrol(handlers, course_id, person, provider=BETA))[1]
+        for person in (own, assigned, referred, declined, waited)
+    }
+    assert {person: outcome.status for person, outcome in outcomes.items()} == {
+        own: "accepted",
+        assigned: "accepted",
+        referred: "accepted",
+        declined: "held",
+        waited: "held",
+    }
+
+    # The assignment reaches courses after the enrolment: the held enrolment goes ahead.
+    await learn(
+        handlers,
+        INTAKE_EVENTS,
+        example_event(ProviderAssigned, participant_id=str(waited), provider=BETA),
+        "intake",
+    )
+    assert await handlers.retrier.retry_all() == 1
+    assert {person for person, state in await standing(handlers, course_id)} == {
+        own,
+        assigned,
+        referred,
+        waited,
+    }
+    assert await fetch_rows(fresh_pool, "SELECT waiting_for FROM held_commands") == [
+        {"waiting_for": f"participant:{declined}"}
+    ]
+
+    await learn(
+        handlers,
+        INTAKE_EVENTS,
+        example_event(ParticipantErased, participant_id=str(assigned)),
+        "intake",
+    )
+    await learn(
+        handlers,
+        INTAKE_EVENTS,
+        example_event(ProviderAssigned, participant_id=str(assigned), provider=ALPHA),
+        "intake",
+    )
+    assert (
+        await fetch_rows(
+            fresh_pool, "SELECT * FROM participant_providers WHERE participant_id = $1", assigned
+        )
+        == []
+    )

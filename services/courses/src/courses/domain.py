@@ -162,13 +162,21 @@ def decide_enrol(
     provider: str,
     course: CourseView | None,
     participant: ParticipantView | None,
+    linked_providers: frozenset[str],
     status: str | None,
     places_taken: int,
     waiting: int,
 ) -> ParticipantEnrolled | ParticipantWaitlisted:
-    """A place if one is free, else the end of the waitlist; F2 needs work or training."""
+    """A place if one is free, else the end of the waitlist; F2 needs work or training.
+
+    `linked_providers` may enrol the participant: the one that registered them, any
+    assigned after a sure duplicate, any that accepted a referral. Anyone else is answered
+    like a participant not known yet, before any rule that would tell of the person (their
+    places, employment ban or placement): held, since the link may still be on its way,
+    then `unknown-participant`.
+    """
     own = own_course(course, provider)
-    if participant is None:
+    if participant is None or provider not in linked_providers:
         raise NotKnownYet(f"participant:{command.participant_id}")
     if status in {"enrolled", "waitlisted", "completed"}:
         raise RuleViolation(

@@ -1,7 +1,8 @@
 """Courses' handlers: provider commands (Kafka and HTTP alike) and participant knowledge.
 
-What intake and coaching tell about participants (registration, employment ban, placements,
-erasure) decides enrolment into module F2 and removes person-level rows.
+What intake and coaching tell about participants (registration, the providers linked to
+them, employment ban, placements, erasure) decides who may enrol them, enrolment into module
+F2, and removes person-level rows.
 """
 
 from __future__ import annotations
@@ -12,11 +13,11 @@ from typing import ClassVar
 
 import asyncpg
 
-from courses import domain, repository
+from courses import domain, links, repository
 from courses.settings import FundingRate
 from durchstarten.clock import Clock
 from durchstarten.events import Event
-from durchstarten.events.coaching import PlacementRecorded
+from durchstarten.events.coaching import PlacementRecorded, ReferralAnswered
 from durchstarten.events.courses import (
     CompleteParticipation,
     DropOut,
@@ -27,8 +28,9 @@ from durchstarten.events.courses import (
     RecordExamResult,
     ScheduleCourse,
 )
-from durchstarten.events.intake import ParticipantErased, ParticipantRegistered
+from durchstarten.events.intake import ParticipantErased, ParticipantRegistered, ProviderAssigned
 from durchstarten.events.topics import ServiceName
+from durchstarten.events.values import ReferralAnswer
 from durchstarten.messaging.command_service import CommandService
 from durchstarten.messaging.commands import InboundCommand
 from durchstarten.service import ServiceRuntime
@@ -98,6 +100,9 @@ class CoursesHandlers(CommandService):
                     provider=provider,
                     course=course,
                     participant=await repository.participant(connection, command.participant_id),
+                    linked_providers=await links.linked_providers(
+                        connection, command.participant_id
+                    ),
                     status=status,
                     places_taken=taken,
                     waiting=waiting,
@@ -234,12 +239,22 @@ class CoursesHandlers(CommandService):
         return course, await repository.status(connection, course_id, participant_id)
 
     async def learn(self, connection: asyncpg.Connection, event: Event | None) -> None:
-        """Participants, their employment ban and placements, and erasure."""
+        """Participants, the providers that may enrol them, their placements, and erasure.
+
+        A provider may enrol a person it registered, was assigned to after a sure
+        duplicate, or accepted by referral (for a course type or a service, the referring
+        provider answers, and it is linked already).
+        """
         match event:
             case ParticipantRegistered():
                 await repository.upsert_participant(
                     connection, event.participant_id, event.entry_date, event.employment_ban
                 )
+                await links.link_provider(connection, event.participant_id, event.provider)
+            case ProviderAssigned():
+                await links.link_provider(connection, event.participant_id, event.provider)
+            case ReferralAnswered(answer=ReferralAnswer.ACCEPTED):
+                await links.link_provider(connection, event.participant_id, event.answered_by)
             case PlacementRecorded():
                 await repository.set_placement(
                     connection, event.participant_id, event.category.value
