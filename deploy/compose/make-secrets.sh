@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Writes the secret files docker-compose.yml reads, with fresh random values, into
+# ./secrets/ beside docker-compose.yml (or the folder given as $1):
+#
+#   postgres-superuser-password       PostgreSQL's superuser (POSTGRES_PASSWORD_FILE)
+#   database-url.<service>            each service's own database URL, with its password
+#   intake-vault-key                  32 random bytes, base64: wraps every participant's key
+#   kafka-admin                       the broker's super user (topics, ACLs, credentials)
+#   kafka-service.<service>           each service's SCRAM password
+#   kafka-provider.<provider>         each provider's SCRAM password, to hand to that provider
+#
+# A file that exists is never changed, so running it again only adds what is missing (a new
+# provider in DURCHSTARTEN_PROVIDERS, say). The folder is the owner's alone (0700) and holds
+# a .gitignore of `*`; the files are 0644 so the containers' users can read their bind mounts.
+# Back up intake-vault-key apart from the database: without it no identity can be read again.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+target=${1:-$here/../../secrets}
+providers=${DURCHSTARTEN_PROVIDERS:-diakonie-herford,in-via,awo-owl}
+services=(intake coaching courses reporting)
+
+random_hex() {
+  head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n'
+}
+
+write() {
+  local file=$target/$1 value=$2
+  if [[ -e $file ]]; then
+    echo "kept     $file"
+  else
+    printf '%s\n' "$value" >"$file"
+    chmod 644 "$file"
+    echo "written  $file"
+  fi
+}
+
+mkdir -p "$target"
+chmod 700 "$target"
+[[ -e $target/.gitignore ]] || printf '# Secrets: never committed.\n*\n' >"$target/.gitignore"
+
+write postgres-superuser-password "$(random_hex)"
+for service in "${services[@]}"; do
+  write "database-url.$service" \
+    "postgresql://$service:$(random_hex)@postgres:5432/durchstarten_$service"
+done
+write intake-vault-key "$(head -c 32 /dev/urandom | base64)"
+write kafka-admin "$(random_hex)"
+for service in "${services[@]}"; do
+  write "kafka-service.$service" "$(random_hex)"
+done
+for provider in ${providers//,/ }; do
+  write "kafka-provider.$provider" "$(random_hex)"
+done
