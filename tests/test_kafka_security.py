@@ -4,10 +4,17 @@ Identity comes from the topic (DESIGN.md), so these tests try what an adversary 
 provider writing another provider's inbound topic, reading another's replies, forging
 domain events, using a service's consumer group; a client with a wrong password; a client
 without any authentication. Each attempt must fail and leave nothing on the topic.
+
+The same boundary holds on the broker's SASL_SSL listener, which adds what TLS is for: a
+client that does not trust the stack's CA never completes the handshake, and a client that
+speaks no TLS to it gets nowhere.
 """
 
 from __future__ import annotations
 
+import asyncio
+import ssl
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,7 +27,9 @@ from aiokafka.errors import (
 
 from durchstarten.events.topics import INTAKE_EVENTS, inbound, outbound
 from durchstarten.messaging.access import (
+    ADMIN,
     Acl,
+    KafkaAccess,
     Operation,
     PatternType,
     ResourceType,
@@ -30,10 +39,20 @@ from durchstarten.messaging.access import (
 )
 from durchstarten_deploy.stack import Stack
 from durchstarten_deploy.testing import TEST_PROVIDERS
+from durchstarten_deploy.tls import make_broker_tls
 
 pytestmark = pytest.mark.integration
 
 ALPHA, BETA = TEST_PROVIDERS
+
+
+@pytest.fixture
+def tls(stack: Stack) -> KafkaAccess:
+    """Every principal's access through the broker's SASL_SSL listener."""
+    access = stack.tls_access
+    if access is None:  # DURCHSTARTEN_TEST_KAFKA names a broker that is not ours
+        pytest.skip("the broker in use has no TLS listener of the stack's")
+    return access
 
 
 async def end_offsets(stack: Stack, topic: str) -> dict[TopicPartition, int]:
@@ -57,11 +76,11 @@ async def produce_as(options: dict[str, Any], topic: str) -> None:
     producer = AIOKafkaProducer(
         acks="all", enable_idempotence=True, request_timeout_ms=15000, **options
     )
-    await producer.start()
     try:
+        await producer.start()
         await producer.send_and_wait(topic, b'{"forged": true}', key=b"k")
     finally:
-        await producer.stop()
+        await producer.stop()  # also after a refused start: it closes what start opened
 
 
 async def read_as(options: dict[str, Any], topic: str, group: str | None) -> int:
@@ -69,8 +88,8 @@ async def read_as(options: dict[str, Any], topic: str, group: str | None) -> int
     consumer = AIOKafkaConsumer(
         topic, group_id=group, auto_offset_reset="earliest", enable_auto_commit=False, **options
     )
-    await consumer.start()
     try:
+        await consumer.start()
         batch = await consumer.getmany(timeout_ms=3000)
         return sum(len(records) for records in batch.values())
     finally:
@@ -132,6 +151,67 @@ async def test_a_wrong_password_and_no_authentication_are_refused_and_write_noth
     assert await end_offsets(stack, topic) == before
 
 
+async def test_over_tls_a_provider_writes_its_own_inbound_topic_but_not_another_providers(
+    stack: Stack, tls: KafkaAccess
+) -> None:
+    options = tls.provider(ALPHA)
+    assert options["security_protocol"] == "SASL_SSL"
+    assert options["bootstrap_servers"] != stack.bootstrap  # the TLS listener, not the other
+    theirs = inbound(BETA, "intake")
+    before = await end_offsets(stack, theirs)
+    with pytest.raises(TopicAuthorizationFailedError):
+        await produce_as(options, theirs)
+    assert await end_offsets(stack, theirs) == before
+    mine = inbound(ALPHA, "coaching")
+    before_mine = await end_offsets(stack, mine)
+    await produce_as(tls.provider(ALPHA), mine)  # a bad command: coaching parks it
+    after_mine = await end_offsets(stack, mine)
+    assert sum(after_mine.values()) == sum(before_mine.values()) + 1
+
+
+async def handshake(bootstrap: str, context: ssl.SSLContext, server_hostname: str | None) -> None:
+    """A bare TLS handshake with the listener at `bootstrap` (no Kafka request on top)."""
+    host, port = bootstrap.rsplit(":", 1)
+    _, writer = await asyncio.open_connection(
+        host, int(port), ssl=context, server_hostname=server_hostname or host
+    )
+    writer.close()
+    await writer.wait_closed()
+
+
+async def test_a_client_that_does_not_trust_the_stacks_ca_fails_the_tls_handshake(
+    stack: Stack, tls: KafkaAccess
+) -> None:
+    # The system's CAs never signed the broker's certificate.
+    with pytest.raises(ssl.SSLCertVerificationError, match="certificate verify failed"):
+        await handshake(tls.bootstrap, ssl.create_default_context(), None)
+    # Trusting the CA is not enough: the certificate must name the host the client asked for.
+    with pytest.raises(ssl.SSLCertVerificationError, match="mismatch"):
+        await handshake(tls.bootstrap, tls.ssl_context(), "kafka.example.org")
+    await handshake(tls.bootstrap, tls.ssl_context(), None)  # the stack's CA, the right host
+
+    topic = inbound(ALPHA, "intake")
+    before = await end_offsets(stack, topic)
+    untrusting = tls.provider(ALPHA) | {"ssl_context": ssl.create_default_context()}
+    with pytest.raises(KafkaConnectionError):  # aiokafka's word for "no broker would talk"
+        await produce_as(untrusting, topic)
+    assert await end_offsets(stack, topic) == before
+
+
+async def test_a_client_without_tls_on_the_tls_port_writes_nothing(
+    stack: Stack, tls: KafkaAccess
+) -> None:
+    topic = inbound(ALPHA, "intake")
+    before = await end_offsets(stack, topic)
+    with pytest.raises(KafkaConnectionError):
+        await produce_as({"bootstrap_servers": tls.bootstrap}, topic)  # PLAINTEXT
+    in_the_clear = stack.access.provider(ALPHA) | {"bootstrap_servers": tls.bootstrap}
+    assert in_the_clear["security_protocol"] == "SASL_PLAINTEXT"
+    with pytest.raises(KafkaConnectionError):  # the right login, but not inside TLS
+        await produce_as(in_the_clear, topic)
+    assert await end_offsets(stack, topic) == before
+
+
 def test_the_declaration_gives_providers_only_their_own_prefixes() -> None:
     acls = declared_acls(["alpha", "beta"])
     alpha = [a for a in acls if a.principal == provider_principal("alpha")]
@@ -156,3 +236,33 @@ def test_the_declaration_gives_providers_only_their_own_prefixes() -> None:
     )  # ... but never writes them
     with pytest.raises(ValueError, match="service names"):
         declared_acls(["intake"])  # its groups would be intake's own
+
+
+def test_access_options_keep_their_shape_and_add_tls_only_with_a_ca(tmp_path: Path) -> None:
+    principal = provider_principal("alpha")
+    plain = KafkaAccess("127.0.0.1:9092", {ADMIN: "root", principal: "secret"})
+    assert plain.provider("alpha") == {
+        "bootstrap_servers": "127.0.0.1:9092",
+        "security_protocol": "SASL_PLAINTEXT",
+        "sasl_mechanism": "SCRAM-SHA-512",
+        "sasl_plain_username": principal,
+        "sasl_plain_password": "secret",
+    }
+    assert KafkaAccess("127.0.0.1:9092").options() == {"bootstrap_servers": "127.0.0.1:9092"}
+    with pytest.raises(ValueError, match="no CA file"):
+        plain.ssl_context()
+
+    secure = plain.over_tls("127.0.0.1:9093", make_broker_tls(tmp_path / "tls").ca_file)
+    options = secure.provider("alpha")
+    context = options.pop("ssl_context")
+    assert options == plain.provider("alpha") | {
+        "bootstrap_servers": "127.0.0.1:9093",
+        "security_protocol": "SASL_SSL",
+    }
+    assert context.verify_mode == ssl.CERT_REQUIRED
+    assert context.check_hostname
+    (trusted,) = context.get_ca_certs()  # the stack's CA, and not the system's
+    subject = dict(entry for rdn in trusted["subject"] for entry in rdn)
+    assert subject["organizationName"] == "Durchstarten local stack"
+    assert "bootstrap_servers" not in secure.admin_options()
+    assert secure.admin_options()["security_protocol"] == "SASL_SSL"

@@ -9,6 +9,10 @@ at storage format time, `--add-scram`), the StandardAuthorizer allows nothing wi
 and the controller listener takes only the admin (SASL PLAIN: KRaft's controllers cannot
 check SCRAM, whose credentials live in the metadata they serve). PLAINTEXT without any
 authentication is an explicit opt-out for a developer's experiment (`users=None`).
+
+With `tls_port`, a second client listener there speaks SASL_SSL (SCRAM inside TLS), as
+production does; its CA and certificate are made anew at every start (`tls.py`). The
+SASL_PLAINTEXT listener stays: the local services use it, and it binds to 127.0.0.1 only.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from durchstarten_deploy.processes import (
     wait_until,
     write_private,
 )
+from durchstarten_deploy.tls import BrokerTls, make_broker_tls
 
 POM = Path(__file__).resolve().parents[2] / "kafka" / "pom.xml"
 
@@ -85,16 +90,41 @@ class KafkaNode:
     users: dict[str, str] | None = None
     """SCRAM users and their passwords (the admin among them); None: PLAINTEXT, no auth."""
     process: subprocess.Popen[bytes] | None = None
+    tls_port: int | None = None
+    """An extra SASL_SSL listener on this port (needs `users`); None: none."""
+    tls: BrokerTls | None = None
+    """The TLS listener's CA and keystore, made by `start`."""
 
     @property
     def access(self) -> KafkaAccess:
-        """How clients reach this node, as each user."""
+        """How clients reach this node, as each user (the SASL_PLAINTEXT listener)."""
         return KafkaAccess(self.bootstrap, self.users or {})
 
     @property
     def bootstrap(self) -> str:
         """The bootstrap address clients use."""
         return f"127.0.0.1:{self.port}"
+
+    @property
+    def tls_bootstrap(self) -> str | None:
+        """The bootstrap address of the SASL_SSL listener, if there is one."""
+        return None if self.tls_port is None else f"127.0.0.1:{self.tls_port}"
+
+    @property
+    def ca_file(self) -> Path | None:
+        """The CA certificate (PEM) TLS clients trust, if there is a TLS listener."""
+        return None if self.tls_port is None else self._tls_directory / "ca.pem"
+
+    @property
+    def tls_access(self) -> KafkaAccess | None:
+        """How clients reach this node through TLS (SASL_SSL), as each user; None: no TLS."""
+        if self.tls_bootstrap is None or self.ca_file is None:
+            return None
+        return self.access.over_tls(self.tls_bootstrap, self.ca_file)
+
+    @property
+    def _tls_directory(self) -> Path:
+        return self.directory / "tls"
 
     @property
     def log_file(self) -> Path:
@@ -168,11 +198,15 @@ class KafkaNode:
         admin = self.users[ADMIN]
         scram = "org.apache.kafka.common.security.scram.ScramLoginModule"
         plain = "org.apache.kafka.common.security.plain.PlainLoginModule"
+        clients = [f"CLIENTS://127.0.0.1:{self.port}"]
+        protocols = ["CLIENTS:SASL_PLAINTEXT"]
+        if self.tls_port is not None:
+            clients.append(f"CLIENTS_TLS://127.0.0.1:{self.tls_port}")
+            protocols.append("CLIENTS_TLS:SASL_SSL")
         return [
-            f"listeners=CLIENTS://127.0.0.1:{self.port},"
-            f"CONTROLLER://127.0.0.1:{self.controller_port}",
-            f"advertised.listeners=CLIENTS://127.0.0.1:{self.port}",
-            "listener.security.protocol.map=CLIENTS:SASL_PLAINTEXT,CONTROLLER:SASL_PLAINTEXT",
+            f"listeners={','.join(clients)},CONTROLLER://127.0.0.1:{self.controller_port}",
+            f"advertised.listeners={','.join(clients)}",
+            f"listener.security.protocol.map={','.join(protocols)},CONTROLLER:SASL_PLAINTEXT",
             "inter.broker.listener.name=CLIENTS",
             "sasl.mechanism.inter.broker.protocol=SCRAM-SHA-512",
             "listener.name.clients.sasl.enabled.mechanisms=SCRAM-SHA-512",
@@ -185,6 +219,27 @@ class KafkaNode:
             "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer",
             "allow.everyone.if.no.acl.found=false",
             f"super.users=User:{ADMIN}",
+            *self._tls_lines(scram),
+        ]
+
+    def _tls_lines(self, scram: str) -> list[str]:
+        """The SASL_SSL listener's settings: SCRAM inside TLS with the stack's keystore."""
+        if self.tls_port is None:
+            return []
+        if self.tls is None:
+            msg = "the TLS material is made at start"
+            raise StackError(msg)
+        prefix = "listener.name.clients_tls"
+        return [
+            f"{prefix}.sasl.enabled.mechanisms=SCRAM-SHA-512",
+            # A server-side login: the SCRAM credentials are checked against the metadata's
+            # (`--add-scram`); no broker connects out through this listener.
+            f"{prefix}.scram-sha-512.sasl.jaas.config={scram} required;",
+            f"{prefix}.ssl.keystore.type={self.tls.keystore_type}",
+            f"{prefix}.ssl.keystore.location={self.tls.keystore}",
+            f"{prefix}.ssl.keystore.password={self.tls.keystore_password}",
+            # Clients prove who they are with SCRAM, not with certificates.
+            f"{prefix}.ssl.client.auth=none",
         ]
 
     def _java(self, *args: str) -> list[str]:
@@ -201,7 +256,16 @@ class KafkaNode:
         ]
 
     def start(self, *, timeout_s: float = 90.0) -> None:
-        """Format storage if new, start the node, and wait for a metadata answer."""
+        """Format storage if new, start the node, and wait for a metadata answer.
+
+        With a TLS listener, its CA and keystore are made first, and readiness includes a
+        metadata answer through TLS (so a broken TLS set-up fails here, not in a client).
+        """
+        if self.tls_port is not None:
+            if self.users is None:
+                msg = "a TLS listener needs SCRAM users (SASL_SSL); PLAINTEXT has none"
+                raise StackError(msg)
+            self.tls = make_broker_tls(self._tls_directory)
         config = self._write_config()
         if not (self.directory / "data" / "meta.properties").exists():
             cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
@@ -223,22 +287,28 @@ class KafkaNode:
             if result.returncode != 0:
                 msg = f"formatting Kafka storage failed:\n{result.stdout}{result.stderr}"
                 raise StackError(msg)
-        stdout = (self.directory / "stdout.log").open("ab")
-        self.process = subprocess.Popen(  # our own command line
-            self._java("kafka.Kafka", str(config)),
-            stdout=stdout,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,  # Ctrl-C in a terminal reaches us, not the JVM directly
-        )
+        # The JVM gets a copy of the descriptor; ours is closed once it runs.
+        with (self.directory / "stdout.log").open("ab") as stdout:
+            self.process = subprocess.Popen(  # our own command line
+                self._java("kafka.Kafka", str(config)),
+                stdout=stdout,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,  # Ctrl-C in a terminal reaches us, not the JVM directly
+            )
         (self.directory / "kafka.pid").write_text(str(self.process.pid))
 
         def ready() -> bool:
             if self.process is not None and self.process.poll() is not None:
                 msg = f"Kafka exited with code {self.process.returncode}; see {self.log_file}"
                 raise StackError(msg)
-            return port_open(self.port) and asyncio.run(
+            if not port_open(self.port) or not asyncio.run(
                 broker_ready(self.bootstrap, client_options=self.access.admin_options())
+            ):
+                return False
+            tls = self.tls_access
+            return tls is None or asyncio.run(
+                broker_ready(tls.bootstrap, client_options=tls.admin_options())
             )
 
         wait_until(ready, timeout_s=timeout_s, what="Kafka", log=self.log_file)

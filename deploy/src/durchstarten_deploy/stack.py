@@ -147,6 +147,11 @@ class Stack:
             return self.kafka.access
         return KafkaAccess(self.bootstrap)
 
+    @property
+    def tls_access(self) -> KafkaAccess | None:
+        """The same principals through our broker's SASL_SSL listener; None: it has none."""
+        return None if self.kafka is None else self.kafka.tls_access
+
     def kafka_settings(self, principal: str = ADMIN) -> dict[str, Any]:
         """The `KafkaSettings` fields that connect as `principal` (the admin by default)."""
         fields: dict[str, Any] = {"kafka_bootstrap_servers": self.bootstrap}
@@ -199,6 +204,9 @@ class Stack:
                 port=port,
                 controller_port=free_port(),
                 users=users,
+                # SASL_SSL beside SASL_PLAINTEXT, as production speaks it; the services
+                # keep the plaintext listener on 127.0.0.1.
+                tls_port=free_port() if self.kafka_security else None,
             )
             self.kafka.start()
         if not self.database_url:

@@ -11,18 +11,22 @@ StandardAuthorizer (with `allow.everyone.if.no.acl.found=false`) allows exactly 
   consumer groups named `<service>` or `<service>.*`.
 
 Identity-from-the-topic (DESIGN.md) holds because nobody else can write a provider's topic.
+`KafkaAccess` says how each principal connects: SASL_PLAINTEXT on the local stack's own
+listener, SASL_SSL (checked against the stack's CA) on its TLS listener.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ssl
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import IntEnum
 from pathlib import Path
 from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.helpers import create_ssl_context
 from aiokafka.protocol.admin import CreateAclsRequest
 
 from durchstarten.events.topics import (
@@ -161,22 +165,55 @@ class KafkaAccess:
     """How to reach the broker as each principal: the bootstrap servers and SCRAM passwords.
 
     No passwords: the broker runs PLAINTEXT without authentication (an explicit opt-out).
+    A CA file: `bootstrap` is a TLS listener, and clients check the broker's certificate and
+    host name against that CA (SASL_SSL), never against the system's CAs and never without
+    verification. `over_tls` gives the same principals through a node's TLS listener.
     """
 
     bootstrap: str
     passwords: Mapping[str, str] = field(default_factory=dict)
+    cafile: Path | None = None
+    """The CA certificate (PEM) that signed the broker's; None: no TLS."""
 
     @property
     def secured(self) -> bool:
         """Whether clients authenticate (SASL/SCRAM)."""
         return bool(self.passwords)
 
+    @property
+    def tls(self) -> bool:
+        """Whether clients speak TLS to `bootstrap`."""
+        return self.cafile is not None
+
+    @property
+    def security_protocol(self) -> str:
+        """Kafka's `security.protocol` of these clients (librdkafka and Java name it so too)."""
+        if self.secured:
+            return "SASL_SSL" if self.tls else "SASL_PLAINTEXT"
+        return "SSL" if self.tls else "PLAINTEXT"
+
+    def over_tls(self, bootstrap: str, cafile: Path) -> KafkaAccess:
+        """The same principals and passwords through the TLS listener at `bootstrap`."""
+        return replace(self, bootstrap=bootstrap, cafile=cafile)
+
+    def ssl_context(self) -> ssl.SSLContext:
+        """A client TLS context that trusts `cafile` only and checks the host name."""
+        if self.cafile is None:
+            msg = "no CA file: this access does not use TLS"
+            raise ValueError(msg)
+        context: ssl.SSLContext = create_ssl_context(cafile=str(self.cafile))
+        return context
+
     def options(self, principal: str = ADMIN) -> dict[str, Any]:
         """Aiokafka client options (bootstrap included) for `principal`."""
         options: dict[str, Any] = {"bootstrap_servers": self.bootstrap}
+        if self.security_protocol != "PLAINTEXT":
+            options["security_protocol"] = self.security_protocol
+        if self.tls:
+            # A context of its own per client: cheap, and no client can change another's.
+            options["ssl_context"] = self.ssl_context()
         if self.secured:
             options |= {
-                "security_protocol": "SASL_PLAINTEXT",
                 "sasl_mechanism": "SCRAM-SHA-512",
                 "sasl_plain_username": principal,
                 "sasl_plain_password": self.passwords[principal],
@@ -194,13 +231,18 @@ class KafkaAccess:
         return options
 
     @classmethod
-    def from_directory(cls, bootstrap: str, secrets: Path) -> KafkaAccess:
-        """The local stack's access: one `kafka-<principal>` file per password in `secrets`."""
+    def from_directory(
+        cls, bootstrap: str, secrets: Path, *, cafile: Path | None = None
+    ) -> KafkaAccess:
+        """The local stack's access: one `kafka-<principal>` file per password in `secrets`.
+
+        With `cafile`, `bootstrap` is the stack's TLS listener (`KafkaNode.tls_bootstrap`).
+        """
         passwords = {
             path.name.removeprefix("kafka-"): path.read_text().strip()
             for path in sorted(secrets.glob("kafka-*"))
         }
-        return cls(bootstrap, passwords)
+        return cls(bootstrap, passwords, cafile)
 
 
 class AclSetupError(RuntimeError):
