@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from aiokafka.errors import (
     KafkaConnectionError,
     TopicAuthorizationFailedError,
 )
+from tests.support import eventually
 
 from durchstarten.events.topics import INTAKE_EVENTS, inbound, outbound
 from durchstarten.messaging.access import (
@@ -114,6 +116,43 @@ async def test_a_provider_writes_its_own_inbound_topic_but_not_another_providers
     await produce_as(stack.access.provider(ALPHA), mine)  # a bad command: coaching parks it
     after_mine = await end_offsets(stack, mine)
     assert sum(after_mine.values()) == sum(before_mine.values()) + 1
+
+
+async def test_the_broker_logs_a_refusal_with_who_and_what_but_not_the_payload(
+    stack: Stack,
+) -> None:
+    """The county's IT security officer reads refusals in the broker log, not the data."""
+    if stack.kafka is None:
+        pytest.skip("the broker in use is not ours; its log is elsewhere")
+    marker = f"payload-{uuid.uuid4().hex}"
+    theirs = inbound(BETA, "coaching")
+    producer = AIOKafkaProducer(
+        acks="all",
+        enable_idempotence=True,
+        request_timeout_ms=15000,
+        **stack.access.provider(ALPHA),
+    )
+    try:
+        await producer.start()
+        with pytest.raises(TopicAuthorizationFailedError):
+            await producer.send_and_wait(theirs, marker.encode(), key=b"k")
+    finally:
+        await producer.stop()
+    # StandardAuthorizer's audit line (logger kafka.authorizer.logger, denials at INFO):
+    # "Principal = User:<p> is Denied operation = <OP> from host = ... on resource =
+    # Topic:LITERAL:<topic> ..."; the producer is refused at the metadata step (DESCRIBE)
+    # or at the write (WRITE).
+    denied = f"Principal = User:{provider_principal(ALPHA)} is Denied operation = "
+    log = stack.kafka.log_file
+
+    async def refusal_logged() -> bool:
+        return any(
+            denied in line and f"Topic:LITERAL:{theirs}" in line
+            for line in log.read_text(errors="replace").splitlines()
+        )
+
+    await eventually(refusal_logged, what="the broker's log of the refused write")
+    assert marker not in log.read_text(errors="replace")
 
 
 async def test_a_provider_cannot_forge_domain_events(stack: Stack) -> None:

@@ -71,8 +71,14 @@ def up(stack: Stack) -> None:
         pids["kafka"] = stack.kafka.process.pid
     if stack.postgres is not None and stack.postgres.process is not None:
         pids["postgres"] = stack.postgres.process.pid
+    tls = stack.tls_access
     state: dict[str, Any] = {
         "kafka_bootstrap": stack.bootstrap,
+        # Where a provider's own client connects as its principal: SCRAM inside TLS, the
+        # broker checked against this CA; passwords are the files in secrets/.
+        "kafka_tls_bootstrap": tls.bootstrap if tls is not None else None,
+        "kafka_ca_file": str(tls.cafile) if tls is not None and tls.cafile else None,
+        "kafka_secrets": str(stack.state_dir / "secrets"),
         "services": {name: s.url for name, s in stack.services.items()},
         "pids": pids,
         # `down` signals a pid only while it still runs the same command line: after a
@@ -175,7 +181,13 @@ def run(stack: Stack, *, seed: int | None = None) -> None:
         _say("The system is running.")
         for name, service in stack.services.items():
             _say(f"  {name:10} {service.url}/docs   (health: {service.url}/health/ready)")
-        _say(f"  Kafka      {stack.bootstrap}")
+        _say(
+            f"  Kafka      {stack.bootstrap}   "
+            f"(SASL/SCRAM-SHA-512; logins in {stack.state_dir}/secrets)"
+        )
+        tls = stack.tls_access
+        if tls is not None:
+            _say(f"  Kafka TLS  {tls.bootstrap}   (SASL_SSL; CA {tls.cafile})")
         reporting = stack.services["reporting"].url
         _say(f"  report     {reporting}/v1/reports/outcomes?year=2022&quarter=4")
         _say(
