@@ -22,6 +22,7 @@ from reporting.audit import (
     audit,
     interval,
 )
+from reporting.audit_collect import allowed_scopes, audiences, derived_problems, file_problems
 from reporting.audit_model import (
     CATEGORIES,
     MODULES,
@@ -525,3 +526,30 @@ def test_an_unbounded_cell_is_safe() -> None:
     (found,) = audit(model, RULE).findings
     assert found.safe
     assert found.interval.upper == INF
+
+
+# -- the collector's rules: scopes per role, files and rates ---------------------------------
+
+
+def test_each_role_is_audited_over_the_scopes_the_api_gives_it() -> None:
+    providers = ["diakonie", "in-via"]
+    scopes = {a.name: allowed_scopes(a.principal, providers) for a in audiences(providers)}
+    assert scopes == {
+        "ministry": [None],
+        "coordinator": [None, "diakonie", "in-via"],
+        "provider diakonie": ["diakonie"],
+        "provider in-via": ["in-via"],
+    }
+
+
+def test_files_carry_the_numbers_of_the_json_and_rates_follow_their_counts() -> None:
+    people = [Person("herford", 1) for _ in range(5)] + [Person("buende", 1)]
+    people[0].placements.append(("diakonie", "employment", "herford", 1))
+    report = {"report": "outcomes", **outcomes(people, 1, None, 3), "min_cell_count": 3}
+    report |= {"placement_rate_reached": 0.2, "placement_rate_exited": None}
+    assert file_problems(report) == []
+    publication = Publication("outcomes", report, None, year=YEAR, quarter=1)
+    # "placed" is 1, hidden: the rate 1/5 would give it away.
+    assert derived_problems(publication) == [
+        f"{publication.source}: placement_rate_reached published over a hidden count"
+    ]

@@ -1,0 +1,117 @@
+"""`python -m reporting audit`: audit what reporting would publish now, role by role.
+
+Reads the live projection in one snapshot (the settings' database), gathers everything the
+ministry, the county coordinator and each configured provider can fetch, and prints each
+role's unsafe cells; exits 1 when any cell is unsafe or a file or rate shows a hidden count.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from durchstarten.db.pool import create_pool
+from reporting.audit import ProtectionRule
+from reporting.audit_collect import RoleAudit, audiences, audit_audience, collect
+from reporting.settings import ReportingSettings
+from reporting.versions import reading
+
+
+def parser() -> argparse.ArgumentParser:
+    """The command's options."""
+    options = argparse.ArgumentParser(
+        prog="python -m reporting audit",
+        description="Audit every table reporting would publish now with linear programming.",
+    )
+    options.add_argument(
+        "--last-year",
+        type=int,
+        default=datetime.now(UTC).year,
+        help="last year of the period family (default: this year); the first is 2019",
+    )
+    options.add_argument(
+        "--threshold", type=int, default=None, help="default: DURCHSTARTEN_MIN_CELL_COUNT"
+    )
+    options.add_argument(
+        "--reach", type=int, default=None, help="least upper end of a small cell's interval"
+    )
+    options.add_argument("--min-width", type=int, default=1, help="least width of an interval")
+    options.add_argument(
+        "--hidden-minimum",
+        type=int,
+        default=0,
+        help="what a marker tells: the hidden count is at least this (0: zeros may be hidden)",
+    )
+    options.add_argument(
+        "--integer", action="store_true", help="solve integer programmes (slower, exact)"
+    )
+    options.add_argument(
+        "--role",
+        action="append",
+        default=None,
+        help="ministry, coordinator or a provider id (repeatable; default: all)",
+    )
+    options.add_argument(
+        "--skip-files", action="store_true", help="do not compare the CSV and XLSX files"
+    )
+    return options
+
+
+async def audit_now(
+    settings: ReportingSettings,
+    rule: ProtectionRule,
+    *,
+    last_year: int,
+    roles: Sequence[str] | None = None,
+    check_files: bool = True,
+) -> list[RoleAudit]:
+    """Collect in one read snapshot, then audit each chosen role."""
+    providers = list(settings.providers)
+    pool = await create_pool(settings.database_url.get_secret_value(), min_size=1, max_size=1)
+    try:
+        async with reading(pool) as connection:
+            collection = await collect(
+                connection,
+                providers=providers,
+                last_year=last_year,
+                min_cell_count=rule.threshold,
+                check_files=check_files,
+            )
+    finally:
+        await pool.close()
+    chosen = [
+        a
+        for a in audiences(providers)
+        if roles is None or a.name in roles or a.name.removeprefix("provider ") in roles
+    ]
+    return [
+        audit_audience(collection, a, providers=providers, last_year=last_year, rule=rule)
+        for a in chosen
+    ]
+
+
+def run_audit(argv: Sequence[str], settings: ReportingSettings | None = None) -> int:
+    """Run the command; 0 when every role's tables are safe, 1 otherwise."""
+    args = parser().parse_args(list(argv))
+    settings = settings or ReportingSettings()
+    rule = ProtectionRule(
+        threshold=args.threshold or settings.min_cell_count,
+        reach=args.reach,
+        min_width=args.min_width,
+        hidden_minimum=args.hidden_minimum,
+        integer=args.integer,
+    )
+    results = asyncio.run(
+        audit_now(
+            settings,
+            rule,
+            last_year=args.last_year,
+            roles=args.role,
+            check_files=not args.skip_files,
+        )
+    )
+    for result in results:
+        print(result.summary())  # the command's output
+    return 0 if all(r.ok for r in results) else 1

@@ -1,0 +1,373 @@
+"""What each role can fetch from reporting, gathered for the disclosure audit, and its verdict.
+
+The collector calls the report functions the API serves, for every period of the family
+(every quarter of the years from the API's first to `last_year`, every year) and every
+scope the role may ask for (`reporting.report_routes.scope_of` decides, as for a request),
+plus the dashboard, the participant count and the frozen snapshots where the role may
+read them. Each report is computed twice in the same read snapshot: as published, and
+with threshold 1 (nothing suppressed), which is the truth the auditor compares against.
+CSV and XLSX are checked to carry the same numbers as the JSON (so they need no audit of
+their own), and rates to be withheld whenever a count behind them is hidden.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+import asyncpg
+from fastapi import HTTPException
+from openpyxl import load_workbook  # type: ignore[import-untyped]  # ships no type information
+
+from durchstarten.auth import Principal, Role
+from reporting.audit import AuditReport, InconsistentModel, ProtectionRule, audit
+from reporting.audit_model import FIRST_YEAR, Publication, TimeAxis, build_model
+from reporting.disclosure import SUPPRESSED_MARKER, protect_count
+from reporting.exports import to_csv, to_xlsx
+from reporting.projections import participant_count
+from reporting.report_routes import REPORTS, Period, calendar_quarter, scope_of
+from reporting.reports import dashboard_data, quarterly_monitoring
+
+SNAPSHOTS = "SELECT year, quarter, stichtag, body FROM snapshots ORDER BY frozen_at"
+"""Every frozen report (the audit's own query; `reporting.snapshots` reads them one by one)."""
+
+COUNTY_PAGES = (Role.COORDINATOR, Role.MINISTRY, Role.ADMIN)
+"""Who may read the dashboard, the participant count and snapshots (as `reporting.app`)."""
+
+
+@dataclass(frozen=True)
+class Audience:
+    """A role as the attacker: what it may fetch is what it knows."""
+
+    name: str
+    principal: Principal
+
+
+def audiences(providers: Sequence[str]) -> list[Audience]:
+    """The ministry, the county coordinator and each provider."""
+    found = [
+        Audience("ministry", Principal("audit-ministry", frozenset({Role.MINISTRY}), None)),
+        Audience(
+            "coordinator", Principal("audit-coordinator", frozenset({Role.COORDINATOR}), None)
+        ),
+    ]
+    found.extend(
+        Audience(f"provider {p}", Principal(f"audit-{p}", frozenset({Role.PROVIDER}), p))
+        for p in providers
+    )
+    return found
+
+
+def allowed_scopes(principal: Principal, providers: Sequence[str]) -> list[str | None]:
+    """Every scope `principal` gets a report for, asking for the county and each provider."""
+    scopes: list[str | None] = []
+    for asked in [None, *providers]:
+        try:
+            scope = scope_of(principal, asked)
+        except HTTPException:
+            continue
+        if scope not in scopes:
+            scopes.append(scope)
+    return scopes
+
+
+def reads_county_pages(principal: Principal) -> bool:
+    """Whether the role may read the dashboard, the participant count and snapshots."""
+    try:
+        principal.require(*COUNTY_PAGES)
+    except HTTPException:
+        return False
+    return True
+
+
+@dataclass(frozen=True)
+class Collection:
+    """Everything reporting publishes for the widest reader, to be cut down per audience."""
+
+    reports: tuple[Publication, ...]
+    county_pages: tuple[Publication, ...]
+    problems: tuple[str, ...]
+
+    def seen_by(self, principal: Principal, providers: Sequence[str]) -> list[Publication]:
+        """The publications `principal` can fetch."""
+        scopes = allowed_scopes(principal, providers)
+        chosen = [p for p in self.reports if p.scope in scopes]
+        if reads_county_pages(principal):
+            chosen.extend(self.county_pages)
+        return chosen
+
+
+async def collect(
+    connection: asyncpg.Connection,
+    *,
+    providers: Sequence[str],
+    last_year: int,
+    min_cell_count: int,
+    check_files: bool = True,
+) -> Collection:
+    """Every report for every period and scope, the county pages and every snapshot.
+
+    `connection` reads the live projection in one snapshot (`reporting.versions.reading`).
+    """
+    reports: list[Publication] = []
+    problems: list[str] = []
+    years = range(FIRST_YEAR, last_year + 1)
+    for route in REPORTS:
+        quarterly = route.period is calendar_quarter
+        periods = (
+            [Period(y, q) for y in years for q in (1, 2, 3, 4)]
+            if quarterly
+            else [Period(y) for y in years]
+        )
+        for period in periods:
+            for scope in [None, *providers]:
+                published = await route.compute(
+                    connection, **period.arguments(), min_cell_count=min_cell_count, provider=scope
+                )
+                truth = await route.compute(
+                    connection, **period.arguments(), min_cell_count=1, provider=scope
+                )
+                publication = Publication(
+                    route.name,
+                    published,
+                    truth,
+                    year=period.year,
+                    quarter=period.quarter,
+                    scope=scope,
+                )
+                reports.append(publication)
+                problems.extend(derived_problems(publication))
+                if check_files:
+                    problems.extend(f"{publication.source}: {p}" for p in file_problems(published))
+    county = await _county_pages(connection, min_cell_count=min_cell_count)
+    return Collection(tuple(reports), tuple(county), tuple(problems))
+
+
+async def _county_pages(
+    connection: asyncpg.Connection, *, min_cell_count: int
+) -> list[Publication]:
+    pages = [
+        Publication(
+            "dashboard",
+            await dashboard_data(connection, min_cell_count=min_cell_count),
+            await dashboard_data(connection, min_cell_count=1),
+        )
+    ]
+    count = await participant_count(connection)
+    pages.append(
+        Publication(
+            "participants",
+            {"participants": protect_count(count, min_cell_count=min_cell_count).model_dump()},
+            {"participants": protect_count(count, min_cell_count=1).model_dump()},
+        )
+    )
+    for row in await connection.fetch(SNAPSHOTS):
+        body = json.loads(bytes(row["body"]))
+        live = await quarterly_monitoring(
+            connection, year=row["year"], quarter=row["quarter"], min_cell_count=1
+        )
+        linked = _agrees(body, live)
+        pages.append(
+            Publication(
+                "snapshot",
+                body,
+                live if linked else None,
+                year=row["year"],
+                quarter=row["quarter"],
+                stichtag=str(row["stichtag"]),
+                linked=linked,
+            )
+        )
+    return pages
+
+
+def _agrees(snapshot: dict[str, Any], live_truth: dict[str, Any]) -> bool:
+    """Whether every value a snapshot publishes is today's true value (same people)."""
+    for name in ("by_municipality", "by_module"):
+        frozen, live = snapshot[name], live_truth[name]
+        if frozen["rows"] != live["rows"] or frozen["columns"] != live["columns"]:
+            return False
+        pairs = [
+            *zip(
+                [c for line in frozen["cells"] for c in line],
+                [c for line in live["cells"] for c in line],
+                strict=True,
+            ),
+            *zip(frozen["column_totals"], live["column_totals"], strict=True),
+        ]
+        if any(not f["suppressed"] and f["value"] != t["value"] for f, t in pairs):
+            return False
+    return True
+
+
+def derived_problems(publication: Publication) -> list[str]:
+    """Rates published although a count behind them is hidden."""
+    report = publication.published
+    problems: list[str] = []
+    if publication.report == "outcomes":
+        cells = report["participants"]
+        hidden = {
+            step
+            for step, line in zip(cells["rows"], cells["cells"], strict=True)
+            if line[0]["suppressed"]
+        }
+        for rate, counts in (
+            ("placement_rate_reached", {"placed", "reached"}),
+            ("placement_rate_exited", {"placed_exited", "exited"}),
+        ):
+            if report[rate] is not None and hidden & counts:
+                problems.append(f"{publication.source}: {rate} published over a hidden count")
+    if publication.report == "courses" and report["pass_rate"] is not None:
+        exams = report["exam_results"]
+        for level, line in zip(exams["rows"], exams["cells"], strict=True):
+            if level != "did-not-sit" and line[0]["suppressed"]:
+                problems.append(f"{publication.source}: pass_rate published over a hidden count")
+    return problems
+
+
+def _text(cell: dict[str, Any]) -> str:
+    return SUPPRESSED_MARKER if cell["suppressed"] else str(cell["value"])
+
+
+def _expected_grids(report: dict[str, Any]) -> dict[str, list[list[str]]]:
+    """Every protected table of a report as rows of texts (label first), totals last."""
+    tables: dict[str, dict[str, Any]] = {}
+    for name, value in report.items():
+        if isinstance(value, dict) and "cells" in value:
+            tables[name] = value
+        elif (
+            isinstance(value, dict)
+            and value
+            and all(isinstance(v, dict) and "cells" in v for v in value.values())
+        ):
+            tables.update({f"{name}.{part}": table for part, table in value.items()})
+    grids: dict[str, list[list[str]]] = {}
+    for name, table in tables.items():
+        rows = [
+            [label, *(_text(c) for c in line)]
+            for label, line in zip(table["rows"], table["cells"], strict=True)
+        ]
+        if "column_totals" in table:
+            rows.append(["total", *(_text(c) for c in table["column_totals"])])
+        grids[name] = rows
+    figures = [
+        [name, SUPPRESSED_MARKER if value is None else str(value)]
+        for name, value in report.items()
+        if name != "min_cell_count" and (value is None or isinstance(value, int | float))
+    ]
+    if figures:
+        grids["figures"] = figures
+    return grids
+
+
+def _canonical(grid: list[list[str]]) -> list[list[str | float]]:
+    """Texts as numbers where they are numbers: XLSX keeps 0.0 as 0, CSV writes "0.0"."""
+
+    def value(text: str) -> str | float:
+        try:
+            return float(text)
+        except ValueError:
+            return text
+
+    return [[value(text) for text in row] for row in grid]
+
+
+def _csv_sections(text: str) -> dict[str, list[list[str]]]:
+    lines = list(csv.reader(io.StringIO(text), delimiter=";"))
+    sections: dict[str, list[list[str]]] = {}
+    position = 0
+    while position < len(lines):
+        if lines[position] == [] and position + 2 < len(lines) and len(lines[position + 1]) == 1:
+            name = lines[position + 1][0]
+            end = position + 3  # blank, title, header
+            while end < len(lines) and lines[end] != []:
+                end += 1
+            sections[name] = lines[position + 3 : end]
+            position = end
+        else:
+            position += 1
+    return sections
+
+
+def file_problems(report: dict[str, Any]) -> list[str]:
+    """Where the CSV or XLSX of a report shows a number its JSON does not."""
+    expected = _expected_grids(report)
+    problems: list[str] = []
+    for name, rows in _csv_sections(to_csv(report)).items():
+        if name in expected and _canonical(rows) != _canonical(expected[name]):
+            problems.append(f"CSV section {name} differs from the JSON")
+    workbook = load_workbook(io.BytesIO(to_xlsx(report)), read_only=True)
+    titles = {name[:31]: name for name in expected}
+    for sheet in workbook.worksheets:
+        section = titles.get(sheet.title)
+        if section is None:
+            continue
+        rows = [
+            ["" if v is None else str(v) for v in row]
+            for row in sheet.iter_rows(min_row=2, values_only=True)
+        ]
+        if _canonical(rows) != _canonical(expected[section]):
+            problems.append(f"XLSX sheet {sheet.title} differs from the JSON")
+    return problems
+
+
+@dataclass(frozen=True)
+class RoleAudit:
+    """The audit of one audience: the LP verdict and the other problems found."""
+
+    audience: str
+    report: AuditReport
+    problems: tuple[str, ...]
+    publications: int
+    unlinked_snapshots: bool = False
+
+    @property
+    def ok(self) -> bool:
+        """No unsafe cell and no other problem."""
+        return not self.report.unsafe and not self.problems
+
+    def summary(self) -> str:
+        """The audience, its counts and every unsafe cell and problem."""
+        lines = [f"{self.audience}: {self.publications} publications; {self.report.summary()}"]
+        lines.extend(f"  problem: {p}" for p in self.problems)
+        return "\n".join(lines)
+
+
+def audit_audience(
+    collection: Collection,
+    audience: Audience,
+    *,
+    providers: Sequence[str],
+    last_year: int,
+    rule: ProtectionRule,
+) -> RoleAudit:
+    """The audit of what one audience can fetch: every sensitive cell's interval."""
+    publications = collection.seen_by(audience.principal, providers)
+    scope_providers = sorted({p.scope for p in publications if p.scope is not None})
+    axis = TimeAxis(FIRST_YEAR, last_year)
+    complete = set(scope_providers) == set(providers)
+    unlinked = False
+    try:
+        report = audit(
+            build_model(publications, axis, scope_providers, providers_complete=complete), rule
+        )
+    except InconsistentModel:
+        # A snapshot taken for today's people when it is not: count it as people of its own.
+        if not any(p.report == "snapshot" and p.linked for p in publications):
+            raise
+        publications = [
+            replace(p, linked=False, truth=None) if p.report == "snapshot" else p
+            for p in publications
+        ]
+        report = audit(
+            build_model(publications, axis, scope_providers, providers_complete=complete), rule
+        )
+        unlinked = True
+    # Every problem is written "<source>: <what>"; an audience sees its own sources' only.
+    sources = {p.source for p in publications}
+    problems = tuple(p for p in collection.problems if p.split(": ", 1)[0] in sources)
+    return RoleAudit(audience.name, report, problems, len(publications), unlinked)
