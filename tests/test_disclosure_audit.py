@@ -1,0 +1,241 @@
+"""The disclosure audit over the simulated Kreis Herford history, role by role.
+
+The history is replayed into a stack of its own (its own Kafka and four services, on the
+session's PostgreSQL), a coordinator freezes a snapshot, and the audit gathers what the
+ministry, the coordinator and each provider can fetch now and solves for every hidden
+small count. It reports what it finds (printed, and in test-artifacts/); that every cell
+is safe is expected only once the protection over linked tables lands (issue 15 part 2).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from tests.support import PATIENCE_S, client
+
+from durchstarten.auth import Role
+from durchstarten.db.pool import create_pool
+from durchstarten_deploy.stack import DEFAULT_PROVIDERS, SERVICES, Stack, unique_prefix
+from durchstarten_deploy.testing import PostgresServer, drop_databases
+from durchstarten_simulator import scenario as scenario_file
+from durchstarten_simulator.check import check
+from durchstarten_simulator.generate import generate
+from durchstarten_simulator.oracle import expected
+from durchstarten_simulator.runner import replay
+from durchstarten_simulator.wire import KafkaTransport
+from reporting.audit import CellKey, ProtectionRule
+from reporting.audit_collect import Collection, RoleAudit, audiences, audit_audience, collect
+from reporting.audit_model import Publication
+from reporting.versions import reading
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[1]
+HERFORD = ROOT / "simulator" / "scenarios" / "kreis-herford.toml"
+ARTIFACT = ROOT / "test-artifacts" / "disclosure-audit.txt"
+PROVIDERS = list(DEFAULT_PROVIDERS)
+RULE = ProtectionRule(threshold=3)
+LAST_YEAR = datetime.now(UTC).year
+
+
+@pytest.fixture(scope="module")
+def herford_stack(postgres_server: PostgresServer, state_root: Path) -> Iterator[Stack]:
+    own = Stack(
+        state_dir=state_root / "audit-herford",
+        database_url=postgres_server.admin_url,
+        providers=DEFAULT_PROVIDERS,
+        database_prefix=unique_prefix(),
+    )
+    try:
+        own.start_infrastructure()
+        for name in SERVICES:
+            own.start_service(name, extra_env={"DURCHSTARTEN_REPORT_CACHE_S": "0"})
+        yield own
+    finally:
+        own.stop()
+        asyncio.run(drop_databases(postgres_server.admin_url, own.database_prefix))
+
+
+@pytest_asyncio.fixture(scope="module")
+async def collection(herford_stack: Stack) -> Collection:
+    """The Herford history replayed and projected, a snapshot frozen, everything gathered."""
+    history = generate(scenario_file.load(HERFORD))
+    oracle = expected(history)
+    await replay(history, KafkaTransport(herford_stack.access, PROVIDERS))
+    reporting_url = herford_stack.services["reporting"].url
+    result = await check(
+        reporting_url, herford_stack.token(Role.COORDINATOR), oracle, timeout_s=PATIENCE_S
+    )
+    assert all(c.ok for c in result.comparisons), "the history is not projected as it should"
+    async with client(herford_stack, "reporting", Role.COORDINATOR) as reporting:
+        frozen = await reporting.post(
+            "/v1/snapshots/quarterly-monitoring",
+            params={"year": 2019, "quarter": 4, "stichtag": "2020-01-15"},
+        )
+    assert frozen.status_code == 201
+    pool = await create_pool(herford_stack.service_database_url("reporting"))
+    try:
+        async with reading(pool) as connection:
+            return await collect(
+                connection, providers=PROVIDERS, last_year=LAST_YEAR, min_cell_count=3
+            )
+    finally:
+        await pool.close()
+
+
+@pytest.fixture(scope="module")
+def audits(collection: Collection) -> dict[str, RoleAudit]:
+    """Each role's audit, written to test-artifacts/ and printed."""
+    found = {
+        audience.name: audit_audience(
+            collection, audience, providers=PROVIDERS, last_year=LAST_YEAR, rule=RULE
+        )
+        for audience in audiences(PROVIDERS)
+    }
+    text = "\n\n".join(result.summary() for result in found.values())
+    ARTIFACT.parent.mkdir(exist_ok=True)
+    ARTIFACT.write_text(text + "\n", encoding="utf-8")
+    print(text)  # the report this test exists to give
+    return found
+
+
+def _county(collection: Collection, year: int, quarter: int) -> Publication:
+    return next(
+        p
+        for p in collection.reports
+        if p.report == "quarterly-monitoring"
+        and (p.year, p.quarter, p.scope) == (year, quarter, None)
+    )
+
+
+def _totals(publication: Publication) -> list[int | None]:
+    return [
+        None if c["suppressed"] else c["value"]
+        for c in publication.published["by_municipality"]["column_totals"]
+    ]
+
+
+def test_the_audit_recovers_every_exit_count_the_caseload_recursion_gives_away(
+    collection: Collection, audits: dict[str, RoleAudit]
+) -> None:
+    ministry = audits["ministry"]
+    unsafe = {f.key: f for f in ministry.report.unsafe}
+    unsafe.update({key: f for f in ministry.report.unsafe for key in f.also})
+    attacks = []
+    quarters = [(y, q) for y in range(2019, LAST_YEAR + 1) for q in (1, 2, 3, 4)]
+    for before, (year, quarter) in itertools.pairwise(quarters):
+        _, _, caseload_before = _totals(_county(collection, *before))
+        now = _county(collection, year, quarter)
+        entries, exits, caseload = _totals(now)
+        true_exits = now.truth["by_municipality"]["column_totals"][1]["value"] if now.truth else 0
+        if None in (caseload_before, entries, caseload) or exits is not None:
+            continue
+        if not 0 < true_exits < RULE.threshold:
+            continue
+        assert caseload_before is not None
+        assert entries is not None
+        assert caseload is not None
+        assert caseload_before + entries - caseload == true_exits
+        key = CellKey(
+            f"quarterly-monitoring {year}-Q{quarter} county", "by_municipality", "total", "exits"
+        )
+        finding = unsafe.get(key)
+        assert finding is not None, f"{key} can be recomputed but the audit missed it"
+        assert (finding.interval.lower, finding.interval.upper) in {
+            (true_exits, true_exits),
+            (None, true_exits),
+        }
+        attacks.append((year, quarter, caseload_before, entries, caseload, true_exits))
+    print("caseload recursion attacks:", attacks)  # part of the report
+    # The attack the issue names, when the history shows it as it did then.
+    if _totals(_county(collection, 2019, 3))[2] == 15 and _totals(_county(collection, 2019, 4)) == [
+        6,
+        None,
+        19,
+    ]:
+        assert (2019, 4, 15, 6, 19, 2) in attacks
+
+
+def test_the_model_holds_the_truth_and_every_interval_contains_it(
+    audits: dict[str, RoleAudit],
+) -> None:
+    # audit() refuses a model the true tables violate; here every role's model was built.
+    for result in audits.values():
+        assert result.report.findings, result.audience
+        for finding in result.report.findings:
+            interval = finding.interval
+            if finding.truth is not None:
+                assert interval.upper >= finding.truth
+                assert interval.lower is None or interval.lower <= finding.truth
+
+
+def test_files_and_rates_show_no_hidden_count(audits: dict[str, RoleAudit]) -> None:
+    assert {name: result.problems for name, result in audits.items()} == dict.fromkeys(audits, ())
+
+
+def test_the_snapshot_is_part_of_what_the_ministry_knows(collection: Collection) -> None:
+    (snapshot,) = [p for p in collection.county_pages if p.report == "snapshot"]
+    assert snapshot.linked  # nothing has changed since: the same people as the live table
+    ministry = next(a for a in audiences(PROVIDERS) if a.name == "ministry")
+    provider = next(a for a in audiences(PROVIDERS) if a.name.startswith("provider"))
+    assert snapshot in collection.seen_by(ministry.principal, PROVIDERS)
+    assert snapshot not in collection.seen_by(provider.principal, PROVIDERS)
+
+
+async def test_the_api_serves_what_the_audit_collected(
+    herford_stack: Stack, collection: Collection
+) -> None:
+    async def served(role: Role, as_provider: str | None, **params: Any) -> dict[str, Any]:
+        async with client(herford_stack, "reporting", role, as_provider) as reporting:
+            response = await reporting.get("/v1/reports/quarterly-monitoring", params=params)
+        response.raise_for_status()
+        body: dict[str, Any] = response.json()
+        return body
+
+    def collected(scope: str | None) -> dict[str, Any]:
+        return next(
+            p.published
+            for p in collection.reports
+            if p.report == "quarterly-monitoring"
+            and (p.year, p.quarter, p.scope) == (2020, 3, scope)
+        )
+
+    assert await served(Role.MINISTRY, None, year=2020, quarter=3) == collected(None)
+    own = await served(Role.PROVIDER, "in-via", year=2020, quarter=3)
+    assert own == collected("in-via")
+    scoped = await served(Role.COORDINATOR, None, year=2020, quarter=3, provider="awo-owl")
+    assert scoped == collected("awo-owl")
+
+
+def test_the_admin_command_audits_what_would_be_published_now(
+    herford_stack: Stack, collection: Collection
+) -> None:
+    env = os.environ | {
+        "DURCHSTARTEN_DATABASE_URL": herford_stack.service_database_url("reporting"),
+        "DURCHSTARTEN_PROVIDERS": ",".join(PROVIDERS),
+    }
+    command = [sys.executable, "-m", "reporting", "audit", "--role", "ministry", "--skip-files"]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    assert done.returncode == 1, done.stderr  # today's suppression leaves cells unsafe
+    # HiGHS prints its licence notice first; the report follows, one role per line.
+    assert any(line.startswith("ministry: ") for line in done.stdout.splitlines()), done.stdout
+    assert "UNSAFE: quarterly-monitoring 2019-Q4 county / by_municipality / total / exits" in (
+        done.stdout
+    )
+
+
+@pytest.mark.xfail(strict=True, reason="issue 15 part 2: protection over linked tables")
+def test_no_role_can_recover_a_small_count(audits: dict[str, RoleAudit]) -> None:
+    assert {name: len(result.report.unsafe) for name, result in audits.items()} == dict.fromkeys(
+        audits, 0
+    )
