@@ -236,3 +236,27 @@ async def fetch_rows(pool: asyncpg.Pool, query: str, *args: Any) -> list[dict[st
     """The rows of a query, as plain dicts (easy to compare in an assertion)."""
     async with pool.acquire() as connection:
         return [dict(row) for row in await connection.fetch(query, *args)]
+
+
+BOOKKEEPING = ("outbox", "processed_messages", "held_commands", "schema_migrations")
+"""The platform's own tables in a service database: what a command writes besides its state."""
+
+
+async def domain_rows(pool: asyncpg.Pool) -> dict[str, list[str]]:
+    """Every row of a service's own tables (not the bookkeeping), to compare before/after.
+
+    A refused command must leave these exactly as they were.
+    """
+    tables = await fetch_rows(
+        pool,
+        "SELECT table_name FROM information_schema.tables"
+        " WHERE table_schema = 'public' AND NOT table_name = ANY($1::text[])",
+        list(BOOKKEEPING),
+    )
+    return {
+        table["table_name"]: sorted(
+            repr(row)
+            for row in await fetch_rows(pool, f'SELECT * FROM "{table["table_name"]}"')  # noqa: S608  # names from the catalogue
+        )
+        for table in tables
+    }

@@ -35,6 +35,7 @@ from durchstarten_deploy.testing import (
     TEST_PROVIDERS,
     ConsumedRecord,
     assert_rejected,
+    domain_rows,
     event_record,
     example_event,
     fetch_rows,
@@ -439,26 +440,6 @@ async def test_erasure_removes_the_persons_rows_and_a_replay_does_not_bring_them
     assert await fetch_rows(fresh_pool, "SELECT participant_id FROM erased_participants") == [
         {"participant_id": participant_id}
     ]
-
-
-BOOKKEEPING = ("outbox", "processed_messages", "held_commands", "schema_migrations")
-
-
-async def domain_rows(pool: asyncpg.Pool) -> dict[str, list[str]]:
-    """Every row of coaching's own tables (not the outbox, inbox or held commands)."""
-    tables = await fetch_rows(
-        pool,
-        "SELECT table_name FROM information_schema.tables"
-        " WHERE table_schema = 'public' AND NOT table_name = ANY($1::text[])",
-        list(BOOKKEEPING),
-    )
-    return {
-        table["table_name"]: sorted(
-            repr(row)
-            for row in await fetch_rows(pool, f'SELECT * FROM "{table["table_name"]}"')  # noqa: S608  # names from the catalogue
-        )
-        for table in tables
-    }
 
 
 async def test_every_id_bearing_command_answers_another_providers_ids_as_unknown(

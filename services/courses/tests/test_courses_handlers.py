@@ -32,6 +32,7 @@ from durchstarten_deploy.testing import (
     TEST_PROVIDERS,
     OutboxMessage,
     assert_rejected,
+    domain_rows,
     event_record,
     example_event,
     fetch_rows,
@@ -377,26 +378,6 @@ async def test_attendance_accrues_funding_for_teaching_delivered_once_per_day(
         {"participant_id": second, "ue": 4},
         {"participant_id": first, "ue": 5},
     ]
-
-
-BOOKKEEPING = ("outbox", "processed_messages", "held_commands", "schema_migrations")
-
-
-async def domain_rows(pool: asyncpg.Pool) -> dict[str, list[str]]:
-    """Every row of courses' own tables (not the outbox, inbox or held commands)."""
-    tables = await fetch_rows(
-        pool,
-        "SELECT table_name FROM information_schema.tables"
-        " WHERE table_schema = 'public' AND NOT table_name = ANY($1::text[])",
-        list(BOOKKEEPING),
-    )
-    return {
-        table["table_name"]: sorted(
-            repr(row)
-            for row in await fetch_rows(pool, f'SELECT * FROM "{table["table_name"]}"')  # noqa: S608  # names from the catalogue
-        )
-        for table in tables
-    }
 
 
 def answer_of(reply: OutboxMessage) -> tuple[Any, ...]:

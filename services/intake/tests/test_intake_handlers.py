@@ -36,6 +36,7 @@ from durchstarten_deploy.testing import (
     TEST_PROVIDERS,
     OutboxMessage,
     assert_rejected,
+    domain_rows,
     event_record,
     example_event,
     fetch_rows,
@@ -358,26 +359,6 @@ async def test_dtz_results_join_the_level_history_of_registered_people_only(
         {"source": "registration", "overall": "A2"},
         {"source": "dtz", "overall": "B1"},
     ]
-
-
-BOOKKEEPING = ("outbox", "processed_messages", "held_commands", "schema_migrations")
-
-
-async def domain_rows(pool: asyncpg.Pool) -> dict[str, list[str]]:
-    """Every row of intake's own tables (not the outbox or the inbox), to compare snapshots."""
-    tables = await fetch_rows(
-        pool,
-        "SELECT table_name FROM information_schema.tables"
-        " WHERE table_schema = 'public' AND NOT table_name = ANY($1::text[])",
-        list(BOOKKEEPING),
-    )
-    return {
-        table["table_name"]: sorted(
-            repr(row)
-            for row in await fetch_rows(pool, f'SELECT * FROM "{table["table_name"]}"')  # noqa: S608  # names from the catalogue
-        )
-        for table in tables
-    }
 
 
 def about(participant_id: str) -> dict[str, dict[str, Any]]:
