@@ -277,6 +277,7 @@ class Solver:
             if cell.published is None and p not in self._loaded_row
         ]
         self._objective: list[int] = []
+        self._cell_of_row: dict[int, int] = {}
 
     def _rows(self) -> list[tuple[Expression, float, float]]:
         rows: list[tuple[Expression, float, float]] = []
@@ -382,6 +383,37 @@ class Solver:
     def minimum(self, expression: Expression) -> Bound:
         """The smallest value of `expression` under everything the attacker knows."""
         return self._solve(expression, maximise=False)
+
+    def withhold(self, position: int) -> None:
+        """Hide the published cell at `position` from now on (its bound becomes the marker's).
+
+        Only a cell whose value is not zero may be withheld: the zeros were applied when
+        the model was loaded, and stay known.
+        """
+        cell = self._model.cells[position]
+        if cell.published == 0:
+            msg = f"a published zero cannot be withheld: {cell.key}"
+            raise ValueError(msg)
+        row = self._loaded_row.get(position)
+        if row is not None:
+            self._highs.changeRowBounds(row, float(self._rule.hidden_minimum), INF)
+
+    def binding_cells(self) -> dict[int, float]:
+        """Positions of published cells whose value bounds the last optimum: their duals.
+
+        Read after `maximum` or `minimum` ended optimal; withholding such a cell may move
+        the optimum, withholding any other cannot (locally).
+        """
+        duals = self._highs.getSolution().row_dual
+        if not self._cell_of_row:
+            self._cell_of_row = {
+                row: p for p, row in self._loaded_row.items() if p < len(self._model.cells)
+            }
+        return {
+            position: float(duals[row])
+            for row, position in self._cell_of_row.items()
+            if abs(duals[row]) > _TOLERANCE
+        }
 
     def feasible(self) -> bool:
         """Whether any table at all agrees with the published values."""

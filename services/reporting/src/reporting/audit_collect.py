@@ -24,11 +24,12 @@ from fastapi import HTTPException
 from openpyxl import load_workbook  # type: ignore[import-untyped]  # ships no type information
 
 from durchstarten.auth import Principal, Role
-from reporting.audit import AuditReport, InconsistentModel, ProtectionRule, audit
+from reporting.audit import AuditReport, CellKey, InconsistentModel, ProtectionRule, audit
 from reporting.audit_model import FIRST_YEAR, Publication, TimeAxis, build_model
 from reporting.disclosure import SUPPRESSED_MARKER, protect_count
 from reporting.exports import to_csv, to_xlsx
 from reporting.projections import participant_count
+from reporting.protection import Protection, protect, withheld
 from reporting.report_routes import REPORTS, Period, calendar_quarter, scope_of
 from reporting.reports import dashboard_data, quarterly_monitoring
 
@@ -337,6 +338,69 @@ class RoleAudit:
         return "\n".join(lines)
 
 
+def unprotected(
+    publications: Sequence[Publication], *, refreeze: bool = False
+) -> list[Publication]:
+    """The publications with every live report shown as its truth; snapshots as frozen.
+
+    The input of `reporting.protection.protect`: the cells it may withhold carry their
+    true values, and a frozen snapshot stays what was published. `refreeze`: a snapshot
+    of today's people counts as frozen under the pattern being chosen (as a snapshot
+    frozen now would be), so it is shown as its truth too.
+    """
+    found = []
+    for publication in publications:
+        keep = publication.report == "snapshot" and not (refreeze and publication.linked)
+        if keep or publication.truth is None:
+            found.append(publication)
+        else:
+            found.append(replace(publication, published=publication.truth))
+    return found
+
+
+def protect_collection(
+    collection: Collection,
+    *,
+    providers: Sequence[str],
+    last_year: int,
+    rule: ProtectionRule,
+    refreeze_snapshots: bool = False,
+) -> Protection:
+    """One pattern of withheld cells for the union of everything any role can fetch.
+
+    The coordinator fetches every scope, the county pages and the snapshots: its
+    publications are the union, so its model (every provider modelled) is the one
+    protected. Frozen snapshot cells stay as published, unless `refreeze_snapshots` (see
+    `unprotected`).
+    """
+    coordinator = Principal("protect-union", frozenset({Role.COORDINATOR}), None)
+    publications = unprotected(
+        collection.seen_by(coordinator, providers), refreeze=refreeze_snapshots
+    )
+    axis = TimeAxis(FIRST_YEAR, last_year)
+
+    refrozen = {
+        p.source for p in publications if p.report == "snapshot" and refreeze_snapshots and p.linked
+    }
+
+    def fixed(key: CellKey) -> bool:
+        return key.source.startswith("snapshot ") and key.source not in refrozen
+
+    try:
+        model = build_model(publications, axis, sorted(providers), providers_complete=True)
+        return protect(model, rule, fixed=fixed)
+    except InconsistentModel:
+        # A snapshot of other people than today's: its own people (as `audit_audience`).
+        if not any(p.report == "snapshot" and p.linked for p in publications):
+            raise
+        publications = [
+            replace(p, linked=False, truth=None) if p.report == "snapshot" else p
+            for p in publications
+        ]
+        model = build_model(publications, axis, sorted(providers), providers_complete=True)
+        return protect(model, rule, fixed=fixed)
+
+
 def audit_audience(
     collection: Collection,
     audience: Audience,
@@ -344,17 +408,37 @@ def audit_audience(
     providers: Sequence[str],
     last_year: int,
     rule: ProtectionRule,
+    protection: Protection | None = None,
+    refreeze_snapshots: bool = False,
 ) -> RoleAudit:
-    """The audit of what one audience can fetch: every sensitive cell's interval."""
+    """The audit of what one audience can fetch: every sensitive cell's interval.
+
+    With `protection`, the audience's reports are audited as that pattern publishes them
+    (their truth with the pattern's cells withheld) instead of as they were collected.
+    """
     publications = collection.seen_by(audience.principal, providers)
     scope_providers = sorted({p.scope for p in publications if p.scope is not None})
     axis = TimeAxis(FIRST_YEAR, last_year)
     complete = set(scope_providers) == set(providers)
     unlinked = False
+
+    def audited(chosen: Sequence[Publication]) -> AuditReport:
+        if protection is None:
+            model = build_model(chosen, axis, scope_providers, providers_complete=complete)
+        else:
+            model = withheld(
+                build_model(
+                    unprotected(chosen, refreeze=refreeze_snapshots),
+                    axis,
+                    scope_providers,
+                    providers_complete=complete,
+                ),
+                protection.hidden,
+            )
+        return audit(model, rule)
+
     try:
-        report = audit(
-            build_model(publications, axis, scope_providers, providers_complete=complete), rule
-        )
+        report = audited(publications)
     except InconsistentModel:
         # A snapshot taken for today's people when it is not: count it as people of its own.
         if not any(p.report == "snapshot" and p.linked for p in publications):
@@ -363,9 +447,7 @@ def audit_audience(
             replace(p, linked=False, truth=None) if p.report == "snapshot" else p
             for p in publications
         ]
-        report = audit(
-            build_model(publications, axis, scope_providers, providers_complete=complete), rule
-        )
+        report = audited(publications)
         unlinked = True
     # Every problem is written "<source>: <what>"; an audience sees its own sources' only.
     sources = {p.source for p in publications}
