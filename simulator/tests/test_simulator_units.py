@@ -230,7 +230,7 @@ def test_identity_and_the_dtz_rule() -> None:
     assert dtz_overall({"did_not_sit": True}) == "did-not-sit"
 
 
-def test_the_checker_accepts_suppressed_small_counts_only() -> None:
+def test_the_checker_accepts_withheld_counts_that_are_not_zero_only() -> None:
     def cell(value: int | None) -> dict[str, Any]:
         return {"value": value, "suppressed": value is None}
 
@@ -259,8 +259,16 @@ def test_the_checker_accepts_suppressed_small_counts_only() -> None:
         "placement_rate_exited": None,
     }
     assert all(c.ok for c in compare(check, report))
+    report["participants"]["cells"][0] = [cell(None)]  # withheld to protect a small count
+    assert all(c.ok for c in compare(check, report))
     report["participants"]["cells"][0] = [cell(11)]
     assert [c.figure for c in compare(check, report) if not c.ok] == ["reached"]
+    report["participants"]["cells"][0] = [cell(10)]
+    report["participants"]["cells"][1] = [cell(2)]  # a small count published
+    assert [c.figure for c in compare(check, report) if not c.ok] == ["placed"]
+    check["figures"]["placed"] = 0
+    report["participants"]["cells"][1] = [cell(None)]  # a zero withheld
+    assert [c.figure for c in compare(check, report) if not c.ok] == ["placed"]
 
 
 def test_load_mode_mixes_commands_in_each_persons_order() -> None:

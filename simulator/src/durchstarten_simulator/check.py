@@ -105,16 +105,16 @@ def compare(check: dict[str, Any], report: dict[str, Any]) -> list[Comparison]:
     else:
         table, column, names, rates = report["exam_results"], "results", EXAM_LEVELS, ("pass_rate",)
         wanted = dict(expected["exam_results"])
-    # Some count of this table is hidden: others may be hidden with it, rates withheld.
-    hidden = any(0 < v < minimum for v in wanted.values())
     result = []
     for name in names:
         cell = _cell(table, name, column)
-        if cell.get("suppressed"):
-            ok = 0 < wanted[name] < minimum or hidden
-        else:
-            ok = cell["value"] == wanted[name]
-        result.append(Comparison(label, name, wanted[name], cell.get("value"), ok))
+        result.append(
+            Comparison(
+                label, name, wanted[name], cell.get("value"), _agrees(cell, wanted[name], minimum)
+            )
+        )
+    # A rate is withheld when a count of its table is.
+    hidden = any(_cell(table, name, column).get("suppressed") for name in names)
     for rate in rates:
         actual = report.get(rate)
         ok = actual == expected[rate] or (actual is None and hidden)
@@ -122,20 +122,26 @@ def compare(check: dict[str, Any], report: dict[str, Any]) -> list[Comparison]:
     return result
 
 
+def _agrees(cell: dict[str, Any], value: int, minimum: int) -> bool:
+    """A published cell shows the true value; a withheld one hides a count that is not 0.
+
+    Small counts (1 to minimum - 1) are always withheld; others may be withheld to protect
+    them, in this or a linked table; zeros never are.
+    """
+    if cell.get("suppressed"):
+        return value > 0
+    return cell["value"] == value and not 0 < value < minimum
+
+
 def _compare_table(
     label: str, table: dict[str, Any], wanted: dict[str, dict[str, int]], minimum: int
 ) -> list[Comparison]:
     """Every cell of a published table against the oracle's rows and columns."""
-    hidden = any(0 < v < minimum for row in wanted.values() for v in row.values())
     result = []
     for row, columns in wanted.items():
         for column, value in columns.items():
             cell = _cell(table, row, column)
-            ok = (
-                (0 < value < minimum or hidden)
-                if cell.get("suppressed")
-                else cell["value"] == value
-            )
+            ok = _agrees(cell, value, minimum)
             result.append(Comparison(label, f"{row} {column}", value, cell.get("value"), ok))
     return result
 
@@ -147,7 +153,8 @@ async def check(
     deadline = time.monotonic() + timeout_s
     # The figures as they stand now, not a report computed a moment ago by the cache.
     headers = {"Authorization": f"Bearer {token}", "Cache-Control": "no-cache"}
-    async with httpx.AsyncClient(base_url=reporting_url, headers=headers, timeout=30) as client:
+    # A release of a whole history is computed in seconds, more on a loaded machine.
+    async with httpx.AsyncClient(base_url=reporting_url, headers=headers, timeout=300) as client:
         while True:
             result = CheckResult()
             for item in oracle["checks"]:

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, HTTPException, Response
+from fastapi import Depends, FastAPI, HTTPException, Request, Response
 from fastapi.responses import FileResponse, HTMLResponse
 from faststream.kafka.annotations import KafkaMessage
 
@@ -14,14 +14,14 @@ from durchstarten.auth import Principal, Role, TokenVerifier
 from durchstarten.events.topics import DOMAIN_EVENT_TOPICS
 from durchstarten.messaging.broker import subscriber_options
 from durchstarten.service import ServiceRuntime
-from reporting.disclosure import protect_count
-from reporting.projections import PROJECTION, Projector, participant_count
+from reporting.audit_model import source_of
+from reporting.projections import PROJECTION, Projector
 from reporting.rebuild import Rebuilds, add_rebuild_endpoints
-from reporting.report_routes import Quarter, ReportResponses, Year, add_report_endpoints
-from reporting.reports import dashboard_data
+from reporting.release import Release
+from reporting.report_routes import Quarter, Year, add_report_endpoints
+from reporting.serving import ReportResponses
 from reporting.settings import ReportingSettings
 from reporting.snapshots import freeze_quarterly_monitoring, frozen_body
-from reporting.versions import reading
 
 SERVICE = "reporting"
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
@@ -68,26 +68,22 @@ def create_app(settings: ReportingSettings | None = None) -> FastAPI:
     )
     CurrentPrincipal = Annotated[Principal, Depends(verifier.principal)]
 
-    @app.get("/v1/reports/participants", tags=["reports"])
-    async def participants(principal: CurrentPrincipal) -> dict[str, Any]:
-        """Participants registered so far; small counts are suppressed."""
-        principal.require(Role.COORDINATOR, Role.MINISTRY, Role.ADMIN)
-        async with reading(runtime.pool) as connection:
-            count = await participant_count(connection)
-        return {
-            "participants": protect_count(count, min_cell_count=settings.min_cell_count),
-            "generated_at": datetime.now(UTC).isoformat(),
-            "min_cell_count": settings.min_cell_count,
-        }
+    responses = ReportResponses(runtime, settings)
 
-    add_report_endpoints(app, ReportResponses(runtime, settings), verifier.principal)
+    @app.get("/v1/reports/participants", tags=["reports"])
+    async def participants(principal: CurrentPrincipal, request: Request) -> dict[str, Any]:
+        """Participants registered so far, under the same protection as every table."""
+        principal.require(Role.COORDINATOR, Role.MINISTRY, Role.ADMIN)
+        release = await responses.release(request)
+        return {**_page(release, "participants"), "generated_at": release.generated_at}
+
+    add_report_endpoints(app, responses, verifier.principal)
 
     @app.get("/v1/dashboard/data", tags=["dashboard"])
-    async def dashboard_numbers(principal: CurrentPrincipal) -> dict[str, Any]:
-        """The dashboard's numbers, disclosure-controlled."""
+    async def dashboard_numbers(principal: CurrentPrincipal, request: Request) -> dict[str, Any]:
+        """The dashboard's numbers, under the same protection as every table."""
         principal.require(Role.COORDINATOR, Role.MINISTRY, Role.ADMIN)
-        async with reading(runtime.pool) as connection:
-            return await dashboard_data(connection, min_cell_count=settings.min_cell_count)
+        return _page(await responses.release(request), "dashboard")
 
     add_dashboard_page(app)
 
@@ -98,20 +94,28 @@ def create_app(settings: ReportingSettings | None = None) -> FastAPI:
         quarter: Quarter,
         stichtag: date,
     ) -> dict[str, Any]:
-        """Freeze the quarterly table as it stands (reporting date `stichtag`).
+        """Freeze the county's quarterly table as it stands now (reporting date `stichtag`).
 
-        The stored bytes are what `GET /v1/snapshots/{id}` returns for ever after; freezing
-        the same report and date again returns the first snapshot.
+        The table frozen is the one served now, from a release of the newest data; its
+        stored bytes are what `GET /v1/snapshots/{id}` returns for ever after, and every
+        later release keeps them as published. Freezing the same report and date again
+        returns the first snapshot.
         """
         principal.require(Role.COORDINATOR, Role.ADMIN)
-        async with reading(runtime.pool, writes=True) as connection:
+        if year > datetime.now(UTC).year:
+            raise HTTPException(422, {"reason": "period-not-published", "field": "year"})
+        release = await responses.release(fresh=True)
+        body = release.body(source_of("quarterly-monitoring", year, quarter))
+        if body is None:
+            raise HTTPException(422, {"reason": "period-not-published", "field": "year"})
+        async with runtime.pool.acquire() as connection:
             return await freeze_quarterly_monitoring(
                 connection,
+                body,
                 year=year,
                 quarter=quarter,
                 stichtag=stichtag,
                 frozen_by=principal.subject,
-                min_cell_count=settings.min_cell_count,
             )
 
     @app.get("/v1/snapshots/{snapshot_id}", tags=["snapshots"], response_model=None)
@@ -127,6 +131,13 @@ def create_app(settings: ReportingSettings | None = None) -> FastAPI:
 
     add_rebuild_endpoints(app, rebuilds, verifier.principal)
     return app
+
+
+def _page(release: Release, source: str) -> dict[str, Any]:
+    body = release.body(source)
+    if body is None:  # every release holds the county pages
+        raise HTTPException(503, {"reason": "release-incomplete"})
+    return body
 
 
 def add_dashboard_page(app: FastAPI) -> None:

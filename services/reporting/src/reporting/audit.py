@@ -57,6 +57,8 @@ class PublishedCell:
     published: int | None
     truth: int | None
     """The true count, when the auditor knows it (None: unknown, e.g. an old snapshot)."""
+    floor: int | None = None
+    """What its marker tells, where not the rule's `hidden_minimum` (an old snapshot's)."""
 
 
 @dataclass(frozen=True)
@@ -100,10 +102,19 @@ class LinearModel:
         return index
 
     def publish(
-        self, key: CellKey, expression: Expression, published: int | None, truth: int | None
+        self,
+        key: CellKey,
+        expression: Expression,
+        published: int | None,
+        truth: int | None,
+        *,
+        floor: int | None = None,
     ) -> None:
-        """A published cell: equal to `published`, or hidden when that is None."""
-        self.cells.append(PublishedCell(key, dict(expression), published, truth))
+        """A published cell: equal to `published`, or hidden when that is None.
+
+        `floor`: what the marker of this cell tells, where not the rule's.
+        """
+        self.cells.append(PublishedCell(key, dict(expression), published, truth, floor))
 
     def constrain(self, expression: Expression, lower: float, upper: float, reason: str) -> None:
         """Something the attacker knows about the counts, as bounds on an expression."""
@@ -254,7 +265,7 @@ class Solver:
         self._model = model
         self._rule = rule
         rows = self._rows()
-        fixed = _forced_zeros(rows, model.lower)
+        fixed = forced_zeros(rows, model.lower)
         self._columns = [i for i in range(len(model.names)) if i not in fixed]
         self._column_of = {variable: c for c, variable in enumerate(self._columns)}
         self._highs = highspy.Highs()  # type: ignore[no-untyped-call]  # highspy's __init__ is unannotated
@@ -283,50 +294,19 @@ class Solver:
         rows: list[tuple[Expression, float, float]] = []
         for cell in self._model.cells:
             if cell.published is None:
-                rows.append((cell.expression, float(self._rule.hidden_minimum), INF))
+                rows.append((cell.expression, self._floor(cell), INF))
             else:
                 rows.append((cell.expression, float(cell.published), float(cell.published)))
         rows.extend((c.expression, c.lower, c.upper) for c in self._model.constraints)
         return rows
 
+    def _floor(self, cell: PublishedCell) -> float:
+        """The least value a hidden cell's marker allows."""
+        return float(self._rule.hidden_minimum if cell.floor is None else cell.floor)
+
     def _load(self, rows: list[tuple[Expression, float, float]]) -> None:
-        n = len(self._columns)
-        lower = np.array([self._model.lower[v] for v in self._columns], dtype=np.float64)
-        upper = np.array([self._model.upper[v] for v in self._columns], dtype=np.float64)
-        infinity = self._highs.getInfinity()
-        self._highs.addVars(n, lower, np.where(np.isinf(upper), infinity, upper))
-        if self._rule.integer and n:
-            self._highs.changeColsIntegrality(
-                n,
-                np.arange(n, dtype=np.int32),
-                np.full(n, highspy.HighsVarType.kInteger),
-            )
-        starts: list[int] = []
-        indices: list[int] = []
-        values: list[float] = []
-        row_lower: list[float] = []
-        row_upper: list[float] = []
-        for number, (expression, low, high) in enumerate(rows):
-            live = [(self._column_of[v], c) for v, c in expression.items() if v in self._column_of]
-            if not live:
-                # Every term is a forced zero: the row holds if it allows 0, else nothing does.
-                if not low <= 0.0 <= high:
-                    raise InconsistentModel("a published count contradicts the zeros")
-                continue
-            self._loaded_row[number] = len(starts)
-            starts.append(len(indices))
-            indices.extend(column for column, _ in live)
-            values.extend(coefficient for _, coefficient in live)
-            row_lower.append(-infinity if low == -INF else low)
-            row_upper.append(infinity if high == INF else high)
-        self._highs.addRows(
-            len(starts),
-            np.array(row_lower, dtype=np.float64),
-            np.array(row_upper, dtype=np.float64),
-            len(indices),
-            np.array(starts, dtype=np.int32),
-            np.array(indices, dtype=np.int32),
-            np.array(values, dtype=np.float64),
+        self._loaded_row = load_rows(
+            self._highs, self._model, self._columns, rows, integer=self._rule.integer
         )
 
     @property
@@ -396,7 +376,7 @@ class Solver:
             raise ValueError(msg)
         row = self._loaded_row.get(position)
         if row is not None:
-            self._highs.changeRowBounds(row, float(self._rule.hidden_minimum), INF)
+            self._highs.changeRowBounds(row, self._floor(cell), INF)
 
     def binding_cells(self) -> dict[int, float]:
         """Positions of published cells whose value bounds the last optimum: their duals.
@@ -448,10 +428,65 @@ class Solver:
             return self.feasible()
         finally:
             for row in changed:
-                self._highs.changeRowBounds(row, float(self._rule.hidden_minimum), INF)
+                cell = self._model.cells[self._hidden_rows[row]]
+                self._highs.changeRowBounds(row, self._floor(cell), INF)
 
 
-def _forced_zeros(rows: list[tuple[Expression, float, float]], lower: list[float]) -> set[int]:
+def load_rows(
+    highs: highspy.Highs,
+    model: LinearModel,
+    columns: list[int],
+    rows: list[tuple[Expression, float, float]],
+    *,
+    integer: bool = False,
+) -> dict[int, int]:
+    """Load `columns` (model variables) and `rows` into `highs`; row number -> HiGHS row.
+
+    A row whose every term is a variable left out (a forced zero) is not loaded; it must
+    allow 0 (InconsistentModel otherwise).
+    """
+    column_of = {variable: c for c, variable in enumerate(columns)}
+    n = len(columns)
+    lower = np.array([model.lower[v] for v in columns], dtype=np.float64)
+    upper = np.array([model.upper[v] for v in columns], dtype=np.float64)
+    infinity = highs.getInfinity()
+    highs.addVars(n, lower, np.where(np.isinf(upper), infinity, upper))
+    if integer and n:
+        highs.changeColsIntegrality(
+            n, np.arange(n, dtype=np.int32), np.full(n, highspy.HighsVarType.kInteger)
+        )
+    loaded: dict[int, int] = {}
+    starts: list[int] = []
+    indices: list[int] = []
+    values: list[float] = []
+    row_lower: list[float] = []
+    row_upper: list[float] = []
+    for number, (expression, low, high) in enumerate(rows):
+        live = [(column_of[v], c) for v, c in expression.items() if v in column_of]
+        if not live:
+            # Every term is a forced zero: the row holds if it allows 0, else nothing does.
+            if not low <= 0.0 <= high:
+                raise InconsistentModel("a published count contradicts the zeros")
+            continue
+        loaded[number] = len(starts)
+        starts.append(len(indices))
+        indices.extend(column for column, _ in live)
+        values.extend(coefficient for _, coefficient in live)
+        row_lower.append(-infinity if low == -INF else low)
+        row_upper.append(infinity if high == INF else high)
+    highs.addRows(
+        len(starts),
+        np.array(row_lower, dtype=np.float64),
+        np.array(row_upper, dtype=np.float64),
+        len(indices),
+        np.array(starts, dtype=np.int32),
+        np.array(indices, dtype=np.int32),
+        np.array(values, dtype=np.float64),
+    )
+    return loaded
+
+
+def forced_zeros(rows: list[tuple[Expression, float, float]], lower: list[float]) -> set[int]:
     """Variables that must be zero: in a row whose terms share a sign and which allows 0 only.
 
     A sum of non-negative counts that may be at most 0 has every term 0; fixing repeats,

@@ -1,8 +1,10 @@
 """`python -m reporting audit`: audit what reporting would publish now, role by role.
 
-Reads the live projection in one snapshot (the settings' database), gathers everything the
-ministry, the county coordinator and each configured provider can fetch, and prints each
-role's unsafe cells; exits 1 when any cell is unsafe or a file or rate shows a hidden count.
+Computes the release the service would serve now (`reporting.release`: every report of the
+live projection read in one snapshot, protected by one pattern), gathers everything the
+ministry, the county coordinator and each configured provider can fetch from it, and
+prints each role's unsafe cells; exits 1 when any cell is unsafe or a file or rate shows a
+hidden count.
 """
 
 from __future__ import annotations
@@ -10,13 +12,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, date, datetime
 
 from durchstarten.db.pool import create_pool
 from reporting.audit import ProtectionRule
-from reporting.audit_collect import RoleAudit, audiences, audit_audience, collect
+from reporting.audit_collect import RoleAudit, audiences, audit_audience, problems_of
+from reporting.release import compute_release
 from reporting.settings import ReportingSettings
-from reporting.versions import reading
 
 
 def parser() -> argparse.ArgumentParser:
@@ -24,12 +27,6 @@ def parser() -> argparse.ArgumentParser:
     options = argparse.ArgumentParser(
         prog="python -m reporting audit",
         description="Audit every table reporting would publish now with linear programming.",
-    )
-    options.add_argument(
-        "--last-year",
-        type=int,
-        default=datetime.now(UTC).year,
-        help="last year of the period family (default: this year); the first is 2019",
     )
     options.add_argument(
         "--threshold", type=int, default=None, help="default: DURCHSTARTEN_MIN_CELL_COUNT"
@@ -41,8 +38,9 @@ def parser() -> argparse.ArgumentParser:
     options.add_argument(
         "--hidden-minimum",
         type=int,
-        default=0,
-        help="what a marker tells: the hidden count is at least this (0: zeros may be hidden)",
+        default=1,
+        help="what a marker tells: the hidden count is at least this (default 1: the "
+        "protection never withholds a zero; 0 audits as if it might)",
     )
     options.add_argument(
         "--integer", action="store_true", help="solve integer programmes (slower, exact)"
@@ -63,31 +61,34 @@ async def audit_now(
     settings: ReportingSettings,
     rule: ProtectionRule,
     *,
-    last_year: int,
+    today: date,
     roles: Sequence[str] | None = None,
     check_files: bool = True,
 ) -> list[RoleAudit]:
-    """Collect in one read snapshot, then audit each chosen role."""
+    """Compute the release the service would serve now, then audit each chosen role.
+
+    The release is protected under the service's rule (`ReportingSettings.protection_rule`),
+    whatever `rule` asks of the audit (a stricter rule audits the same tables).
+    """
     providers = list(settings.providers)
     pool = await create_pool(settings.database_url.get_secret_value(), min_size=1, max_size=1)
     try:
-        async with reading(pool) as connection:
-            collection = await collect(
-                connection,
-                providers=providers,
-                last_year=last_year,
-                min_cell_count=rule.threshold,
-                check_files=check_files,
-            )
+        release = await compute_release(
+            pool, providers=providers, rule=settings.protection_rule(), today=today
+        )
     finally:
         await pool.close()
+    collection = release.collection
+    problems = problems_of(collection.reports, check_files=check_files)
+    collection = replace(collection, problems=tuple(problems))
+    providers = list(release.providers)
     chosen = [
         a
         for a in audiences(providers)
         if roles is None or a.name in roles or a.name.removeprefix("provider ") in roles
     ]
     return [
-        audit_audience(collection, a, providers=providers, last_year=last_year, rule=rule)
+        audit_audience(collection, a, providers=providers, last_year=today.year, rule=rule)
         for a in chosen
     ]
 
@@ -107,7 +108,7 @@ def run_audit(argv: Sequence[str], settings: ReportingSettings | None = None) ->
         audit_now(
             settings,
             rule,
-            last_year=args.last_year,
+            today=datetime.now(UTC).date(),
             roles=args.role,
             check_files=not args.skip_files,
         )

@@ -17,6 +17,7 @@ import io
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -24,6 +25,7 @@ from fastapi import HTTPException
 from openpyxl import load_workbook  # type: ignore[import-untyped]  # ships no type information
 
 from durchstarten.auth import Principal, Role
+from durchstarten.db.sqlfiles import SqlFiles
 from reporting.audit import AuditReport, CellKey, InconsistentModel, ProtectionRule, audit
 from reporting.audit_model import FIRST_YEAR, Publication, TimeAxis, build_model
 from reporting.disclosure import SUPPRESSED_MARKER, protect_count
@@ -32,6 +34,8 @@ from reporting.projections import participant_count
 from reporting.protection import Protection, protect, withheld
 from reporting.report_routes import REPORTS, Period, calendar_quarter, scope_of
 from reporting.reports import dashboard_data, quarterly_monitoring
+
+SQL = SqlFiles(Path(__file__).parent / "db")
 
 SNAPSHOTS = "SELECT year, quarter, stichtag, body FROM snapshots ORDER BY frozen_at"
 """Every frozen report (the audit's own query; `reporting.snapshots` reads them one by one)."""
@@ -92,6 +96,8 @@ class Collection:
     reports: tuple[Publication, ...]
     county_pages: tuple[Publication, ...]
     problems: tuple[str, ...]
+    provider_sets: tuple[frozenset[str], ...] | None = None
+    """The sets of providers people have (`ReportingModel`); None: every subset."""
 
     def seen_by(self, principal: Principal, providers: Sequence[str]) -> list[Publication]:
         """The publications `principal` can fetch."""
@@ -115,7 +121,6 @@ async def collect(
     `connection` reads the live projection in one snapshot (`reporting.versions.reading`).
     """
     reports: list[Publication] = []
-    problems: list[str] = []
     years = range(FIRST_YEAR, last_year + 1)
     for route in REPORTS:
         quarterly = route.period is calendar_quarter
@@ -129,8 +134,12 @@ async def collect(
                 published = await route.compute(
                     connection, **period.arguments(), min_cell_count=min_cell_count, provider=scope
                 )
-                truth = await route.compute(
-                    connection, **period.arguments(), min_cell_count=1, provider=scope
+                truth = (
+                    published
+                    if min_cell_count == 1
+                    else await route.compute(
+                        connection, **period.arguments(), min_cell_count=1, provider=scope
+                    )
                 )
                 publication = Publication(
                     route.name,
@@ -141,21 +150,25 @@ async def collect(
                     scope=scope,
                 )
                 reports.append(publication)
-                problems.extend(derived_problems(publication))
-                if check_files:
-                    problems.extend(f"{publication.source}: {p}" for p in file_problems(published))
+    problems = problems_of(reports, check_files=check_files)
     county = await _county_pages(connection, min_cell_count=min_cell_count)
-    return Collection(tuple(reports), tuple(county), tuple(problems))
+    sets = tuple(
+        frozenset(row["providers"]) for row in await connection.fetch(SQL["release_provider_sets"])
+    )
+    return Collection(tuple(reports), tuple(county), tuple(problems), sets)
 
 
 async def _county_pages(
     connection: asyncpg.Connection, *, min_cell_count: int
 ) -> list[Publication]:
+    dashboard = await dashboard_data(connection, min_cell_count=1)
     pages = [
         Publication(
             "dashboard",
-            await dashboard_data(connection, min_cell_count=min_cell_count),
-            await dashboard_data(connection, min_cell_count=1),
+            dashboard
+            if min_cell_count == 1
+            else await dashboard_data(connection, min_cell_count=min_cell_count),
+            dashboard,
         )
     ]
     count = await participant_count(connection)
@@ -222,11 +235,32 @@ def derived_problems(publication: Publication) -> list[str]:
         ):
             if report[rate] is not None and hidden & counts:
                 problems.append(f"{publication.source}: {rate} published over a hidden count")
-    if publication.report == "courses" and report["pass_rate"] is not None:
+    if publication.report == "courses":
         exams = report["exam_results"]
-        for level, line in zip(exams["rows"], exams["cells"], strict=True):
-            if level != "did-not-sit" and line[0]["suppressed"]:
-                problems.append(f"{publication.source}: pass_rate published over a hidden count")
+        hidden = {
+            level
+            for level, line in zip(exams["rows"], exams["cells"], strict=True)
+            if line[0]["suppressed"]
+        }
+        if report["pass_rate"] is not None and hidden - {"did-not-sit"}:
+            problems.append(f"{publication.source}: pass_rate published over a hidden count")
+        fees = [a.get("exam_fees_eur") for a in report["funds_by_module"].values()]
+        if hidden and any(fee is not None for fee in fees):
+            # Paid per exam: the fees count the exams.
+            problems.append(f"{publication.source}: exam fees published over a hidden count")
+    return problems
+
+
+def problems_of(publications: Sequence[Publication], *, check_files: bool = True) -> list[str]:
+    """Rates over hidden counts, and files that differ from the JSON, in `publications`."""
+    problems: list[str] = []
+    for publication in publications:
+        if publication.report in ("dashboard", "participants", "snapshot"):
+            continue
+        problems.extend(derived_problems(publication))
+        if check_files:
+            found = file_problems(publication.published)
+            problems.extend(f"{publication.source}: {p}" for p in found)
     return problems
 
 
@@ -365,6 +399,7 @@ def protect_collection(
     last_year: int,
     rule: ProtectionRule,
     refreeze_snapshots: bool = False,
+    verify: bool = True,
 ) -> Protection:
     """One pattern of withheld cells for the union of everything any role can fetch.
 
@@ -387,8 +422,14 @@ def protect_collection(
         return key.source.startswith("snapshot ") and key.source not in refrozen
 
     try:
-        model = build_model(publications, axis, sorted(providers), providers_complete=True)
-        return protect(model, rule, fixed=fixed)
+        model = build_model(
+            publications,
+            axis,
+            sorted(providers),
+            providers_complete=True,
+            provider_sets=collection.provider_sets,
+        )
+        return protect(model, rule, fixed=fixed, verify=verify)
     except InconsistentModel:
         # A snapshot of other people than today's: its own people (as `audit_audience`).
         if not any(p.report == "snapshot" and p.linked for p in publications):
@@ -397,8 +438,14 @@ def protect_collection(
             replace(p, linked=False, truth=None) if p.report == "snapshot" else p
             for p in publications
         ]
-        model = build_model(publications, axis, sorted(providers), providers_complete=True)
-        return protect(model, rule, fixed=fixed)
+        model = build_model(
+            publications,
+            axis,
+            sorted(providers),
+            providers_complete=True,
+            provider_sets=collection.provider_sets,
+        )
+        return protect(model, rule, fixed=fixed, verify=verify)
 
 
 def audit_audience(
@@ -424,7 +471,13 @@ def audit_audience(
 
     def audited(chosen: Sequence[Publication]) -> AuditReport:
         if protection is None:
-            model = build_model(chosen, axis, scope_providers, providers_complete=complete)
+            model = build_model(
+                chosen,
+                axis,
+                scope_providers,
+                providers_complete=complete,
+                provider_sets=collection.provider_sets,
+            )
         else:
             model = withheld(
                 build_model(
@@ -432,6 +485,7 @@ def audit_audience(
                     axis,
                     scope_providers,
                     providers_complete=complete,
+                    provider_sets=collection.provider_sets,
                 ),
                 protection.hidden,
             )

@@ -110,14 +110,25 @@ class Publication:
     @property
     def source(self) -> str:
         """The report, period and scope, as cell keys name them."""
-        period = "" if self.year is None else f" {self.year}"
-        if self.quarter is not None:
-            period += f"-Q{self.quarter}"
-        if self.report == "snapshot":
-            return f"snapshot quarterly-monitoring{period} frozen {self.stichtag}"
-        if self.report in ("dashboard", "participants"):
-            return self.report
-        return f"{self.report}{period} {self.scope or 'county'}"
+        return source_of(self.report, self.year, self.quarter, self.scope, self.stichtag)
+
+
+def source_of(
+    report: str,
+    year: int | None = None,
+    quarter: int | None = None,
+    scope: str | None = None,
+    stichtag: str | None = None,
+) -> str:
+    """How cell keys name a report of a period and scope: `outcomes 2024-Q2 county`."""
+    period = "" if year is None else f" {year}"
+    if quarter is not None:
+        period += f"-Q{quarter}"
+    if report == "snapshot":
+        return f"snapshot quarterly-monitoring{period} frozen {stichtag}"
+    if report in ("dashboard", "participants"):
+        return report
+    return f"{report}{period} {scope or 'county'}"
 
 
 class TimeAxis:
@@ -184,22 +195,32 @@ class ReportingModel:
         providers_complete: bool,
         named_providers: Iterable[str] = (),
         named_sites: Iterable[str] = (),
+        provider_sets: Iterable[Scope] | None = None,
     ) -> None:
         """A model over `axis`; people are told apart by their `scope_providers`.
 
         `providers_complete`: every module participation is with one of them (then the
         county's module counts are bounded by the providers'). Placements, course facts
         and exams carry the providers and sites some table names, plus OTHER.
+        `provider_sets`: the sets of providers people really have (the auditor's
+        knowledge); only these (cut to `scope_providers`) get atoms. The attacker may
+        imagine others, so this model is a part of the attacker's: a table it finds is
+        one the attacker cannot exclude, and a cell it finds safe is safe (it may find
+        a safe cell unsafe). None: every subset, 2^len(scope_providers) of them.
         """
         self.axis = axis
         self.lp = LinearModel()
         self.scope_providers = list(scope_providers)
         self.complete = providers_complete
-        self.sets: list[Scope] = [
-            frozenset(c)
-            for size in range(len(self.scope_providers) + 1)
-            for c in combinations(self.scope_providers, size)
-        ]
+        if provider_sets is None:
+            self.sets: list[Scope] = [
+                frozenset(c)
+                for size in range(len(self.scope_providers) + 1)
+                for c in combinations(self.scope_providers, size)
+            ]
+        else:
+            modelled = set(self.scope_providers)
+            self.sets = sorted({frozenset(s & modelled) for s in provider_sets}, key=sorted)
         self.providers = [*sorted({*self.scope_providers, *named_providers}), OTHER]
         self.sites = [*sorted(set(named_sites)), OTHER]
         self._persons: dict[tuple[str, int, int, Scope], int] = {}
@@ -627,8 +648,13 @@ class ReportingModel:
         table: dict[str, Any],
         truth: dict[str, Any] | None,
         expression: Callable[[str, str], Expression],
+        *,
+        floor: int | None = None,
     ) -> None:
-        """Every position of a published table: cells, and whichever totals it carries."""
+        """Every position of a published table: cells, and whichever totals it carries.
+
+        `floor`: what its markers tell, where not the rule's (`marker_floor`).
+        """
         rows, columns = table["rows"], table["columns"]
         if truth is not None and (truth["rows"] != rows or truth["columns"] != columns):
             msg = f"{source} {name}: the true table has other rows or columns"
@@ -641,6 +667,7 @@ class ReportingModel:
                 expr,
                 _cell(_at(table, path)),
                 None if truth is None else _cell(_at(truth, path)),
+                floor=floor,
             )
 
         for r, row in enumerate(rows):
@@ -684,12 +711,14 @@ class ReportingModel:
             return self.module_caseload(k, q, scope)
 
         truth = publication.truth
+        floor = marker_floor(publication)
         self._table(
             source,
             "by_municipality",
             publication.published["by_municipality"],
             None if truth is None else truth["by_municipality"],
             by_place,
+            floor=floor,
         )
         self._table(
             source,
@@ -697,6 +726,7 @@ class ReportingModel:
             publication.published["by_module"],
             None if truth is None else truth["by_module"],
             by_module,
+            floor=floor,
         )
 
     def _snapshot(self, publication: Publication) -> None:
@@ -728,6 +758,7 @@ class ReportingModel:
             publication.published["by_municipality"],
             None,
             lambda m, measure: total_of(atoms[(m, kind)] for kind in parts[measure]),
+            floor=marker_floor(publication),
         )
         self._table(
             publication.source,
@@ -735,6 +766,7 @@ class ReportingModel:
             publication.published["by_module"],
             None,
             lambda k, measure: {free[(k, measure)]: 1.0},
+            floor=marker_floor(publication),
         )
 
     def _outcomes_report(self, publication: Publication) -> None:
@@ -1002,6 +1034,24 @@ class ReportingModel:
         return published.get(CellKey(source, "participants", step, "participants"))
 
 
+LINKED_PROTECTION = "linked-tables"
+"""`disclosure_control` of a report protected over every linked table
+(`reporting.release`): it never withholds a zero, so each of its markers hides at least 1."""
+
+
+def marker_floor(publication: Publication) -> int | None:
+    """What a publication's markers tell where the audit rule may not know it.
+
+    A snapshot frozen before linked-table protection (no `disclosure_control`) was
+    suppressed line by line, which may withhold a zero: its markers tell nothing (0).
+    """
+    if publication.report == "snapshot" and (
+        publication.published.get("disclosure_control") != LINKED_PROTECTION
+    ):
+        return 0
+    return None
+
+
 def _at(table: dict[str, Any], path: tuple[str | int, ...]) -> dict[str, Any]:
     """The published cell at `path`: ("cells", r, c), ("column_totals", c), ("total",)."""
     found: Any = table
@@ -1047,8 +1097,12 @@ def build_model(
     scope_providers: Sequence[str],
     *,
     providers_complete: bool,
+    provider_sets: Iterable[Scope] | None = None,
 ) -> LinearModel:
-    """The attacker's model of a role's publications (one population, one period family)."""
+    """The attacker's model of a role's publications (one population, one period family).
+
+    `provider_sets`: see `ReportingModel`.
+    """
     named_providers: set[str] = set()
     named_sites: set[str] = set()
     for publication in publications:
@@ -1063,6 +1117,7 @@ def build_model(
         providers_complete=providers_complete,
         named_providers=named_providers,
         named_sites=named_sites,
+        provider_sets=provider_sets,
     )
     for publication in publications:
         model.add(publication)

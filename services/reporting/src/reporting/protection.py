@@ -25,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 
+from reporting.adjustment import adjust
 from reporting.audit import (
     _TOLERANCE,
     AuditReport,
@@ -49,8 +50,11 @@ class Protection:
     primary: frozenset[CellKey]
     """Positions withheld because their own count is small."""
     solves: int
-    report: AuditReport
-    """The final audit of the protected union."""
+    report: AuditReport | None
+    """The final audit of the protected union (None: not verified, `protect(verify=False)`)."""
+    exposed: frozenset[CellKey] = frozenset()
+    """Small counts that frozen snapshots already give away: nothing live can protect them
+    (a snapshot frozen by an older method); the audit names them, the service still serves."""
 
     @property
     def secondary(self) -> frozenset[CellKey]:
@@ -111,87 +115,169 @@ def _lifted(
     }
 
 
+class _Groups:
+    """The model's positions grouped by expression (one count published in several places).
+
+    Such a count is withheld everywhere or nowhere. A count a frozen snapshot publishes
+    stays known (`pinned`); one it withheld is withheld live too (`frozen_hidden`): the
+    pattern it was frozen under is kept, so freezing does not move the live tables.
+    """
+
+    def __init__(self, model: LinearModel, fixed: Callable[[CellKey], bool]) -> None:
+        self.members: dict[frozenset[tuple[int, float]], list[int]] = {}
+        for position, cell in enumerate(model.cells):
+            self.members.setdefault(_group_key(dict(cell.expression)), []).append(position)
+        self.of = {p: g for g, positions in self.members.items() for p in positions}
+        frozen_published = {
+            self.of[p]
+            for p, c in enumerate(model.cells)
+            if fixed(c.key) and c.published is not None
+        }
+        frozen_withheld = {
+            self.of[p] for p, c in enumerate(model.cells) if fixed(c.key) and c.published is None
+        }
+        self.pinned = frozen_published
+        self.frozen_hidden = frozen_withheld - frozen_published
+
+
+def _primary(
+    model: LinearModel, rule: ProtectionRule, fixed: Callable[[CellKey], bool], groups: _Groups
+) -> set[CellKey]:
+    """Every live small count, each everywhere it is published, and what a snapshot hid."""
+    cells = model.cells
+    small = {p for p, c in enumerate(cells) if c.truth is not None and 0 < c.truth < rule.threshold}
+    chosen = {groups.of[p] for p in small if not fixed(cells[p].key)} | groups.frozen_hidden
+    return {
+        cells[p].key
+        for g in chosen
+        for p in groups.members[g]
+        if not fixed(cells[p].key) and cells[p].truth not in (None, 0)
+    }
+
+
 def protect(
     model: LinearModel,
     rule: ProtectionRule,
     *,
     fixed: Callable[[CellKey], bool] = lambda key: False,
+    joint: bool = True,
+    verify: bool = True,
 ) -> Protection:
     """The withheld cells that make every small count of `model` safe under `rule`.
 
     Every cell of `model` that is not `fixed` must be published with its truth (the
-    model of the unsuppressed reports); fixed cells are as they were published.
+    model of the unsuppressed reports); fixed cells are as they were published. `joint`:
+    start from one table lifting every small count (`reporting.adjustment`), then search
+    cell by cell for what it left; without, the search does everything (slower, and
+    withholds a little less). `verify`: audit the result (ProtectionFailed if unsafe).
     """
     for cell in model.cells:
         if not fixed(cell.key) and (cell.truth is None or cell.published != cell.truth):
             msg = f"a cell that may change must be published with its truth: {cell.key}"
             raise ValueError(msg)
-    # The same count published in several places is withheld everywhere or nowhere.
-    groups: dict[frozenset[tuple[int, float]], list[int]] = {}
-    for position, cell in enumerate(model.cells):
-        groups.setdefault(_group_key(dict(cell.expression)), []).append(position)
-    group_of = {p: g for g, positions in groups.items() for p in positions}
-    pinned = {g for g, ps in groups.items() if any(fixed(model.cells[p].key) for p in ps)}
-
-    def small(truth: int | None) -> bool:
-        return truth is not None and 0 < truth < rule.threshold
-
-    primary = {
-        model.cells[p].key
-        for p, cell in enumerate(model.cells)
-        if not fixed(cell.key) and small(cell.truth)
-    }
-    primary |= {
-        model.cells[p].key
-        for g, ps in groups.items()
-        if any(model.cells[q].key in primary for q in ps)
-        for p in ps
-        if not fixed(model.cells[p].key)
-    }
+    groups = _Groups(model, fixed)
+    primary = _primary(model, rule, fixed, groups)
     hidden = set(primary)
     working = withheld(model, hidden)
-    solver = Solver(working, rule)
-    hidden_groups = {group_of[p] for p, c in enumerate(working.cells) if c.published is None}
-
-    sensitive = _sensitive(working, rule, group_of)
-
+    hidden_groups = {groups.of[p] for p, c in enumerate(working.cells) if c.published is None}
+    sensitive = _sensitive(working, rule, groups.of)
     solves = 0
     reached: set[int] = set()  # indices into `sensitive` a feasible table already lifts
+    if joint and sensitive:
+        # One table lifting every small count: the cells it moves are withheld, and it
+        # proves safe every count it lifts.
+        frozen = {
+            p for p, c in enumerate(working.cells) if fixed(c.key) and c.published is not None
+        }
+        adjustment = adjust(working, rule, sensitive=[e for _, e in sensitive], frozen=frozen)
+        solves += 1
+        for group in {groups.of[p] for p in adjustment.moved} - hidden_groups:
+            hidden_groups.add(group)
+            hidden.update(model.cells[p].key for p in groups.members[group])
+        reached = _lifted(sensitive, -1, adjustment.table, rule)
+    search = _Search(model, rule, groups, hidden, hidden_groups)
     for index, (key, expression) in enumerate(sensitive):
-        if index in reached:
-            continue
+        if index not in reached:
+            reached |= search.protect(index, key, expression, sensitive)
+    solves += search.solves
+    if not verify:
+        return Protection(frozenset(hidden), frozenset(primary), solves, None, search.exposed)
+    report = audit(withheld(model, hidden), rule)
+    exposed = search.exposed
+    unsafe = [f for f in report.unsafe if f.key not in exposed and not exposed & set(f.also)]
+    if unsafe:
+        names = ", ".join(str(f.key) for f in unsafe[:5])
+        msg = f"{len(unsafe)} small counts still unsafe after protection: {names}"
+        raise ProtectionFailed(msg)
+    return Protection(frozenset(hidden), frozenset(primary), solves, report, exposed)
+
+
+class _Search:
+    """Cell by cell: withhold the least binding published cell until a count is safe.
+
+    `hidden` and `hidden_groups` are the pattern, extended in place. The solver is built
+    only when a count needs it (a large model's load costs seconds), from the pattern as
+    it stands then.
+    """
+
+    def __init__(
+        self,
+        model: LinearModel,
+        rule: ProtectionRule,
+        groups: _Groups,
+        hidden: set[CellKey],
+        hidden_groups: set[frozenset[tuple[int, float]]],
+    ) -> None:
+        self.model, self.rule, self.groups = model, rule, groups
+        self.hidden, self.hidden_groups = hidden, hidden_groups
+        self.solver: Solver | None = None
+        self.solves = 0
+        self._exposed: set[CellKey] = set()
+
+    @property
+    def exposed(self) -> frozenset[CellKey]:
+        """Counts a frozen value pins: nothing live can protect them."""
+        return frozenset(self._exposed)
+
+    def protect(
+        self,
+        index: int,
+        key: CellKey,
+        expression: dict[int, float],
+        sensitive: list[tuple[CellKey, dict[int, float]]],
+    ) -> set[int]:
+        """Make the count at `index` safe; the later counts its final table lifts."""
+        if self.solver is None:
+            self.solver = Solver(withheld(self.model, self.hidden), self.rule)
+        solver, groups, cells = self.solver, self.groups, self.model.cells
         while True:
             bound = solver.maximum(expression)
-            solves += 1
-            if bound.value >= rule.required_upper - _TOLERANCE:
-                if bound.witness is not None:
-                    reached |= _lifted(sensitive, index, bound.witness, rule)
-                break
+            self.solves += 1
+            if bound.value >= self.rule.required_upper - _TOLERANCE:
+                if bound.witness is None:
+                    return set()
+                return _lifted(sensitive, index, bound.witness, self.rule)
+            binding = solver.binding_cells()
             candidates = [
                 p
-                for p in solver.binding_cells()
-                if working.cells[p].published not in (None, 0)
-                and group_of[p] not in pinned
-                and group_of[p] not in hidden_groups
+                for p in binding
+                if cells[p].key not in self.hidden
+                and cells[p].published != 0
+                and groups.of[p] not in groups.pinned
+                and groups.of[p] not in self.hidden_groups
             ]
             if not candidates:
+                if any(groups.of[p] in groups.pinned for p in binding):
+                    self._exposed.add(key)  # what pins it was frozen and published already
+                    return set()
                 msg = f"nothing left to withhold that would protect {key}"
                 raise ProtectionFailed(msg)
-            choice = min(
-                candidates, key=lambda p: (working.cells[p].published, working.cells[p].key)
-            )
-            group = group_of[choice]
-            hidden_groups.add(group)
-            for p in groups[group]:
+            choice = min(candidates, key=lambda p: (cells[p].published, cells[p].key))
+            group = groups.of[choice]
+            self.hidden_groups.add(group)
+            for p in groups.members[group]:
                 solver.withhold(p)
-                hidden.add(model.cells[p].key)
-
-    report = audit(withheld(model, hidden), rule)
-    if report.unsafe:
-        names = ", ".join(str(f.key) for f in report.unsafe[:5])
-        msg = f"{len(report.unsafe)} small counts still unsafe after protection: {names}"
-        raise ProtectionFailed(msg)
-    return Protection(frozenset(hidden), frozenset(primary), solves, report)
+                self.hidden.add(cells[p].key)
 
 
 __all__ = ["Protection", "ProtectionFailed", "protect", "withheld"]

@@ -7,17 +7,15 @@ registration, and the dependencies they name are local to the registering functi
 import inspect
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal, NamedTuple
+from typing import TYPE_CHECKING, Annotated, Any, Literal, NamedTuple
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
 
 from durchstarten.auth import Principal, Role
-from durchstarten.service import ServiceRuntime
-from reporting.cache import ReportCache
-from reporting.exports import as_format
 from reporting.reports import courses_and_funds, esf_indicators, outcomes, quarterly_monitoring
-from reporting.settings import ReportingSettings
-from reporting.versions import live_schema, reading
+
+if TYPE_CHECKING:
+    from reporting.serving import ReportResponses
 
 PROVIDER_ID = r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$"
 
@@ -151,56 +149,8 @@ REPORTS: tuple[ReportRoute, ...] = (
 )
 
 
-class ReportResponses:
-    """Reports in their formats, from a short-lived cache or computed in one read snapshot."""
-
-    def __init__(self, runtime: ServiceRuntime, settings: ReportingSettings) -> None:
-        """Bind to the runtime's pool; caches as long-lived as the settings say."""
-        self._runtime = runtime
-        self._min_cell_count = settings.min_cell_count
-        self._reports = ReportCache(settings.report_cache_s)
-        # Which version is live, looked up at most twice a second (not once per request).
-        self._versions = ReportCache(min(settings.report_cache_s, 0.5))
-
-    async def respond(
-        self,
-        request: Request,
-        report: ReportRoute,
-        period: Period,
-        scope: str | None,
-        format_: str,
-    ) -> Response:
-        """The report in its format, from the cache or built in one read snapshot.
-
-        A report may be up to DURCHSTARTEN_REPORT_CACHE_S old (a little more while it is
-        recomputed); `Cache-Control: no-cache` asks for one computed now.
-        """
-
-        async def compute() -> Response:
-            async with reading(self._runtime.pool) as connection:
-                body = await report.compute(
-                    connection,
-                    **period.arguments(),
-                    min_cell_count=self._min_cell_count,
-                    provider=scope,
-                )
-            return as_format(body, format_, report.download_name(period, scope))
-
-        # The live version is part of the key: after a rebuild's switch no report of the
-        # retired version is served once the version itself is looked up again.
-        version = await self._versions.get("live", self._live_version)
-        fresh = "no-cache" in request.headers.get("cache-control", "").lower()
-        key = (version, report.name, *period.arguments().values(), scope, format_)
-        response: Response = await self._reports.get(key, compute, fresh=fresh)
-        return response
-
-    async def _live_version(self) -> str:
-        async with self._runtime.pool.acquire() as connection:
-            return await live_schema(connection)
-
-
 def add_report_endpoints(
-    app: FastAPI, responses: ReportResponses, principal: Callable[..., Principal]
+    app: FastAPI, responses: "ReportResponses", principal: Callable[..., Principal]
 ) -> None:
     """Register `GET /v1/reports/<name>` for every report of REPORTS.
 
@@ -213,7 +163,7 @@ def add_report_endpoints(
 def _add_report_endpoint(
     app: FastAPI,
     report: ReportRoute,
-    responses: ReportResponses,
+    responses: "ReportResponses",
     principal: Callable[..., Principal],
 ) -> None:
     async def endpoint(

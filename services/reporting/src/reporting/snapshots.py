@@ -1,4 +1,4 @@
-"""Frozen reports: the quarterly table stored byte for byte as it stood on a reporting date."""
+"""Frozen reports: the quarterly table stored byte for byte as served on a reporting date."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from typing import Any
 import asyncpg
 
 from durchstarten.db.sqlfiles import SqlFiles
-from reporting.reports import quarterly_monitoring
 
 SQL = SqlFiles(Path(__file__).parent / "db")
 QUARTERLY_MONITORING = "quarterly-monitoring"
@@ -20,24 +19,22 @@ QUARTERLY_MONITORING = "quarterly-monitoring"
 
 async def freeze_quarterly_monitoring(
     connection: asyncpg.Connection,
+    report: dict[str, Any],
     *,
     year: int,
     quarter: int,
     stichtag: date,
     frozen_by: str,
-    min_cell_count: int,
 ) -> dict[str, Any]:
-    """Freeze the county's quarterly table as it stands, for the reporting date `stichtag`.
+    """Freeze `report`, the county's quarterly table as served, for the reporting date.
 
     The stored bytes never change; freezing the same report and date again stores nothing
     and returns the first snapshot. Returns the snapshot's record (id, report, period,
     Stichtag, when it was frozen, SHA-256 of the bytes) as JSON values.
     """
-    report = await quarterly_monitoring(
-        connection, year=year, quarter=quarter, min_cell_count=min_cell_count
-    )
-    report["stichtag"] = stichtag.isoformat()
-    body = json.dumps(report, sort_keys=True, separators=(",", ":")).encode()
+    body = json.dumps(
+        {**report, "stichtag": stichtag.isoformat()}, sort_keys=True, separators=(",", ":")
+    ).encode()
     digest = hashlib.sha256(body).hexdigest()
     await connection.execute(
         SQL["snapshot_insert"],

@@ -1,0 +1,136 @@
+"""One table that lifts every small count at once: the fast first step of the protection.
+
+Controlled tabular adjustment turned into suppression. One linear programme over the
+attacker's model asks for a table in which every sensitive hidden count reaches the
+rule's threshold, every published zero and every frozen value stays as published, every
+other hidden count stays at least what its marker tells, and the published values move
+as little as possible (each unit moved costs the cell's value: a small cell is cheaper to
+withhold than a large one, as τ-ARGUS' default cost says). The cells that move are
+withheld. That one table is then consistent with everything still published, so it is a
+proof, without any further solve, that every count it lifts is safe: the attacker cannot
+exclude it. Counts it cannot lift (a frozen value pins them, or lifting them all in one
+table asks too much) are left to `reporting.protection`'s cell-by-cell search.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import highspy
+import numpy as np
+
+from reporting.audit import (
+    _TOLERANCE,
+    INF,
+    Expression,
+    LinearModel,
+    ProtectionRule,
+    forced_zeros,
+    load_rows,
+)
+
+SHORTFALL_COST = 1e6
+"""The cost of a count left short of the threshold: far above any cell withheld."""
+
+
+@dataclass(frozen=True)
+class Adjustment:
+    """What the joint table moved, and what it proves."""
+
+    moved: frozenset[int]
+    """Positions of published cells whose value the table changes: to be withheld."""
+    table: tuple[float, ...]
+    """The table itself, one value per model variable (a witness for the attacker)."""
+
+
+def _rows(
+    model: LinearModel, rule: ProtectionRule, frozen: set[int]
+) -> tuple[list[tuple[Expression, float, float]], list[tuple[int, float]]]:
+    """The model's rows as the adjustment reads them, and the movable ones with values."""
+    rows: list[tuple[Expression, float, float]] = []
+    movable: list[tuple[int, float]] = []
+    for position, cell in enumerate(model.cells):
+        if cell.published is None:
+            floor = rule.hidden_minimum if cell.floor is None else cell.floor
+            rows.append((cell.expression, float(floor), INF))
+            continue
+        value = float(cell.published)
+        if cell.published != 0 and position not in frozen:
+            movable.append((position, value))
+        rows.append((cell.expression, value, value))
+    rows.extend((c.expression, c.lower, c.upper) for c in model.constraints)
+    return rows, movable
+
+
+def adjust(
+    model: LinearModel,
+    rule: ProtectionRule,
+    *,
+    sensitive: list[Expression],
+    frozen: set[int],
+) -> Adjustment:
+    """The least-cost table lifting each of `sensitive` to `rule.required_upper`.
+
+    `model` is the working model (hidden cells published as None); `frozen` are positions
+    of published cells that may not move (a snapshot's). Published zeros never move.
+    """
+    required = float(rule.required_upper)
+    withheld_floor = float(rule.hidden_minimum)
+    rows, movable = _rows(model, rule, frozen)
+    # A movable row forces nothing to zero (its value may change); the exact ones do.
+    moving = {position for position, _ in movable}
+    zeros = forced_zeros(
+        [
+            (expression, withheld_floor, INF) if number in moving else (expression, low, high)
+            for number, (expression, low, high) in enumerate(rows)
+        ],
+        model.lower,
+    )
+    columns = [v for v in range(len(model.names)) if v not in zeros]
+    column_of = {v: c for c, v in enumerate(columns)}
+    highs = highspy.Highs()  # type: ignore[no-untyped-call]  # highspy's __init__ is unannotated
+    highs.setOptionValue("output_flag", False)
+    infinity = highs.getInfinity()
+    loaded = load_rows(highs, model, columns, rows)
+    # Deviation columns: expression - up + down = published, each unit costing the value;
+    # `down` stops at what a withheld cell's marker tells.
+    deviations: list[tuple[int, int]] = []  # (position, first of its two columns)
+    for position, value in movable:
+        row = loaded.get(position)
+        if row is None:
+            continue
+        first, cost = highs.getNumCol(), max(value, 1.0)
+        at_row = np.array([row], dtype=np.int32)
+        highs.addCol(cost, 0.0, infinity, 1, at_row, np.array([-1.0]))
+        highs.addCol(cost, 0.0, max(value - withheld_floor, 0.0), 1, at_row, np.array([1.0]))
+        deviations.append((position, first))
+    # Each sensitive count: expression + shortfall >= required.
+    for expression in sensitive:
+        live = [(column_of[v], c) for v, c in expression.items() if v in column_of]
+        short = highs.getNumCol()
+        highs.addCol(SHORTFALL_COST, 0.0, required, 0, np.array([], np.int32), np.array([]))
+        highs.addRow(
+            required,
+            infinity,
+            len(live) + 1,
+            np.array([c for c, _ in live] + [short], dtype=np.int32),
+            np.array([k for _, k in live] + [1.0], dtype=np.float64),
+        )
+    highs.run()
+    status = highs.getModelStatus()
+    if status != highspy.HighsModelStatus.kOptimal:
+        msg = f"the joint adjustment ended with {highs.modelStatusToString(status)}"
+        raise RuntimeError(msg)
+    solution = list(highs.getSolution().col_value)
+    moved = frozenset(
+        position
+        for position, first in deviations
+        if solution[first] > _TOLERANCE or solution[first + 1] > _TOLERANCE
+    )
+    table = [0.0] * len(model.names)
+    for column, variable in enumerate(columns):
+        table[variable] = solution[column]
+    return Adjustment(moved, tuple(table))
+
+
+__all__ = ["SHORTFALL_COST", "Adjustment", "adjust"]

@@ -1,0 +1,355 @@
+"""What reporting publishes for one state of its data: every report under one pattern.
+
+A *release* is every report reporting can serve (each report for every period of the
+family and every scope, the dashboard, the participant count), computed unsuppressed in
+one read snapshot, then protected together: `reporting.protection` chooses the withheld
+cells over the union of everything any role can fetch, the frozen snapshots included as
+published constants, and `withhold` applies that one pattern to every table. Every
+endpoint answers from the release of the newest data state it has (`ReleaseKeeper`), so
+no two numbers a caller can fetch at one moment come from different patterns.
+
+The period family: every quarter and year from 2019 (the API's first year) to this
+year. A later year is refused (422), never answered: its tables are not in the pattern.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import time
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from fastapi import Response
+
+from durchstarten.db.sqlfiles import SqlFiles
+from reporting.audit import CellKey, ProtectionRule
+from reporting.audit_collect import Collection, collect, protect_collection
+from reporting.audit_model import LINKED_PROTECTION, Publication
+from reporting.disclosure import SUPPRESSED_MARKER
+from reporting.exports import as_format
+from reporting.protection import Protection
+from reporting.versions import reading
+
+SQL = SqlFiles(Path(__file__).parent / "db")
+
+
+@dataclass(frozen=True)
+class DataState:
+    """What a release was computed from: change any of it and the release is out of date."""
+
+    schema: str
+    """The live projection version."""
+    applied: int
+    """The sum of the live version's next offsets: it grows with every applied batch."""
+    snapshots: int
+    """Frozen snapshots (each is part of what the pattern must respect)."""
+    quarter: tuple[int, int]
+    """Today's quarter: the family ends with its year, the dashboard's series with it."""
+
+
+async def data_state(connection: asyncpg.Connection, *, today: date) -> DataState:
+    """The state `connection` reads (inside `reporting.versions.reading`)."""
+    row = await connection.fetchrow(SQL["release_state"])
+    quarter = (today.year, (today.month - 1) // 3 + 1)
+    return DataState(row["schema"], int(row["applied"]), int(row["snapshots"]), quarter)
+
+
+def _withheld_cell() -> dict[str, Any]:
+    return {"value": None, "suppressed": True, "marker": SUPPRESSED_MARKER}
+
+
+def tables_of(report: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Every protected table of a report with the name cell keys give it (nested: `a.b`)."""
+    for name, value in report.items():
+        if isinstance(value, dict) and "cells" in value:
+            yield name, value
+        elif (
+            isinstance(value, dict)
+            and value
+            and all(isinstance(v, dict) and "cells" in v for v in value.values())
+        ):
+            for part, table in value.items():
+                yield f"{name}.{part}", table
+
+
+def _positions(table: dict[str, Any]) -> Iterator[tuple[str, str, list[dict[str, Any]], int]]:
+    """(row, column, the list holding the cell, its index) of every position of a table."""
+    rows, columns = table["rows"], table["columns"]
+    for r, row in enumerate(rows):
+        for c, column in enumerate(columns):
+            yield row, column, table["cells"][r], c
+    for c, column in enumerate(columns if "column_totals" in table else []):
+        yield "total", column, table["column_totals"], c
+    for r, row in enumerate(rows if "row_totals" in table else []):
+        yield row, "total", table["row_totals"], r
+
+
+def withhold(
+    report: dict[str, Any], source: str, hidden: frozenset[CellKey], *, threshold: int
+) -> dict[str, Any]:
+    """`report` (computed unsuppressed) with the cells of the pattern `hidden` withheld.
+
+    Then what is built from withheld counts goes too: a placement rate over a withheld
+    count, the pass rate when an exam count is withheld, and the exam fees (paid per exam,
+    so they count exams) of a report whose exam counts are not all published.
+    """
+    body = copy.deepcopy(report)
+    for name, table in tables_of(body):
+        for row, column, holder, index in _positions(table):
+            if CellKey(source, name, row, column) in hidden:
+                holder[index] = _withheld_cell()
+        if "total" in table and CellKey(source, name, "total", "total") in hidden:
+            table["total"] = _withheld_cell()
+    count = CellKey(source, "participants", "participants", "count")
+    if "suppressed" in body.get("participants", {}) and count in hidden:
+        body["participants"] = _withheld_cell()
+    _withhold_derived(body)
+    body["min_cell_count"] = threshold
+    body["disclosure_control"] = LINKED_PROTECTION
+    return body
+
+
+def _withhold_derived(body: dict[str, Any]) -> None:
+    """Rates, and exam fees, over counts that are withheld."""
+    if body.get("report") == "outcomes":
+        steps = body["participants"]
+        cell = {s: line[0] for s, line in zip(steps["rows"], steps["cells"], strict=True)}
+        for rate, counts in (
+            ("placement_rate_reached", ("placed", "reached")),
+            ("placement_rate_exited", ("placed_exited", "exited")),
+        ):
+            if any(cell[c]["suppressed"] for c in counts):
+                body[rate] = None
+    if body.get("report") == "courses-and-funds":
+        exams = body["exam_results"]
+        withheld = {
+            level
+            for level, line in zip(exams["rows"], exams["cells"], strict=True)
+            if line[0]["suppressed"]
+        }
+        if withheld - {"did-not-sit"}:
+            body["pass_rate"] = None
+        if withheld:
+            for amounts in body["funds_by_module"].values():
+                amounts["exam_fees_eur"] = None
+
+
+@dataclass(frozen=True)
+class Release:
+    """Every report of one data state, protected by one pattern."""
+
+    state: DataState
+    providers: tuple[str, ...]
+    """The provider scopes it holds."""
+    reports: Mapping[str, dict[str, Any]]
+    """The protected body of every report, by its source (`Publication.source`)."""
+    collection: Collection
+    """The same reports as published with their truth, and the snapshots: for the audit."""
+    protection: Protection
+    computed_at: float
+    """`time.monotonic()` when the computation finished."""
+    seconds: float
+    """How long the computation took."""
+    generated_at: str
+    """When its read snapshot was taken (ISO 8601, UTC)."""
+    _responses: dict[tuple[str, str, str], Response] = field(default_factory=dict)
+
+    def body(self, source: str) -> dict[str, Any] | None:
+        """The protected report at `source`, or None when the release has none."""
+        return self.reports.get(source)
+
+    def response(self, source: str, format_: str, name: str) -> Response | None:
+        """The report at `source` in its format, serialised once per release."""
+        key = (source, format_, name)
+        found = self._responses.get(key)
+        if found is None:
+            body = self.reports.get(source)
+            if body is None:
+                return None
+            found = self._responses[key] = as_format(body, format_, name)
+        return found
+
+
+@dataclass(frozen=True)
+class ReleaseInput:
+    """What one read snapshot gives a release: its state and every report unsuppressed."""
+
+    state: DataState
+    providers: tuple[str, ...]
+    """The scopes: every configured provider and every provider the data names."""
+    truths: Collection
+    generated_at: str
+    started: float
+
+
+async def read_release_input(
+    connection: asyncpg.Connection, *, providers: Sequence[str], today: date
+) -> ReleaseInput:
+    """Every report of the family, unsuppressed, in the snapshot `connection` reads."""
+    started = time.monotonic()
+    generated_at = datetime.now(UTC).isoformat()
+    state = await data_state(connection, today=today)
+    named = {row["provider"] for row in await connection.fetch(SQL["release_providers"])}
+    scopes = tuple(sorted({*providers, *named}))
+    truths = await collect(
+        connection, providers=scopes, last_year=today.year, min_cell_count=1, check_files=False
+    )
+    return ReleaseInput(state, scopes, truths, generated_at, started)
+
+
+def protect_release(given: ReleaseInput, *, rule: ProtectionRule, verify: bool = False) -> Release:
+    """The pattern over everything `given` holds, applied to every report (CPU only).
+
+    `verify` audits the pattern too (seconds more; `python -m reporting audit` and the
+    tests do, over the release as served).
+    """
+    truths = given.truths
+    protection = protect_collection(
+        truths,
+        providers=given.providers,
+        last_year=given.state.quarter[0],
+        rule=rule,
+        verify=verify,
+    )
+    reports: dict[str, dict[str, Any]] = {}
+
+    def published(publication: Publication) -> Publication:
+        if publication.report == "snapshot" or publication.truth is None:
+            return publication  # as it was frozen
+        body = withhold(
+            publication.truth, publication.source, protection.hidden, threshold=rule.threshold
+        )
+        reports[publication.source] = body
+        return replace(publication, published=body)
+
+    collection = Collection(
+        tuple(published(p) for p in truths.reports),
+        tuple(published(p) for p in truths.county_pages),
+        (),
+        truths.provider_sets,
+    )
+    return Release(
+        given.state,
+        given.providers,
+        reports,
+        collection,
+        protection,
+        computed_at=time.monotonic(),
+        seconds=time.monotonic() - given.started,
+        generated_at=given.generated_at,
+    )
+
+
+async def compute_release(
+    pool: asyncpg.Pool,
+    *,
+    providers: Sequence[str],
+    rule: ProtectionRule,
+    today: date,
+    verify: bool = False,
+) -> Release:
+    """Read in one snapshot, then protect in a worker thread (the event loop stays free)."""
+    async with reading(pool) as connection:
+        given = await read_release_input(connection, providers=providers, today=today)
+    return await asyncio.to_thread(protect_release, given, rule=rule, verify=verify)
+
+
+async def current_state(pool: asyncpg.Pool, *, today: date) -> DataState:
+    """The data state of the live version now."""
+    async with reading(pool) as connection:
+        return await data_state(connection, today=today)
+
+
+class ReleaseKeeper:
+    """The newest release, recomputed when the data state it came from has changed.
+
+    Within `ttl_s` of the moment a release was last known current it is served without a
+    look at the data; after that one cheap query tells whether the data state is still
+    the same. When it has changed, the release is served while its successor is computed
+    (one computation at a time, shared by every waiting request) as long as it was
+    current less than `max_stale_s` ago; otherwise, and whenever the caller asks for the
+    newest (`fresh`), the caller waits for a release computed after its request. A failed
+    computation is not kept: the next request tries again.
+    """
+
+    def __init__(
+        self,
+        compute: Callable[[], Awaitable[Release]],
+        state: Callable[[], Awaitable[DataState]],
+        *,
+        ttl_s: float,
+        max_stale_s: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """`compute()` makes a release; `state()` reads the current data state."""
+        self._compute = compute
+        self._state = state
+        self._ttl_s = ttl_s
+        self._max_stale_s = max_stale_s
+        self._clock = clock
+        self._current: Release | None = None
+        self._current_at = 0.0  # when the current release was last known current
+        self._running: asyncio.Task[Release] | None = None
+        self._running_since = 0.0
+        self.computed = 0
+
+    @property
+    def current(self) -> Release | None:
+        """The newest release computed so far (None before the first)."""
+        return self._current
+
+    def _start(self) -> asyncio.Task[Release]:
+        if self._running is None or self._running.done():
+            self.computed += 1
+            self._running_since = self._clock()
+            self._running = asyncio.ensure_future(self._run(self._running_since))
+            # A background computation's failure is the next caller's to see, not a warning.
+            self._running.add_done_callback(
+                lambda task: None if task.cancelled() else task.exception()
+            )
+        return self._running
+
+    async def _run(self, since: float) -> Release:
+        release = await self._compute()
+        if self._current is None or since >= self._current_at:
+            self._current, self._current_at = release, since
+        return release
+
+    async def get(self, *, fresh: bool = False) -> Release:
+        """The release to answer a request from (see the class docstring)."""
+        asked = self._clock()
+        current = self._current
+        if current is not None and not fresh and asked - self._current_at < self._ttl_s:
+            return current
+        if current is not None and await self._state() == current.state:
+            self._current_at = max(self._current_at, asked)
+            return current
+        if current is not None and not fresh and asked - self._current_at < self._max_stale_s:
+            self._start()
+            return current
+        while True:
+            task = self._start()
+            started = self._running_since
+            release = await asyncio.shield(task)
+            if started >= asked or await self._state() == release.state:
+                return release
+
+
+__all__ = [
+    "DataState",
+    "Release",
+    "ReleaseInput",
+    "ReleaseKeeper",
+    "compute_release",
+    "current_state",
+    "data_state",
+    "protect_release",
+    "read_release_input",
+    "tables_of",
+    "withhold",
+]
