@@ -346,3 +346,44 @@ def participant_registered(
         "german_level": "A1",
     } | changes
     return event("participant.registered.v1", "/services/intake", participant_id, data)
+
+
+SERVED_THRESHOLD = 3
+"""The session stack's `DURCHSTARTEN_MIN_CELL_COUNT` (the default)."""
+
+
+def agrees(cell: dict[str, Any], expected: int) -> bool:
+    """A served cell against its true count, under protection over every linked table.
+
+    Shown: exactly the count, and never a small one. Withheld: a small count, or a larger
+    one withheld to protect a small count in this or a linked table; never a zero.
+    """
+    if cell["suppressed"]:
+        return cell["value"] is None and cell.get("marker") == "." and expected > 0
+    return bool(cell["value"] == expected) and not 0 < expected < SERVED_THRESHOLD
+
+
+def cell_at(table: dict[str, Any], row: str, column: str) -> dict[str, Any]:
+    """The cell of a served table at a row and column label."""
+    found: dict[str, Any] = table["cells"][table["rows"].index(row)][table["columns"].index(column)]
+    return found
+
+
+def compatible(first: Any, second: Any) -> bool:
+    """Whether two served reports of the same counts agree wherever both publish.
+
+    Between two data states the pattern of withheld cells may move (a cell withheld to
+    protect a new small count elsewhere); a count published in both must be the same,
+    and so must everything that is not a count. A withheld rate or fee (null) agrees.
+    """
+    if isinstance(first, dict) and isinstance(second, dict):
+        if "suppressed" in first and "suppressed" in second:
+            return bool(first["suppressed"] or second["suppressed"]) or (
+                first["value"] == second["value"]
+            )
+        return first.keys() == second.keys() and all(compatible(first[k], second[k]) for k in first)
+    if isinstance(first, list) and isinstance(second, list):
+        return len(first) == len(second) and all(
+            compatible(a, b) for a, b in zip(first, second, strict=True)
+        )
+    return first is None or second is None or bool(first == second)

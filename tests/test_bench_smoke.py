@@ -62,7 +62,12 @@ def test_the_benchmark_smoke_run_reports_every_figure(tmp_path: Path) -> None:
     queries = figures["queries"]
     assert queries["ok"] == queries["requests"], queries["statuses"]
     assert queries["events_in_projection"] >= rebuild["rebuild"]["events_in_topics"]
-    assert queries["computed_afresh"]["count"] == 5
+    afresh = queries["computed_afresh"]
+    assert afresh["count"] == 5
+    # Every report of every period and scope is in the release (4 reports, 8 years of
+    # quarters or years, the county and each provider), protected together.
+    assert afresh["release"]["reports"] >= (32 + 32 + 8 + 8) * 2
+    assert 0 < afresh["release_s_p50"] * 1000 <= afresh["p50_ms"]
 
     profiles = figures["profile"]["services"]
     assert figures["profile"]["failures"] == []

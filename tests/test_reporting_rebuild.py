@@ -17,7 +17,7 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
-from tests.support import PATIENCE_S, client, eventually, produce
+from tests.support import PATIENCE_S, agrees, client, compatible, eventually, produce
 from tests.test_reporting_scope_and_esf import YEAR, cell, events, generate, oracle
 
 from durchstarten.auth import Role
@@ -93,9 +93,10 @@ async def test_a_rebuild_gives_the_live_reports_and_loses_nothing_at_the_switch(
                 params={"year": YEAR, "quarter": 4, "provider": provider},
                 headers={"Authorization": f"Bearer {coordinator}"},
             )
-            return bool(
-                cell(response.json()["participants"], "reached", "participants")["value"]
-                == expected
+            if response.status_code == 422:  # no data names the provider yet
+                return False
+            return agrees(
+                cell(response.json()["participants"], "reached", "participants"), expected
             )
 
         await eventually(
@@ -131,7 +132,8 @@ async def test_a_rebuild_gives_the_live_reports_and_loses_nothing_at_the_switch(
             headers={"Authorization": f"Bearer {coordinator}"},
         )
         assert still.status_code == 200
-        assert still.json() == live["quarterly 2022 1"]
+        # The same counts (the new history is of another year); the pattern may move.
+        assert compatible(still.json(), live["quarterly 2022 1"])
 
         async def switched() -> dict[str, Any] | None:
             response = await reporting.get(
@@ -147,7 +149,7 @@ async def test_a_rebuild_gives_the_live_reports_and_loses_nothing_at_the_switch(
         assert status["events_per_second"] is not None  # reported; its figure is the bench's
 
         rebuilt = await every_report(reporting, coordinator, before_provider)
-        changed = sorted(name for name in live if rebuilt[name] != live[name])
+        changed = sorted(name for name in live if not compatible(rebuilt[name], live[name]))
         # Only what the history published during the rebuild touches may differ: its year.
         assert all(name in ("participants", "dashboard") for name in changed), changed
         # ... and that history arrived in full, across the switch.

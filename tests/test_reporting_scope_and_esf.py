@@ -19,7 +19,15 @@ from typing import Any
 import httpx
 import pytest
 from openpyxl import load_workbook  # type: ignore[import-untyped]  # openpyxl ships no types
-from tests.support import client, encoded, envelope, eventually, participant_registered, produce
+from tests.support import (
+    agrees,
+    client,
+    encoded,
+    envelope,
+    eventually,
+    participant_registered,
+    produce,
+)
 
 from durchstarten.auth import Role
 from durchstarten.events.topics import COACHING_EVENTS, COURSES_EVENTS, INTAKE_EVENTS
@@ -296,13 +304,6 @@ def cell(table: dict[str, Any], row: str, column: str) -> dict[str, Any]:
     return found
 
 
-def agrees(published: dict[str, Any], expected: int) -> bool:
-    """A published cell equals the oracle; a suppressed one hides a non-zero count."""
-    if published["suppressed"]:
-        return expected != 0
-    return bool(published["value"] == expected)
-
-
 async def get(stack: Stack, path: str, token: str, **params: Any) -> httpx.Response:
     async with client(stack, "reporting") as reporting:
         return await reporting.get(
@@ -326,9 +327,11 @@ async def test_provider_scoped_reports_and_esf_indicators_match_the_oracle(
         response = await get(
             stack, "/v1/reports/outcomes", coordinator, year=YEAR, quarter=4, provider=mine
         )
+        if response.status_code == 422:  # no data names the provider yet
+            return None
         body: dict[str, Any] = response.json()
-        reached = cell(body["participants"], "reached", "participants")["value"]
-        return body if reached == expected["reached"] else None
+        reached = cell(body["participants"], "reached", "participants")
+        return body if agrees(reached, expected["reached"]) else None
 
     outcomes = await eventually(outcomes_complete, what="scoped outcomes projected")
     people = outcomes["participants"]

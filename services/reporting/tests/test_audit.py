@@ -579,9 +579,7 @@ def truth_model(people: list[Person], scopes: list[str | None], sp: list[str], c
     return build_model(found, AXIS, sp, providers_complete=c)
 
 
-def protected_union(
-    people: list[Person], *, joint: bool = True, verify: bool = True
-) -> Protection:
+def protected_union(people: list[Person], *, joint: bool = True, verify: bool = True) -> Protection:
     model = truth_model(people, SCOPES, ["diakonie", "in-via"], True)
     return protect(model, SERVED, joint=joint, verify=verify)
 

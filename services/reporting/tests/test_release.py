@@ -102,7 +102,9 @@ def test_one_table_lifts_every_small_count_and_proves_them_safe() -> None:
     rule = ProtectionRule(threshold=3, hidden_minimum=1)
     small = {CellKey("t", "line", "0", "n"), CellKey("t", "line", "1", "n")}
     working = withheld(model, small)
-    result = adjust(working, rule, sensitive=[{cells[0]: 1.0}, {cells[1]: 1.0}], frozen=set())
+    result = adjust(
+        working, rule, sensitive=[({cells[0]: 1.0}, 3.0), ({cells[1]: 1.0}, 3.0)], frozen=set()
+    )
     # Both small counts reach 3 in one table: the 1 and the 2 take 4 from the 5 (the cheapest
     # cell to move); the total and the 7 stay published.
     assert result.table[cells[0]] >= 3 - 1e-6
@@ -122,7 +124,7 @@ def test_a_frozen_value_is_never_moved() -> None:
     model.publish(CellKey("t", "line", "total", "n"), {a: 1.0, b: 1.0}, 10, 10)
     rule = ProtectionRule(threshold=3, hidden_minimum=1)
     working = withheld(model, {CellKey("t", "line", "a", "n")})
-    result = adjust(working, rule, sensitive=[{a: 1.0}], frozen={2})
+    result = adjust(working, rule, sensitive=[({a: 1.0}, 3.0)], frozen={2})
     assert result.moved == {1}  # the total is frozen: the 9 moves
     assert result.table[a] >= 3 - 1e-6
 
@@ -255,3 +257,14 @@ async def test_a_failed_computation_is_not_kept() -> None:
     source.fail = False
     assert (await kept.get()).state == state(1)
     assert source.computations == [1, 1]
+
+
+async def test_without_a_ttl_every_answer_is_of_the_data_as_it_stands() -> None:
+    clock = Clock()
+    source = Source(clock)
+    kept = ReleaseKeeper(source.compute, source.state, ttl_s=0, max_stale_s=30.0, clock=clock)
+    await kept.get()
+    source.applied = 2
+    assert (await kept.get()).state == state(2)
+    assert await kept.get() is await kept.get()  # unchanged data: the same release
+    assert source.computations == [1, 2]

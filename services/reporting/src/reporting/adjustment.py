@@ -1,19 +1,21 @@
 """One table that lifts every small count at once: the fast first step of the protection.
 
 Controlled tabular adjustment turned into suppression. One linear programme over the
-attacker's model asks for a table in which every sensitive hidden count reaches the
-rule's threshold, every published zero and every frozen value stays as published, every
-other hidden count stays at least what its marker tells, and the published values move
-as little as possible (each unit moved costs the cell's value: a small cell is cheaper to
-withhold than a large one, as τ-ARGUS' default cost says). The cells that move are
-withheld. That one table is then consistent with everything still published, so it is a
-proof, without any further solve, that every count it lifts is safe: the attacker cannot
-exclude it. Counts it cannot lift (a frozen value pins them, or lifting them all in one
-table asks too much) are left to `reporting.protection`'s cell-by-cell search.
+attacker's model asks for a table in which every sensitive hidden count reaches its target
+(the rule's threshold, and its truth plus the rule's least width), every published zero and
+every frozen value stays as published, every other hidden count stays at least what its
+marker tells, and the published values move as little as possible (each unit moved costs
+the cell's value: a small cell is cheaper to withhold than a large one, as τ-ARGUS' default
+cost says). The cells that move are withheld. That one table is then consistent with
+everything still published, so it is a proof, without any further solve, that every count
+it lifts is safe: the attacker cannot exclude it. Counts it cannot lift (a frozen value
+pins them, or lifting them all in one table asks too much) are left to
+`reporting.protection`'s cell-by-cell search.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import highspy
@@ -66,15 +68,14 @@ def adjust(
     model: LinearModel,
     rule: ProtectionRule,
     *,
-    sensitive: list[Expression],
+    sensitive: Sequence[tuple[Expression, float]],
     frozen: set[int],
 ) -> Adjustment:
-    """The least-cost table lifting each of `sensitive` to `rule.required_upper`.
+    """The least-cost table lifting each of `sensitive` (expression, target) to its target.
 
     `model` is the working model (hidden cells published as None); `frozen` are positions
     of published cells that may not move (a snapshot's). Published zeros never move.
     """
-    required = float(rule.required_upper)
     withheld_floor = float(rule.hidden_minimum)
     rows, movable = _rows(model, rule, frozen)
     # A movable row forces nothing to zero (its value may change); the exact ones do.
@@ -104,8 +105,8 @@ def adjust(
         highs.addCol(cost, 0.0, infinity, 1, at_row, np.array([-1.0]))
         highs.addCol(cost, 0.0, max(value - withheld_floor, 0.0), 1, at_row, np.array([1.0]))
         deviations.append((position, first))
-    # Each sensitive count: expression + shortfall >= required.
-    for expression in sensitive:
+    # Each sensitive count: expression + shortfall >= its target.
+    for expression, required in sensitive:
         live = [(column_of[v], c) for v, c in expression.items() if v in column_of]
         short = highs.getNumCol()
         highs.addCol(SHORTFALL_COST, 0.0, required, 0, np.array([], np.int32), np.array([]))

@@ -19,7 +19,7 @@ from reporting.projections import PROJECTION, Projector
 from reporting.rebuild import Rebuilds, add_rebuild_endpoints
 from reporting.release import Release
 from reporting.report_routes import Quarter, Year, add_report_endpoints
-from reporting.serving import ReportResponses
+from reporting.serving import ReportResponses, add_release_endpoints
 from reporting.settings import ReportingSettings
 from reporting.snapshots import freeze_quarterly_monitoring, frozen_body
 
@@ -78,6 +78,7 @@ def create_app(settings: ReportingSettings | None = None) -> FastAPI:
         return {**_page(release, "participants"), "generated_at": release.generated_at}
 
     add_report_endpoints(app, responses, verifier.principal)
+    add_release_endpoints(app, responses, verifier.principal)
 
     @app.get("/v1/dashboard/data", tags=["dashboard"])
     async def dashboard_numbers(principal: CurrentPrincipal, request: Request) -> dict[str, Any]:

@@ -490,43 +490,38 @@ def forced_zeros(rows: list[tuple[Expression, float, float]], lower: list[float]
     """Variables that must be zero: in a row whose terms share a sign and which allows 0 only.
 
     A sum of non-negative counts that may be at most 0 has every term 0; fixing repeats,
-    since a row with fewer terms left may now qualify. Each row keeps counts of its live
-    terms (and of the positive ones; no coefficient is 0), so the pass is linear in the
-    size of the model.
+    since a row with fewer terms left may now qualify. Each round is a few passes over the
+    rows' terms as arrays (the models have millions of terms), until no row fixes more.
     """
-    rows_of: dict[int, list[int]] = defaultdict(list)
-    live = [len(expression) for expression, _, _ in rows]
-    positive = [sum(1 for c in expression.values() if c > 0) for expression, _, _ in rows]
+    sizes = np.fromiter((len(e) for e, _, _ in rows), dtype=np.int64, count=len(rows))
+    total = int(sizes.sum())
+    if total == 0:
+        return set()
+    row_of = np.repeat(np.arange(len(rows), dtype=np.int64), sizes)
+    column = np.fromiter((v for e, _, _ in rows for v in e), dtype=np.int64, count=total)
+    positive_term = np.fromiter(
+        (c > 0 for e, _, _ in rows for c in e.values()), dtype=bool, count=total
+    )
+    low = np.fromiter((r[1] for r in rows), dtype=np.float64, count=len(rows))
+    high = np.fromiter((r[2] for r in rows), dtype=np.float64, count=len(rows))
     # Rows with a variable that may be negative or must be positive never force anything.
-    bounded = [any(lower[v] != 0.0 for v in expression) for expression, _, _ in rows]
-    for number, (expression, _, _) in enumerate(rows):
-        for variable in expression:
-            rows_of[variable].append(number)
-
-    def forcing(number: int) -> bool:
-        _, low, high = rows[number]
-        if not live[number] or bounded[number]:
-            return False
-        if positive[number] == live[number]:
-            return high <= 0.0
-        return positive[number] == 0 and low >= 0.0
-
-    fixed: set[int] = set()
-    pending = [number for number in range(len(rows)) if forcing(number)]
-    while pending:
-        number = pending.pop()
-        if not forcing(number):
-            continue
-        for variable in rows[number][0]:
-            if variable in fixed:
-                continue
-            fixed.add(variable)
-            for other in rows_of[variable]:
-                live[other] -= 1
-                positive[other] -= rows[other][0][variable] > 0
-                if forcing(other):
-                    pending.append(other)
-    return fixed
+    free_lower = np.asarray(lower, dtype=np.float64) != 0.0
+    bounded = np.zeros(len(rows), dtype=bool)
+    bounded[row_of[free_lower[column]]] = True
+    fixed = np.zeros(len(lower), dtype=bool)
+    while True:
+        live_term = ~fixed[column]
+        live = np.bincount(row_of, weights=live_term, minlength=len(rows))
+        positive = np.bincount(row_of, weights=live_term & positive_term, minlength=len(rows))
+        forcing = (
+            (live > 0)
+            & ~bounded
+            & (((positive == live) & (high <= 0.0)) | ((positive == 0) & (low >= 0.0)))
+        )
+        fixing = forcing[row_of] & live_term
+        if not fixing.any():
+            return {int(v) for v in np.flatnonzero(fixed)}
+        fixed[column[fixing]] = True
 
 
 def _rounded_inward(bound: float, *, upper: bool, integer: bool) -> float:

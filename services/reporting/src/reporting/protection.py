@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 from reporting.adjustment import adjust
 from reporting.audit import (
@@ -76,13 +77,23 @@ def _group_key(expression: dict[int, float]) -> frozenset[tuple[int, float]]:
     return frozenset(expression.items())
 
 
+class Sensitive(NamedTuple):
+    """A hidden count the attacker must not pin down, and how high a table must lift it."""
+
+    key: CellKey
+    expression: dict[int, float]
+    target: float
+    """The rule's reach, and at least truth + min_width: the interval's lower end is at
+    most the truth, so a table reaching this makes the interval wide enough."""
+
+
 def _sensitive(
     working: LinearModel,
     rule: ProtectionRule,
     group_of: dict[int, frozenset[tuple[int, float]]],
-) -> list[tuple[CellKey, dict[int, float]]]:
+) -> list[Sensitive]:
     """Every hidden count the attacker must not pin down, once, in key order (fixed too)."""
-    sensitive: list[tuple[CellKey, dict[int, float]]] = []
+    sensitive: list[Sensitive] = []
     seen: set[frozenset[tuple[int, float]]] = set()
     for position in sorted(
         (p for p, c in enumerate(working.cells) if c.published is None),
@@ -93,16 +104,14 @@ def _sensitive(
         if group in seen or not rule.sensitive(cell.truth):
             continue
         seen.add(group)
-        sensitive.append((cell.key, dict(cell.expression)))
+        target = float(rule.required_upper)
+        if cell.truth is not None:
+            target = max(target, float(cell.truth + rule.min_width))
+        sensitive.append(Sensitive(cell.key, dict(cell.expression), target))
     return sensitive
 
 
-def _lifted(
-    sensitive: list[tuple[CellKey, dict[int, float]]],
-    index: int,
-    witness: tuple[float, ...],
-    rule: ProtectionRule,
-) -> set[int]:
+def _lifted(sensitive: list[Sensitive], index: int, witness: tuple[float, ...]) -> set[int]:
     """Later sensitive counts a feasible table lifts high enough.
 
     They are safe for good: that table stays feasible as more is withheld.
@@ -110,8 +119,8 @@ def _lifted(
     return {
         later
         for later in range(index + 1, len(sensitive))
-        if sum(c * witness[v] for v, c in sensitive[later][1].items())
-        >= rule.required_upper - _TOLERANCE
+        if sum(c * witness[v] for v, c in sensitive[later].expression.items())
+        >= sensitive[later].target - _TOLERANCE
     }
 
 
@@ -189,16 +198,17 @@ def protect(
         frozen = {
             p for p, c in enumerate(working.cells) if fixed(c.key) and c.published is not None
         }
-        adjustment = adjust(working, rule, sensitive=[e for _, e in sensitive], frozen=frozen)
+        targets = [(c.expression, c.target) for c in sensitive]
+        adjustment = adjust(working, rule, sensitive=targets, frozen=frozen)
         solves += 1
         for group in {groups.of[p] for p in adjustment.moved} - hidden_groups:
             hidden_groups.add(group)
             hidden.update(model.cells[p].key for p in groups.members[group])
-        reached = _lifted(sensitive, -1, adjustment.table, rule)
+        reached = _lifted(sensitive, -1, adjustment.table)
     search = _Search(model, rule, groups, hidden, hidden_groups)
-    for index, (key, expression) in enumerate(sensitive):
+    for index in range(len(sensitive)):
         if index not in reached:
-            reached |= search.protect(index, key, expression, sensitive)
+            reached |= search.protect(index, sensitive)
     solves += search.solves
     if not verify:
         return Protection(frozenset(hidden), frozenset(primary), solves, None, search.exposed)
@@ -239,24 +249,19 @@ class _Search:
         """Counts a frozen value pins: nothing live can protect them."""
         return frozenset(self._exposed)
 
-    def protect(
-        self,
-        index: int,
-        key: CellKey,
-        expression: dict[int, float],
-        sensitive: list[tuple[CellKey, dict[int, float]]],
-    ) -> set[int]:
+    def protect(self, index: int, sensitive: list[Sensitive]) -> set[int]:
         """Make the count at `index` safe; the later counts its final table lifts."""
+        key, expression, target = sensitive[index]
         if self.solver is None:
             self.solver = Solver(withheld(self.model, self.hidden), self.rule)
         solver, groups, cells = self.solver, self.groups, self.model.cells
         while True:
             bound = solver.maximum(expression)
             self.solves += 1
-            if bound.value >= self.rule.required_upper - _TOLERANCE:
+            if bound.value >= target - _TOLERANCE:
                 if bound.witness is None:
                     return set()
-                return _lifted(sensitive, index, bound.witness, self.rule)
+                return _lifted(sensitive, index, bound.witness)
             binding = solver.binding_cells()
             candidates = [
                 p

@@ -159,6 +159,24 @@ class Release:
     """When its read snapshot was taken (ISO 8601, UTC)."""
     _responses: dict[tuple[str, str, str], Response] = field(default_factory=dict)
 
+    def summary(self) -> dict[str, Any]:
+        """What an operator sees of it: its data state, cost and pattern (no numbers)."""
+        protection = self.protection
+        return {
+            "generated_at": self.generated_at,
+            "seconds": round(self.seconds, 3),
+            "projection": self.state.schema,
+            "applied_offsets": self.state.applied,
+            "snapshots": self.state.snapshots,
+            "providers": list(self.providers),
+            "reports": len(self.reports),
+            "withheld": len(protection.hidden),
+            "primary": len(protection.primary),
+            "secondary": len(protection.secondary),
+            "exposed": sorted(str(key) for key in protection.exposed),
+            "disclosure_control": LINKED_PROTECTION,
+        }
+
     def body(self, source: str) -> dict[str, Any] | None:
         """The protected report at `source`, or None when the release has none."""
         return self.reports.get(source)
@@ -273,8 +291,9 @@ class ReleaseKeeper:
     the same. When it has changed, the release is served while its successor is computed
     (one computation at a time, shared by every waiting request) as long as it was
     current less than `max_stale_s` ago; otherwise, and whenever the caller asks for the
-    newest (`fresh`), the caller waits for a release computed after its request. A failed
-    computation is not kept: the next request tries again.
+    newest (`fresh`, and every request when `ttl_s` is 0), the caller waits for a release
+    computed after its request. A failed computation is not kept: the next request tries
+    again.
     """
 
     def __init__(
@@ -320,8 +339,19 @@ class ReleaseKeeper:
             self._current, self._current_at = release, since
         return release
 
+    async def recompute(self) -> Release:
+        """A release computed after this call, whether or not the data has changed."""
+        asked = self._clock()
+        while True:
+            task = self._start()
+            started = self._running_since
+            release = await asyncio.shield(task)
+            if started >= asked:
+                return release
+
     async def get(self, *, fresh: bool = False) -> Release:
         """The release to answer a request from (see the class docstring)."""
+        fresh = fresh or self._ttl_s <= 0  # 0: every answer is of the data as it stands
         asked = self._clock()
         current = self._current
         if current is not None and not fresh and asked - self._current_at < self._ttl_s:

@@ -1,12 +1,17 @@
-"""Reports served from the newest release: periods and scopes checked, formats kept."""
+"""Reports served from the newest release: periods and scopes checked, formats kept.
 
-from __future__ import annotations
+No `from __future__ import annotations` here: FastAPI reads the endpoints' annotations at
+registration, and the dependencies they name are local to the registering function.
+"""
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime
+from typing import Annotated, Any
 
 import structlog
-from fastapi import HTTPException, Request, Response
+from fastapi import Depends, FastAPI, HTTPException, Request, Response
 
+from durchstarten.auth import Principal, Role
 from durchstarten.service import ServiceRuntime
 from reporting.audit_model import source_of
 from reporting.protection import ProtectionFailed
@@ -33,9 +38,14 @@ class ReportResponses:
         )
 
     async def _compute(self) -> Release:
-        release = await compute_release(
-            self._runtime.pool, providers=self._providers, rule=self._rule, today=_today()
-        )
+        try:
+            release = await compute_release(
+                self._runtime.pool, providers=self._providers, rule=self._rule, today=_today()
+            )
+        except Exception:
+            # Also a computation no request waits for: the previous release stays served.
+            log.exception("release-failed")
+            raise
         log.info(
             "release-computed",
             seconds=round(release.seconds, 3),
@@ -59,7 +69,13 @@ class ReportResponses:
         try:
             return await self._keeper.get(fresh=fresh)
         except ProtectionFailed as failure:
-            log.error("release-failed", error=str(failure))
+            raise HTTPException(503, {"reason": "protection-failed"}) from failure
+
+    async def recompute(self) -> Release:
+        """A release computed now (an operator's or the benchmark's request)."""
+        try:
+            return await self._keeper.recompute()
+        except ProtectionFailed as failure:
             raise HTTPException(503, {"reason": "protection-failed"}) from failure
 
     async def respond(
@@ -89,3 +105,28 @@ class ReportResponses:
 
 def _today() -> date:
     return datetime.now(UTC).date()
+
+
+def add_release_endpoints(
+    app: FastAPI, responses: ReportResponses, principal: Callable[..., Principal]
+) -> None:
+    """`GET /v1/releases/current` and `POST /v1/releases`: which release is served."""
+
+    @app.get("/v1/releases/current", tags=["releases"])
+    async def current_release(
+        caller: Annotated[Principal, Depends(principal)], request: Request
+    ) -> dict[str, Any]:
+        """The release reports are served from: its data state, cost and pattern sizes.
+
+        `exposed` names small counts that snapshots frozen by an older method give away
+        (nothing live can protect them); it is empty for a system that always froze
+        under linked-table protection.
+        """
+        caller.require(Role.COORDINATOR, Role.ADMIN)
+        return (await responses.release(request)).summary()
+
+    @app.post("/v1/releases", tags=["releases"], status_code=201)
+    async def new_release(caller: Annotated[Principal, Depends(principal)]) -> dict[str, Any]:
+        """Compute a release now, whether or not the data has changed (admin)."""
+        caller.require(Role.ADMIN)
+        return (await responses.recompute()).summary()
