@@ -25,6 +25,7 @@ from reporting.audit import (
     _TOLERANCE,
     INF,
     Expression,
+    InconsistentModel,
     LinearModel,
     ProtectionRule,
     forced_zeros,
@@ -119,6 +120,10 @@ def adjust(
         )
     highs.run()
     status = highs.getModelStatus()
+    if status == highspy.HighsModelStatus.kInfeasible:
+        # The true table itself breaks the model (with the frozen values): not a pattern
+        # problem but a wrong model, as the audit would say.
+        raise InconsistentModel("no table agrees with the truth and the frozen values")
     if status != highspy.HighsModelStatus.kOptimal:
         msg = f"the joint adjustment ended with {highs.modelStatusToString(status)}"
         raise RuntimeError(msg)

@@ -421,31 +421,28 @@ def protect_collection(
     def fixed(key: CellKey) -> bool:
         return key.source.startswith("snapshot ") and key.source not in refrozen
 
-    try:
+    def protected(chosen: Sequence[Publication]) -> Protection:
         model = build_model(
-            publications,
+            chosen,
             axis,
             sorted(providers),
             providers_complete=True,
             provider_sets=collection.provider_sets,
         )
         return protect(model, rule, fixed=fixed, verify=verify)
+
+    try:
+        return protected(publications)
     except InconsistentModel:
         # A snapshot of other people than today's: its own people (as `audit_audience`).
         if not any(p.report == "snapshot" and p.linked for p in publications):
             raise
-        publications = [
-            replace(p, linked=False, truth=None) if p.report == "snapshot" else p
-            for p in publications
-        ]
-        model = build_model(
-            publications,
-            axis,
-            sorted(providers),
-            providers_complete=True,
-            provider_sets=collection.provider_sets,
+        return protected(
+            [
+                replace(p, linked=False, truth=None) if p.report == "snapshot" else p
+                for p in publications
+            ]
         )
-        return protect(model, rule, fixed=fixed, verify=verify)
 
 
 def audit_audience(
