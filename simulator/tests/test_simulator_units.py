@@ -234,7 +234,7 @@ def test_the_checker_accepts_withheld_counts_that_are_not_zero_only() -> None:
     def cell(value: int | None) -> dict[str, Any]:
         return {"value": value, "suppressed": value is None}
 
-    check = {
+    check: dict[str, Any] = {
         "report": "outcomes",
         "provider": "p",
         "year": 2022,
