@@ -167,6 +167,7 @@ class Source:
         self.gate = asyncio.Event()
         self.gate.set()
         self.fail = False
+        self.duration = 0.0  # what a computation takes on the clock
 
     async def state(self) -> DataState:
         return state(self.applied)
@@ -175,6 +176,7 @@ class Source:
         seen = self.applied
         self.computations.append(seen)
         await self.gate.wait()
+        self.clock.now += self.duration
         if self.fail:
             raise RuntimeError("the database went away")
         return release_of(state(seen), self.clock)
@@ -267,4 +269,21 @@ async def test_without_a_ttl_every_answer_is_of_the_data_as_it_stands() -> None:
     source.applied = 2
     assert (await kept.get()).state == state(2)
     assert await kept.get() is await kept.get()  # unchanged data: the same release
+    assert source.computations == [1, 2]
+
+
+async def test_changing_data_does_not_keep_a_computation_running_for_good() -> None:
+    clock = Clock()
+    source = Source(clock)
+    source.duration = 5.0
+    kept = keeper(source, clock)
+    first = await kept.get()
+    source.applied = 2
+    clock.now += 1.5
+    assert await kept.get() is first
+    await asyncio.sleep(0)
+    assert source.computations == [1]  # the last one took 5 s: not yet
+    clock.now += 4.0
+    assert await kept.get() is first
+    await asyncio.sleep(0)
     assert source.computations == [1, 2]

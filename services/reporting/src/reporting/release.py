@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import math
 import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -290,7 +291,9 @@ class ReleaseKeeper:
     look at the data; after that one cheap query tells whether the data state is still
     the same. When it has changed, the release is served while its successor is computed
     (one computation at a time, shared by every waiting request) as long as it was
-    current less than `max_stale_s` ago; otherwise, and whenever the caller asks for the
+    current less than `max_stale_s` ago (such a background computation starts no sooner
+    after the last one than the last one took: at most half the time goes to them while
+    the data keeps changing); otherwise, and whenever the caller asks for the
     newest (`fresh`, and every request when `ttl_s` is 0), the caller waits for a release
     computed after its request. A failed computation is not kept: the next request tries
     again.
@@ -315,6 +318,8 @@ class ReleaseKeeper:
         self._current_at = 0.0  # when the current release was last known current
         self._running: asyncio.Task[Release] | None = None
         self._running_since = 0.0
+        self._finished_at = -math.inf  # when the last computation ended, and how long it took
+        self._took = 0.0
         self.computed = 0
 
     @property
@@ -335,9 +340,16 @@ class ReleaseKeeper:
 
     async def _run(self, since: float) -> Release:
         release = await self._compute()
+        self._finished_at, self._took = self._clock(), self._clock() - since
         if self._current is None or since >= self._current_at:
             self._current, self._current_at = release, since
         return release
+
+    def _refresh_in_background(self) -> None:
+        # While the data keeps changing, computing back to back would take a connection
+        # and a core for good: a background computation waits as long as the last took.
+        if self._clock() - self._finished_at >= self._took:
+            self._start()
 
     async def recompute(self) -> Release:
         """A release computed after this call, whether or not the data has changed."""
@@ -360,7 +372,7 @@ class ReleaseKeeper:
             self._current_at = max(self._current_at, asked)
             return current
         if current is not None and not fresh and asked - self._current_at < self._max_stale_s:
-            self._start()
+            self._refresh_in_background()
             return current
         while True:
             task = self._start()
