@@ -123,7 +123,7 @@ def render(figures: dict[str, Any], *, analysis: str = _NO_ANALYSIS) -> str:
         f"{_number(queries['computed_afresh']['p50_ms'], 'ms')} | | |",
         f"| Of which the release (every report of every period and scope, one pattern "
         f"over all of them: {_release_size(queries['computed_afresh'])}), p50 | "
-        f"{_number(queries['computed_afresh']['release_s_p50'] * 1000, 'ms')} | | |",
+        f"{_number(queries['computed_afresh'].get('release_s_p50', 0) * 1000, 'ms')} | | |",
         "",
         "## Targets",
         "",
