@@ -185,11 +185,14 @@ def outcomes(people: list[Person], q: int, scope: str | None, threshold: int) ->
 
 
 def publications(
-    people: list[Person], scopes: list[str | None], threshold: int = 3
+    people: list[Person], scopes: list[str | None], threshold: int = 3, *, axis: TimeAxis = AXIS
 ) -> list[Publication]:
-    """Every quarterly table and outcome report of YEAR for these scopes, with its truth."""
+    """Every quarterly table and outcome report of the axis for these scopes, with its truth.
+
+    A person's quarters are indices of `axis` (1 its first quarter).
+    """
     found = []
-    for q in (1, 2, 3, 4):
+    for q, (year, quarter) in enumerate(axis.quarters, start=1):
         for scope in scopes:
             for report, make in (("quarterly-monitoring", quarterly), ("outcomes", outcomes)):
                 found.append(
@@ -197,8 +200,8 @@ def publications(
                         report,
                         make(people, q, scope, threshold),
                         make(people, q, scope, 1),
-                        year=YEAR,
-                        quarter=q,
+                        year=year,
+                        quarter=quarter,
                         scope=scope,
                     )
                 )
@@ -570,13 +573,20 @@ ROLES: list[tuple[list[str | None], list[str], bool]] = [
 ]
 
 
-def truth_model(people: list[Person], scopes: list[str | None], sp: list[str], c: bool) -> Any:
+def truth_model(
+    people: list[Person],
+    scopes: list[str | None],
+    sp: list[str],
+    c: bool,
+    *,
+    axis: TimeAxis = AXIS,
+) -> Any:
     """The model of these scopes' reports published unsuppressed (the protection's input)."""
     found = [
         Publication(p.report, p.truth or {}, p.truth, year=p.year, quarter=p.quarter, scope=p.scope)
-        for p in publications(people, scopes)
+        for p in publications(people, scopes, axis=axis)
     ]
-    return build_model(found, AXIS, sp, providers_complete=c)
+    return build_model(found, axis, sp, providers_complete=c)
 
 
 def protected_union(people: list[Person], *, joint: bool = True, verify: bool = True) -> Protection:
@@ -693,3 +703,59 @@ def test_the_known_attack_fails_under_protection() -> None:
     exits = county_total(4, "exits")
     assert exits in protection.hidden
     assert finding(withheld(model, protection.hidden), SERVED, exits).safe
+
+
+# -- a family that starts with the data: the years before are published zeros -------------
+
+LATER = TimeAxis(YEAR + 1, YEAR + 1, empty_before=True)
+"""The family of a history that starts a year after the API's first year."""
+BOTH_YEARS = TimeAxis(YEAR, YEAR + 1)
+"""The whole family from the API's first year: its first year's tables are all zeros."""
+
+
+def a_year_later(people: list[Person]) -> list[Person]:
+    """The same people with every quarter a year later (indices of BOTH_YEARS)."""
+    return [
+        Person(
+            p.municipality,
+            p.entry + 4,
+            None if p.exit is None else p.exit + 4,
+            [(k, provider, q + 4) for k, provider, q in p.participations],
+            [(provider, c, site, q + 4) for provider, c, site, q in p.placements],
+        )
+        for p in people
+    ]
+
+
+def assert_safe_over_the_whole_family(people: list[Person], protection: Protection) -> None:
+    """Every role's audit over both years, the first all zeros, under `protection`."""
+    later = a_year_later(people)
+    for scopes, scope_providers, complete in ROLES:
+        model = truth_model(later, scopes, scope_providers, complete, axis=BOTH_YEARS)
+        assert audit(withheld(model, protection.hidden), SERVED).unsafe == (), scopes
+
+
+def test_a_pattern_for_the_family_of_the_data_holds_against_the_zeros_before_it() -> None:
+    for seed in range(12):
+        rng = random.Random(seed)
+        people = random_people(rng, rng.randint(1, 25))
+        model = truth_model(people, SCOPES, ["diakonie", "in-via"], True, axis=LATER)
+        protection = protect(model, SERVED, verify=False)
+        assert_safe_over_the_whole_family(people, protection)
+
+
+def test_without_the_zeros_before_it_the_first_quarter_gives_its_exits_away() -> None:
+    # Nine people enter in the first quarter with data and two leave in it: entries 9,
+    # caseload 7. Over the whole family, the zero caseload before gives the exits away.
+    people = [Person("herford", 1) for _ in range(9)]
+    people[0].exit = people[1].exit = 1
+    unknowing = TimeAxis(YEAR + 1, YEAR + 1)  # people before the family thought possible
+    blind = protect(truth_model(people, [None], [], False, axis=unknowing), SERVED)
+    exits = CellKey(
+        f"quarterly-monitoring {YEAR + 1}-Q1 county", "by_municipality", "total", "exits"
+    )
+    full = truth_model(a_year_later(people), [None], [], False, axis=BOTH_YEARS)
+    assert not finding(withheld(full, blind.hidden), SERVED, exits).safe
+    knowing = protect(truth_model(people, [None], [], False, axis=LATER), SERVED)
+    assert exits in knowing.hidden
+    assert finding(withheld(full, knowing.hidden), SERVED, exits).safe

@@ -87,6 +87,7 @@ def adjust(
             for number, (expression, low, high) in enumerate(rows)
         ],
         model.lower,
+        model.upper,
     )
     columns = [v for v in range(len(model.names)) if v not in zeros]
     column_of = {v: c for c, v in enumerate(columns)}

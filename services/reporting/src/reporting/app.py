@@ -2,7 +2,7 @@
 
 import importlib.util
 import uuid
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -14,11 +14,10 @@ from durchstarten.auth import Principal, Role, TokenVerifier
 from durchstarten.events.topics import DOMAIN_EVENT_TOPICS
 from durchstarten.messaging.broker import subscriber_options
 from durchstarten.service import ServiceRuntime
-from reporting.audit_model import source_of
 from reporting.projections import PROJECTION, Projector
 from reporting.rebuild import Rebuilds, add_rebuild_endpoints
 from reporting.release import Release
-from reporting.report_routes import Quarter, Year, add_report_endpoints
+from reporting.report_routes import REPORTS, Period, Quarter, Year, add_report_endpoints
 from reporting.serving import ReportResponses, add_release_endpoints
 from reporting.settings import ReportingSettings
 from reporting.snapshots import freeze_quarterly_monitoring, frozen_body
@@ -103,12 +102,13 @@ def create_app(settings: ReportingSettings | None = None) -> FastAPI:
         returns the first snapshot.
         """
         principal.require(Role.COORDINATOR, Role.ADMIN)
-        if year > datetime.now(UTC).year:
-            raise HTTPException(422, {"reason": "period-not-published", "field": "year"})
-        release = await responses.release(fresh=True)
-        body = release.body(source_of("quarterly-monitoring", year, quarter))
-        if body is None:
-            raise HTTPException(422, {"reason": "period-not-published", "field": "year"})
+        quarterly = next(r for r in REPORTS if r.name == "quarterly-monitoring")
+        release, source = await responses.holding(
+            quarterly, Period(year, quarter), None, fresh=True
+        )
+        body = release.body(source)
+        if body is None:  # `holding` found it
+            raise HTTPException(503, {"reason": "release-incomplete"})
         async with runtime.pool.acquire() as connection:
             return await freeze_quarterly_monitoring(
                 connection,

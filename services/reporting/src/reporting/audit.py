@@ -265,7 +265,7 @@ class Solver:
         self._model = model
         self._rule = rule
         rows = self._rows()
-        fixed = forced_zeros(rows, model.lower)
+        fixed = forced_zeros(rows, model.lower, model.upper)
         self._columns = [i for i in range(len(model.names)) if i not in fixed]
         self._column_of = {variable: c for c, variable in enumerate(self._columns)}
         self._highs = highspy.Highs()  # type: ignore[no-untyped-call]  # highspy's __init__ is unannotated
@@ -486,8 +486,10 @@ def load_rows(
     return loaded
 
 
-def forced_zeros(rows: list[tuple[Expression, float, float]], lower: list[float]) -> set[int]:
-    """Variables that must be zero: in a row whose terms share a sign and which allows 0 only.
+def forced_zeros(
+    rows: list[tuple[Expression, float, float]], lower: list[float], upper: list[float]
+) -> set[int]:
+    """Variables that must be zero: bounded to 0, or in a row of like-signed terms allowing 0 only.
 
     A sum of non-negative counts that may be at most 0 has every term 0; fixing repeats,
     since a row with fewer terms left may now qualify. Each round is a few passes over the
@@ -496,7 +498,9 @@ def forced_zeros(rows: list[tuple[Expression, float, float]], lower: list[float]
     sizes = np.fromiter((len(e) for e, _, _ in rows), dtype=np.int64, count=len(rows))
     total = int(sizes.sum())
     if total == 0:
-        return set()
+        return {
+            v for v, (low, high) in enumerate(zip(lower, upper, strict=True)) if low == high == 0.0
+        }
     row_of = np.repeat(np.arange(len(rows), dtype=np.int64), sizes)
     column = np.fromiter((v for e, _, _ in rows for v in e), dtype=np.int64, count=total)
     positive_term = np.fromiter(
@@ -508,7 +512,7 @@ def forced_zeros(rows: list[tuple[Expression, float, float]], lower: list[float]
     free_lower = np.asarray(lower, dtype=np.float64) != 0.0
     bounded = np.zeros(len(rows), dtype=bool)
     bounded[row_of[free_lower[column]]] = True
-    fixed = np.zeros(len(lower), dtype=bool)
+    fixed = (np.asarray(upper, dtype=np.float64) == 0.0) & ~free_lower
     while True:
         live_term = ~fixed[column]
         live = np.bincount(row_of, weights=live_term, minlength=len(rows))

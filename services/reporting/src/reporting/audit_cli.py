@@ -4,7 +4,9 @@ Computes the release the service would serve now (`reporting.release`: every rep
 live projection read in one snapshot, protected by one pattern), gathers everything the
 ministry, the county coordinator and each configured provider can fetch from it, and
 prints each role's unsafe cells; exits 1 when any cell is unsafe or a file or rate shows a
-hidden count.
+hidden count. The release's period family starts with its data (the years before are
+served as zeros, and its model knows them); `--whole-family` audits its pattern over every
+period from the API's first year instead, all read in the release's own snapshot.
 """
 
 from __future__ import annotations
@@ -17,9 +19,10 @@ from datetime import UTC, date, datetime
 
 from durchstarten.db.pool import create_pool
 from reporting.audit import ProtectionRule
-from reporting.audit_collect import RoleAudit, audiences, audit_audience, problems_of
-from reporting.release import compute_release
+from reporting.audit_collect import RoleAudit, audiences, audit_audience, collect, problems_of
+from reporting.release import protect_release, read_release_input
 from reporting.settings import ReportingSettings
+from reporting.versions import reading
 
 
 def parser() -> argparse.ArgumentParser:
@@ -54,6 +57,11 @@ def parser() -> argparse.ArgumentParser:
     options.add_argument(
         "--skip-files", action="store_true", help="do not compare the CSV and XLSX files"
     )
+    options.add_argument(
+        "--whole-family",
+        action="store_true",
+        help="audit every period from the API's first year, the empty ones too (slower)",
+    )
     return options
 
 
@@ -64,20 +72,32 @@ async def audit_now(
     today: date,
     roles: Sequence[str] | None = None,
     check_files: bool = True,
+    whole_family: bool = False,
 ) -> list[RoleAudit]:
     """Compute the release the service would serve now, then audit each chosen role.
 
     The release is protected under the service's rule (`ReportingSettings.protection_rule`),
     whatever `rule` asks of the audit (a stricter rule audits the same tables).
+    `whole_family`: audit the pattern over every period from FIRST_YEAR (see the module).
     """
-    providers = list(settings.providers)
     pool = await create_pool(settings.database_url.get_secret_value(), min_size=1, max_size=1)
     try:
-        release = await compute_release(
-            pool, providers=providers, rule=settings.protection_rule(), today=today
-        )
+        async with reading(pool) as connection:
+            given = await read_release_input(connection, providers=settings.providers, today=today)
+            whole = (
+                await collect(
+                    connection,
+                    providers=given.providers,
+                    last_year=today.year,
+                    min_cell_count=1,
+                    check_files=False,
+                )
+                if whole_family
+                else None
+            )
     finally:
         await pool.close()
+    release = protect_release(given, rule=settings.protection_rule())
     collection = release.collection
     problems = problems_of(collection.reports, check_files=check_files)
     collection = replace(collection, problems=tuple(problems))
@@ -87,6 +107,20 @@ async def audit_now(
         for a in audiences(providers)
         if roles is None or a.name in roles or a.name.removeprefix("provider ") in roles
     ]
+    if whole is not None:
+        # Its reports as the pattern publishes them: the truth with the pattern's cells out.
+        collection = replace(whole, problems=collection.problems)
+        return [
+            audit_audience(
+                collection,
+                a,
+                providers=providers,
+                last_year=today.year,
+                rule=rule,
+                protection=release.protection,
+            )
+            for a in chosen
+        ]
     return [
         audit_audience(collection, a, providers=providers, last_year=today.year, rule=rule)
         for a in chosen
@@ -111,6 +145,7 @@ def run_audit(argv: Sequence[str], settings: ReportingSettings | None = None) ->
             today=datetime.now(UTC).date(),
             roles=args.role,
             check_files=not args.skip_files,
+            whole_family=args.whole_family,
         )
     )
     for result in results:

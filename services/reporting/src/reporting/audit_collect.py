@@ -28,7 +28,7 @@ from durchstarten.auth import Principal, Role
 from durchstarten.db.sqlfiles import SqlFiles
 from reporting.audit import AuditReport, CellKey, InconsistentModel, ProtectionRule, audit
 from reporting.audit_model import FIRST_YEAR, Publication, TimeAxis, build_model
-from reporting.disclosure import SUPPRESSED_MARKER, protect_count
+from reporting.disclosure import SUPPRESSED_MARKER, protect_count, tables_of
 from reporting.exports import to_csv, to_xlsx
 from reporting.projections import participant_count
 from reporting.protection import Protection, protect, withheld
@@ -98,6 +98,14 @@ class Collection:
     problems: tuple[str, ...]
     provider_sets: tuple[frozenset[str], ...] | None = None
     """The sets of providers people have (`ReportingModel`); None: every subset."""
+    first_year: int = FIRST_YEAR
+    """The family's first year: the periods collected start with it."""
+    empty_before: bool = False
+    """Nothing is dated before `first_year` and its earlier years are served as zeros."""
+
+    def axis(self, last_year: int) -> TimeAxis:
+        """The quarters of the family, up to `last_year`, as the model counts them."""
+        return TimeAxis(self.first_year, last_year, empty_before=self.empty_before)
 
     def seen_by(self, principal: Principal, providers: Sequence[str]) -> list[Publication]:
         """The publications `principal` can fetch."""
@@ -115,13 +123,17 @@ async def collect(
     last_year: int,
     min_cell_count: int,
     check_files: bool = True,
+    first_year: int = FIRST_YEAR,
 ) -> Collection:
     """Every report for every period and scope, the county pages and every snapshot.
 
     `connection` reads the live projection in one snapshot (`reporting.versions.reading`).
+    The periods are those of the years `first_year` to `last_year`; a later `first_year`
+    than the API's first is for data with nothing dated before it (`first_data_year`):
+    the years before are then known to be empty (`TimeAxis`).
     """
     reports: list[Publication] = []
-    years = range(FIRST_YEAR, last_year + 1)
+    years = range(first_year, last_year + 1)
     for route in REPORTS:
         quarterly = route.period is calendar_quarter
         periods = (
@@ -155,7 +167,24 @@ async def collect(
     sets = tuple(
         frozenset(row["providers"]) for row in await connection.fetch(SQL["release_provider_sets"])
     )
-    return Collection(tuple(reports), tuple(county), tuple(problems), sets)
+    return Collection(
+        tuple(reports),
+        tuple(county),
+        tuple(problems),
+        sets,
+        first_year=first_year,
+        empty_before=first_year > FIRST_YEAR,
+    )
+
+
+async def first_data_year(connection: asyncpg.Connection, *, this_year: int) -> int:
+    """The first year anything is dated in (facts and frozen snapshots), from FIRST_YEAR on.
+
+    With no data at all, `this_year`. Data dated before FIRST_YEAR (which no period the
+    API serves shows) gives FIRST_YEAR: the family then starts there, not known empty.
+    """
+    found = await connection.fetchval(SQL["release_first_year"])
+    return max(FIRST_YEAR, min(this_year, this_year if found is None else int(found)))
 
 
 async def _county_pages(
@@ -270,16 +299,7 @@ def _text(cell: dict[str, Any]) -> str:
 
 def _expected_grids(report: dict[str, Any]) -> dict[str, list[list[str]]]:
     """Every protected table of a report as rows of texts (label first), totals last."""
-    tables: dict[str, dict[str, Any]] = {}
-    for name, value in report.items():
-        if isinstance(value, dict) and "cells" in value:
-            tables[name] = value
-        elif (
-            isinstance(value, dict)
-            and value
-            and all(isinstance(v, dict) and "cells" in v for v in value.values())
-        ):
-            tables.update({f"{name}.{part}": table for part, table in value.items()})
+    tables = dict(tables_of(report))
     grids: dict[str, list[list[str]]] = {}
     for name, table in tables.items():
         rows = [
@@ -412,7 +432,7 @@ def protect_collection(
     publications = unprotected(
         collection.seen_by(coordinator, providers), refreeze=refreeze_snapshots
     )
-    axis = TimeAxis(FIRST_YEAR, last_year)
+    axis = collection.axis(last_year)
 
     refrozen = {
         p.source for p in publications if p.report == "snapshot" and refreeze_snapshots and p.linked
@@ -462,7 +482,7 @@ def audit_audience(
     """
     publications = collection.seen_by(audience.principal, providers)
     scope_providers = sorted({p.scope for p in publications if p.scope is not None})
-    axis = TimeAxis(FIRST_YEAR, last_year)
+    axis = collection.axis(last_year)
     complete = set(scope_providers) == set(providers)
     unlinked = False
 

@@ -57,7 +57,7 @@ from itertools import combinations
 from typing import Any
 
 from durchstarten.events.values import ModuleCode, Municipality, PlacementCategory, Sex
-from reporting.audit import CellKey, Expression, LinearModel, combine, total_of
+from reporting.audit import INF, CellKey, Expression, LinearModel, combine, total_of
 from reporting.reports import (
     COURSE_EVENTS,
     COURSE_MODULES,
@@ -132,10 +132,19 @@ def source_of(
 
 
 class TimeAxis:
-    """Quarters of the period family, indexed 1..n; 0 is before them, n+1 after, n+2 never."""
+    """Quarters of the period family, indexed 1..n; 0 is before them, n+1 after, n+2 never.
 
-    def __init__(self, first_year: int, last_year: int) -> None:
+    `empty_before`: the data has nothing dated before the family, and every period
+    before it that the API serves is published as zeros (`reporting.release` serves the
+    years from FIRST_YEAR to the family's first this way). The model then knows every
+    atom with a moment before the family to be zero, as an attacker holding those zero
+    tables would: anything a solver can derive over the whole family from FIRST_YEAR on
+    it derives over the shorter one, so a pattern safe for this model is safe for that.
+    """
+
+    def __init__(self, first_year: int, last_year: int, *, empty_before: bool = False) -> None:
         """All quarters of the years `first_year` to `last_year`."""
+        self.empty_before = empty_before
         self.years = list(range(first_year, last_year + 1))
         self.quarters = [(y, q) for y in self.years for q in (1, 2, 3, 4)]
         self.n = len(self.quarters)
@@ -157,6 +166,10 @@ class TimeAxis:
         """The indices of a year's four quarters."""
         first = self.index(year, 1)
         return range(first, first + 4)
+
+    def bound(self, *moments: int) -> float:
+        """The upper bound of an atom at these moments: 0 for one before an empty past."""
+        return 0.0 if self.empty_before and self.before in moments else INF
 
     @property
     def moments(self) -> range:
@@ -228,7 +241,9 @@ class ReportingModel:
             for e in axis.moments:
                 for x in range(e, axis.n + 2):  # an exit never precedes its entry (intake)
                     for s in self.sets:
-                        self._persons[(m, e, x, s)] = self.lp.variable(f"N[{m},{e},{x},{set(s)}]")
+                        self._persons[(m, e, x, s)] = self.lp.variable(
+                            f"N[{m},{e},{x},{set(s)}]", upper=axis.bound(e)
+                        )
         self._aux: dict[tuple[Any, ...], int] = {}
         self._aux_layers: dict[tuple[Any, ...], dict[int, int]] = {}
         self._modules: dict[tuple[str, str | None], _Module] = {}
@@ -316,7 +331,9 @@ class ReportingModel:
         family = _Module()
         for x in axis.moments:
             for f in axis.with_never:
-                family.atoms[(x, True, f)] = lp.variable(f"M[{k},{scope},{x},{f}]")
+                family.atoms[(x, True, f)] = lp.variable(
+                    f"M[{k},{scope},{x},{f}]", upper=axis.bound(f)
+                )
             if scope is not None:
                 # Outside P's scope no participation with P at all: never started k there.
                 family.atoms[(x, False, axis.never)] = lp.variable(f"M[{k},{scope},{x},out]")
@@ -384,7 +401,7 @@ class ReportingModel:
                 for x in range(e, axis.n + 2):
                     inside = []
                     for f in axis.with_never:
-                        atoms[(e, x, f)] = lp.variable(f"O[{e},{x},{f}]")
+                        atoms[(e, x, f)] = lp.variable(f"O[{e},{x},{f}]", upper=axis.bound(e, f))
                         inside.append(atoms[(e, x, f)])
                     people = {self.by_entry_and_exit(e, x): -1.0}
                     lp.constrain(combine(total_of(inside), people), 0, 0, "outcomes by entry/exit")
@@ -400,7 +417,9 @@ class ReportingModel:
         for x in axis.moments:
             for r in axis.moments:
                 for f in axis.with_never:
-                    atoms[(x, r, f)] = lp.variable(f"O[{provider},{x},{r},{f}]")
+                    atoms[(x, r, f)] = lp.variable(
+                        f"O[{provider},{x},{r},{f}]", upper=axis.bound(x, r, f)
+                    )
             atoms[(x, axis.never, axis.never)] = lp.variable(f"O[{provider},{x},out]")
             inside = total_of(atoms[(x, r, f)] for r in axis.moments for f in axis.with_never)
             scoped = total_of(self.by_exit(x, s) for s in self.sets if provider in s)

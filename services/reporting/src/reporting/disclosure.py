@@ -8,6 +8,7 @@ prevented by design: reports cover fixed periods (calendar quarters) only.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -160,3 +161,26 @@ def table_json(table: ProtectedTable) -> dict[str, Any]:
         published["row_totals"] = [cell(v) for v in table.row_totals]
         published["total"] = cell(table.total)
     return published
+
+
+def _is_table(value: Any) -> bool:
+    return isinstance(value, dict) and "cells" in value
+
+
+def tables_in(name: str, value: Any) -> list[tuple[str, dict[str, Any]]]:
+    """The published tables an entry of a report is: itself, those it nests, or none.
+
+    A nested table is named `name.part`, as cell keys, the CSV sections and the XLSX
+    sheets name it.
+    """
+    if _is_table(value):
+        return [(name, value)]
+    if isinstance(value, dict) and value and all(_is_table(v) for v in value.values()):
+        return [(f"{name}.{part}", table) for part, table in value.items()]
+    return []
+
+
+def tables_of(report: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Every published table of a report, in order, with its name (see `tables_in`)."""
+    for name, value in report.items():
+        yield from tables_in(name, value)

@@ -10,11 +10,7 @@ from typing import Any
 from fastapi import Response
 from openpyxl import Workbook  # type: ignore[import-untyped]  # ships no type information
 
-from reporting.disclosure import SUPPRESSED_MARKER
-
-
-def _is_table(value: Any) -> bool:
-    return isinstance(value, dict) and "cells" in value
+from reporting.disclosure import SUPPRESSED_MARKER, tables_in
 
 
 def _sections(report: dict[str, Any]) -> list[tuple[str, list[list[Any]]]]:
@@ -26,10 +22,8 @@ def _sections(report: dict[str, Any]) -> list[tuple[str, list[list[Any]]]]:
     sections: list[tuple[str, list[list[Any]]]] = []
     figures: list[list[Any]] = []
     for name, value in report.items():
-        if _is_table(value):
-            sections.append((name, _grid(value)))
-        elif isinstance(value, dict) and value and all(_is_table(v) for v in value.values()):
-            sections.extend((f"{name}.{part}", _grid(table)) for part, table in value.items())
+        if tables := tables_in(name, value):
+            sections.extend((table_name, _grid(table)) for table_name, table in tables)
         elif isinstance(value, dict) and value and all(isinstance(v, dict) for v in value.values()):
             columns = sorted({column for amounts in value.values() for column in amounts})
             grid: list[list[Any]] = [["", *columns]]

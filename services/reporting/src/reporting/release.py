@@ -8,8 +8,13 @@ published constants, and `withhold` applies that one pattern to every table. Eve
 endpoint answers from the release of the newest data state it has (`ReleaseKeeper`), so
 no two numbers a caller can fetch at one moment come from different patterns.
 
-The period family: every quarter and year from 2019 (the API's first year) to this
-year. A later year is refused (422), never answered: its tables are not in the pattern.
+The period family: every quarter and year from the first year anything is dated in
+(`reporting.audit_collect.first_data_year`) to this year. The years from 2019 (the API's
+first) to the family's first are empty: they are served as zero tables, each checked to
+be all zeros when it is computed (`empty_report`), and the pattern is chosen knowing
+them, as an attacker would (`reporting.audit_model.TimeAxis`). A short history thus
+protects a short family. A later year than this one is refused (422), never answered:
+its tables are not in the pattern.
 """
 
 from __future__ import annotations
@@ -29,9 +34,9 @@ from fastapi import Response
 
 from durchstarten.db.sqlfiles import SqlFiles
 from reporting.audit import CellKey, ProtectionRule
-from reporting.audit_collect import Collection, collect, protect_collection
+from reporting.audit_collect import Collection, collect, first_data_year, protect_collection
 from reporting.audit_model import LINKED_PROTECTION, Publication
-from reporting.disclosure import SUPPRESSED_MARKER
+from reporting.disclosure import SUPPRESSED_MARKER, tables_of
 from reporting.exports import as_format
 from reporting.protection import Protection
 from reporting.versions import reading
@@ -62,20 +67,6 @@ async def data_state(connection: asyncpg.Connection, *, today: date) -> DataStat
 
 def _withheld_cell() -> dict[str, Any]:
     return {"value": None, "suppressed": True, "marker": SUPPRESSED_MARKER}
-
-
-def tables_of(report: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
-    """Every protected table of a report with the name cell keys give it (nested: `a.b`)."""
-    for name, value in report.items():
-        if isinstance(value, dict) and "cells" in value:
-            yield name, value
-        elif (
-            isinstance(value, dict)
-            and value
-            and all(isinstance(v, dict) and "cells" in v for v in value.values())
-        ):
-            for part, table in value.items():
-                yield f"{name}.{part}", table
 
 
 def _positions(table: dict[str, Any]) -> Iterator[tuple[str, str, list[dict[str, Any]], int]]:
@@ -140,6 +131,22 @@ def _withhold_derived(body: dict[str, Any]) -> None:
                 amounts["exam_fees_eur"] = None
 
 
+def empty_report(report: dict[str, Any]) -> bool:
+    """Whether an unsuppressed report counts nothing: every cell, total and amount is 0."""
+    for _, table in tables_of(report):
+        if any(holder[index]["value"] != 0 for _, _, holder, index in _positions(table)):
+            return False
+        if "total" in table and table["total"]["value"] != 0:
+            return False
+    amounts = [a for funds in report.get("funds_by_module", {}).values() for a in funds.values()]
+    figures = [v for k, v in report.items() if k != "min_cell_count" and _is_number(v)]
+    return all(not a for a in amounts) and all(v == 0 for v in figures)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
 @dataclass(frozen=True)
 class Release:
     """Every report of one data state, protected by one pattern."""
@@ -159,6 +166,23 @@ class Release:
     generated_at: str
     """When its read snapshot was taken (ISO 8601, UTC)."""
     _responses: dict[tuple[str, str, str], Response] = field(default_factory=dict)
+    _empty: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Reports of periods before the family, found empty while this release was served."""
+
+    @property
+    def first_year(self) -> int:
+        """The family's first year: every period before it is empty (`empty_report`)."""
+        return self.collection.first_year
+
+    def keep_empty(self, source: str, report: dict[str, Any], *, threshold: int) -> None:
+        """Serve `report`, computed unsuppressed and found empty, at `source` from now on.
+
+        Nothing in it is withheld: its zeros are what the pattern was chosen knowing.
+        """
+        if not empty_report(report):
+            msg = f"{source} is not empty: it is no period before the family"
+            raise ValueError(msg)
+        self._empty[source] = withhold(report, source, frozenset(), threshold=threshold)
 
     def summary(self) -> dict[str, Any]:
         """What an operator sees of it: its data state, cost and pattern (no numbers)."""
@@ -169,6 +193,7 @@ class Release:
             "projection": self.state.schema,
             "applied_offsets": self.state.applied,
             "snapshots": self.state.snapshots,
+            "first_year": self.first_year,
             "providers": list(self.providers),
             "reports": len(self.reports),
             "withheld": len(protection.hidden),
@@ -180,14 +205,15 @@ class Release:
 
     def body(self, source: str) -> dict[str, Any] | None:
         """The protected report at `source`, or None when the release has none."""
-        return self.reports.get(source)
+        found = self.reports.get(source)
+        return self._empty.get(source) if found is None else found
 
     def response(self, source: str, format_: str, name: str) -> Response | None:
         """The report at `source` in its format, serialised once per release."""
         key = (source, format_, name)
         found = self._responses.get(key)
         if found is None:
-            body = self.reports.get(source)
+            body = self.body(source)
             if body is None:
                 return None
             found = self._responses[key] = as_format(body, format_, name)
@@ -216,7 +242,12 @@ async def read_release_input(
     named = {row["provider"] for row in await connection.fetch(SQL["release_providers"])}
     scopes = tuple(sorted({*providers, *named}))
     truths = await collect(
-        connection, providers=scopes, last_year=today.year, min_cell_count=1, check_files=False
+        connection,
+        providers=scopes,
+        last_year=today.year,
+        min_cell_count=1,
+        check_files=False,
+        first_year=await first_data_year(connection, this_year=today.year),
     )
     return ReleaseInput(state, scopes, truths, generated_at, started)
 
@@ -246,11 +277,11 @@ def protect_release(given: ReleaseInput, *, rule: ProtectionRule, verify: bool =
         reports[publication.source] = body
         return replace(publication, published=body)
 
-    collection = Collection(
-        tuple(published(p) for p in truths.reports),
-        tuple(published(p) for p in truths.county_pages),
-        (),
-        truths.provider_sets,
+    collection = replace(
+        truths,
+        reports=tuple(published(p) for p in truths.reports),
+        county_pages=tuple(published(p) for p in truths.county_pages),
+        problems=(),
     )
     return Release(
         given.state,
@@ -390,8 +421,8 @@ __all__ = [
     "compute_release",
     "current_state",
     "data_state",
+    "empty_report",
     "protect_release",
     "read_release_input",
-    "tables_of",
     "withhold",
 ]

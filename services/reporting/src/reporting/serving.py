@@ -15,9 +15,17 @@ from durchstarten.auth import Principal, Role
 from durchstarten.service import ServiceRuntime
 from reporting.audit_model import source_of
 from reporting.protection import ProtectionFailed
-from reporting.release import DataState, Release, ReleaseKeeper, compute_release, current_state
+from reporting.release import (
+    DataState,
+    Release,
+    ReleaseKeeper,
+    compute_release,
+    current_state,
+    empty_report,
+)
 from reporting.report_routes import Period, ReportRoute
 from reporting.settings import ReportingSettings
+from reporting.versions import reading
 
 log = structlog.get_logger()
 
@@ -86,21 +94,55 @@ class ReportResponses:
         scope: str | None,
         format_: str,
     ) -> Response:
-        """The report in its format, from the release (see `reporting.release`).
+        """The report in its format, from the release (see `reporting.release`)."""
+        release, source = await self.holding(report, period, scope, request=request)
+        response = release.response(source, format_, report.download_name(period, scope))
+        if response is None:  # `holding` found it
+            raise HTTPException(503, {"reason": "release-incomplete"})
+        return response
+
+    async def holding(
+        self,
+        report: ReportRoute,
+        period: Period,
+        scope: str | None,
+        *,
+        request: Request | None = None,
+        fresh: bool = False,
+    ) -> tuple[Release, str]:
+        """The release to answer from, holding the report, and the report's source in it.
 
         A period after this year, or a provider neither configured nor named by the data,
-        is refused (422): its tables are outside the pattern.
+        is refused (422): its tables are outside the pattern. A period before the family
+        is computed now and served only if it is empty (`reporting.release`).
         """
         if period.year > _today().year:
             raise HTTPException(422, {"reason": "period-not-published", "field": "year"})
-        release = await self.release(request)
+        release = await self.release(request, fresh=fresh)
         if scope is not None and scope not in release.providers:
             raise HTTPException(422, {"reason": "unknown-provider", "field": "provider"})
         source = source_of(report.name, period.year, period.quarter, scope)
-        response = release.response(source, format_, report.download_name(period, scope))
-        if response is None:  # the family holds every period up to this year
-            raise HTTPException(422, {"reason": "period-not-published", "field": "year"})
-        return response
+        for _ in range(EMPTY_TRIES):
+            if release.body(source) is not None:
+                return release, source
+            if period.year >= release.first_year:  # the family holds every later period
+                raise HTTPException(422, {"reason": "period-not-published", "field": "year"})
+            async with reading(self._runtime.pool) as connection:
+                body = await report.compute(
+                    connection, **period.arguments(), min_cell_count=1, provider=scope
+                )
+            if empty_report(body):
+                release.keep_empty(source, body, threshold=self._rule.threshold)
+                return release, source
+            # Something is dated in it now: the data changed since this release.
+            log.info("release-period-no-longer-empty", source=source)
+            release = await self.release(fresh=True)
+        log.error("release-period-not-empty", source=source)
+        raise HTTPException(503, {"reason": "release-incomplete"})
+
+
+EMPTY_TRIES = 3
+"""Releases tried for a period before the family before a request gives up (503)."""
 
 
 def _today() -> date:
