@@ -98,26 +98,66 @@ def adjust(
     # Deviation columns: expression - up + down = published, each unit costing the value;
     # `down` stops at what a withheld cell's marker tells.
     deviations: list[tuple[int, int]] = []  # (position, first of its two columns)
+    costs: list[float] = []
+    uppers: list[float] = []
+    rows_of: list[int] = []
+    signs: list[float] = []
+    first = highs.getNumCol()
     for position, value in movable:
         row = loaded.get(position)
         if row is None:
             continue
-        first, cost = highs.getNumCol(), max(value, 1.0)
-        at_row = np.array([row], dtype=np.int32)
-        highs.addCol(cost, 0.0, infinity, 1, at_row, np.array([-1.0]))
-        highs.addCol(cost, 0.0, max(value - withheld_floor, 0.0), 1, at_row, np.array([1.0]))
-        deviations.append((position, first))
+        deviations.append((position, first + len(costs)))
+        cost = max(value, 1.0)
+        costs.extend((cost, cost))
+        uppers.extend((infinity, max(value - withheld_floor, 0.0)))
+        rows_of.extend((row, row))
+        signs.extend((-1.0, 1.0))
+    if costs:
+        # One call for all of them: HiGHS rebuilds its column store on every addCol.
+        highs.addCols(
+            len(costs),
+            np.array(costs, dtype=np.float64),
+            np.zeros(len(costs), dtype=np.float64),
+            np.array(uppers, dtype=np.float64),
+            len(costs),
+            np.arange(len(costs), dtype=np.int32),
+            np.array(rows_of, dtype=np.int32),
+            np.array(signs, dtype=np.float64),
+        )
     # Each sensitive count: expression + shortfall >= its target.
-    for expression, required in sensitive:
-        live = [(column_of[v], c) for v, c in expression.items() if v in column_of]
-        short = highs.getNumCol()
-        highs.addCol(SHORTFALL_COST, 0.0, required, 0, np.array([], np.int32), np.array([]))
-        highs.addRow(
-            required,
-            infinity,
-            len(live) + 1,
-            np.array([c for c, _ in live] + [short], dtype=np.int32),
-            np.array([k for _, k in live] + [1.0], dtype=np.float64),
+    if sensitive:
+        shortfalls = highs.getNumCol()
+        targets = np.array([required for _, required in sensitive], dtype=np.float64)
+        highs.addCols(
+            len(sensitive),
+            np.full(len(sensitive), SHORTFALL_COST, dtype=np.float64),
+            np.zeros(len(sensitive), dtype=np.float64),
+            targets,
+            0,
+            np.zeros(len(sensitive), dtype=np.int32),
+            np.array([], dtype=np.int32),
+            np.array([], dtype=np.float64),
+        )
+        starts: list[int] = []
+        indices: list[int] = []
+        values: list[float] = []
+        for number, (expression, _) in enumerate(sensitive):
+            starts.append(len(indices))
+            for variable, coefficient in expression.items():
+                if variable in column_of:
+                    indices.append(column_of[variable])
+                    values.append(coefficient)
+            indices.append(shortfalls + number)
+            values.append(1.0)
+        highs.addRows(
+            len(sensitive),
+            targets,
+            np.full(len(sensitive), infinity, dtype=np.float64),
+            len(indices),
+            np.array(starts, dtype=np.int32),
+            np.array(indices, dtype=np.int32),
+            np.array(values, dtype=np.float64),
         )
     highs.run()
     status = highs.getModelStatus()

@@ -20,7 +20,6 @@ its tables are not in the pattern.
 from __future__ import annotations
 
 import asyncio
-import copy
 import math
 import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
@@ -90,7 +89,7 @@ def withhold(
     count, the pass rate when an exam count is withheld, and the exam fees (paid per exam,
     so they count exams) of a report whose exam counts are not all published.
     """
-    body = copy.deepcopy(report)
+    body: dict[str, Any] = _copied(report)
     for name, table in tables_of(body):
         for row, column, holder, index in _positions(table):
             if CellKey(source, name, row, column) in hidden:
@@ -104,6 +103,15 @@ def withhold(
     body["min_cell_count"] = threshold
     body["disclosure_control"] = LINKED_PROTECTION
     return body
+
+
+def _copied(value: Any) -> Any:
+    """A copy of a JSON value (dicts, lists and scalars): several times quicker than deepcopy."""
+    if isinstance(value, dict):
+        return {k: _copied(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copied(v) for v in value]
+    return value
 
 
 def _withhold_derived(body: dict[str, Any]) -> None:
