@@ -59,11 +59,17 @@ def test_the_benchmark_smoke_run_reports_every_figure(tmp_path: Path) -> None:
     assert rebuild["live_catch_up"]["events"] == rebuild["synthetic_events"]
     assert rebuild["rebuild"]["events_applied"] == rebuild["rebuild"]["events_in_topics"]
 
+    year = figures["release_year"]
+    assert year["count"] == figures["config"]["afresh_times"]
+    assert year["events"] == year["people"] * 17  # whole histories, every one projected
+    assert year["release"]["first_year"] == year["year"]  # the family starts with the data
+    assert 0 < year["release_s_p50"] * 1000 <= year["p50_ms"]
+
     queries = figures["queries"]
     assert queries["ok"] == queries["requests"], queries["statuses"]
     assert queries["events_in_projection"] >= rebuild["rebuild"]["events_in_topics"]
     afresh = queries["computed_afresh"]
-    assert afresh["count"] == 5
+    assert afresh["count"] == figures["config"]["afresh_times"]
     # Every report of every period and scope is in the release (4 reports, 8 years of
     # quarters or years, the county and each provider), protected together.
     assert afresh["release"]["reports"] >= (32 + 32 + 8 + 8) * 2
@@ -76,6 +82,6 @@ def test_the_benchmark_smoke_run_reports_every_figure(tmp_path: Path) -> None:
 
     text = page.read_text()
     assert "## Targets" in text
-    assert text.count("| yes |") + text.count("| **no** |") == 4
+    assert text.count("| yes |") + text.count("| **no** |") == 5
     assert figures["machine"]["cores"] >= 1
     assert figures["versions"]["Kafka"]

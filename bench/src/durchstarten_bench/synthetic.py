@@ -40,10 +40,18 @@ class Histories:
     """People's event histories: 17 events a person, in the order the services emit them."""
 
     events_per_person = 17
+    days_per_person = 121
+    """From a person's entry to their last event (the exit, 120 days on)."""
 
-    def __init__(self, seed: int = 0) -> None:
-        """A seeded generator: the same seed gives the same people and dates."""
+    def __init__(
+        self, seed: int = 0, *, first_entry: date = FIRST_ENTRY, span_days: int = ENTRY_SPAN_DAYS
+    ) -> None:
+        """A seeded generator: the same seed gives the same people and dates.
+
+        Entries fall on the `span_days` days from `first_entry`.
+        """
         self._rng = random.Random(seed)  # noqa: S311  # invented data, not security
+        self._first_entry, self._span_days = first_entry, span_days
         kinds: list[tuple[type[Event], str, str]] = [
             (i.ParticipantRegistered, INTAKE_EVENTS, "intake"),
             (i.ParticipantExited, INTAKE_EVENTS, "intake"),
@@ -87,7 +95,7 @@ class Histories:
         pid = self._uuid()
         case_id, course_id = self._uuid(), self._uuid()
         provider = PROVIDERS[number % len(PROVIDERS)]
-        entry = FIRST_ENTRY + timedelta(days=rng.randrange(ENTRY_SPAN_DAYS))
+        entry = self._first_entry + timedelta(days=rng.randrange(self._span_days))
 
         def day(offset: int) -> str:
             return (entry + timedelta(days=offset)).isoformat()
