@@ -387,3 +387,13 @@ def compatible(first: Any, second: Any) -> bool:
             compatible(a, b) for a, b in zip(first, second, strict=True)
         )
     return first is None or second is None or bool(first == second)
+
+
+def oracle_figures(oracle: dict[str, Any], report: str, provider: str) -> dict[str, Any]:
+    """The simulator oracle's figures of one report for one provider's scope."""
+    found: dict[str, Any] = next(
+        c["figures"]
+        for c in oracle["checks"]
+        if c["report"] == report and c["provider"] == provider
+    )
+    return found

@@ -1,7 +1,8 @@
-"""The disclosure audit over the simulated Kreis Herford history, role by role.
+"""The simulated Kreis Herford history, and the disclosure audit over it, role by role.
 
 The history is replayed into a stack of its own (its own Kafka and four services, on the
-session's PostgreSQL), a coordinator freezes a snapshot, and the audit gathers what the
+session's PostgreSQL) and reaches the reports with the county's figures, equal to the
+oracle; then a coordinator freezes a snapshot, and the audit gathers what the
 ministry, the coordinator and each provider can fetch now and solves for every hidden
 small count. It reports what it finds (printed, and in test-artifacts/): the reports under
 the old line-by-line suppression leave cells open, which shows the audit works; the
@@ -17,23 +18,24 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 import pytest_asyncio
-from tests.support import PATIENCE_S, client
+from tests.support import PATIENCE_S, client, oracle_figures
 
 from durchstarten.auth import Role
 from durchstarten.db.pool import create_pool
 from durchstarten_deploy.stack import DEFAULT_PROVIDERS, SERVICES, Stack, unique_prefix
 from durchstarten_deploy.testing import PostgresServer, drop_databases
 from durchstarten_simulator import scenario as scenario_file
-from durchstarten_simulator.check import check
+from durchstarten_simulator.check import CheckResult, check
 from durchstarten_simulator.generate import generate
 from durchstarten_simulator.oracle import expected
-from durchstarten_simulator.runner import replay
+from durchstarten_simulator.runner import RunResult, replay
 from durchstarten_simulator.wire import KafkaTransport
 from reporting.audit import CellKey, ProtectionRule
 from reporting.audit_collect import (
@@ -80,17 +82,55 @@ def herford_stack(postgres_server: PostgresServer, state_root: Path) -> Iterator
         asyncio.run(drop_databases(postgres_server.admin_url, own.database_prefix))
 
 
+@dataclass(frozen=True)
+class Replayed:
+    """The Herford history replayed: its oracle, the replay's outcome, the reports' check."""
+
+    oracle: dict[str, Any]
+    outcome: RunResult
+    result: CheckResult
+
+
 @pytest_asyncio.fixture(scope="module")
-async def collection(herford_stack: Stack) -> Collection:
-    """The Herford history replayed and projected, a snapshot frozen, everything gathered."""
+async def replayed(herford_stack: Stack) -> Replayed:
+    """The Herford history through the providers' topics, until the reports show it."""
     history = generate(scenario_file.load(HERFORD))
     oracle = expected(history)
-    await replay(history, KafkaTransport(herford_stack.access, PROVIDERS))
+    outcome = await replay(history, KafkaTransport(herford_stack.access, PROVIDERS))
     reporting_url = herford_stack.services["reporting"].url
     result = await check(
         reporting_url, herford_stack.token(Role.COORDINATOR), oracle, timeout_s=PATIENCE_S
     )
-    assert all(c.ok for c in result.comparisons), "the history is not projected as it should"
+    return Replayed(oracle, outcome, result)
+
+
+def test_the_herford_history_reaches_the_reports_with_the_county_figures(
+    replayed: Replayed,
+) -> None:
+    oracle, outcome, result = replayed.oracle, replayed.outcome, replayed.result
+    diakonie = oracle_figures(oracle, "outcomes", "diakonie-herford")
+    assert diakonie["reached"] == 106
+    assert 0.45 <= diakonie["placement_rate_reached"] <= 0.55
+    assert oracle_figures(oracle, "courses", "awo-owl")["pass_rate"] == 1.0
+    # Only the applicant living in a state reception facility is refused outright; the other
+    # ineligible ones wait for a coordinator; the two duplicates are recognised for sure.
+    assert dict(outcome.rejected) == {"not-eligible": 1}, outcome.summary()
+    assert outcome.registrations["pending-exception"] == 3
+    assert outcome.registrations["existing-participant"] == 2
+    assert outcome.skipped == 0
+    failed = [c for c in result.comparisons if not c.ok]
+    assert failed == []
+    published = {(c.check, c.figure): c.actual for c in result.comparisons}
+    assert published[("outcomes diakonie-herford 2022-Q4", "reached")] == 106
+    rate = published[("outcomes diakonie-herford 2022-Q4", "placement_rate_reached")]
+    assert 0.45 <= rate <= 0.55
+    assert published[("courses awo-owl 2023", "pass_rate")] == 1.0
+
+
+@pytest_asyncio.fixture(scope="module")
+async def collection(herford_stack: Stack, replayed: Replayed) -> Collection:
+    """The Herford history projected, a snapshot frozen, everything gathered."""
+    assert all(c.ok for c in replayed.result.comparisons), "the history is not projected"
     async with client(herford_stack, "reporting", Role.COORDINATOR) as reporting:
         frozen = await reporting.post(
             "/v1/snapshots/quarterly-monitoring",

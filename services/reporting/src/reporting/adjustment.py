@@ -93,11 +93,43 @@ def adjust(
     column_of = {v: c for c, v in enumerate(columns)}
     highs = highspy.Highs()  # type: ignore[no-untyped-call]  # highspy's __init__ is unannotated
     highs.setOptionValue("output_flag", False)
-    infinity = highs.getInfinity()
     loaded = load_rows(highs, model, columns, rows)
-    # Deviation columns: expression - up + down = published, each unit costing the value;
-    # `down` stops at what a withheld cell's marker tells.
-    deviations: list[tuple[int, int]] = []  # (position, first of its two columns)
+    deviations = _add_deviations(highs, loaded, movable, withheld_floor)
+    _add_shortfalls(highs, sensitive, column_of)
+    highs.run()
+    status = highs.getModelStatus()
+    if status == highspy.HighsModelStatus.kInfeasible:
+        # The true table itself breaks the model (with the frozen values): not a pattern
+        # problem but a wrong model, as the audit would say.
+        raise InconsistentModel("no table agrees with the truth and the frozen values")
+    if status != highspy.HighsModelStatus.kOptimal:
+        msg = f"the joint adjustment ended with {highs.modelStatusToString(status)}"
+        raise RuntimeError(msg)
+    solution = list(highs.getSolution().col_value)
+    moved = frozenset(
+        position
+        for position, first in deviations
+        if solution[first] > _TOLERANCE or solution[first + 1] > _TOLERANCE
+    )
+    table = [0.0] * len(model.names)
+    for column, variable in enumerate(columns):
+        table[variable] = solution[column]
+    return Adjustment(moved, tuple(table))
+
+
+def _add_deviations(
+    highs: highspy.Highs,
+    loaded: dict[int, int],
+    movable: Sequence[tuple[int, float]],
+    withheld_floor: float,
+) -> list[tuple[int, int]]:
+    """Deviation columns: expression - up + down = published, each unit costing the value.
+
+    `down` stops at what a withheld cell's marker tells. Returns (position, first of its
+    two columns) of every movable cell loaded.
+    """
+    infinity = highs.getInfinity()
+    deviations: list[tuple[int, int]] = []
     costs: list[float] = []
     uppers: list[float] = []
     rows_of: list[int] = []
@@ -125,59 +157,49 @@ def adjust(
             np.array(rows_of, dtype=np.int32),
             np.array(signs, dtype=np.float64),
         )
-    # Each sensitive count: expression + shortfall >= its target.
-    if sensitive:
-        shortfalls = highs.getNumCol()
-        targets = np.array([required for _, required in sensitive], dtype=np.float64)
-        highs.addCols(
-            len(sensitive),
-            np.full(len(sensitive), SHORTFALL_COST, dtype=np.float64),
-            np.zeros(len(sensitive), dtype=np.float64),
-            targets,
-            0,
-            np.zeros(len(sensitive), dtype=np.int32),
-            np.array([], dtype=np.int32),
-            np.array([], dtype=np.float64),
-        )
-        starts: list[int] = []
-        indices: list[int] = []
-        values: list[float] = []
-        for number, (expression, _) in enumerate(sensitive):
-            starts.append(len(indices))
-            for variable, coefficient in expression.items():
-                if variable in column_of:
-                    indices.append(column_of[variable])
-                    values.append(coefficient)
-            indices.append(shortfalls + number)
-            values.append(1.0)
-        highs.addRows(
-            len(sensitive),
-            targets,
-            np.full(len(sensitive), infinity, dtype=np.float64),
-            len(indices),
-            np.array(starts, dtype=np.int32),
-            np.array(indices, dtype=np.int32),
-            np.array(values, dtype=np.float64),
-        )
-    highs.run()
-    status = highs.getModelStatus()
-    if status == highspy.HighsModelStatus.kInfeasible:
-        # The true table itself breaks the model (with the frozen values): not a pattern
-        # problem but a wrong model, as the audit would say.
-        raise InconsistentModel("no table agrees with the truth and the frozen values")
-    if status != highspy.HighsModelStatus.kOptimal:
-        msg = f"the joint adjustment ended with {highs.modelStatusToString(status)}"
-        raise RuntimeError(msg)
-    solution = list(highs.getSolution().col_value)
-    moved = frozenset(
-        position
-        for position, first in deviations
-        if solution[first] > _TOLERANCE or solution[first + 1] > _TOLERANCE
+    return deviations
+
+
+def _add_shortfalls(
+    highs: highspy.Highs,
+    sensitive: Sequence[tuple[Expression, float]],
+    column_of: dict[int, int],
+) -> None:
+    """Each sensitive count: expression + shortfall >= its target (all in one call each)."""
+    if not sensitive:
+        return
+    shortfalls = highs.getNumCol()
+    targets = np.array([required for _, required in sensitive], dtype=np.float64)
+    highs.addCols(
+        len(sensitive),
+        np.full(len(sensitive), SHORTFALL_COST, dtype=np.float64),
+        np.zeros(len(sensitive), dtype=np.float64),
+        targets,
+        0,
+        np.zeros(len(sensitive), dtype=np.int32),
+        np.array([], dtype=np.int32),
+        np.array([], dtype=np.float64),
     )
-    table = [0.0] * len(model.names)
-    for column, variable in enumerate(columns):
-        table[variable] = solution[column]
-    return Adjustment(moved, tuple(table))
+    starts: list[int] = []
+    indices: list[int] = []
+    values: list[float] = []
+    for number, (expression, _) in enumerate(sensitive):
+        starts.append(len(indices))
+        for variable, coefficient in expression.items():
+            if variable in column_of:
+                indices.append(column_of[variable])
+                values.append(coefficient)
+        indices.append(shortfalls + number)
+        values.append(1.0)
+    highs.addRows(
+        len(sensitive),
+        targets,
+        np.full(len(sensitive), highs.getInfinity(), dtype=np.float64),
+        len(indices),
+        np.array(starts, dtype=np.int32),
+        np.array(indices, dtype=np.int32),
+        np.array(values, dtype=np.float64),
+    )
 
 
 __all__ = ["SHORTFALL_COST", "Adjustment", "adjust"]

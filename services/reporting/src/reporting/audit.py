@@ -19,7 +19,7 @@ for primary and secondary suppressions, so the only bound on a hidden cell is th
 from __future__ import annotations
 
 import math
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
@@ -136,10 +136,8 @@ def combine(*expressions: Expression) -> dict[int, float]:
 
 def total_of(indices: Iterable[int]) -> dict[int, float]:
     """The expression adding up these variables."""
-    expression: dict[int, float] = defaultdict(float)
-    for index in indices:
-        expression[index] += 1.0
-    return dict(expression)
+    # Counter counts in C: the models sum hundreds of thousands of atoms.
+    return {index: float(count) for index, count in Counter(indices).items()}
 
 
 def _negated(expression: Expression) -> dict[int, float]:

@@ -54,6 +54,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from itertools import combinations
+from operator import itemgetter
 from typing import Any
 
 from durchstarten.events.values import ModuleCode, Municipality, PlacementCategory, Sex
@@ -446,20 +447,23 @@ class ReportingModel:
         if key in self._aux_layers:
             return self._aux_layers[key]
         axis = self.axis
-        members: dict[int, list[int]] = {}
+        # Which moments of an atom's key the step waits for: county keys are (e, x, f), a
+        # provider's (x, r, f); one C-level pick per atom (there are tens of thousands).
         if scope is None:
-            for (e, x, f), variable in self._county_outcomes().items():
-                moments = {"placed": (e, f), "placed_exited": (e, x, f)}[step]
-                members.setdefault(max(moments), []).append(variable)
+            atoms = self._county_outcomes()
+            positions = {"placed": (0, 2), "placed_exited": (0, 1, 2)}[step]
         else:
-            for (x, r, f), variable in self._outcomes_of(scope).items():
-                moments = {
-                    "reached": (r,),
-                    "exited": (r, x),
-                    "placed": (r, f),
-                    "placed_exited": (r, x, f),
-                }[step]
-                members.setdefault(max(moments), []).append(variable)
+            atoms = self._outcomes_of(scope)
+            positions = {
+                "reached": (1, 1),
+                "exited": (1, 0),
+                "placed": (1, 2),
+                "placed_exited": (1, 0, 2),
+            }[step]
+        pick = itemgetter(*positions)
+        members: dict[int, list[int]] = {}
+        for atom, variable in atoms.items():
+            members.setdefault(max(pick(atom)), []).append(variable)
         layers = {
             quarter: self.lp.define(f"layer[{step},{scope},{quarter}]", total_of(atoms))
             for quarter, atoms in sorted(members.items())
