@@ -21,9 +21,8 @@ import asyncpg
 import httpx
 import pytest
 import pytest_asyncio
-from aiokafka import ConsumerRecord
 from pydantic import SecretStr
-from tests.support import encoded, event, participant_registered
+from tests.support import consumer_record, encoded, event, participant_registered
 
 from durchstarten.auth import Role
 from durchstarten.db.pool import create_pool
@@ -33,6 +32,7 @@ from durchstarten_deploy.stack import Stack
 from reporting.app import create_app
 from reporting.audit import ProtectionRule
 from reporting.audit_cli import audit_now
+from reporting.disclosure import tables_of
 from reporting.projections import Projector
 from reporting.release import compute_release
 from reporting.settings import ReportingSettings
@@ -61,21 +61,7 @@ class Reporting:
         for value in encoded(values):
             offset = self.offsets.get(topic, 0)
             self.offsets[topic] = offset + 1
-            records.append(
-                ConsumerRecord(
-                    topic=topic,
-                    partition=0,
-                    offset=offset,
-                    timestamp=0,
-                    timestamp_type=0,
-                    key=None,
-                    value=value,
-                    checksum=None,
-                    serialized_key_size=0,
-                    serialized_value_size=len(value),
-                    headers=[],
-                )
-            )
+            records.append(consumer_record(topic, offset, value))
         await self.projector.apply_batch(records)
 
     async def quarterly(self, year: int, quarter: int) -> dict[str, Any]:
@@ -169,9 +155,10 @@ def _history_of_2023() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     return intake, coaching
 
 
-def _cells(report: dict[str, Any]) -> list[dict[str, Any]]:
-    table = report["by_municipality"]
-    return [*(c for line in table["cells"] for c in line), *table["column_totals"]]
+def _cells(report: dict[str, Any], name: str = "by_municipality") -> list[dict[str, Any]]:
+    """Every cell and column total of one of the report's tables."""
+    table = dict(tables_of(report))[name]
+    return [*(c for line in table["cells"] for c in line), *table.get("column_totals", [])]
 
 
 async def test_a_short_history_protects_a_short_family_and_serves_zeros_before_it(
@@ -186,6 +173,18 @@ async def test_a_short_history_protects_a_short_family_and_serves_zeros_before_i
     early = await reporting.quarterly(2021, 2)
     assert all(not c["suppressed"] and c["value"] == 0 for c in _cells(early))
     assert early["disclosure_control"] == summary["disclosure_control"]
+    for path, params in (
+        ("outcomes", {"year": 2020, "quarter": 4}),
+        ("courses", {"year": 2022}),
+        ("esf-indicators", {"year": 2019}),
+    ):
+        other = await reporting.http.get(f"/v1/reports/{path}", params=params)
+        assert other.status_code == 200, (path, other.text)
+        tables = dict(tables_of(other.json()))
+        assert tables, path
+        for name in tables:
+            cells = _cells(other.json(), name)
+            assert all(not c["suppressed"] and c["value"] == 0 for c in cells), (path, name)
     first = await reporting.quarterly(2023, 1)
     assert (
         first["by_municipality"]["column_totals"][0] != early["by_municipality"]["column_totals"][0]

@@ -18,11 +18,12 @@ from typing import Any
 import asyncpg
 import pytest
 import pytest_asyncio
-from aiokafka import ConsumerRecord
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import SecretStr
+from tests.support import consumer_record
 
+from durchstarten.db.pool import create_pool
 from durchstarten.events.topics import COACHING_EVENTS, COURSES_EVENTS, INTAKE_EVENTS
 from durchstarten_deploy.postgres import create_databases, with_database
 from durchstarten_deploy.stack import Stack
@@ -196,29 +197,13 @@ def _records(order: list[str], duplicates: list[int]) -> list[Any]:
     for topic in order:
         value = STREAM[topic][cursors[topic]]
         cursors[topic] += 1
-        delivered.append(_record(topic, offsets[topic], value))
+        delivered.append(consumer_record(topic, offsets[topic], value))
         offsets[topic] += 1
     for index in duplicates:  # what a relay re-sending after a crash produces
         topic, value = delivered[index].topic, delivered[index].value
-        delivered.append(_record(topic, offsets[topic], value))
+        delivered.append(consumer_record(topic, offsets[topic], value))
         offsets[topic] += 1
     return delivered
-
-
-def _record(topic: str, offset: int, value: bytes) -> Any:
-    return ConsumerRecord(
-        topic=topic,
-        partition=0,
-        offset=offset,
-        timestamp=0,
-        timestamp_type=0,
-        key=None,
-        value=value,
-        checksum=None,
-        serialized_key_size=0,
-        serialized_value_size=len(value),
-        headers=[],
-    )
 
 
 @st.composite
@@ -248,8 +233,14 @@ async def projector(
     )
     app = create_app(app_settings)
     runtime = app.state.runtime
-    async with runtime.lifespan(app):
-        yield Projector(runtime), runtime.pool
+    # No broker started: a started one would join the session reporting service's consumer
+    # group on the shared topics and take events meant for it into this database.
+    pool = await create_pool(app_settings.database_url.get_secret_value())
+    try:
+        await runtime.attach_database(pool)
+        yield Projector(runtime), pool
+    finally:
+        await pool.close()
 
 
 async def _report(pool: asyncpg.Pool) -> list[dict[str, Any]]:
