@@ -17,7 +17,7 @@ from durchstarten.service import ServiceRuntime
 from reporting.projections import PROJECTION, Projector
 from reporting.rebuild import Rebuilds, add_rebuild_endpoints
 from reporting.release import Release
-from reporting.report_routes import REPORTS, Period, Quarter, Year, add_report_endpoints
+from reporting.report_routes import Period, Quarter, Year, add_report_endpoints, report_named
 from reporting.serving import ReportResponses, add_release_endpoints
 from reporting.settings import ReportingSettings
 from reporting.snapshots import freeze_quarterly_monitoring, frozen_body
@@ -102,9 +102,8 @@ def create_app(settings: ReportingSettings | None = None) -> FastAPI:
         returns the first snapshot.
         """
         principal.require(Role.COORDINATOR, Role.ADMIN)
-        quarterly = next(r for r in REPORTS if r.name == "quarterly-monitoring")
         release, source = await responses.holding(
-            quarterly, Period(year, quarter), None, fresh=True
+            report_named("quarterly-monitoring"), Period(year, quarter), None, fresh=True
         )
         body = release.body(source)
         if body is None:  # `holding` found it

@@ -110,19 +110,15 @@ async def audit_now(
     if whole is not None:
         # Its reports as the pattern publishes them: the truth with the pattern's cells out.
         collection = replace(whole, problems=collection.problems)
-        return [
-            audit_audience(
-                collection,
-                a,
-                providers=providers,
-                last_year=today.year,
-                rule=rule,
-                protection=release.protection,
-            )
-            for a in chosen
-        ]
     return [
-        audit_audience(collection, a, providers=providers, last_year=today.year, rule=rule)
+        audit_audience(
+            collection,
+            a,
+            providers=providers,
+            last_year=today.year,
+            rule=rule,
+            protection=None if whole is None else release.protection,
+        )
         for a in chosen
     ]
 

@@ -182,15 +182,16 @@ class Release:
         """The family's first year: every period before it is empty (`empty_report`)."""
         return self.collection.first_year
 
-    def keep_empty(self, source: str, report: dict[str, Any], *, threshold: int) -> None:
-        """Serve `report`, computed unsuppressed and found empty, at `source` from now on.
+    def keep_empty(self, source: str, report: dict[str, Any], *, threshold: int) -> bool:
+        """Serve `report`, computed unsuppressed, at `source` from now on if it is empty.
 
-        Nothing in it is withheld: its zeros are what the pattern was chosen knowing.
+        Nothing in it is withheld: its zeros are what the pattern was chosen knowing. A
+        report that counts something is not kept (False): the data has changed.
         """
         if not empty_report(report):
-            msg = f"{source} is not empty: it is no period before the family"
-            raise ValueError(msg)
+            return False
         self._empty[source] = withhold(report, source, frozenset(), threshold=threshold)
+        return True
 
     def summary(self) -> dict[str, Any]:
         """What an operator sees of it: its data state, cost and pattern (no numbers)."""

@@ -149,6 +149,11 @@ REPORTS: tuple[ReportRoute, ...] = (
 )
 
 
+def report_named(name: str) -> ReportRoute:
+    """The report route of this name (`quarterly-monitoring`, `outcomes`, ...)."""
+    return next(r for r in REPORTS if r.name == name)
+
+
 def add_report_endpoints(
     app: FastAPI, responses: "ReportResponses", principal: Callable[..., Principal]
 ) -> None:

@@ -21,7 +21,6 @@ from reporting.release import (
     ReleaseKeeper,
     compute_release,
     current_state,
-    empty_report,
 )
 from reporting.report_routes import Period, ReportRoute
 from reporting.settings import ReportingSettings
@@ -131,8 +130,7 @@ class ReportResponses:
                 body = await report.compute(
                     connection, **period.arguments(), min_cell_count=1, provider=scope
                 )
-            if empty_report(body):
-                release.keep_empty(source, body, threshold=self._rule.threshold)
+            if release.keep_empty(source, body, threshold=self._rule.threshold):
                 return release, source
             # Something is dated in it now: the data changed since this release.
             log.info("release-period-no-longer-empty", source=source)
