@@ -136,8 +136,13 @@ def combine(*expressions: Expression) -> dict[int, float]:
 
 def total_of(indices: Iterable[int]) -> dict[int, float]:
     """The expression adding up these variables."""
-    # Counter counts in C: the models sum hundreds of thousands of atoms.
-    return {index: float(count) for index, count in Counter(indices).items()}
+    # Both paths count in C: the models sum hundreds of thousands of atoms, nearly always
+    # each once (then fromkeys alone, without Counter's dictionary of ints to convert).
+    terms = list(indices)
+    once = dict.fromkeys(terms, 1.0)
+    if len(once) == len(terms):
+        return once
+    return {index: float(count) for index, count in Counter(terms).items()}
 
 
 def _negated(expression: Expression) -> dict[int, float]:
