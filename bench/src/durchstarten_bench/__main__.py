@@ -14,7 +14,7 @@ import os
 import platform
 import shutil
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -109,7 +109,8 @@ def main(argv: list[str] | None = None) -> int:
         database_prefix=unique_prefix() if external_db else "durchstarten",
     )
     bench = Bench(stack, config, artefacts=args.state_dir / "profiles")
-    figures: dict[str, Any] = {"config": {"name": config.name, **config.__dict__}}
+    sizes = {k: v.isoformat() if isinstance(v, date) else v for k, v in config.__dict__.items()}
+    figures: dict[str, Any] = {"config": {"name": config.name, **sizes}}
     try:
         log.info("bench: starting Kafka and PostgreSQL")
         stack.start_infrastructure()

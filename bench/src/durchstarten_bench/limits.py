@@ -39,6 +39,7 @@ async def raw_produce(
         [topic],
         partitions=partitions,
         replication_factor=1,
+        plan=None,  # a benchmark's topic, not one of the project's
         client_options=kafka_access.admin_options(),
     )
     kafka = producer(kafka_access.options())
