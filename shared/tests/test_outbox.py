@@ -53,6 +53,7 @@ async def topic(stack: Stack) -> str:
         [name],
         partitions=1,
         replication_factor=1,
+        plan=None,
         client_options=stack.access.admin_options(),
     )
     return name

@@ -29,6 +29,7 @@ from durchstarten.events.topics import project_topics
 from durchstarten.messaging.access import apply_acls, declared_acls
 from durchstarten.messaging.admin import ensure_topics
 from durchstarten.messaging.broker import admin_client_options
+from durchstarten.retention import load_plan
 from durchstarten.settings import KafkaSettings
 from durchstarten_deploy.demo import publish_demo
 from durchstarten_deploy.processes import (
@@ -213,6 +214,7 @@ def create_topics(settings: KafkaSettings) -> None:
             project_topics(settings.providers),
             partitions=settings.topic_partitions,
             replication_factor=settings.topic_replication_factor,
+            plan=load_plan(settings.deletion_plan),
             client_options=admin_client_options(settings),
         )
     )

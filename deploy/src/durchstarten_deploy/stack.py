@@ -34,6 +34,7 @@ from durchstarten.messaging.access import (
     service_principal,
 )
 from durchstarten.messaging.admin import ensure_topics
+from durchstarten.retention import load_plan
 from durchstarten_deploy.kafka import KafkaNode, ensure_jars
 from durchstarten_deploy.postgres import LocalPostgres, create_databases, with_database
 from durchstarten_deploy.processes import (
@@ -125,6 +126,8 @@ class Stack:
     providers: tuple[str, ...] = DEFAULT_PROVIDERS
     database_prefix: str = "durchstarten"
     partitions: int = 3
+    deletion_plan: Path | None = None
+    """The deletion plan's file for the topics; None: the plan that ships with the code."""
     kafka: KafkaNode | None = None
     postgres: LocalPostgres | None = None
     services: dict[str, ServiceProcess] = field(default_factory=dict)
@@ -218,6 +221,7 @@ class Stack:
                 project_topics(list(self.providers)),
                 partitions=self.partitions,
                 replication_factor=1,
+                plan=load_plan(self.deletion_plan),
                 client_options=self.access.admin_options(),
             )
         )

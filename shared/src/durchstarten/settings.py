@@ -73,6 +73,10 @@ class KafkaSettings(BaseSettings):
         description="Records a write service takes per poll; their offsets are committed once.",
     )
 
+    deletion_plan: Path | None = Field(
+        default=None,
+        description="The deletion plan's file (TOML); the plan that ships with the code if unset.",
+    )
     topic_partitions: int = Field(
         default=3, ge=1, description="Partitions of the topics this project creates."
     )
