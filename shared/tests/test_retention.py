@@ -6,10 +6,13 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 
 from durchstarten.events.topics import project_topics
-from durchstarten.retention import DEFAULT_PLAN, load_plan, period, topic_kind
+from durchstarten.retention import DEFAULT_PLAN, load_plan, period, plan_markdown, topic_kind
+from durchstarten.settings import HoldingSettings, ServiceSettings
+
+REPO = Path(__file__).resolve().parents[2]
 
 WEEK_MS = 7 * 24 * 3600 * 1000
 
@@ -80,3 +83,33 @@ def test_a_plan_with_a_bad_period_or_a_missing_kind_is_refused(tmp_path: Path) -
 def test_a_topic_outside_the_project_has_no_rule(topic: str) -> None:
     with pytest.raises(ValueError, match="no rule"):
         load_plan().topic_configs(topic)
+
+
+def test_the_documented_plan_is_the_shipped_plan() -> None:
+    page = (REPO / "docs" / "data-protection.md").read_text(encoding="utf-8")
+    start, end = "<!-- deletion-plan:start -->\n", "<!-- deletion-plan:end -->"
+    documented = page[page.index(start) + len(start) : page.index(end)]
+    assert documented == plan_markdown(load_plan()), "regenerate: durchstarten_deploy deletion-plan"
+
+
+def test_a_setting_that_keeps_data_longer_than_the_plan_stops_the_service() -> None:
+    with pytest.raises(ValidationError, match="DURCHSTARTEN_OUTBOX_RETENTION_HOURS keeps data"):
+        ServiceSettings(database_url=SecretStr("postgresql://x"), outbox_retention_hours=24 * 8)
+    with pytest.raises(ValidationError, match="DURCHSTARTEN_HOLD_UNKNOWN_S keeps data"):
+        HoldingSettings(database_url=SecretStr("postgresql://x"), hold_unknown_s=2 * 3600)
+    within = HoldingSettings(
+        database_url=SecretStr("postgresql://x"), outbox_retention_hours=24 * 7, hold_unknown_s=3600
+    )
+    assert within.hold_unknown_s == 3600
+
+
+def test_a_countys_own_plan_bounds_the_settings_too(tmp_path: Path) -> None:
+    text = DEFAULT_PLAN.read_text(encoding="utf-8")
+    own = tmp_path / "plan.toml"
+    own.write_text(text.replace('period = "7d"', 'period = "2d"'), encoding="utf-8")
+    with pytest.raises(ValidationError, match=r"longer than the deletion plan's 2d"):
+        ServiceSettings(database_url=SecretStr("postgresql://x"), deletion_plan=own)
+    shorter = ServiceSettings(
+        database_url=SecretStr("postgresql://x"), deletion_plan=own, outbox_retention_hours=48
+    )
+    assert shorter.deletion_plan_rules().stores.outbox_sent.period == "2d"

@@ -29,7 +29,7 @@ from durchstarten.events.topics import project_topics
 from durchstarten.messaging.access import apply_acls, declared_acls
 from durchstarten.messaging.admin import ensure_topics
 from durchstarten.messaging.broker import admin_client_options
-from durchstarten.retention import load_plan
+from durchstarten.retention import load_plan, plan_markdown
 from durchstarten.settings import KafkaSettings
 from durchstarten_deploy.demo import publish_demo
 from durchstarten_deploy.processes import (
@@ -252,6 +252,9 @@ def main(argv: list[str] | None = None) -> int:
         "--keep", action="store_true", help="keep the data of the previous run instead"
     )
     sub.add_parser("topics", help="create the topics (DURCHSTARTEN_KAFKA_* settings)")
+    sub.add_parser(
+        "deletion-plan", help="print the deletion plan's tables (DURCHSTARTEN_DELETION_PLAN)"
+    )
     token = sub.add_parser("token", help="print a development bearer token")
     token.add_argument("--role", choices=[r.value for r in Role], required=True)
     token.add_argument("--provider")
@@ -266,6 +269,8 @@ def main(argv: list[str] | None = None) -> int:
             return status(args.state_dir)
         elif args.command == "topics":
             create_topics(KafkaSettings())
+        elif args.command == "deletion-plan":
+            _say(plan_markdown(load_plan(KafkaSettings().deletion_plan)).rstrip("\n"))
         elif args.command == "token":
             issuer = DevIssuer(args.state_dir / "auth", issuer=DEV_ISSUER, audience=DEV_AUDIENCE)
             _say(issuer.token(subject="cli", roles=[Role(args.role)], provider=args.provider))

@@ -2,7 +2,9 @@
 
 The plan names each kind of topic with its retention, and why; `topic_configs` turns it
 into the broker's topic configuration, which the topic-setup job applies to new and to
-existing topics alike (a plan that changes reaches the broker on the next setup run).
+existing topics alike (a plan that changes reaches the broker on the next setup run). It
+names the stores outside Kafka too, with what deletes their data; where a service's
+setting decides how long, the plan is its upper bound (`check_within`, at start).
 The default plan ships with this package (`deletion-plan.toml`); a county replaces it with
 its own through the setting `deletion_plan` (`DURCHSTARTEN_DELETION_PLAN`).
 """
@@ -81,12 +83,41 @@ class TopicRules(BaseModel):
     domain_dead_letters: TopicRule
 
 
+class StoreRule(BaseModel):
+    """How long a store outside Kafka keeps what it holds, why, and what deletes it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    period: Period
+    reason: str
+    enforced_by: str
+
+    @property
+    def seconds(self) -> float | None:
+        """The period in seconds; None: forever."""
+        found = period(self.period)
+        return None if found is None else found.total_seconds()
+
+
+class StoreRules(BaseModel):
+    """One rule per store outside Kafka that holds something about people."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    outbox_sent: StoreRule
+    held_commands: StoreRule
+    vault: StoreRule
+    audit_trail: StoreRule
+    service_logs: StoreRule
+
+
 class DeletionPlan(BaseModel):
     """The whole plan, as read from its file."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     topics: TopicRules
+    stores: StoreRules
 
     def topic_rule(self, topic: str) -> TopicRule:
         """The rule of `topic`, by the kind its name says (ValueError for a foreign topic)."""
@@ -118,6 +149,40 @@ def topic_kind(topic: str) -> TopicKind:
     raise ValueError(msg)
 
 
+def check_within(rule: StoreRule, seconds: float, setting: str) -> None:
+    """Refuse a setting that would keep a store's data longer than the plan allows."""
+    bound = rule.seconds
+    if bound is not None and seconds > bound:
+        msg = (
+            f"{setting} keeps data {seconds:g} s, longer than the deletion plan's "
+            f"{rule.period} ({bound:g} s)"
+        )
+        raise ValueError(msg)
+
+
+TOPIC_PATTERNS: dict[TopicKind, str] = {
+    "inbound": "inbound.<provider>.<service>",
+    "inbound_dead_letters": "inbound.<provider>.<service>.dlq",
+    "outbound": "outbound.<provider>.<service>",
+    "domain_events": "<service>.events",
+    "domain_dead_letters": "<service>.events.dlq",
+}
+
+
+def plan_markdown(plan: DeletionPlan) -> str:
+    """The plan as the two Markdown tables of docs/data-protection.md (generated, not typed)."""
+    lines = ["| topics | retention | segments close after | why |", "|---|---|---|---|"]
+    for kind, pattern in TOPIC_PATTERNS.items():
+        rule: TopicRule = getattr(plan.topics, kind)
+        segment = rule.segment or "Kafka's default (7d)"
+        lines.append(f"| `{pattern}` | {rule.retention} | {segment} | {rule.reason} |")
+    lines += ["", "| store | kept | why | deleted by |", "|---|---|---|---|"]
+    for name in StoreRules.model_fields:
+        store: StoreRule = getattr(plan.stores, name)
+        lines.append(f"| {name} | {store.period} | {store.reason} | {store.enforced_by} |")
+    return "\n".join(lines) + "\n"
+
+
 def load_plan(path: Path | None = None) -> DeletionPlan:
     """The plan in the file at `path`, or the default plan."""
     with (path or DEFAULT_PLAN).open("rb") as file:
@@ -128,8 +193,11 @@ __all__ = [
     "DEFAULT_PLAN",
     "MANAGED_TOPIC_CONFIGS",
     "DeletionPlan",
+    "StoreRule",
     "TopicRule",
+    "check_within",
     "load_plan",
     "period",
+    "plan_markdown",
     "topic_kind",
 ]

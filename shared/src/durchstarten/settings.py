@@ -6,9 +6,9 @@ import json
 import os
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Self
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -19,6 +19,7 @@ from pydantic_settings import (
 
 from durchstarten.auth import AuthSettings, Role, default_role_map
 from durchstarten.events.topics import validate_provider_id
+from durchstarten.retention import DeletionPlan, check_within, load_plan
 
 ENV_PREFIX = "DURCHSTARTEN_"
 
@@ -223,8 +224,25 @@ class ServiceSettings(KafkaSettings):
         default=1.0, gt=0, description="Relay polling fallback when no NOTIFY arrives."
     )
     outbox_retention_hours: float = Field(
-        default=168.0, ge=0, description="How long sent outbox rows are kept for inspection."
+        default=168.0,
+        ge=0,
+        description="How long sent outbox rows are kept; at most the deletion plan's period.",
     )
+
+    def deletion_plan_rules(self) -> DeletionPlan:
+        """The deletion plan this service runs under."""
+        return load_plan(self.deletion_plan)
+
+    @model_validator(mode="after")
+    def _within_the_deletion_plan(self) -> Self:
+        """A service configured to keep data longer than the plan allows does not start."""
+        plan = self.deletion_plan_rules()
+        check_within(
+            plan.stores.outbox_sent,
+            self.outbox_retention_hours * 3600,
+            "DURCHSTARTEN_OUTBOX_RETENTION_HOURS",
+        )
+        return self
 
     def metrics_listen_port(self) -> int:
         """The port /metrics listens on: the setting, else the API port + 1000 (0: any free)."""
@@ -247,3 +265,27 @@ class ServiceSettings(KafkaSettings):
             jwks_max_age_s=self.auth_jwks_max_age_s,
             jwks_refetch_interval_s=self.auth_jwks_refetch_interval_s,
         )
+
+
+class HoldingSettings(ServiceSettings):
+    """A service that holds commands about participants it does not know yet.
+
+    Coaching and courses: how long a held command waits, within the deletion plan.
+    """
+
+    hold_unknown_s: float = Field(
+        default=300.0,
+        gt=0,
+        description="How long a command about a participant not yet known from intake waits.",
+    )
+
+    @model_validator(mode="after")
+    def _hold_within_the_deletion_plan(self) -> Self:
+        """A held command is kept no longer than the deletion plan's held_commands period."""
+        check_within(
+            self.deletion_plan_rules().stores.held_commands,
+            self.hold_unknown_s,
+            "DURCHSTARTEN_HOLD_UNKNOWN_S",
+        )
+        return self
+

@@ -6,7 +6,7 @@ import json
 
 from pydantic import Field, field_validator
 
-from durchstarten.settings import ServiceSettings
+from durchstarten.settings import HoldingSettings
 
 HERFORD_SITES = {
     "diakonie-herford": ["herford", "buende", "loehne"],
@@ -15,7 +15,7 @@ HERFORD_SITES = {
 }
 
 
-class CoachingSettings(ServiceSettings):
+class CoachingSettings(HoldingSettings):
     """Coaching's configuration (`DURCHSTARTEN_*` environment variables)."""
 
     http_port: int = Field(default=8002, ge=0, le=65535, description="Port of the HTTP API.")
@@ -25,11 +25,6 @@ class CoachingSettings(ServiceSettings):
     )
     referral_answer_days: int = Field(
         default=14, ge=1, le=365, description="Days after which an unanswered referral is due."
-    )
-    hold_unknown_s: float = Field(
-        default=300.0,
-        gt=0,
-        description="How long a command about a participant not yet known from intake waits.",
     )
 
     @field_validator("sites", mode="before")

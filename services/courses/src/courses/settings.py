@@ -7,7 +7,7 @@ from datetime import date
 
 from pydantic import BaseModel, Field, field_validator
 
-from durchstarten.settings import ServiceSettings
+from durchstarten.settings import HoldingSettings
 
 
 class FundingRate(BaseModel):
@@ -18,7 +18,7 @@ class FundingRate(BaseModel):
     exam_fee_cents: int = Field(ge=0, description="Exam fee paid at cost, in cents.")
 
 
-class CoursesSettings(ServiceSettings):
+class CoursesSettings(HoldingSettings):
     """Courses' configuration (`DURCHSTARTEN_*` environment variables)."""
 
     http_port: int = Field(default=8003, ge=0, le=65535, description="Port of the HTTP API.")
@@ -27,9 +27,6 @@ class CoursesSettings(ServiceSettings):
             FundingRate(valid_from=date(2019, 4, 9), ue_cents=3750, exam_fee_cents=13500)
         ],
         description="Funding rates as JSON, each from a date on (37.50 EUR per UE in 2019).",
-    )
-    hold_unknown_s: float = Field(
-        default=300.0, gt=0, description="How long a command about an unknown participant waits."
     )
 
     @field_validator("funding_rates", mode="before")
