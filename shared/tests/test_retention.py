@@ -59,7 +59,7 @@ def test_periods_read_as_durations(text: str, expected: timedelta) -> None:
     assert period(text) == expected
 
 
-@pytest.mark.parametrize("text", ["", "7", "0d", "-1d", "7 d", "1w", "never"])
+@pytest.mark.parametrize("text", ["", "7", "0d", "-1d", "7 d", "1w", "5m", "never"])
 def test_a_malformed_period_is_refused(text: str) -> None:
     with pytest.raises(ValueError, match="a period is"):
         period(text)

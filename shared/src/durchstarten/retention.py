@@ -25,17 +25,22 @@ TopicKind = Literal[
     "inbound", "inbound_dead_letters", "outbound", "domain_events", "domain_dead_letters"
 ]
 
-_PERIOD = re.compile(r"^(?P<count>[1-9][0-9]*)(?P<unit>[hdy])$")
-_UNIT = {"h": timedelta(hours=1), "d": timedelta(days=1), "y": timedelta(days=365)}
+_PERIOD = re.compile(r"^(?P<count>[1-9][0-9]*)(?P<unit>[shdy])$")
+_UNIT = {
+    "s": timedelta(seconds=1),  # for tests that watch Kafka delete
+    "h": timedelta(hours=1),
+    "d": timedelta(days=1),
+    "y": timedelta(days=365),
+}
 
 
 def period(text: str) -> timedelta | None:
-    """A plan's period: `<n>h`, `<n>d`, `<n>y` (365 days), or None for "forever"."""
+    """A plan's period: `<n>s`, `<n>h`, `<n>d`, `<n>y` (365 days), or None for "forever"."""
     if text == "forever":
         return None
     found = _PERIOD.fullmatch(text)
     if found is None:
-        msg = f'a period is "<n>h", "<n>d", "<n>y" or "forever", not {text!r}'
+        msg = f'a period is "<n>s", "<n>h", "<n>d", "<n>y" or "forever", not {text!r}'
         raise ValueError(msg)
     return int(found["count"]) * _UNIT[found["unit"]]
 
