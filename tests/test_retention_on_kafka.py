@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 from tests.support import (
     IDENTIFIER_MARKERS,
     encoded,
@@ -28,6 +28,7 @@ from durchstarten.retention import DEFAULT_PLAN
 from durchstarten.settings import KafkaSettings
 from durchstarten_deploy.cli import create_topics
 from durchstarten_deploy.stack import Stack
+from durchstarten_simulator.wire import partitions_of
 
 pytestmark = pytest.mark.integration
 
@@ -37,23 +38,21 @@ PROVIDER = "retention-test"
 def _short_plan(directory: Path) -> Path:
     """The shipped plan with seconds for the raw commands' topics (and 30 days kept)."""
     text = DEFAULT_PLAN.read_text(encoding="utf-8")
-    text = text.replace('retention = "7d"\nsegment = "1h"', 'retention = "3s"\nsegment = "1s"')
-    assert text.count('retention = "3s"') == 2  # inbound and its dead letters
+    # The week and the hour are the inbound topics' and their dead letters' alone.
+    assert text.count('retention = "7d"') == text.count('segment = "1h"') == 2
+    text = text.replace('retention = "7d"', 'retention = "3s"')
+    text = text.replace('segment = "1h"', 'segment = "1s"')
     path = directory / "plan.toml"
     path.write_text(text, encoding="utf-8")
     return path
 
 
 async def _log_start(stack: Stack, topic: str) -> dict[int, int]:
+    """Each partition's first offset still held (the log start, after deletions)."""
     consumer = AIOKafkaConsumer(enable_auto_commit=False, **stack.access.options())
     await consumer.start()
     try:
-        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or []]
-        if not partitions:
-            await consumer.topics()  # metadata not loaded yet
-            found = consumer.partitions_for_topic(topic) or set()
-            partitions = [TopicPartition(topic, p) for p in found]
-        starts = await consumer.beginning_offsets(partitions)
+        starts = await consumer.beginning_offsets(await partitions_of(consumer, topic))
     finally:
         await consumer.stop()
     return {tp.partition: offset for tp, offset in starts.items()}
