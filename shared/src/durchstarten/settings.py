@@ -288,4 +288,3 @@ class HoldingSettings(ServiceSettings):
             "DURCHSTARTEN_HOLD_UNKNOWN_S",
         )
         return self
-
