@@ -169,6 +169,10 @@ def test_each_service_gets_exactly_the_settings_its_class_reads(
     if name == "intake":
         key = (generated_secrets / "intake-vault-key").read_text().strip()
         assert settings.vault_key.get_secret_value() == key
+        index = (generated_secrets / "intake-blind-index-key").read_text().strip()
+        assert settings.blind_index_key is not None
+        assert settings.blind_index_key.get_secret_value() == index
+        assert settings.vault().can_rotate
 
 
 def test_passwords_are_never_variables(compose: dict[str, Any]) -> None:
@@ -180,7 +184,8 @@ def test_passwords_are_never_variables(compose: dict[str, Any]) -> None:
             if "PASSWORD" in key.upper():
                 assert key.endswith("_FILE"), f"{name}.{key}: a password as a variable"
                 assert text in mounted, f"{name}.{key} names no mounted secret"
-            assert not key.endswith(("DATABASE_URL", "VAULT_KEY")), f"{name}.{key} is a secret"
+            secrets = ("DATABASE_URL", "VAULT_KEY", "INDEX_KEY", "RETIRED_KEYS")
+            assert not key.endswith(secrets), f"{name}.{key} is a secret"
             assert not re.search(r"://[^/@\s]+:[^/@\s]+@", text), f"{name}.{key}: credentials"
             assert "password=" not in text.lower(), f"{name}.{key}: a login as a variable"
 
@@ -194,6 +199,7 @@ def test_every_service_mounts_its_own_secrets(compose: dict[str, Any]) -> None:
         }
         if name == "intake":
             expected["durchstarten_vault_key"] = "intake-vault-key"
+            expected["durchstarten_blind_index_key"] = "intake-blind-index-key"
         assert secret_mounts(services[name]) == expected, name
     assert secret_mounts(services["topics"]) == {"durchstarten_kafka_sasl_password": "kafka-admin"}
     assert secret_mounts(services["kafka-init"]) == {"kafka-admin": "kafka-admin"}

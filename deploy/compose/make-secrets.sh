@@ -5,6 +5,7 @@
 #   postgres-superuser-password       PostgreSQL's superuser (POSTGRES_PASSWORD_FILE)
 #   database-url.<service>            each service's own database URL, with its password
 #   intake-vault-key                  32 random bytes, base64: wraps every participant's key
+#   intake-blind-index-key            32 random bytes, base64: the duplicate search's index key
 #   kafka-admin                       the broker's super user (topics, ACLs, credentials)
 #   kafka-service.<service>           each service's SCRAM password
 #   kafka-provider.<provider>         each provider's SCRAM password, to hand to that provider
@@ -45,6 +46,7 @@ for service in "${services[@]}"; do
     "postgresql://$service:$(random_hex)@postgres:5432/durchstarten_$service"
 done
 write intake-vault-key "$(head -c 32 /dev/urandom | base64)"
+write intake-blind-index-key "$(head -c 32 /dev/urandom | base64)"
 write kafka-admin "$(random_hex)"
 for service in "${services[@]}"; do
   write "kafka-service.$service" "$(random_hex)"

@@ -44,7 +44,7 @@ from durchstarten_deploy.processes import (
     wait_until,
     write_private,
 )
-from intake.vault import new_vault_key
+from intake.vault import derived_index_key, new_vault_key
 
 SERVICES = ("intake", "coaching", "courses", "reporting")
 DEFAULT_PORTS = {"intake": 8001, "coaching": 8002, "courses": 8003, "reporting": 8004}
@@ -273,7 +273,13 @@ class Stack:
                 "DURCHSTARTEN_KAFKA_SASL_PASSWORD": self.access.passwords[principal],
             }
         if name == "intake":
-            env["DURCHSTARTEN_VAULT_KEY"] = self._secret("vault-key", new_vault_key)
+            vault_key = self._secret("vault-key", new_vault_key)
+            env["DURCHSTARTEN_VAULT_KEY"] = vault_key
+            # Derived from the vault key, as before keys could rotate: a kept stack's index
+            # tokens stay valid; from here on it is a key of its own.
+            env["DURCHSTARTEN_BLIND_INDEX_KEY"] = self._secret(
+                "blind-index-key", lambda: derived_index_key(vault_key)
+            )
         if name == "coaching":
             # Every provider of the local stack runs the three Diakonie sites.
             sites = {provider: ["herford", "buende", "loehne"] for provider in self.providers}

@@ -3,7 +3,14 @@ import uuid
 import pytest
 from cryptography.exceptions import InvalidTag
 
-from intake.vault import Sealed, Vault, new_vault_key
+from intake.vault import (
+    LEGACY_KEY_ID,
+    Sealed,
+    UnknownVaultKey,
+    Vault,
+    derived_index_key,
+    new_vault_key,
+)
 
 IDENTITY = {"given_name": "Amina", "family_name": "Haddad", "birth_date": "2001-05-04"}
 
@@ -47,3 +54,36 @@ def test_blind_index_tokens_are_keyed() -> None:
 def test_a_vault_key_must_be_32_bytes_of_base64(bad: str) -> None:
     with pytest.raises(ValueError):  # noqa: PT011  # binascii.Error is a ValueError too
         Vault(bad)
+
+
+def test_a_rotated_vault_opens_old_and_new_keys_and_rewraps_to_the_current() -> None:
+    old, new, index = new_vault_key(), new_vault_key(), new_vault_key()
+    pid = uuid.uuid4()
+    sealed = Vault(old, index_key_b64=index).seal(pid, IDENTITY)
+    assert sealed.wrapped_key.key_id == LEGACY_KEY_ID
+    rotating = Vault(new, key_id="k2", retired={LEGACY_KEY_ID: old}, index_key_b64=index)
+    assert rotating.open(pid, sealed) == IDENTITY
+    assert rotating.seal(pid, IDENTITY).wrapped_key.key_id == "k2"  # new keys: the new master
+    moved = rotating.rewrap(pid, sealed.wrapped_key)
+    assert moved.key_id == "k2"
+    assert moved.blob != sealed.wrapped_key.blob
+    after = Vault(new, key_id="k2", index_key_b64=index)  # the old master removed
+    assert after.open(pid, Sealed(moved, sealed.nonce, sealed.ciphertext)) == IDENTITY
+    with pytest.raises(UnknownVaultKey, match="'k1' is not configured"):
+        after.open(pid, sealed)
+
+
+def test_the_blind_index_does_not_change_with_the_master_key() -> None:
+    first, second = new_vault_key(), new_vault_key()
+    legacy = Vault(first)  # the first version: the index key derived from the vault key
+    assert not legacy.can_rotate
+    kept = derived_index_key(first)
+    moved = Vault(second, key_id="k2", retired={"k1": first}, index_key_b64=kept)
+    assert moved.can_rotate
+    assert moved.index_token("name:668") == legacy.index_token("name:668")
+    assert Vault(second, key_id="k2").index_token("name:668") != legacy.index_token("name:668")
+
+
+def test_one_id_for_two_master_keys_is_refused() -> None:
+    with pytest.raises(ValueError, match="both current and retired"):
+        Vault(new_vault_key(), key_id="k2", retired={"k2": new_vault_key()})

@@ -22,8 +22,8 @@ from durchstarten.service import ServiceRuntime
 from intake import audit, queries, repository
 from intake.eligibility import BUILT_IN, load_programmes
 from intake.handlers import NOT_FOUND, SERVICE, IntakeHandlers
+from intake.rotation import check_configured
 from intake.settings import IntakeSettings
-from intake.vault import Vault
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 # The lists' pages (`limit`, `cursor`): each list's key, in its order.
@@ -52,7 +52,9 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     if unknown:
         msg = f"DURCHSTARTEN_PROGRAMMES names unknown programmes: {sorted(unknown)}"
         raise ValueError(msg)
-    vault = Vault(settings.vault_key.get_secret_value())
+    vault = settings.vault()
+    # A retired master key removed too early: refuse to run rather than fail per person.
+    runtime.on_start(lambda: check_configured(runtime.pool, vault))
     handlers = IntakeHandlers(
         runtime,
         clock=Clock(settings.clock_today),

@@ -15,7 +15,7 @@ import asyncpg
 
 from durchstarten.db.sqlfiles import SqlFiles
 from durchstarten.events import RegisterParticipant
-from intake.vault import Sealed
+from intake.vault import Sealed, WrappedKey
 
 SQL = SqlFiles(Path(__file__).parent / "db")
 
@@ -113,8 +113,14 @@ async def store_identity(
     connection: asyncpg.Connection, participant_id: uuid.UUID, sealed: Sealed, tokens: list[bytes]
 ) -> None:
     """Store the sealed identity and its blind-index tokens."""
+    wrapped = sealed.wrapped_key
     await connection.execute(
-        SQL["vault_store"], participant_id, sealed.wrapped_key, sealed.nonce, sealed.ciphertext
+        SQL["vault_store"],
+        participant_id,
+        wrapped.key_id,
+        wrapped.blob,
+        sealed.nonce,
+        sealed.ciphertext,
     )
     await connection.execute(SQL["index_store"], participant_id, tokens)
 
@@ -125,15 +131,45 @@ async def load_sealed(
     """The sealed identities of these participants (erased ones have none)."""
     rows = await connection.fetch(SQL["vault_load"], participant_ids)
     return {
-        row["participant_id"]: Sealed(row["wrapped_key"], row["nonce"], row["ciphertext"])
+        row["participant_id"]: Sealed(
+            WrappedKey(row["key_id"], row["wrapped_key"]), row["nonce"], row["ciphertext"]
+        )
         for row in rows
     }
 
 
-async def wrapped_key(connection: asyncpg.Connection, participant_id: uuid.UUID) -> bytes | None:
+async def wrapped_key(
+    connection: asyncpg.Connection, participant_id: uuid.UUID
+) -> WrappedKey | None:
     """The participant's wrapped key (None once erased)."""
-    value: bytes | None = await connection.fetchval(SQL["wrapped_key"], participant_id)
-    return value
+    row = await connection.fetchrow(SQL["wrapped_key"], participant_id)
+    return None if row is None else WrappedKey(row["key_id"], row["wrapped_key"])
+
+
+async def keys_by_master(connection: asyncpg.Connection) -> dict[str, int]:
+    """How many participant keys each master key wraps."""
+    rows = await connection.fetch(SQL["vault_keys_in_use"])
+    return {row["key_id"]: row["keys"] for row in rows}
+
+
+async def keys_to_rewrap(
+    connection: asyncpg.Connection, current: str, limit: int
+) -> list[tuple[uuid.UUID, WrappedKey]]:
+    """Up to `limit` keys wrapped by another master than `current`, locked for this transaction."""
+    rows = await connection.fetch(SQL["vault_rewrap_batch"], current, limit)
+    return [(row["participant_id"], WrappedKey(row["key_id"], row["wrapped_key"])) for row in rows]
+
+
+async def store_rewrapped(
+    connection: asyncpg.Connection, key_id: str, rewrapped: list[tuple[uuid.UUID, WrappedKey]]
+) -> None:
+    """Store keys wrapped anew by the master key `key_id`."""
+    await connection.execute(
+        SQL["vault_rewrap"],
+        [participant_id for participant_id, _ in rewrapped],
+        key_id,
+        [wrapped.blob for _, wrapped in rewrapped],
+    )
 
 
 async def candidates(connection: asyncpg.Connection, tokens: list[bytes]) -> list[uuid.UUID]:

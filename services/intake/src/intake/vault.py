@@ -1,9 +1,13 @@
 """The identity vault: personal identifiers encrypted per participant (crypto-shredding).
 
-Each participant has a key of their own (AES-256-GCM); the key is stored wrapped by the
-service's vault key, in a table apart from the ciphertext. Erasure deletes the key and the
-ciphertext: copies in backups can then never be read again. A keyed hash (HMAC) of
-phonetic name codes serves as a blind index for duplicate detection.
+Each participant has a key of their own (AES-256-GCM); the key is stored wrapped by a
+master key (the vault key), in a table apart from the ciphertext, with the id of the master
+key that wrapped it. Master keys rotate: a new one wraps every new key, and
+`rewrap` moves an existing key to it (`intake.rotation` does so for all, resumably), while
+the retired ones stay configured until no key needs them. Erasure deletes the key and the
+ciphertext. A keyed hash (HMAC) of phonetic name codes serves as a blind index for
+duplicate detection; its key is its own, so the master key can rotate without the index
+changing.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import hmac
 import json
 import os
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -25,15 +30,31 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from intake.matching import Identity
 
 _NONCE_BYTES = 12
+LEGACY_KEY_ID = "k1"
+"""The id of the master key that wrapped every key before keys had ids."""
+WRAPPING = b"durchstarten key wrapping"
+INDEX = b"durchstarten blind index"
+
+
+@dataclass(frozen=True)
+class WrappedKey:
+    """A participant's key, wrapped by the master key `key_id`."""
+
+    key_id: str
+    blob: bytes
 
 
 @dataclass(frozen=True)
 class Sealed:
     """An encrypted identity: the wrapped participant key and the ciphertext."""
 
-    wrapped_key: bytes
+    wrapped_key: WrappedKey
     nonce: bytes
     ciphertext: bytes
+
+
+class UnknownVaultKey(LookupError):
+    """A key was wrapped by a master key that is not configured (retired too early?)."""
 
 
 @dataclass(frozen=True)
@@ -54,16 +75,39 @@ class OpenedIdentity:
 
 
 class Vault:
-    """Encrypts and decrypts identities; holds only the service's vault key."""
+    """Encrypts and decrypts identities; holds the master keys and the blind-index key."""
 
-    def __init__(self, vault_key_b64: str) -> None:
-        """`vault_key_b64`: 32 random bytes, base64 (DURCHSTARTEN_VAULT_KEY)."""
-        master = base64.b64decode(vault_key_b64, validate=True)
-        if len(master) != 32:
-            msg = "the vault key must be 32 bytes, base64-encoded"
+    def __init__(
+        self,
+        vault_key_b64: str,
+        *,
+        key_id: str = LEGACY_KEY_ID,
+        retired: Mapping[str, str] | None = None,
+        index_key_b64: str | None = None,
+    ) -> None:
+        """`vault_key_b64`: the current master key, 32 random bytes, base64, named `key_id`.
+
+        `retired`: older master keys by id, still needed to unwrap keys not yet re-wrapped.
+        `index_key_b64`: the blind index's own key; None derives it from the current master
+        key as the first version did (then the master key cannot rotate: `can_rotate`).
+        """
+        masters = {key_id: vault_key_b64, **(retired or {})}
+        if (retired or {}).get(key_id) not in (None, vault_key_b64):
+            msg = f"master key {key_id!r} is both current and retired with another value"
             raise ValueError(msg)
-        self._wrapping = AESGCM(_derive(master, b"durchstarten key wrapping"))
-        self._index_key = _derive(master, b"durchstarten blind index")
+        self.key_id = key_id
+        self._wrapping = {
+            name: AESGCM(_derive(_key(b64), WRAPPING)) for name, b64 in masters.items()
+        }
+        self.can_rotate = index_key_b64 is not None
+        self._index_key = (
+            _key(index_key_b64) if index_key_b64 else _derive(_key(vault_key_b64), INDEX)
+        )
+
+    @property
+    def key_ids(self) -> frozenset[str]:
+        """The master keys configured: the current one and the retired ones."""
+        return frozenset(self._wrapping)
 
     def seal(self, participant_id: uuid.UUID, identity: dict[str, Any]) -> Sealed:
         """Encrypt `identity` under a new key of the participant's own."""
@@ -85,23 +129,51 @@ class Vault:
         """Decrypt a participant's identifiers (the only way the service reads them)."""
         return OpenedIdentity(participant_id, self.open(participant_id, sealed))
 
-    def encrypt_with(self, participant_id: uuid.UUID, wrapped_key: bytes, text: str) -> bytes:
+    def encrypt_with(self, participant_id: uuid.UUID, wrapped: WrappedKey, text: str) -> bytes:
         """Encrypt a further text (e.g. an exception's reason) with the participant's key."""
-        key = self._unwrap(participant_id, wrapped_key)
+        key = self._unwrap(participant_id, wrapped)
         nonce = os.urandom(_NONCE_BYTES)
         return nonce + AESGCM(key).encrypt(nonce, text.encode(), participant_id.bytes)
+
+    def rewrap(self, participant_id: uuid.UUID, wrapped: WrappedKey) -> WrappedKey:
+        """The same participant key, wrapped by the current master key."""
+        if wrapped.key_id == self.key_id:
+            return wrapped
+        return self._wrap(participant_id, self._unwrap(participant_id, wrapped))
 
     def index_token(self, value: str) -> bytes:
         """A keyed hash of a normalised value: searchable, but not reversible without the key."""
         return hmac.new(self._index_key, value.encode(), hashlib.sha256).digest()
 
-    def _wrap(self, participant_id: uuid.UUID, key: bytes) -> bytes:
+    def _wrap(self, participant_id: uuid.UUID, key: bytes) -> WrappedKey:
         nonce = os.urandom(_NONCE_BYTES)
-        return nonce + self._wrapping.encrypt(nonce, key, b"key:" + participant_id.bytes)
+        body = self._wrapping[self.key_id].encrypt(nonce, key, b"key:" + participant_id.bytes)
+        return WrappedKey(self.key_id, nonce + body)
 
-    def _unwrap(self, participant_id: uuid.UUID, wrapped: bytes) -> bytes:
-        nonce, body = wrapped[:_NONCE_BYTES], wrapped[_NONCE_BYTES:]
-        return self._wrapping.decrypt(nonce, body, b"key:" + participant_id.bytes)
+    def _unwrap(self, participant_id: uuid.UUID, wrapped: WrappedKey) -> bytes:
+        wrapping = self._wrapping.get(wrapped.key_id)
+        if wrapping is None:
+            msg = f"master key {wrapped.key_id!r} is not configured"
+            raise UnknownVaultKey(msg)
+        nonce, body = wrapped.blob[:_NONCE_BYTES], wrapped.blob[_NONCE_BYTES:]
+        return wrapping.decrypt(nonce, body, b"key:" + participant_id.bytes)
+
+
+def _key(b64: str) -> bytes:
+    key = base64.b64decode(b64, validate=True)
+    if len(key) != 32:
+        msg = "a vault key must be 32 bytes, base64-encoded"
+        raise ValueError(msg)
+    return key
+
+
+def derived_index_key(vault_key_b64: str) -> str:
+    """The blind-index key the first version derived from the vault key, base64.
+
+    Setting it as DURCHSTARTEN_BLIND_INDEX_KEY keeps every stored token valid and frees
+    the master key to rotate.
+    """
+    return base64.b64encode(_derive(_key(vault_key_b64), INDEX)).decode()
 
 
 def _derive(master: bytes, purpose: bytes) -> bytes:

@@ -1,2 +1,2 @@
 -- $1 participant_id
-SELECT wrapped_key FROM participant_keys WHERE participant_id = $1
+SELECT key_id, wrapped_key FROM participant_keys WHERE participant_id = $1

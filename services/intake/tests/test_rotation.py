@@ -1,0 +1,111 @@
+"""Master-key rotation on the real PostgreSQL: resumable, and never a key left unreadable."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import asyncpg
+import pytest
+from pydantic import SecretStr
+
+from durchstarten.events import RegisterParticipant
+from durchstarten.service import ServiceRuntime
+from intake import repository
+from intake.app import MIGRATIONS
+from intake.handlers import SERVICE
+from intake.rotation import RotationRefused, check_configured, keys_in_use, rotate
+from intake.settings import IntakeSettings
+from intake.vault import LEGACY_KEY_ID, UnknownVaultKey, Vault, derived_index_key, new_vault_key
+
+pytestmark = [pytest.mark.integration, pytest.mark.database]  # PostgreSQL only, no broker
+
+PEOPLE = 5
+
+
+async def _seeded(url: str, pool: asyncpg.Pool, vault: Vault) -> dict[uuid.UUID, dict[str, Any]]:
+    """Five registrations sealed by `vault`, stored as intake stores them."""
+    settings = IntakeSettings(database_url=SecretStr(url), vault_key=SecretStr(new_vault_key()))
+    runtime = ServiceRuntime(
+        service=SERVICE, settings=settings, migrations=MIGRATIONS, with_outbox_relay=False
+    )
+    await runtime.attach_database(pool)  # intake's schema, migrations included
+    command = RegisterParticipant.model_validate(RegisterParticipant.example)
+    people: dict[uuid.UUID, dict[str, Any]] = {}
+    async with pool.acquire() as connection:
+        for number in range(PEOPLE):
+            pid = uuid.uuid4()
+            await repository.insert_participant(
+                connection,
+                participant_id=pid,
+                provider="test-alpha",
+                command_id=f"command-{number}",
+                status="registered",
+                programme="durchstarten",
+                command=command,
+                failed_rules=[],
+                pending_event=None,
+            )
+            identity = {"given_name": f"Testvorname{number}", "family_name": "Familientestname"}
+            await repository.store_identity(connection, pid, vault.seal(pid, identity), [])
+            people[pid] = identity
+    return people
+
+
+async def _opened(pool: asyncpg.Pool, vault: Vault, people: list[uuid.UUID]) -> list[Any]:
+    async with pool.acquire() as connection:
+        sealed = await repository.load_sealed(connection, people)
+    return [vault.open(pid, sealed[pid]) for pid in people]
+
+
+async def test_an_interrupted_rotation_leaves_every_key_readable_and_resumes(
+    fresh_database_url: str, fresh_pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    old, new, index = new_vault_key(), new_vault_key(), derived_index_key(new_vault_key())
+    people = await _seeded(fresh_database_url, fresh_pool, Vault(old, index_key_b64=index))
+    ids = sorted(people)
+    rotating = Vault(new, key_id="k2", retired={LEGACY_KEY_ID: old}, index_key_b64=index)
+
+    # A crash in the middle of a batch: after the new keys are written, before the commit.
+    real_store = repository.store_rewrapped
+
+    async def crash(*args: Any, **kwargs: Any) -> None:
+        await real_store(*args, **kwargs)
+        raise ConnectionResetError("killed mid-batch")
+
+    monkeypatch.setattr(repository, "store_rewrapped", crash)
+    with pytest.raises(ConnectionResetError):
+        await rotate(fresh_pool, rotating, batch_size=2)
+    monkeypatch.setattr(repository, "store_rewrapped", real_store)
+    assert await keys_in_use(fresh_pool) == {LEGACY_KEY_ID: PEOPLE}  # rolled back, all old
+    assert await _opened(fresh_pool, Vault(old, index_key_b64=index), ids) == [
+        people[p] for p in ids
+    ]
+
+    # Stopped after one batch: some keys under each master, every one readable.
+    first = await rotate(fresh_pool, rotating, batch_size=2, max_batches=1)
+    assert (first.rewrapped, first.remaining) == (2, {LEGACY_KEY_ID: PEOPLE - 2})
+    assert await _opened(fresh_pool, rotating, ids) == [people[p] for p in ids]
+    without_old = Vault(new, key_id="k2", index_key_b64=index)
+    with pytest.raises(UnknownVaultKey, match="k1"):
+        await check_configured(fresh_pool, without_old)  # intake refuses to start so
+
+    # Run again: it goes on where it stopped, and the old master is no longer needed.
+    rest = await rotate(fresh_pool, rotating, batch_size=2)
+    assert (rest.rewrapped, rest.remaining) == (PEOPLE - 2, {})
+    assert await keys_in_use(fresh_pool) == {"k2": PEOPLE}
+    await check_configured(fresh_pool, without_old)
+    assert await _opened(fresh_pool, without_old, ids) == [people[p] for p in ids]
+    # The old master alone opens nothing any more.
+    with pytest.raises(UnknownVaultKey):
+        await _opened(fresh_pool, Vault(old, index_key_b64=index), ids)
+
+
+async def test_a_rotation_is_refused_while_the_index_key_derives_from_the_vault_key(
+    fresh_database_url: str, fresh_pool: asyncpg.Pool
+) -> None:
+    old = new_vault_key()
+    await _seeded(fresh_database_url, fresh_pool, Vault(old))
+    with pytest.raises(RotationRefused, match="DURCHSTARTEN_BLIND_INDEX_KEY"):
+        await rotate(fresh_pool, Vault(new_vault_key(), key_id="k2", retired={"k1": old}))
+    assert await keys_in_use(fresh_pool) == {LEGACY_KEY_ID: PEOPLE}
