@@ -81,9 +81,18 @@ def test_the_blind_index_does_not_change_with_the_master_key() -> None:
     moved = Vault(second, key_id="k2", retired={"k1": first}, index_key_b64=kept)
     assert moved.can_rotate
     assert moved.index_token("name:668") == legacy.index_token("name:668")
-    assert Vault(second, key_id="k2").index_token("name:668") != legacy.index_token("name:668")
+    # A new master without the index's own key would give every token anew: refused.
+    with pytest.raises(ValueError, match="DURCHSTARTEN_BLIND_INDEX_KEY"):
+        Vault(second, key_id="k2")
+    with pytest.raises(ValueError, match="DURCHSTARTEN_BLIND_INDEX_KEY"):
+        Vault(second, retired={"k0": first})
 
 
 def test_one_id_for_two_master_keys_is_refused() -> None:
     with pytest.raises(ValueError, match="both current and retired"):
-        Vault(new_vault_key(), key_id="k2", retired={"k2": new_vault_key()})
+        Vault(
+            new_vault_key(),
+            key_id="k2",
+            retired={"k2": new_vault_key()},
+            index_key_b64=new_vault_key(),
+        )

@@ -91,6 +91,10 @@ class Vault:
         `index_key_b64`: the blind index's own key; None derives it from the current master
         key as the first version did (then the master key cannot rotate: `can_rotate`).
         """
+        if index_key_b64 is None and (retired or key_id != LEGACY_KEY_ID):
+            # Derived from a new master key, every stored index token would stop matching.
+            msg = "a new or rotated master key needs DURCHSTARTEN_BLIND_INDEX_KEY set"
+            raise ValueError(msg)
         masters = {key_id: vault_key_b64, **(retired or {})}
         if (retired or {}).get(key_id) not in (None, vault_key_b64):
             msg = f"master key {key_id!r} is both current and retired with another value"
