@@ -160,9 +160,9 @@ class KafkaNode:
                     "group.initial.rebalance.delay.ms=0",
                     "auto.create.topics.enable=false",
                     "log.retention.hours=-1",
-                    # Topics delete by the deletion plan; check every 10 s, not every
+                    # Topics delete by the deletion plan; check every 5 s, not every
                     # 5 minutes, so a test can watch a short retention run out.
-                    "log.retention.check.interval.ms=10000",
+                    "log.retention.check.interval.ms=5000",
                     "",
                 ]
             ),
