@@ -61,17 +61,8 @@ format: install ## format the code
 	@$(UV) run --frozen ruff format .
 	@$(UV) run --frozen ruff check --fix .
 
-# The tests on the session's servers and the pure ones run as two processes side by side
-# (the machine has two cores; only the first starts a stack, see conftest.py). The pure
-# run's output follows the other's. `pytest` alone runs the same tests in one process.
 test: install lint typecheck ## lint, type-check, and run every test against real Kafka and PostgreSQL
-	@mkdir -p test-artifacts; failed=0; \
-	$(UV) run --frozen pytest -m "not integration" -p no:cacheprovider > test-artifacts/pure-tests.log 2>&1 & pure=$$!; \
-	trap 'kill $$pure 2>/dev/null' INT TERM; \
-	$(UV) run --frozen pytest -m integration || failed=1; \
-	wait $$pure || failed=1; \
-	echo "== the pure tests (test-artifacts/pure-tests.log)"; cat test-artifacts/pure-tests.log; \
-	exit $$failed
+	@$(UV) run --frozen pytest
 
 test-fast: install ## only the tests that need no broker or database
 	@$(UV) run --frozen pytest -m "not integration"
