@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr, ValidationError
 
-from durchstarten.events.topics import project_topics
-from durchstarten.retention import DEFAULT_PLAN, load_plan, period, plan_markdown, topic_kind
+from durchstarten.events.topics import project_topics, topic_kind
+from durchstarten.retention import DEFAULT_PLAN, load_plan, period, plan_markdown
 from durchstarten.settings import HoldingSettings, ServiceSettings
 
 REPO = Path(__file__).resolve().parents[2]

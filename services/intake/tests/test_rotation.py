@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
@@ -109,3 +110,20 @@ async def test_a_rotation_is_refused_while_the_index_key_derives_from_the_vault_
     with pytest.raises(RotationRefused, match="DURCHSTARTEN_BLIND_INDEX_KEY"):
         await rotate(fresh_pool, Vault(old))  # the index key still derived from it
     assert await keys_in_use(fresh_pool) == {LEGACY_KEY_ID: PEOPLE}
+
+
+async def test_two_rotations_at_once_share_the_work_and_rewrap_each_key_once(
+    fresh_database_url: str, fresh_pool: asyncpg.Pool
+) -> None:
+    old, new, index = new_vault_key(), new_vault_key(), derived_index_key(new_vault_key())
+    people = await _seeded(fresh_database_url, fresh_pool, Vault(old, index_key_b64=index))
+    rotating = Vault(new, key_id="k2", retired={LEGACY_KEY_ID: old}, index_key_b64=index)
+    first, second = await asyncio.gather(
+        rotate(fresh_pool, rotating, batch_size=1), rotate(fresh_pool, rotating, batch_size=1)
+    )
+    # A key locked by one run is skipped by the other, and once moved it is not picked again.
+    assert first.rewrapped + second.rewrapped == PEOPLE
+    assert await keys_in_use(fresh_pool) == {"k2": PEOPLE}
+    ids = sorted(people)
+    only_new = Vault(new, key_id="k2", index_key_b64=index)
+    assert await _opened(fresh_pool, only_new, ids) == [people[p] for p in ids]

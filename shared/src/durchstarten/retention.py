@@ -15,15 +15,13 @@ import re
 import tomllib
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict
 
-DEFAULT_PLAN = Path(__file__).with_name("deletion-plan.toml")
+from durchstarten.events.topics import TOPIC_PATTERNS, topic_kind
 
-TopicKind = Literal[
-    "inbound", "inbound_dead_letters", "outbound", "domain_events", "domain_dead_letters"
-]
+DEFAULT_PLAN = Path(__file__).with_name("deletion-plan.toml")
 
 _PERIOD = re.compile(r"^(?P<count>[1-9][0-9]*)(?P<unit>[shdy])$")
 _UNIT = {
@@ -138,22 +136,6 @@ MANAGED_TOPIC_CONFIGS = ("cleanup.policy", "retention.ms", "segment.ms")
 """The topic configuration keys the plan owns (a key it leaves out goes back to default)."""
 
 
-def topic_kind(topic: str) -> TopicKind:
-    """Which of the plan's kinds `topic` is, by its name (`durchstarten.events.topics`)."""
-    parts = topic.split(".")
-    dead = parts[-1] == "dlq"
-    if dead:
-        parts = parts[:-1]
-    if len(parts) == 3 and parts[0] == "inbound":
-        return "inbound_dead_letters" if dead else "inbound"
-    if len(parts) == 3 and parts[0] == "outbound" and not dead:
-        return "outbound"
-    if len(parts) == 2 and parts[1] == "events":
-        return "domain_dead_letters" if dead else "domain_events"
-    msg = f"{topic!r} is not a topic of the project: the deletion plan has no rule for it"
-    raise ValueError(msg)
-
-
 def check_within(rule: StoreRule, seconds: float, setting: str) -> None:
     """Refuse a setting that would keep a store's data longer than the plan allows."""
     bound = rule.seconds
@@ -163,15 +145,6 @@ def check_within(rule: StoreRule, seconds: float, setting: str) -> None:
             f"{rule.period} ({bound:g} s)"
         )
         raise ValueError(msg)
-
-
-TOPIC_PATTERNS: dict[TopicKind, str] = {
-    "inbound": "inbound.<provider>.<service>",
-    "inbound_dead_letters": "inbound.<provider>.<service>.dlq",
-    "outbound": "outbound.<provider>.<service>",
-    "domain_events": "<service>.events",
-    "domain_dead_letters": "<service>.events.dlq",
-}
 
 
 def plan_markdown(plan: DeletionPlan) -> str:
@@ -204,5 +177,4 @@ __all__ = [
     "load_plan",
     "period",
     "plan_markdown",
-    "topic_kind",
 ]

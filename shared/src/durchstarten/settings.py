@@ -19,7 +19,7 @@ from pydantic_settings import (
 
 from durchstarten.auth import AuthSettings, Role, default_role_map
 from durchstarten.events.topics import validate_provider_id
-from durchstarten.retention import DeletionPlan, check_within, load_plan
+from durchstarten.retention import DeletionPlan, StoreRule, check_within, load_plan
 
 ENV_PREFIX = "DURCHSTARTEN_"
 
@@ -233,15 +233,21 @@ class ServiceSettings(KafkaSettings):
         """The deletion plan this service runs under."""
         return load_plan(self.deletion_plan)
 
+    def kept_by_settings(self, plan: DeletionPlan) -> list[tuple[StoreRule, float, str]]:
+        """Each store whose period a setting decides: its rule, the seconds, the variable."""
+        return [
+            (
+                plan.stores.outbox_sent,
+                self.outbox_retention_hours * 3600,
+                "DURCHSTARTEN_OUTBOX_RETENTION_HOURS",
+            )
+        ]
+
     @model_validator(mode="after")
     def _within_the_deletion_plan(self) -> Self:
         """A service configured to keep data longer than the plan allows does not start."""
-        plan = self.deletion_plan_rules()
-        check_within(
-            plan.stores.outbox_sent,
-            self.outbox_retention_hours * 3600,
-            "DURCHSTARTEN_OUTBOX_RETENTION_HOURS",
-        )
+        for rule, seconds, setting in self.kept_by_settings(self.deletion_plan_rules()):
+            check_within(rule, seconds, setting)
         return self
 
     def metrics_listen_port(self) -> int:
@@ -279,12 +285,7 @@ class HoldingSettings(ServiceSettings):
         description="How long a command about a participant not yet known from intake waits.",
     )
 
-    @model_validator(mode="after")
-    def _hold_within_the_deletion_plan(self) -> Self:
-        """A held command is kept no longer than the deletion plan's held_commands period."""
-        check_within(
-            self.deletion_plan_rules().stores.held_commands,
-            self.hold_unknown_s,
-            "DURCHSTARTEN_HOLD_UNKNOWN_S",
-        )
-        return self
+    def kept_by_settings(self, plan: DeletionPlan) -> list[tuple[StoreRule, float, str]]:
+        """The outbox's period, and a held command's wait."""
+        held = (plan.stores.held_commands, self.hold_unknown_s, "DURCHSTARTEN_HOLD_UNKNOWN_S")
+        return [*super().kept_by_settings(plan), held]

@@ -48,6 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     rotation = sub.add_parser("rotate-vault-key", help="re-wrap every key by the current one")
     rotation.add_argument("--batch-size", type=int, default=500)
     sub.add_parser("blind-index-key", help="the blind-index key derived from the vault key")
+    parser.set_defaults(batch_size=500)
     args = parser.parse_args(argv)
     settings = IntakeSettings()
     if args.command is None:
@@ -56,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "blind-index-key":
         print(derived_index_key(settings.vault_key.get_secret_value()))  # for the operator
         return 0
-    return asyncio.run(_vault_command(args.command, settings, getattr(args, "batch_size", 500)))
+    return asyncio.run(_vault_command(args.command, settings, args.batch_size))
 
 
 if __name__ == "__main__":

@@ -161,13 +161,13 @@ async def keys_to_rewrap(
 
 
 async def store_rewrapped(
-    connection: asyncpg.Connection, key_id: str, rewrapped: list[tuple[uuid.UUID, WrappedKey]]
+    connection: asyncpg.Connection, rewrapped: list[tuple[uuid.UUID, WrappedKey]]
 ) -> None:
-    """Store keys wrapped anew by the master key `key_id`."""
+    """Store keys wrapped anew (each with the id of its master key)."""
     await connection.execute(
         SQL["vault_rewrap"],
         [participant_id for participant_id, _ in rewrapped],
-        key_id,
+        [wrapped.key_id for _, wrapped in rewrapped],
         [wrapped.blob for _, wrapped in rewrapped],
     )
 

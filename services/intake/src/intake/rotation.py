@@ -71,7 +71,7 @@ async def rotate(
             if not found:
                 break
             rewrapped = [(pid, vault.rewrap(pid, wrapped)) for pid, wrapped in found]
-            await repository.store_rewrapped(connection, vault.key_id, rewrapped)
+            await repository.store_rewrapped(connection, rewrapped)
         done += len(found)
         batches += 1
     remaining = {k: n for k, n in (await keys_in_use(pool)).items() if k != vault.key_id}

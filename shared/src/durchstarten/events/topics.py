@@ -61,3 +61,34 @@ def project_topics(providers: list[str]) -> list[str]:
         for provider in providers:
             topics += [inbound(provider, service), outbound(provider, service)]
     return topics + [dead_letters(topic) for topic in topics if not topic.startswith("outbound.")]
+
+
+TopicKind = Literal[
+    "inbound", "inbound_dead_letters", "outbound", "domain_events", "domain_dead_letters"
+]
+"""The kinds of topic the project has, as the deletion plan gives each its rule."""
+
+TOPIC_PATTERNS: dict[TopicKind, str] = {
+    "inbound": "inbound.<provider>.<service>",
+    "inbound_dead_letters": "inbound.<provider>.<service>.dlq",
+    "outbound": "outbound.<provider>.<service>",
+    "domain_events": "<service>.events",
+    "domain_dead_letters": "<service>.events.dlq",
+}
+"""Each kind's names, as the documentation writes them."""
+
+
+def topic_kind(topic: str) -> TopicKind:
+    """Which kind of the project's topics `topic` is, by its name (ValueError for another)."""
+    parts = topic.split(".")
+    dead = parts[-1] == "dlq"
+    if dead:
+        parts = parts[:-1]
+    if len(parts) == 3 and parts[0] == "inbound":
+        return "inbound_dead_letters" if dead else "inbound"
+    if len(parts) == 3 and parts[0] == "outbound" and not dead:
+        return "outbound"
+    if len(parts) == 2 and parts[1] == "events":
+        return "domain_dead_letters" if dead else "domain_events"
+    msg = f"{topic!r} is not a topic of the project: the deletion plan has no rule for it"
+    raise ValueError(msg)
