@@ -25,6 +25,7 @@ from courses.settings import CoursesSettings
 from durchstarten.messaging.access import ADMIN, SERVICES, provider_principal, service_principal
 from durchstarten.settings import ENV_PREFIX, KafkaSettings
 from durchstarten_deploy.kafka import kafka_version
+from durchstarten_deploy.stack import DATABASES
 from intake.settings import IntakeSettings
 from reporting.settings import ReportingSettings
 
@@ -173,6 +174,10 @@ def test_each_service_gets_exactly_the_settings_its_class_reads(
         assert settings.blind_index_key is not None
         assert settings.blind_index_key.get_secret_value() == index
         assert settings.vault().can_rotate
+        store = settings.key_store_url.get_secret_value()
+        # Apart from intake's data: a role and a database of its own.
+        assert store.startswith("postgresql://intake_keys:")
+        assert store.endswith("@postgres:5432/durchstarten_intake_keys")
 
 
 def test_passwords_are_never_variables(compose: dict[str, Any]) -> None:
@@ -200,6 +205,7 @@ def test_every_service_mounts_its_own_secrets(compose: dict[str, Any]) -> None:
         if name == "intake":
             expected["durchstarten_vault_key"] = "intake-vault-key"
             expected["durchstarten_blind_index_key"] = "intake-blind-index-key"
+            expected["durchstarten_key_store_url"] = "database-url.intake_keys"
         assert secret_mounts(services[name]) == expected, name
     assert secret_mounts(services["topics"]) == {"durchstarten_kafka_sasl_password": "kafka-admin"}
     assert secret_mounts(services["kafka-init"]) == {"kafka-admin": "kafka-admin"}
@@ -211,7 +217,7 @@ def test_every_service_mounts_its_own_secrets(compose: dict[str, Any]) -> None:
     postgres = services["postgres"]
     assert set(secret_mounts(postgres)) == {
         "postgres-superuser-password",
-        *(f"database-url.{name}" for name in SERVICES),
+        *(f"database-url.{name}" for name in DATABASES),
     }
     assert environment(postgres)["POSTGRES_PASSWORD_FILE"] == (
         f"{SECRETS_MOUNT}/postgres-superuser-password"
@@ -230,7 +236,7 @@ def test_every_secret_is_a_file_under_secrets_and_make_secrets_writes_it(
         assert (generated_secrets / name).is_file(), f"make-secrets.sh does not write {name}"
     assert (generated_secrets / ".gitignore").read_text().splitlines()[-1] == "*"
     assert generated_secrets.stat().st_mode & 0o077 == 0  # the owner's folder alone
-    for name in SERVICES:
+    for name in DATABASES:
         url = (generated_secrets / f"database-url.{name}").read_text().strip()
         assert re.fullmatch(
             rf"postgresql://{name}:[0-9a-f]{{64}}@postgres:5432/durchstarten_{name}", url
@@ -349,13 +355,13 @@ def test_the_jobs_run_in_order_with_the_services_and_providers_of_access_py(
     assert topics["depends_on"]["kafka-users"]["condition"] == "service_completed_successfully"
     for name in ("kafka-users", "topics", *SERVICES):
         assert environment(services[name])["DURCHSTARTEN_PROVIDERS"] == ",".join(DEFAULT_PROVIDERS)
-    for script, variable in (
-        ("kafka-users.sh", "SERVICES"),
-        ("postgres-init.sh", "SERVICES"),
-        ("make-secrets.sh", "services"),
+    for script, variable, names in (
+        ("kafka-users.sh", "SERVICES", SERVICES),
+        ("postgres-init.sh", "DATABASES", DATABASES),
+        ("make-secrets.sh", "services", SERVICES),
     ):
         text = (COMPOSE_SCRIPTS / script).read_text()
-        assert f"{variable}=({' '.join(SERVICES)})" in text, script
+        assert f"{variable}=({' '.join(names)})" in text, script
     make_secrets = (COMPOSE_SCRIPTS / "make-secrets.sh").read_text()
     assert f"DURCHSTARTEN_PROVIDERS:-{','.join(DEFAULT_PROVIDERS)}" in make_secrets
 

@@ -30,7 +30,7 @@ from tests.support import (
 
 from durchstarten.auth import Role
 from durchstarten.events.topics import INTAKE_EVENTS, dead_letters, inbound, outbound
-from durchstarten_deploy.stack import ServiceProcess, Stack
+from durchstarten_deploy.stack import KEY_STORE, ServiceProcess, Stack
 from durchstarten_deploy.testing import TEST_PROVIDERS
 
 pytestmark = pytest.mark.integration
@@ -241,11 +241,15 @@ async def test_erasure_reaches_every_service_and_leaves_no_identifier_anywhere(
         return not await in_report(stack, pid)
 
     await eventually(gone_from_report, what="reporting removed the person")
-    connection = await asyncpg.connect(stack.service_database_url("intake"))
+    store = await asyncpg.connect(stack.service_database_url(KEY_STORE))
     try:
-        keys = await connection.fetchval(
+        keys = await store.fetchval(
             "SELECT count(*) FROM participant_keys WHERE participant_id = $1", uuid.UUID(pid)
         )
+    finally:
+        await store.close()
+    connection = await asyncpg.connect(stack.service_database_url("intake"))
+    try:
         ciphertexts = await connection.fetchval(
             "SELECT count(*) FROM identities WHERE participant_id = $1", uuid.UUID(pid)
         )

@@ -20,6 +20,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 target=${1:-$here/../../secrets}
 providers=${DURCHSTARTEN_PROVIDERS:-diakonie-herford,in-via,awo-owl}
 services=(intake coaching courses reporting)
+# One database each, and intake's key store apart from intake's data.
+databases=("${services[@]}" intake_keys)
 
 random_hex() {
   head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n'
@@ -41,9 +43,9 @@ chmod 700 "$target"
 [[ -e $target/.gitignore ]] || printf '# Secrets: never committed.\n*\n' >"$target/.gitignore"
 
 write postgres-superuser-password "$(random_hex)"
-for service in "${services[@]}"; do
-  write "database-url.$service" \
-    "postgresql://$service:$(random_hex)@postgres:5432/durchstarten_$service"
+for database in "${databases[@]}"; do
+  write "database-url.$database" \
+    "postgresql://$database:$(random_hex)@postgres:5432/durchstarten_$database"
 done
 write intake-vault-key "$(head -c 32 /dev/urandom | base64)"
 write intake-blind-index-key "$(head -c 32 /dev/urandom | base64)"

@@ -9,7 +9,8 @@
 # POSTGRES_PASSWORD_FILE. Nothing here is in the environment or the repository.
 set -euo pipefail
 
-SERVICES=(intake coaching courses reporting)
+# The four services' databases, and intake's key store (apart from intake's data).
+DATABASES=(intake coaching courses reporting intake_keys)
 
 # The password of postgresql://<user>:<password>@<host>/<database> in file $1, checked to
 # name the role and database the service must use; percent-escapes are decoded.
@@ -37,7 +38,7 @@ password_of() {
   printf '%b' "${password//%/\\x}"
 }
 
-for service in "${SERVICES[@]}"; do
+for service in "${DATABASES[@]}"; do
   password=$(password_of "$service")
   psql -v ON_ERROR_STOP=1 --username "$POSTGRES_USER" --dbname postgres \
     -v role="$service" -v password="$password" -v db="durchstarten_$service" <<'SQL'

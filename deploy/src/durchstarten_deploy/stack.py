@@ -47,6 +47,9 @@ from durchstarten_deploy.processes import (
 from intake.vault import derived_index_key, new_vault_key
 
 SERVICES = ("intake", "coaching", "courses", "reporting")
+KEY_STORE = "intake_keys"
+"""The database of intake's key store, apart from intake's own (DESIGN.md, data protection)."""
+DATABASES = (*SERVICES, KEY_STORE)
 DEFAULT_PORTS = {"intake": 8001, "coaching": 8002, "courses": 8003, "reporting": 8004}
 REPO = Path(__file__).resolve().parents[3]
 DEV_ISSUER = "http://127.0.0.1/durchstarten-dev"
@@ -233,7 +236,7 @@ class Stack:
                     client_options=self.access.admin_options(),
                 )
             )
-        asyncio.run(create_databases(self.admin_url, [self.database_name(s) for s in SERVICES]))
+        asyncio.run(create_databases(self.admin_url, [self.database_name(d) for d in DATABASES]))
         self.issuer = DevIssuer(self.state_dir / "auth", issuer=DEV_ISSUER, audience=DEV_AUDIENCE)
 
     def service_env(
@@ -273,6 +276,7 @@ class Stack:
                 "DURCHSTARTEN_KAFKA_SASL_PASSWORD": self.access.passwords[principal],
             }
         if name == "intake":
+            env["DURCHSTARTEN_KEY_STORE_URL"] = self.service_database_url(KEY_STORE)
             vault_key = self._secret("vault-key", new_vault_key)
             env["DURCHSTARTEN_VAULT_KEY"] = vault_key
             # Derived from the vault key, as before keys could rotate: a kept stack's index

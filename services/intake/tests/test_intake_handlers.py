@@ -16,10 +16,7 @@ from typing import Any
 
 import asyncpg
 import pytest
-import pytest_asyncio
-from pydantic import SecretStr
 
-from durchstarten.clock import Clock
 from durchstarten.events import RegisterParticipant
 from durchstarten.events.courses import ExamResultRecorded
 from durchstarten.events.intake import (
@@ -31,7 +28,6 @@ from durchstarten.events.reasons import ReasonCode
 from durchstarten.events.topics import COURSES_EVENTS, INTAKE_EVENTS, outbound
 from durchstarten.messaging.command_service import Outcome
 from durchstarten.messaging.commands import Actor, InboundCommand
-from durchstarten.service import ServiceRuntime
 from durchstarten_deploy.testing import (
     TEST_PROVIDERS,
     OutboxMessage,
@@ -45,11 +41,8 @@ from durchstarten_deploy.testing import (
     replies_to,
     send_command,
 )
-from intake.app import MIGRATIONS
-from intake.eligibility import BUILT_IN, load_programmes
 from intake.handlers import SERVICE, IntakeHandlers
-from intake.settings import IntakeSettings
-from intake.vault import Vault, new_vault_key
+from intake.keystore import KeyStore
 
 pytestmark = [pytest.mark.integration, pytest.mark.database]  # PostgreSQL only, no broker
 
@@ -57,27 +50,6 @@ ALPHA, BETA = TEST_PROVIDERS
 TODAY = date(2022, 6, 1)
 COORDINATOR = Actor("ki-koordination-03", None, coordinator=True)
 REGISTER = "register-participant.v2"
-
-
-@pytest_asyncio.fixture
-async def handlers(fresh_database_url: str, fresh_pool: asyncpg.Pool) -> IntakeHandlers:
-    key = new_vault_key()
-    settings = IntakeSettings(
-        database_url=SecretStr(fresh_database_url),
-        providers=list(TEST_PROVIDERS),
-        vault_key=SecretStr(key),
-    )
-    runtime = ServiceRuntime(
-        service=SERVICE, settings=settings, migrations=MIGRATIONS, with_outbox_relay=True
-    )
-    await runtime.attach_database(fresh_pool)
-    return IntakeHandlers(
-        runtime,
-        clock=Clock(TODAY),
-        vault=Vault(key),
-        programmes=load_programmes(BUILT_IN),
-        active_programmes=["durchstarten", "kim"],
-    )
 
 
 def person(**changes: Any) -> dict[str, Any]:
@@ -272,7 +244,7 @@ async def test_an_exception_waits_for_the_coordinator_who_alone_may_approve_it(
 
 
 async def test_a_denied_exception_erases_the_identity_and_answers_the_provider(
-    handlers: IntakeHandlers, fresh_pool: asyncpg.Pool
+    handlers: IntakeHandlers, fresh_pool: asyncpg.Pool, key_store: KeyStore
 ) -> None:
     _, outcome = await send_command(handlers, REGISTER, ALPHA, person(birth_date="1990-01-01"))
     assert outcome.decision is not None
@@ -283,7 +255,7 @@ async def test_a_denied_exception_erases_the_identity_and_answers_the_provider(
     (row,) = await fetch_rows(fresh_pool, "SELECT status FROM participants")
     assert row["status"] == "denied"
     assert await fetch_rows(fresh_pool, "SELECT 1 FROM identities") == []
-    assert await fetch_rows(fresh_pool, "SELECT 1 FROM participant_keys") == []
+    assert await fetch_rows(key_store.pool, "SELECT 1 FROM participant_keys") == []
     told = [
         m
         for m in await outbox_messages(fresh_pool)
@@ -320,17 +292,26 @@ async def test_another_provider_can_neither_exit_nor_erase_nor_tell_the_person_e
 
 
 async def test_erasure_shreds_the_identity_once_and_is_announced_once(
-    handlers: IntakeHandlers, fresh_pool: asyncpg.Pool
+    handlers: IntakeHandlers, fresh_pool: asyncpg.Pool, key_store: KeyStore
 ) -> None:
     pid = await registered(handlers, ALPHA)
+    other = await registered(handlers, ALPHA)
     erase = {"participant_id": pid, "reason": "participant-request"}
     _, first = await send_command(handlers, "request-erasure.v1", ALPHA, erase)
     _, second = await send_command(handlers, "request-erasure.v1", ALPHA, erase)
     assert first.status == second.status == "accepted"
+    assert set(await key_store.get([uuid.UUID(pid), uuid.UUID(other)])) == {uuid.UUID(other)}
+    assert [
+        r["participant_id"]
+        for r in await fetch_rows(fresh_pool, "SELECT participant_id FROM identities")
+    ] == [uuid.UUID(other)]
+    await send_command(handlers, "request-erasure.v1", ALPHA, erase | {"participant_id": other})
     assert await fetch_rows(fresh_pool, "SELECT 1 FROM identities") == []
     assert await fetch_rows(fresh_pool, "SELECT 1 FROM identity_index") == []
     assert on_intake_events(await outbox_messages(fresh_pool)) == [
         "participant.registered.v2",
+        "participant.registered.v2",
+        "participant.erased.v1",
         "participant.erased.v1",
     ]
     _, after = await send_command(

@@ -110,6 +110,7 @@ class StoreRules(BaseModel):
     outbox_sent: StoreRule
     held_commands: StoreRule
     vault: StoreRule
+    key_store_backups: StoreRule
     audit_trail: StoreRule
     service_logs: StoreRule
 

@@ -155,6 +155,9 @@ class ServiceRuntime:
         self.relay: OutboxRelay | None = None
         self._on_start: list[Callable[[], Awaitable[None]]] = []
         self._on_stop: list[Callable[[], Awaitable[None]]] = []
+        self._resources: list[
+            tuple[Callable[[], Awaitable[None]], Callable[[], Awaitable[None]]]
+        ] = []
 
     @property
     def pool(self) -> asyncpg.Pool:
@@ -179,6 +182,15 @@ class ServiceRuntime:
             )
         self._pool = pool
 
+    def add_resource(
+        self, open_: Callable[[], Awaitable[None]], close: Callable[[], Awaitable[None]]
+    ) -> None:
+        """Open a further resource (e.g. a second database) before the broker starts consuming.
+
+        `close` runs after the broker has stopped, so no handler still in flight loses it.
+        """
+        self._resources.append((open_, close))
+
     def on_start(self, hook: Callable[[], Awaitable[None]]) -> None:
         """Run `hook` after the pool, migrations and broker are up."""
         self._on_start.append(hook)
@@ -196,8 +208,12 @@ class ServiceRuntime:
             min_size=settings.database_pool_min,
             max_size=settings.database_pool_max,
         )
+        opened: list[Callable[[], Awaitable[None]]] = []
         try:
             await self.attach_database(pool)
+            for open_, close in self._resources:
+                await open_()
+                opened.append(close)
             await self.broker.start()
             if self._with_outbox_relay:
                 self.relay = OutboxRelay(
@@ -218,6 +234,8 @@ class ServiceRuntime:
             if self.relay is not None:
                 await self.relay.stop()
             await self.broker.stop()  # waits for in-flight handlers (graceful_timeout)
+            for close in reversed(opened):
+                await close()
             self._pool = None
             await pool.close()
             log.info("service stopped")

@@ -15,29 +15,31 @@ import asyncio
 import json
 import sys
 
-from durchstarten.db.pool import create_pool
 from durchstarten.runner import run_service
 from intake.app import create_app
-from intake.rotation import RotationRefused, keys_in_use, rotate
+from intake.keystore import KeyStore
+from intake.rotation import RotationRefused, rotate
 from intake.settings import IntakeSettings
 from intake.vault import UnknownVaultKey, derived_index_key
 
 
 async def _vault_command(command: str, settings: IntakeSettings, batch_size: int) -> int:
-    pool = await create_pool(settings.database_url.get_secret_value(), min_size=1, max_size=2)
+    keys = KeyStore(settings.key_store_url.get_secret_value(), max_size=2)
+    await keys.open()
     try:
         if command == "vault-keys":
-            print(json.dumps({"current": settings.vault_key_id, "keys": await keys_in_use(pool)}))
+            in_use = await keys.keys_by_master()
+            print(json.dumps({"current": settings.vault_key_id, "keys": in_use}))
             return 0
         try:
-            done = await rotate(pool, settings.vault(), batch_size=batch_size)
+            done = await rotate(keys, settings.vault(), batch_size=batch_size)
         except (RotationRefused, UnknownVaultKey) as refused:
             print(f"refused: {refused}", file=sys.stderr)
             return 2
         print(json.dumps({"rewrapped": done.rewrapped, "remaining": done.remaining}))
         return 0 if not done.remaining else 1
     finally:
-        await pool.close()
+        await keys.close()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -22,6 +22,8 @@ from durchstarten.service import ServiceRuntime
 from intake import audit, queries, repository
 from intake.eligibility import BUILT_IN, load_programmes
 from intake.handlers import NOT_FOUND, SERVICE, IntakeHandlers
+from intake.identities import KeyRing
+from intake.keystore import KeyStore
 from intake.rotation import check_configured
 from intake.settings import IntakeSettings
 
@@ -32,6 +34,21 @@ PendingPage = Annotated[
     PageRequest, Depends(paged("pending-exceptions", datetime.fromisoformat, uuid.UUID))
 ]
 DuplicatesPage = Annotated[PageRequest, Depends(paged("possible-duplicates", uuid.UUID, uuid.UUID))]
+
+
+def key_ring(runtime: ServiceRuntime, settings: IntakeSettings) -> KeyRing:
+    """The vault and the key store, opened (and swept) before intake consumes a command."""
+    vault = settings.vault()
+    keys = KeyStore(settings.key_store_url.get_secret_value())
+
+    async def open_keys() -> None:
+        await keys.open()
+        await keys.sweep(runtime.pool)
+        # A retired master key removed too early: refuse to run rather than fail per person.
+        await check_configured(keys, vault)
+
+    runtime.add_resource(open_keys, keys.close)
+    return KeyRing(vault, keys)
 
 
 def create_app(settings: IntakeSettings | None = None) -> FastAPI:
@@ -52,13 +69,11 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     if unknown:
         msg = f"DURCHSTARTEN_PROGRAMMES names unknown programmes: {sorted(unknown)}"
         raise ValueError(msg)
-    vault = settings.vault()
-    # A retired master key removed too early: refuse to run rather than fail per person.
-    runtime.on_start(lambda: check_configured(runtime.pool, vault))
+    ring = key_ring(runtime, settings)
     handlers = IntakeHandlers(
         runtime,
         clock=Clock(settings.clock_today),
-        vault=vault,
+        ring=ring,
         programmes=programmes,
         active_programmes=settings.programmes,
     )
@@ -113,7 +128,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         actor = actor_of(principal)
         async with runtime.pool.acquire() as connection, connection.transaction():
             record = await queries.participant_record(
-                connection, vault, participant_id, actor=actor, purpose=purpose
+                connection, ring, participant_id, actor=actor, purpose=purpose
             )
         if record is None:
             raise HTTPException(404, {"reason": ReasonCode.UNKNOWN_PARTICIPANT})
@@ -135,7 +150,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         async with runtime.pool.acquire() as connection, connection.transaction():
             found, next_cursor = await queries.search(
                 connection,
-                vault,
+                ring,
                 name=name,
                 birth_date=birth_date,
                 subject=principal.subject,

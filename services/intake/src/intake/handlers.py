@@ -35,8 +35,8 @@ from durchstarten.messaging.outbox import enqueue
 from durchstarten.service import ServiceRuntime
 from intake import audit, domain, identities, repository
 from intake.eligibility import Programme, choose_programme
+from intake.identities import KeyRing
 from intake.matching import best_match
-from intake.vault import Vault
 
 log = get_logger(__name__)
 
@@ -58,7 +58,7 @@ class IntakeHandlers(CommandService):
         runtime: ServiceRuntime,
         *,
         clock: Clock,
-        vault: Vault,
+        ring: KeyRing,
         programmes: dict[str, Programme],
         active_programmes: list[str],
     ) -> None:
@@ -67,7 +67,7 @@ class IntakeHandlers(CommandService):
         Intake refers to nothing another service announces, so it never holds a command.
         """
         super().__init__(runtime, clock=clock)
-        self.vault = vault
+        self.ring = ring
         self._programmes = programmes
         self._active = active_programmes
 
@@ -155,9 +155,9 @@ class IntakeHandlers(CommandService):
             command, provider=provider, participant_id=uuid.uuid4(), programme=programme
         )
         identity = identities.identity_of(command)
-        tokens = identities.index_tokens(self.vault, identity)
+        tokens = identities.index_tokens(self.ring.vault, identity)
         candidates = await identities.lock_and_compare(
-            connection, self.vault, tokens, actor=inbound.actor.subject
+            connection, self.ring, tokens, actor=inbound.actor.subject
         )
         registration = domain.decide_registration(
             checked,
@@ -217,7 +217,7 @@ class IntakeHandlers(CommandService):
             failed_rules=[domain.failure_record(f) for f in registration.waivable_failures],
             pending_event=registration.event.model_dump(mode="json") if pending else None,
         )
-        await identities.seal_and_store(connection, self.vault, participant_id, command, tokens)
+        await identities.seal_and_store(connection, self.ring, participant_id, command, tokens)
         await audit.record(
             connection,
             actor=inbound.actor.subject,
@@ -259,7 +259,7 @@ class IntakeHandlers(CommandService):
         domain.require_registering_provider(inbound.actor, state.provider)
         events = domain.decide_erasure(command, status=state.status, today=self.clock.today())
         if events is not None:  # identifiers still held
-            await repository.erase(connection, command.participant_id)
+            await self.ring.shred(connection, command.participant_id)
             await audit.record(
                 connection,
                 actor=inbound.actor.subject,
@@ -285,10 +285,7 @@ class IntakeHandlers(CommandService):
             pending_event=state.pending_event,
             today=self.clock.today(),
         )
-        key = await repository.wrapped_key(connection, command.participant_id)
-        reason = (
-            self.vault.encrypt_with(command.participant_id, key, command.reason) if key else None
-        )
+        reason = await self.ring.encrypt_for(command.participant_id, command.reason)
         await repository.add_exception_decision(
             connection,
             command.participant_id,
@@ -309,7 +306,7 @@ class IntakeHandlers(CommandService):
         state = await self._state_for(connection, command.participant_id, inbound.actor)
         domain.check_exception_denial(command, state.status)
         # The person never entered the programme: their identifiers have no purpose left.
-        await repository.erase(connection, command.participant_id)
+        await self.ring.shred(connection, command.participant_id)
         await repository.add_exception_decision(
             connection,
             command.participant_id,

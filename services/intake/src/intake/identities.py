@@ -7,13 +7,55 @@ them; registration, duplicate matching and the coordinators' search all come thr
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 
 import asyncpg
 
 from durchstarten.events import RegisterParticipant
 from intake import audit, repository
+from intake.keystore import KeyStore
 from intake.matching import Candidate, Identity, blocking_keys
-from intake.vault import OpenedIdentity, Vault
+from intake.vault import OpenedIdentity, Sealed, Vault
+
+
+@dataclass(frozen=True)
+class KeyRing:
+    """What sealing and opening identifiers takes: the master keys and the key store."""
+
+    vault: Vault
+    keys: KeyStore
+
+    async def load(
+        self, connection: asyncpg.Connection, participant_ids: list[uuid.UUID]
+    ) -> dict[uuid.UUID, Sealed]:
+        """The sealed identities of these participants: ciphertext here, keys from the store.
+
+        A participant whose key is destroyed has none, even while a ciphertext lingers.
+        """
+        boxes = await repository.load_ciphertexts(connection, participant_ids)
+        keys = await self.keys.get(list(boxes)) if boxes else {}
+        return {pid: Sealed(keys[pid], *box) for pid, box in boxes.items() if pid in keys}
+
+    async def open(
+        self, connection: asyncpg.Connection, participant_ids: list[uuid.UUID]
+    ) -> dict[uuid.UUID, OpenedIdentity]:
+        """These participants' identifiers, decrypted (the caller audits the read)."""
+        sealed = await self.load(connection, participant_ids)
+        return {pid: self.vault.open_identity(pid, box) for pid, box in sealed.items()}
+
+    async def encrypt_for(self, participant_id: uuid.UUID, text: str) -> bytes | None:
+        """`text` encrypted with the participant's key (None once the key is destroyed)."""
+        found = (await self.keys.get([participant_id])).get(participant_id)
+        return None if found is None else self.vault.encrypt_with(participant_id, found, text)
+
+    async def shred(self, connection: asyncpg.Connection, participant_id: uuid.UUID) -> None:
+        """Erase: the key in the key store first (committed), then the ciphertext and index.
+
+        Once the key is gone the ciphertext is noise, whatever happens to this transaction;
+        a command carried out again finishes the rest.
+        """
+        await self.keys.destroy([participant_id])
+        await repository.erase(connection, participant_id)
 
 
 def identity_of(command: RegisterParticipant) -> Identity:
@@ -27,18 +69,17 @@ def index_tokens(vault: Vault, identity: Identity) -> list[bytes]:
 
 
 async def open_candidates(
-    connection: asyncpg.Connection, vault: Vault, tokens: list[bytes]
+    connection: asyncpg.Connection, ring: KeyRing, tokens: list[bytes]
 ) -> list[OpenedIdentity]:
     """Every registration sharing one of `tokens`, decrypted (the caller audits the read)."""
     ids = await repository.candidates(connection, tokens)
     if not ids:
         return []
-    sealed = await repository.load_sealed(connection, ids)
-    return [vault.open_identity(pid, box) for pid, box in sealed.items()]
+    return list((await ring.open(connection, ids)).values())
 
 
 async def lock_and_compare(
-    connection: asyncpg.Connection, vault: Vault, tokens: list[bytes], *, actor: str
+    connection: asyncpg.Connection, ring: KeyRing, tokens: list[bytes], *, actor: str
 ) -> list[Candidate]:
     """The earlier registrations a new one must be compared with, opened (and audited).
 
@@ -46,7 +87,7 @@ async def lock_and_compare(
     blocking keys are locked first (sorted, so two registrations never deadlock).
     """
     await repository.lock_tokens(connection, sorted(tokens))
-    opened = await open_candidates(connection, vault, tokens)
+    opened = await open_candidates(connection, ring, tokens)
     if opened:
         await audit.record(
             connection,
@@ -60,13 +101,18 @@ async def lock_and_compare(
 
 async def seal_and_store(
     connection: asyncpg.Connection,
-    vault: Vault,
+    ring: KeyRing,
     participant_id: uuid.UUID,
     command: RegisterParticipant,
     tokens: list[bytes],
 ) -> None:
-    """Seal a registration's identifiers under the person's own key, with its index tokens."""
-    sealed = vault.seal(
+    """Seal a registration's identifiers under the person's own key, with its index tokens.
+
+    The key is committed to the key store first: should this transaction not commit, what
+    is left is a key that opens nothing (`KeyStore.sweep` removes it), never a ciphertext
+    without its key.
+    """
+    sealed = ring.vault.seal(
         participant_id,
         {
             "given_name": command.given_name,
@@ -77,4 +123,7 @@ async def seal_and_store(
             "provider_reference": command.provider_reference,
         },
     )
-    await repository.store_identity(connection, participant_id, sealed, tokens)
+    await ring.keys.put(participant_id, sealed.wrapped_key)
+    await repository.store_identity(
+        connection, participant_id, sealed.nonce, sealed.ciphertext, tokens
+    )

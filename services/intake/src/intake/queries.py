@@ -15,8 +15,8 @@ import asyncpg
 from durchstarten.messaging.commands import Actor
 from durchstarten.pagination import PageRequest
 from intake import audit, domain, identities, repository
+from intake.identities import KeyRing
 from intake.matching import Identity, name_similarity
-from intake.vault import Vault
 
 SEARCH_SIMILARITY = 0.85
 PROVIDER_PRIVATE = ("phone", "email", "provider_reference")
@@ -25,7 +25,7 @@ PROVIDER_PRIVATE = ("phone", "email", "provider_reference")
 
 async def participant_record(
     connection: asyncpg.Connection,
-    vault: Vault,
+    ring: KeyRing,
     participant_id: uuid.UUID,
     *,
     actor: Actor,
@@ -39,8 +39,8 @@ async def participant_record(
     linked = await repository.provider_linked(connection, participant_id, actor.provider)
     if state is None or not domain.may_act_on(actor, linked=linked):
         return None
-    sealed = (await repository.load_sealed(connection, [participant_id])).get(participant_id)
-    identity = vault.open_identity(participant_id, sealed).fields if sealed else None
+    opened = (await ring.open(connection, [participant_id])).get(participant_id)
+    identity = opened.fields if opened else None
     if identity is not None and not actor.coordinator and actor.provider != state.provider:
         # Assigned later (the same person registered twice): names and birth date to
         # recognise them, but not the registering provider's contact data or reference.
@@ -65,7 +65,7 @@ async def participant_record(
 
 async def search(
     connection: asyncpg.Connection,
-    vault: Vault,
+    ring: KeyRing,
     *,
     name: str,
     birth_date: date | None,
@@ -84,7 +84,7 @@ async def search(
     after = page.after[0] if page.after is not None else None
     found = []
     for opened in await identities.open_candidates(
-        connection, vault, identities.index_tokens(vault, probe)
+        connection, ring, identities.index_tokens(ring.vault, probe)
     ):
         other = opened.identity
         if after is not None and opened.participant_id <= after:

@@ -15,7 +15,6 @@ import asyncpg
 
 from durchstarten.db.sqlfiles import SqlFiles
 from durchstarten.events import RegisterParticipant
-from intake.vault import Sealed, WrappedKey
 
 SQL = SqlFiles(Path(__file__).parent / "db")
 
@@ -110,66 +109,23 @@ async def erase(connection: asyncpg.Connection, participant_id: uuid.UUID) -> No
 
 
 async def store_identity(
-    connection: asyncpg.Connection, participant_id: uuid.UUID, sealed: Sealed, tokens: list[bytes]
+    connection: asyncpg.Connection,
+    participant_id: uuid.UUID,
+    nonce: bytes,
+    ciphertext: bytes,
+    tokens: list[bytes],
 ) -> None:
-    """Store the sealed identity and its blind-index tokens."""
-    wrapped = sealed.wrapped_key
-    await connection.execute(
-        SQL["vault_store"],
-        participant_id,
-        wrapped.key_id,
-        wrapped.blob,
-        sealed.nonce,
-        sealed.ciphertext,
-    )
+    """Store the sealed identifiers and their blind-index tokens (the key is in the key store)."""
+    await connection.execute(SQL["vault_store"], participant_id, nonce, ciphertext)
     await connection.execute(SQL["index_store"], participant_id, tokens)
 
 
-async def load_sealed(
+async def load_ciphertexts(
     connection: asyncpg.Connection, participant_ids: list[uuid.UUID]
-) -> dict[uuid.UUID, Sealed]:
-    """The sealed identities of these participants (erased ones have none)."""
+) -> dict[uuid.UUID, tuple[bytes, bytes]]:
+    """The (nonce, ciphertext) of these participants' identifiers (erased ones have none)."""
     rows = await connection.fetch(SQL["vault_load"], participant_ids)
-    return {
-        row["participant_id"]: Sealed(
-            WrappedKey(row["key_id"], row["wrapped_key"]), row["nonce"], row["ciphertext"]
-        )
-        for row in rows
-    }
-
-
-async def wrapped_key(
-    connection: asyncpg.Connection, participant_id: uuid.UUID
-) -> WrappedKey | None:
-    """The participant's wrapped key (None once erased)."""
-    row = await connection.fetchrow(SQL["wrapped_key"], participant_id)
-    return None if row is None else WrappedKey(row["key_id"], row["wrapped_key"])
-
-
-async def keys_by_master(connection: asyncpg.Connection) -> dict[str, int]:
-    """How many participant keys each master key wraps."""
-    rows = await connection.fetch(SQL["vault_keys_in_use"])
-    return {row["key_id"]: row["keys"] for row in rows}
-
-
-async def keys_to_rewrap(
-    connection: asyncpg.Connection, current: str, limit: int
-) -> list[tuple[uuid.UUID, WrappedKey]]:
-    """Up to `limit` keys wrapped by another master than `current`, locked for this transaction."""
-    rows = await connection.fetch(SQL["vault_rewrap_batch"], current, limit)
-    return [(row["participant_id"], WrappedKey(row["key_id"], row["wrapped_key"])) for row in rows]
-
-
-async def store_rewrapped(
-    connection: asyncpg.Connection, rewrapped: list[tuple[uuid.UUID, WrappedKey]]
-) -> None:
-    """Store keys wrapped anew (each with the id of its master key)."""
-    await connection.execute(
-        SQL["vault_rewrap"],
-        [participant_id for participant_id, _ in rewrapped],
-        [wrapped.key_id for _, wrapped in rewrapped],
-        [wrapped.blob for _, wrapped in rewrapped],
-    )
+    return {row["participant_id"]: (row["nonce"], row["ciphertext"]) for row in rows}
 
 
 async def candidates(connection: asyncpg.Connection, tokens: list[bytes]) -> list[uuid.UUID]:

@@ -13,9 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import asyncpg
-
-from intake import repository
+from intake import keystore
+from intake.keystore import KeyStore
 from intake.vault import UnknownVaultKey, Vault
 
 
@@ -32,15 +31,9 @@ class RotationRefused(RuntimeError):
     """The configuration does not allow a rotation (the message says what to set)."""
 
 
-async def keys_in_use(pool: asyncpg.Pool) -> dict[str, int]:
-    """How many participant keys each master key wraps."""
-    async with pool.acquire() as connection:
-        return await repository.keys_by_master(connection)
-
-
-async def check_configured(pool: asyncpg.Pool, vault: Vault) -> None:
+async def check_configured(keys: KeyStore, vault: Vault) -> None:
     """Refuse to run while keys are wrapped by a master key that is not configured."""
-    missing = sorted(set(await keys_in_use(pool)) - vault.key_ids)
+    missing = sorted(set(await keys.keys_by_master()) - vault.key_ids)
     if missing:
         msg = (
             f"participant keys are wrapped by master keys that are not configured: {missing};"
@@ -50,7 +43,7 @@ async def check_configured(pool: asyncpg.Pool, vault: Vault) -> None:
 
 
 async def rotate(
-    pool: asyncpg.Pool, vault: Vault, *, batch_size: int = 500, max_batches: int | None = None
+    keys: KeyStore, vault: Vault, *, batch_size: int = 500, max_batches: int | None = None
 ) -> Rotation:
     """Re-wrap keys by the current master key, `batch_size` per transaction.
 
@@ -63,19 +56,19 @@ async def rotate(
             " DURCHSTARTEN_BLIND_INDEX_KEY to `python -m intake blind-index-key` first"
         )
         raise RotationRefused(msg)
-    await check_configured(pool, vault)
+    await check_configured(keys, vault)
     done = batches = 0
     while max_batches is None or batches < max_batches:
-        async with pool.acquire() as connection, connection.transaction():
-            found = await repository.keys_to_rewrap(connection, vault.key_id, batch_size)
+        async with keys.pool.acquire() as connection, connection.transaction():
+            found = await keystore.keys_to_rewrap(connection, vault.key_id, batch_size)
             if not found:
                 break
             rewrapped = [(pid, vault.rewrap(pid, wrapped)) for pid, wrapped in found]
-            await repository.store_rewrapped(connection, rewrapped)
+            await keystore.store_rewrapped(connection, rewrapped)
         done += len(found)
         batches += 1
-    remaining = {k: n for k, n in (await keys_in_use(pool)).items() if k != vault.key_id}
+    remaining = {k: n for k, n in (await keys.keys_by_master()).items() if k != vault.key_id}
     return Rotation(done, remaining)
 
 
-__all__ = ["Rotation", "RotationRefused", "check_configured", "keys_in_use", "rotate"]
+__all__ = ["Rotation", "RotationRefused", "check_configured", "rotate"]

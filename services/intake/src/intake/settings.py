@@ -17,6 +17,12 @@ class IntakeSettings(ServiceSettings):
     """Intake's configuration (`DURCHSTARTEN_*` environment variables)."""
 
     http_port: int = Field(default=8001, ge=0, le=65535, description="Port of the HTTP API.")
+    key_store_url: SecretStr = Field(
+        description=(
+            "PostgreSQL URL of the key store, a database apart from intake's own: the"
+            " participants' keys, without which a copy of intake's data opens nothing."
+        )
+    )
     vault_key: SecretStr = Field(
         description="The current master key: 32 random bytes, base64 (keep it safe)."
     )

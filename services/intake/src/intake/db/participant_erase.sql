@@ -1,6 +1,6 @@
--- $1 participant_id: the key goes first; without it the ciphertext is noise anyway
-WITH keys AS (DELETE FROM participant_keys WHERE participant_id = $1),
-     ids AS (DELETE FROM identities WHERE participant_id = $1),
+-- $1 participant_id: the ciphertext, blind index and encrypted reasons (the key went first,
+-- in the key store)
+WITH ids AS (DELETE FROM identities WHERE participant_id = $1),
      idx AS (DELETE FROM identity_index WHERE participant_id = $1),
      reviews AS (
          DELETE FROM duplicate_reviews WHERE participant_id = $1 OR candidate_id = $1

@@ -1,4 +1,3 @@
--- $1 participant ids
-SELECT i.participant_id, k.key_id, k.wrapped_key, i.nonce, i.ciphertext
-FROM identities AS i JOIN participant_keys AS k USING (participant_id)
-WHERE i.participant_id = ANY($1::uuid[])
+-- $1 participant ids: their ciphertexts (the keys are in the key store)
+SELECT participant_id, nonce, ciphertext FROM identities
+WHERE participant_id = ANY($1::uuid[])
