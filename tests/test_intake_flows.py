@@ -317,11 +317,11 @@ async def test_coordinators_search_by_name_and_every_access_is_audited(
     connection = await asyncpg.connect(stack.service_database_url("intake"))
     try:
         entries = await connection.fetch(
-            "SELECT actor, action, purpose FROM audit_log WHERE participant_id = $1 ORDER BY seq",
+            "SELECT actor, action, purpose FROM audit_trail WHERE participant_id = $1 ORDER BY seq",
             uuid.UUID(pid),
         )
         searches = await connection.fetchval(
-            "SELECT count(*) FROM audit_log WHERE action = 'identity.search'"
+            "SELECT count(*) FROM audit_trail WHERE action = 'identity.search'"
             " AND purpose LIKE 'duplicate enquiry by phone%'"
         )
     finally:

@@ -230,3 +230,86 @@ async def create_databases(admin_url: str, names: list[str], *, recreate: bool =
                 await connection.execute(f'CREATE DATABASE "{name}"')
     finally:
         await connection.close()
+
+
+@dataclass(frozen=True)
+class ServiceRoles:
+    """A database's two login roles and their URLs: the owner migrates, the runtime works."""
+
+    owner_url: str
+    runtime_url: str
+
+
+async def create_service_roles(
+    admin_url: str, database: str, *, owner_password: str, runtime_password: str
+) -> ServiceRoles:
+    """An owner and a runtime role for `database` (made if missing), the owner owning it all.
+
+    The owner becomes the database's and its public schema's owner (and of every object in it
+    made before, so an older stack's database carries over); the runtime role may connect and
+    gets its rights on the tables from the owner at each start (durchstarten.db.roles).
+    """
+    owner, runtime = f"{database}_owner", f"{database}_app"
+    connection = await asyncpg.connect(admin_url)
+    try:
+        for role, password in ((owner, owner_password), (runtime, runtime_password)):
+            exists = await connection.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", role)
+            verb = "ALTER" if exists else "CREATE"
+            # Names and passwords cannot be parameters of these statements: quoted instead.
+            await connection.execute(f'{verb} ROLE "{role}" LOGIN PASSWORD {_literal(password)}')
+        await connection.execute(f'ALTER DATABASE "{database}" OWNER TO "{owner}"')
+        await connection.execute(f'REVOKE ALL ON DATABASE "{database}" FROM PUBLIC')
+        await connection.execute(
+            f'GRANT CONNECT, TEMPORARY ON DATABASE "{database}" TO "{runtime}"'
+        )
+    finally:
+        await connection.close()
+    inside = await asyncpg.connect(with_database(admin_url, database))
+    try:
+        await inside.execute(f'ALTER SCHEMA public OWNER TO "{owner}"')
+        await inside.execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
+        await inside.execute(_REASSIGN.replace("$owner", owner.replace('"', '""')))
+    finally:
+        await inside.close()
+    return ServiceRoles(
+        owner_url=with_login(admin_url, database, owner, owner_password),
+        runtime_url=with_login(admin_url, database, runtime, runtime_password),
+    )
+
+
+# Tables, sequences, views and functions an earlier stack made as the superuser go to the
+# owner, so its migrations can go on altering them.
+_REASSIGN = """
+DO $$
+DECLARE
+    item record;
+BEGIN
+    FOR item IN
+        SELECT c.relname AS name, c.relkind AS kind FROM pg_class AS c
+        JOIN pg_namespace AS n ON n.oid = c.relnamespace
+        WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p', 'v', 'm')
+    LOOP
+        EXECUTE format('ALTER TABLE %I OWNER TO "$owner"', item.name);
+    END LOOP;
+    FOR item IN
+        SELECT p.oid::regprocedure AS signature FROM pg_proc AS p
+        JOIN pg_namespace AS n ON n.oid = p.pronamespace
+        LEFT JOIN pg_depend AS d ON d.objid = p.oid AND d.deptype = 'e'
+        WHERE n.nspname = 'public' AND d.objid IS NULL
+    LOOP
+        EXECUTE format('ALTER FUNCTION %s OWNER TO "$owner"', item.signature);
+    END LOOP;
+END $$
+"""
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def with_login(url: str, database: str, user: str, password: str) -> str:
+    """`url`'s server, as `user` with `password`, on `database`."""
+    parts = urlsplit(url)
+    host = parts.netloc.rsplit("@", 1)[-1]
+    netloc = f"{quote(user, safe='')}:{quote(password, safe='')}@{host}"
+    return urlunsplit((parts.scheme, netloc, "/" + quote(database), parts.query, ""))

@@ -36,7 +36,13 @@ from durchstarten.messaging.access import (
 from durchstarten.messaging.admin import ensure_topics
 from durchstarten.retention import load_plan
 from durchstarten_deploy.kafka import KafkaNode, ensure_jars
-from durchstarten_deploy.postgres import LocalPostgres, create_databases, with_database
+from durchstarten_deploy.postgres import (
+    LocalPostgres,
+    ServiceRoles,
+    create_databases,
+    create_service_roles,
+    with_database,
+)
 from durchstarten_deploy.processes import (
     StackError,
     free_port,
@@ -50,6 +56,10 @@ SERVICES = ("intake", "coaching", "courses", "reporting")
 KEY_STORE = "intake_keys"
 """The database of intake's key store, apart from intake's own (DESIGN.md, data protection)."""
 DATABASES = (*SERVICES, KEY_STORE)
+SPLIT_ROLES = ("intake", "coaching", "courses")
+"""Services that work as a runtime role with data rights only, while the owner migrates:
+those holding person-level rows and their audit trail. Reporting makes a projection
+version's tables while it runs, so it works as its database's owner (never the superuser)."""
 DEFAULT_PORTS = {"intake": 8001, "coaching": 8002, "courses": 8003, "reporting": 8004}
 REPO = Path(__file__).resolve().parents[3]
 DEV_ISSUER = "http://127.0.0.1/durchstarten-dev"
@@ -135,6 +145,8 @@ class Stack:
     postgres: LocalPostgres | None = None
     services: dict[str, ServiceProcess] = field(default_factory=dict)
     issuer: DevIssuer | None = None
+    roles: dict[str, ServiceRoles] = field(default_factory=dict)
+    """Each database's owner and runtime role, once the infrastructure is up."""
 
     @property
     def bootstrap(self) -> str:
@@ -184,7 +196,7 @@ class Stack:
         return f"{self.database_prefix}_{service}"
 
     def service_database_url(self, service: str) -> str:
-        """URL of one service's database."""
+        """URL of one service's database as the superuser (for inspection; services get roles)."""
         return with_database(self.admin_url, self.database_name(service))
 
     def start_infrastructure(self) -> None:
@@ -237,7 +249,17 @@ class Stack:
                 )
             )
         asyncio.run(create_databases(self.admin_url, [self.database_name(d) for d in DATABASES]))
+        asyncio.run(self._make_roles())
         self.issuer = DevIssuer(self.state_dir / "auth", issuer=DEV_ISSUER, audience=DEV_AUDIENCE)
+
+    async def _make_roles(self) -> None:
+        for database in DATABASES:
+            self.roles[database] = await create_service_roles(
+                self.admin_url,
+                self.database_name(database),
+                owner_password=self._secret(f"postgres-{database}-owner", _password),
+                runtime_password=self._secret(f"postgres-{database}-app", _password),
+            )
 
     def service_env(
         self, name: str, port: int, extra: dict[str, str] | None = None
@@ -251,7 +273,7 @@ class Stack:
         }
         env.update(
             {
-                "DURCHSTARTEN_DATABASE_URL": self.service_database_url(name),
+                **self._database_env(name),
                 "DURCHSTARTEN_KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
                 "DURCHSTARTEN_HTTP_HOST": "127.0.0.1",
                 "DURCHSTARTEN_HTTP_PORT": str(port),
@@ -276,7 +298,8 @@ class Stack:
                 "DURCHSTARTEN_KAFKA_SASL_PASSWORD": self.access.passwords[principal],
             }
         if name == "intake":
-            env["DURCHSTARTEN_KEY_STORE_URL"] = self.service_database_url(KEY_STORE)
+            # The key store has no audit trail and migrates itself: its owner's login.
+            env["DURCHSTARTEN_KEY_STORE_URL"] = self.roles[KEY_STORE].owner_url
             vault_key = self._secret("vault-key", new_vault_key)
             env["DURCHSTARTEN_VAULT_KEY"] = vault_key
             # Derived from the vault key, as before keys could rotate: a kept stack's index
@@ -290,6 +313,16 @@ class Stack:
             env["DURCHSTARTEN_SITES"] = json.dumps(sites)
         env.update(extra or {})
         return env
+
+    def _database_env(self, name: str) -> dict[str, str]:
+        """The service's database logins: never the superuser's (`service_database_url`)."""
+        roles = self.roles[name]
+        if name in SPLIT_ROLES:
+            return {
+                "DURCHSTARTEN_DATABASE_URL": roles.runtime_url,
+                "DURCHSTARTEN_DATABASE_OWNER_URL": roles.owner_url,
+            }
+        return {"DURCHSTARTEN_DATABASE_URL": roles.owner_url}
 
     def _secret(self, name: str, make: Callable[[], str]) -> str:
         """A secret of the local stack, made once and kept (owner-only) in the state dir."""

@@ -124,6 +124,12 @@ async def drop_databases(admin_url: str, prefix: str) -> None:
         )
         for row in names:
             await connection.execute(f'DROP DATABASE "{row["datname"]}" WITH (FORCE)')
+        # The stack's login roles for those databases (cluster-wide, so dropped by name too).
+        roles = await connection.fetch(
+            "SELECT rolname FROM pg_roles WHERE rolname LIKE $1", f"{prefix}\\_%"
+        )
+        for row in roles:
+            await connection.execute(f'DROP ROLE "{row["rolname"]}"')
     finally:
         await connection.close()
 

@@ -106,7 +106,7 @@ async def test_a_registration_is_stored_sealed_announced_and_answered(
     assert reply.type == "command.accepted.v1"
     assert reply.data["status"] == "registered"
     assert reply.data["provider_reference"] == data["provider_reference"]
-    actions = [r["action"] for r in await fetch_rows(fresh_pool, "SELECT action FROM audit_log")]
+    actions = [r["action"] for r in await fetch_rows(fresh_pool, "SELECT action FROM audit_trail")]
     assert actions == ["identity.write"]
 
 

@@ -35,6 +35,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from durchstarten.auth import TokenVerifier
 from durchstarten.db.migrate import PLATFORM_MIGRATIONS, migrate
 from durchstarten.db.pool import create_pool
+from durchstarten.db.roles import current_role, grant_runtime
 from durchstarten.db.sqlfiles import SqlFiles
 from durchstarten.http_edge import (
     SecurityHeaders,
@@ -176,10 +177,21 @@ class ServiceRuntime:
         if self._pool is not None:
             msg = "a database pool is attached already"
             raise RuntimeError(msg)
+        scopes = {"platform": PLATFORM_MIGRATIONS, self.service: self.migrations}
+        owner_url = self.settings.database_owner_url
         async with pool.acquire() as connection:
-            await migrate(
-                connection, {"platform": PLATFORM_MIGRATIONS, self.service: self.migrations}
-            )
+            if owner_url is None:
+                await migrate(connection, scopes)
+            else:
+                # The owner migrates and grants; the pool's role only works the data.
+                owner = await asyncpg.connect(owner_url.get_secret_value())
+                try:
+                    await migrate(owner, scopes)
+                    runtime_role = await current_role(connection)
+                    if runtime_role != await current_role(owner):
+                        await grant_runtime(owner, runtime_role)
+                finally:
+                    await owner.close()
         self._pool = pool
 
     def add_resource(

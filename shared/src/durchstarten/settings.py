@@ -136,6 +136,14 @@ class ServiceSettings(KafkaSettings):
     database_url: SecretStr = Field(
         description="PostgreSQL URL of this service's own database (postgresql://user:pw@host/db)."
     )
+    database_owner_url: SecretStr | None = Field(
+        default=None,
+        description=(
+            "PostgreSQL URL of the role that owns this service's database and runs its"
+            " migrations; set, the service works as DATABASE_URL's role with data rights only"
+            " (it cannot change the audit trail). Unset, the service's own role migrates."
+        ),
+    )
     database_pool_min: int = Field(default=1, ge=0, description="Smallest connection pool size.")
     database_pool_max: int = Field(default=10, ge=1, description="Largest connection pool size.")
 

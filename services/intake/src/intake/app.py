@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, HTTPException, Query
 
+from durchstarten import audit
 from durchstarten.auth import Principal, Role, TokenVerifier
 from durchstarten.clock import Clock
 from durchstarten.events import RegisterParticipant
@@ -19,7 +20,7 @@ from durchstarten.messaging.dlq import redact_except
 from durchstarten.messaging.inbound import subscribe_command_service
 from durchstarten.pagination import PageRequest, paged
 from durchstarten.service import ServiceRuntime
-from intake import audit, queries, repository
+from intake import queries, repository
 from intake.eligibility import BUILT_IN, load_programmes
 from intake.handlers import NOT_FOUND, SERVICE, IntakeHandlers
 from intake.identities import KeyRing
@@ -193,12 +194,13 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
 
     @app.get("/v1/audit/verification", tags=["audit"])
     async def verify_audit(principal: CurrentPrincipal) -> dict[str, Any]:
-        """Recompute the audit trail's hash chain; name the first broken entry."""
+        """Recompute the audit trail's keyed chain; name the first broken (or missing) entry."""
         principal.require(Role.ADMIN, Role.COORDINATOR)
         async with runtime.pool.acquire() as connection:
             result = await audit.verify(connection)
         return {
             "entries": result.entries,
+            "head_seq": result.head_seq,
             "intact": result.intact,
             "first_broken_seq": result.first_broken_seq,
         }

@@ -14,6 +14,7 @@ from typing import ClassVar
 
 import asyncpg
 
+from durchstarten import audit
 from durchstarten.clock import Clock
 from durchstarten.events import Event, RegisterParticipant
 from durchstarten.events.catalogue import commands_of
@@ -33,7 +34,7 @@ from durchstarten.messaging.command_service import CommandService, Decision
 from durchstarten.messaging.commands import Actor, InboundCommand, rejection
 from durchstarten.messaging.outbox import enqueue
 from durchstarten.service import ServiceRuntime
-from intake import audit, domain, identities, repository
+from intake import domain, identities, repository
 from intake.eligibility import Programme, choose_programme
 from intake.identities import KeyRing
 from intake.matching import best_match

@@ -11,8 +11,9 @@ from dataclasses import dataclass
 
 import asyncpg
 
+from durchstarten import audit
 from durchstarten.events import RegisterParticipant
-from intake import audit, repository
+from intake import repository
 from intake.keystore import KeyStore
 from intake.matching import Candidate, Identity, blocking_keys
 from intake.vault import OpenedIdentity, Sealed, Vault

@@ -12,9 +12,10 @@ from typing import Any
 
 import asyncpg
 
+from durchstarten import audit
 from durchstarten.messaging.commands import Actor
 from durchstarten.pagination import PageRequest
-from intake import audit, domain, identities, repository
+from intake import domain, identities, repository
 from intake.identities import KeyRing
 from intake.matching import Identity, name_similarity
 

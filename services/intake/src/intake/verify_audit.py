@@ -1,7 +1,8 @@
 """Verify intake's audit trail: `python -m intake.verify_audit` (exit 1 when tampered with).
 
 Reads DURCHSTARTEN_DATABASE_URL like the service; prints the number of entries and, if the
-hash chain is broken, the first entry that does not fit.
+keyed chain is broken (an entry changed, or entries missing at the end), the first entry
+that does not fit. The key stays in the database: the check runs there.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import sys
 
 import asyncpg
 
-from intake.audit import verify
+from durchstarten.audit import verify
 
 
 async def _main(url: str) -> int:

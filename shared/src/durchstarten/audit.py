@@ -1,0 +1,63 @@
+"""The audit trail of person-level reads and writes, shared by every service that holds them.
+
+The trail lives in each service's own database (platform migration 0004): an HMAC chain
+whose key the service's runtime role cannot read, in a table it can read but not change.
+Entries are appended through a function that runs with the owner's rights, in the caller's
+transaction, so a read or write and its audit entry commit together or not at all.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+
+from durchstarten.db.sqlfiles import SqlFiles
+
+SQL = SqlFiles(Path(__file__).parent / "db" / "sql")
+
+
+async def record(
+    connection: asyncpg.Connection,
+    *,
+    actor: str,
+    action: str,
+    participant_id: uuid.UUID | None,
+    purpose: str,
+) -> int:
+    """Append an entry inside the caller's transaction; its sequence number."""
+    seq: int = await connection.fetchval(
+        SQL["audit_append"], actor, action, participant_id, purpose
+    )
+    return seq
+
+
+@dataclass(frozen=True)
+class Verification:
+    """The outcome of checking the chain."""
+
+    entries: int
+    first_broken_seq: int | None
+    head_seq: int
+    """The newest entry's number as the trail's head remembers it."""
+
+    @property
+    def intact(self) -> bool:
+        """True when every link holds and no entry is missing at the end."""
+        return self.first_broken_seq is None
+
+
+async def verify(connection: asyncpg.Connection) -> Verification:
+    """Recompute the chain with its key (inside the database); the first entry that does not fit."""
+    row = await connection.fetchrow(SQL["audit_verify"])
+    return Verification(row["entries"], row["first_broken_seq"], row["head_seq"])
+
+
+async def entries_about(
+    connection: asyncpg.Connection, participant_id: uuid.UUID
+) -> list[dict[str, object]]:
+    """Who read or wrote this participant's data, when and why (for an access request)."""
+    rows = await connection.fetch(SQL["audit_about"], participant_id)
+    return [dict(row) for row in rows]
