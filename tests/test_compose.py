@@ -9,23 +9,33 @@ the one-shot jobs' scripts agreeing with the compose file and with messaging/acc
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
+import asyncpg
 import pytest
 import yaml
+from pydantic import SecretStr
 from pydantic_settings import BaseSettings
 
+from coaching.app import MIGRATIONS as COACHING_MIGRATIONS
 from coaching.settings import CoachingSettings
 from courses.settings import CoursesSettings
+from durchstarten.db.pool import create_pool
 from durchstarten.messaging.access import ADMIN, SERVICES, provider_principal, service_principal
+from durchstarten.service import ServiceRuntime
 from durchstarten.settings import ENV_PREFIX, KafkaSettings
 from durchstarten_deploy.kafka import kafka_version
-from durchstarten_deploy.stack import DATABASES
+from durchstarten_deploy.postgres import LocalPostgres, find_bin_dir
+from durchstarten_deploy.processes import free_port
+from durchstarten_deploy.stack import DATABASES, SPLIT_ROLES
 from intake.settings import IntakeSettings
 from reporting.settings import ReportingSettings
 
@@ -166,6 +176,13 @@ def test_each_service_gets_exactly_the_settings_its_class_reads(
     url = settings.database_url.get_secret_value()
     assert url.startswith(f"postgresql://{name}:")
     assert url.endswith(f"@postgres:5432/durchstarten_{name}")
+    owner = settings.database_owner_url
+    if name in SPLIT_ROLES:
+        assert owner is not None
+        assert owner.get_secret_value().startswith(f"postgresql://{name}_owner:")
+        assert owner.get_secret_value().endswith(f"@postgres:5432/durchstarten_{name}")
+    else:
+        assert owner is None
     assert settings.auth_jwks_url
     if name == "intake":
         key = (generated_secrets / "intake-vault-key").read_text().strip()
@@ -202,6 +219,8 @@ def test_every_service_mounts_its_own_secrets(compose: dict[str, Any]) -> None:
             "durchstarten_kafka_sasl_password": f"kafka-{service_principal(name)}",
             "durchstarten_database_url": f"database-url.{name}",
         }
+        if name in SPLIT_ROLES:
+            expected["durchstarten_database_owner_url"] = f"database-owner-url.{name}"
         if name == "intake":
             expected["durchstarten_vault_key"] = "intake-vault-key"
             expected["durchstarten_blind_index_key"] = "intake-blind-index-key"
@@ -218,6 +237,7 @@ def test_every_service_mounts_its_own_secrets(compose: dict[str, Any]) -> None:
     assert set(secret_mounts(postgres)) == {
         "postgres-superuser-password",
         *(f"database-url.{name}" for name in DATABASES),
+        *(f"database-owner-url.{name}" for name in SPLIT_ROLES),
     }
     assert environment(postgres)["POSTGRES_PASSWORD_FILE"] == (
         f"{SECRETS_MOUNT}/postgres-superuser-password"
@@ -240,6 +260,11 @@ def test_every_secret_is_a_file_under_secrets_and_make_secrets_writes_it(
         url = (generated_secrets / f"database-url.{name}").read_text().strip()
         assert re.fullmatch(
             rf"postgresql://{name}:[0-9a-f]{{64}}@postgres:5432/durchstarten_{name}", url
+        )
+    for name in SPLIT_ROLES:
+        url = (generated_secrets / f"database-owner-url.{name}").read_text().strip()
+        assert re.fullmatch(
+            rf"postgresql://{name}_owner:[0-9a-f]{{64}}@postgres:5432/durchstarten_{name}", url
         )
 
 
@@ -358,6 +383,7 @@ def test_the_jobs_run_in_order_with_the_services_and_providers_of_access_py(
     for script, variable, names in (
         ("kafka-users.sh", "SERVICES", SERVICES),
         ("postgres-init.sh", "DATABASES", DATABASES),
+        ("postgres-init.sh", "SPLIT_ROLES", SPLIT_ROLES),
         ("make-secrets.sh", "services", SERVICES),
     ):
         text = (COMPOSE_SCRIPTS / script).read_text()
@@ -371,7 +397,8 @@ def test_databases_are_set_up_before_the_services(compose: dict[str, Any]) -> No
     script = next(m.split(":")[0] for m in postgres["volumes"] if "initdb.d" in m)
     text = (REPO / script).read_text()
     assert "CREATE DATABASE" in text
-    assert "/run/secrets/database-url." in text
+    assert "${DURCHSTARTEN_SECRETS_DIR:-/run/secrets}" in text
+    assert '"$secrets/database-url.$service"' in text
     assert (REPO / "Dockerfile").exists()
 
 
@@ -385,3 +412,84 @@ def test_the_job_scripts_are_valid_bash() -> None:
             [bash, "-n", str(script)], check=False, capture_output=True, text=True
         )
         assert result.returncode == 0, f"{script.name}: {result.stderr}"
+
+
+@pytest.fixture
+def scratch_postgres(tmp_path: Path) -> Iterator[LocalPostgres]:
+    """A PostgreSQL cluster of the test's own: the init script makes cluster-wide roles."""
+    server = LocalPostgres(directory=tmp_path / "pg", port=free_port())
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.mark.integration
+@pytest.mark.database
+async def test_the_init_script_makes_roles_that_keep_the_audit_trail_from_the_service(
+    generated_secrets: Path, scratch_postgres: LocalPostgres
+) -> None:
+    """postgres-init.sh run for real, on a PostgreSQL of its own, as the container runs it.
+
+    Then each service's URLs (with the compose host swapped for ours) log in; an owner
+    migrates a service with an audit trail, and its runtime role is refused every change.
+    """
+    server = scratch_postgres
+    env = {
+        **os.environ,
+        "PATH": f"{find_bin_dir()}:{os.environ['PATH']}",
+        "PGHOST": "127.0.0.1",
+        "PGPORT": str(server.port),
+        "PGPASSWORD": urlsplit(server.admin_url).password or "",
+        "POSTGRES_USER": urlsplit(server.admin_url).username or "",
+        "DURCHSTARTEN_SECRETS_DIR": str(generated_secrets),
+    }
+    bash = shutil.which("bash")
+    assert bash is not None
+    made = await asyncio.create_subprocess_exec(
+        bash,
+        str(COMPOSE_SCRIPTS / "postgres-init.sh"),
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _, errors = await made.communicate()
+    assert made.returncode == 0, errors.decode()
+
+    def local(secret: str) -> str:
+        url = (generated_secrets / secret).read_text().strip()
+        return url.replace("@postgres:5432/", f"@127.0.0.1:{server.port}/")
+
+    for name in DATABASES:
+        connection = await asyncpg.connect(local(f"database-url.{name}"))
+        try:
+            assert await connection.fetchval("SELECT current_user") == name
+            # No service reaches another's database.
+            other = next(d for d in DATABASES if d != name)
+            with pytest.raises(asyncpg.InsufficientPrivilegeError):
+                await asyncpg.connect(
+                    local(f"database-url.{name}").rsplit("/", 1)[0] + f"/durchstarten_{other}"
+                )
+        finally:
+            await connection.close()
+    settings = CoachingSettings(
+        database_url=SecretStr(local("database-url.coaching")),
+        database_owner_url=SecretStr(local("database-owner-url.coaching")),
+    )
+    runtime = ServiceRuntime(
+        service="coaching",
+        settings=settings,
+        migrations=COACHING_MIGRATIONS,
+        with_outbox_relay=False,
+    )
+    pool = await create_pool(local("database-url.coaching"), min_size=1, max_size=2)
+    try:
+        await runtime.attach_database(pool)
+        async with pool.acquire() as connection:
+            await connection.fetchval("SELECT audit_append('a', 'case.read', NULL, 'p')")
+            for attack in ("UPDATE audit_trail SET purpose = 'x'", "TRUNCATE audit_trail"):
+                with pytest.raises(asyncpg.InsufficientPrivilegeError):
+                    await connection.execute(attack)
+    finally:
+        await pool.close()

@@ -2,12 +2,35 @@
 
 from __future__ import annotations
 
+import uuid
+from typing import Any
+
 import asyncpg
 import pytest
+from tests.support import client
+from tests.test_coaching_flows import coach, opening, registered
+from tests.test_courses_flows import course_cmd, participants, scheduling
 
+from durchstarten.auth import Role
 from durchstarten_deploy.stack import SPLIT_ROLES, ServiceProcess, Stack
+from durchstarten_deploy.testing import TEST_PROVIDERS
 
 pytestmark = pytest.mark.integration
+
+ALPHA, BETA = TEST_PROVIDERS
+
+
+async def trail_about(stack: Stack, service: str, participant: str) -> list[dict[str, Any]]:
+    """The service's audit entries about a participant, oldest first."""
+    connection = await asyncpg.connect(stack.service_database_url(service))
+    try:
+        rows = await connection.fetch(
+            "SELECT actor, action, purpose FROM audit_trail WHERE participant_id = $1 ORDER BY seq",
+            uuid.UUID(participant),
+        )
+    finally:
+        await connection.close()
+    return [dict(row) for row in rows]
 
 
 @pytest.mark.parametrize("service", SPLIT_ROLES)
@@ -34,3 +57,45 @@ async def test_the_service_role_cannot_update_delete_or_truncate_its_audit_trail
         assert checked["first_broken_seq"] is None
     finally:
         await connection.close()
+
+
+async def test_reads_of_person_level_rows_in_coaching_and_courses_are_audited(
+    stack: Stack, services: dict[str, ServiceProcess]
+) -> None:
+    person = await registered(stack, ALPHA)
+    case = opening(person)
+    assert (await coach(stack, "open-case.v1", ALPHA, case)).status_code == 201
+    async with client(stack, "coaching", Role.PROVIDER, ALPHA) as coaching:
+        own = await coaching.get(f"/v1/cases/{case['case_id']}", headers={"X-Purpose": "Beratung"})
+        assert own.status_code == 200
+        due = await coaching.get("/v1/due/follow-ups", params={"on": "2030-01-01"})
+        assert due.status_code == 200
+    async with client(stack, "coaching", Role.PROVIDER, BETA) as other:
+        # Another provider's attempt shows nothing, so it reads nothing to audit.
+        assert (await other.get(f"/v1/cases/{case['case_id']}")).status_code == 404
+    entries = await trail_about(stack, "coaching", person)
+    assert [(e["action"], e["purpose"]) for e in entries] == [("case.read", "Beratung")]
+    assert entries[0]["actor"]  # the token's subject
+
+    (learner,) = await participants(stack, BETA, 1)
+    schedule = scheduling(
+        "preparatory-course",
+        "F4",
+        ("2022-03-01", "2022-12-31"),
+        [{"name": "main", "planned_ue": 50}],
+        capacity=10,
+    )
+    assert (await course_cmd(stack, "schedule-course.v1", BETA, schedule)).status_code == 201
+    enrol = {
+        "course_id": schedule["course_id"],
+        "participant_id": learner,
+        "requested_on": "2022-03-01",
+    }
+    assert (await course_cmd(stack, "enrol.v1", BETA, enrol)).status_code == 201
+    async with client(stack, "courses", Role.COORDINATOR) as courses:
+        roster = await courses.get(f"/v1/courses/{schedule['course_id']}")
+        assert [p["participant_id"] for p in roster.json()["participants"]] == [learner]
+    read = await trail_about(stack, "courses", learner)
+    assert [(e["action"], e["purpose"]) for e in read] == [
+        ("course-roster.read", "course administration")
+    ]

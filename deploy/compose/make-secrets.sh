@@ -4,6 +4,7 @@
 #
 #   postgres-superuser-password       PostgreSQL's superuser (POSTGRES_PASSWORD_FILE)
 #   database-url.<service>            each service's own database URL, with its password
+#   database-owner-url.<service>      intake, coaching, courses: the owner role's URL (migrations)
 #   intake-vault-key                  32 random bytes, base64: wraps every participant's key
 #   intake-blind-index-key            32 random bytes, base64: the duplicate search's index key
 #   kafka-admin                       the broker's super user (topics, ACLs, credentials)
@@ -22,6 +23,8 @@ providers=${DURCHSTARTEN_PROVIDERS:-diakonie-herford,in-via,awo-owl}
 services=(intake coaching courses reporting)
 # One database each, and intake's key store apart from intake's data.
 databases=("${services[@]}" intake_keys)
+# Services whose runtime role has data rights only; an owner role runs their migrations.
+split_roles=(intake coaching courses)
 
 random_hex() {
   head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n'
@@ -46,6 +49,10 @@ write postgres-superuser-password "$(random_hex)"
 for database in "${databases[@]}"; do
   write "database-url.$database" \
     "postgresql://$database:$(random_hex)@postgres:5432/durchstarten_$database"
+done
+for service in "${split_roles[@]}"; do
+  write "database-owner-url.$service" \
+    "postgresql://${service}_owner:$(random_hex)@postgres:5432/durchstarten_$service"
 done
 write intake-vault-key "$(head -c 32 /dev/urandom | base64)"
 write intake-blind-index-key "$(head -c 32 /dev/urandom | base64)"

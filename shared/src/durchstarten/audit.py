@@ -11,8 +11,10 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import asyncpg
+from fastapi import Header
 
 from durchstarten.db.sqlfiles import SqlFiles
 
@@ -32,6 +34,31 @@ async def record(
         SQL["audit_append"], actor, action, participant_id, purpose
     )
     return seq
+
+
+async def record_reads(
+    connection: asyncpg.Connection,
+    *,
+    actor: str,
+    action: str,
+    participant_ids: list[uuid.UUID],
+    purpose: str,
+) -> None:
+    """One entry per participant whose rows a read showed (a case, a roster, a due list)."""
+    if participant_ids:
+        unique = list(dict.fromkeys(participant_ids))  # one entry per person, first seen first
+        await connection.execute(SQL["audit_append_many"], actor, action, unique, purpose)
+
+
+def purpose_header(default: str) -> Any:
+    """The `X-Purpose` header of a person-level read: why it is made, kept in the trail."""
+    return Header(
+        default=default,
+        alias="X-Purpose",
+        min_length=3,
+        max_length=200,
+        description="Why the person-level rows are read; kept in the audit trail.",
+    )
 
 
 @dataclass(frozen=True)

@@ -5,11 +5,13 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
+import asyncpg
 from fastapi import Depends, FastAPI, HTTPException
 
 from coaching import repository
 from coaching.handlers import SERVICE, CoachingHandlers
 from coaching.settings import CoachingSettings
+from durchstarten import audit
 from durchstarten.auth import Principal, Role, TokenVerifier
 from durchstarten.clock import Clock
 from durchstarten.events.reasons import ReasonCode
@@ -53,6 +55,7 @@ def create_app(settings: CoachingSettings | None = None) -> FastAPI:  # all wiri
         verifier=verifier,
     )
     CurrentPrincipal = Annotated[Principal, Depends(verifier.principal)]
+    Purpose = Annotated[str, audit.purpose_header("case work")]
 
     def provider_or_staff(principal: Principal) -> str | None:
         """The provider whose rows the caller sees; None for county staff (all rows)."""
@@ -63,6 +66,22 @@ def create_app(settings: CoachingSettings | None = None) -> FastAPI:  # all wiri
             raise HTTPException(403, {"reason": ReasonCode.UNKNOWN_PROVIDER})
         return principal.provider
 
+    async def audit_list(
+        connection: asyncpg.Connection,
+        principal: Principal,
+        action: str,
+        rows: list[dict[str, Any]],
+        purpose: str,
+    ) -> None:
+        """Record whose rows a due list's page shows."""
+        await audit.record_reads(
+            connection,
+            actor=principal.subject,
+            action=action,
+            participant_ids=[row["participant_id"] for row in rows],
+            purpose=purpose,
+        )
+
     add_command_endpoint(
         app,
         handlers,
@@ -71,19 +90,34 @@ def create_app(settings: CoachingSettings | None = None) -> FastAPI:  # all wiri
     )
 
     @app.get("/v1/cases/{case_id}", tags=["cases"])
-    async def case_view(case_id: uuid.UUID, principal: CurrentPrincipal) -> dict[str, Any]:
-        """A case with its sessions, referrals, placements (newest = current) and follow-ups."""
+    async def case_view(
+        case_id: uuid.UUID, principal: CurrentPrincipal, purpose: Purpose
+    ) -> dict[str, Any]:
+        """A case with its sessions, referrals, placements (newest = current) and follow-ups.
+
+        Audited: who read whose case, and why (`X-Purpose`).
+        """
         provider = provider_or_staff(principal)
-        async with runtime.pool.acquire() as connection:
+        async with runtime.pool.acquire() as connection, connection.transaction():
             details = await repository.case_details(connection, case_id)
-        if details is None or (provider is not None and details["provider"] != provider):
-            raise HTTPException(404, {"reason": ReasonCode.UNKNOWN_CASE})
+            if details is None or (provider is not None and details["provider"] != provider):
+                raise HTTPException(404, {"reason": ReasonCode.UNKNOWN_CASE})
+            await audit.record_reads(
+                connection,
+                actor=principal.subject,
+                action="case.read",
+                participant_ids=[details["participant_id"]],
+                purpose=purpose,
+            )
         view: dict[str, Any] = jsonable(details)
         return view
 
     @app.get("/v1/due/referrals", tags=["due lists"])
     async def due_referrals(
-        principal: CurrentPrincipal, page: ReferralsPage, on: date | None = None
+        principal: CurrentPrincipal,
+        page: ReferralsPage,
+        purpose: Purpose,
+        on: date | None = None,
     ) -> dict[str, Any]:
         """Referrals still unanswered after the configured number of days (as of `on`).
 
@@ -92,7 +126,7 @@ def create_app(settings: CoachingSettings | None = None) -> FastAPI:  # all wiri
         """
         provider = provider_or_staff(principal)
         day = on or clock.today()
-        async with runtime.pool.acquire() as connection:
+        async with runtime.pool.acquire() as connection, connection.transaction():
             rows = await repository.due_referrals(
                 connection,
                 day,
@@ -101,6 +135,9 @@ def create_app(settings: CoachingSettings | None = None) -> FastAPI:  # all wiri
                 after=page.after_or_nones(2),
                 limit=page.fetch_limit(),
             )
+            # The page served, not the one row read ahead to tell whether another follows.
+            shown = rows[: page.limit]
+            await audit_list(connection, principal, "due-referrals.read", shown, purpose)
         return {
             "as_of": day.isoformat(),
             **page.answer("due", rows, lambda r: (r["made_on"], r["referral_id"]), jsonable),
@@ -108,7 +145,10 @@ def create_app(settings: CoachingSettings | None = None) -> FastAPI:  # all wiri
 
     @app.get("/v1/due/follow-ups", tags=["due lists"])
     async def due_follow_ups(
-        principal: CurrentPrincipal, page: FollowUpsPage, on: date | None = None
+        principal: CurrentPrincipal,
+        page: FollowUpsPage,
+        purpose: Purpose,
+        on: date | None = None,
     ) -> dict[str, Any]:
         """Follow-ups (4 weeks, 6 months after exit) due by `on` and not yet recorded.
 
@@ -117,10 +157,12 @@ def create_app(settings: CoachingSettings | None = None) -> FastAPI:  # all wiri
         """
         provider = provider_or_staff(principal)
         day = on or clock.today()
-        async with runtime.pool.acquire() as connection:
+        async with runtime.pool.acquire() as connection, connection.transaction():
             rows = await repository.due_follow_ups(
                 connection, day, provider, after=page.after_or_nones(3), limit=page.fetch_limit()
             )
+            shown = rows[: page.limit]
+            await audit_list(connection, principal, "due-follow-ups.read", shown, purpose)
         return {
             "as_of": day.isoformat(),
             **page.answer(

@@ -10,6 +10,7 @@ from fastapi import Depends, FastAPI, HTTPException
 from courses import repository
 from courses.handlers import SERVICE, CoursesHandlers
 from courses.settings import CoursesSettings
+from durchstarten import audit
 from durchstarten.auth import Principal, Role, TokenVerifier
 from durchstarten.clock import Clock
 from durchstarten.events.reasons import ReasonCode
@@ -46,14 +47,20 @@ def create_app(settings: CoursesSettings | None = None) -> FastAPI:
         verifier=verifier,
     )
     CurrentPrincipal = Annotated[Principal, Depends(verifier.principal)]
+    Purpose = Annotated[str, audit.purpose_header("course administration")]
 
     add_command_endpoint(
         app, handlers, verifier.principal, not_found=frozenset({ReasonCode.UNKNOWN_COURSE})
     )
 
     @app.get("/v1/courses/{course_id}", tags=["courses"])
-    async def course_view(course_id: uuid.UUID, principal: CurrentPrincipal) -> dict[str, Any]:
-        """A course with its places, waitlist (in order) and teaching delivered per part."""
+    async def course_view(
+        course_id: uuid.UUID, principal: CurrentPrincipal, purpose: Purpose
+    ) -> dict[str, Any]:
+        """A course with its places, waitlist (in order) and teaching delivered per part.
+
+        Audited: one entry per participant on the roster, with who read it and why.
+        """
         staff = bool(principal.roles & {Role.COORDINATOR, Role.ADMIN})
         if not staff:
             principal.require(Role.PROVIDER)
@@ -62,6 +69,13 @@ def create_app(settings: CoursesSettings | None = None) -> FastAPI:
             if course is None or (not staff and course.provider != principal.provider):
                 raise HTTPException(404, {"reason": ReasonCode.UNKNOWN_COURSE})
             roster = await repository.roster(connection, course_id)
+            await audit.record_reads(
+                connection,
+                actor=principal.subject,
+                action="course-roster.read",
+                participant_ids=[row["participant_id"] for row in roster["participants"]],
+                purpose=purpose,
+            )
         view: dict[str, Any] = jsonable({**vars(course), **roster})
         return view
 
