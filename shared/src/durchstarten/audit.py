@@ -50,10 +50,12 @@ async def record_reads(
         await connection.execute(SQL["audit_append_many"], actor, action, unique, purpose)
 
 
-def purpose_header(default: str) -> Any:
-    """The `X-Purpose` header of a person-level read: why it is made, kept in the trail."""
+def purpose_header() -> Any:
+    """The `X-Purpose` header of a person-level read: why it is made, kept in the trail.
+
+    FastAPI takes no default inside `Annotated`: the endpoint's parameter gives it.
+    """
     return Header(
-        default=default,
         alias="X-Purpose",
         min_length=3,
         max_length=200,

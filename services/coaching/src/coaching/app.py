@@ -55,7 +55,7 @@ def create_app(settings: CoachingSettings | None = None) -> FastAPI:  # all wiri
         verifier=verifier,
     )
     CurrentPrincipal = Annotated[Principal, Depends(verifier.principal)]
-    Purpose = Annotated[str, audit.purpose_header("case work")]
+    Purpose = Annotated[str, audit.purpose_header()]
 
     def provider_or_staff(principal: Principal) -> str | None:
         """The provider whose rows the caller sees; None for county staff (all rows)."""
@@ -91,7 +91,7 @@ def create_app(settings: CoachingSettings | None = None) -> FastAPI:  # all wiri
 
     @app.get("/v1/cases/{case_id}", tags=["cases"])
     async def case_view(
-        case_id: uuid.UUID, principal: CurrentPrincipal, purpose: Purpose
+        case_id: uuid.UUID, principal: CurrentPrincipal, purpose: Purpose = "case work"
     ) -> dict[str, Any]:
         """A case with its sessions, referrals, placements (newest = current) and follow-ups.
 
@@ -116,7 +116,7 @@ def create_app(settings: CoachingSettings | None = None) -> FastAPI:  # all wiri
     async def due_referrals(
         principal: CurrentPrincipal,
         page: ReferralsPage,
-        purpose: Purpose,
+        purpose: Purpose = "case work",
         on: date | None = None,
     ) -> dict[str, Any]:
         """Referrals still unanswered after the configured number of days (as of `on`).
@@ -147,7 +147,7 @@ def create_app(settings: CoachingSettings | None = None) -> FastAPI:  # all wiri
     async def due_follow_ups(
         principal: CurrentPrincipal,
         page: FollowUpsPage,
-        purpose: Purpose,
+        purpose: Purpose = "case work",
         on: date | None = None,
     ) -> dict[str, Any]:
         """Follow-ups (4 weeks, 6 months after exit) due by `on` and not yet recorded.

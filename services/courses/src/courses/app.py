@@ -47,7 +47,7 @@ def create_app(settings: CoursesSettings | None = None) -> FastAPI:
         verifier=verifier,
     )
     CurrentPrincipal = Annotated[Principal, Depends(verifier.principal)]
-    Purpose = Annotated[str, audit.purpose_header("course administration")]
+    Purpose = Annotated[str, audit.purpose_header()]
 
     add_command_endpoint(
         app, handlers, verifier.principal, not_found=frozenset({ReasonCode.UNKNOWN_COURSE})
@@ -55,7 +55,9 @@ def create_app(settings: CoursesSettings | None = None) -> FastAPI:
 
     @app.get("/v1/courses/{course_id}", tags=["courses"])
     async def course_view(
-        course_id: uuid.UUID, principal: CurrentPrincipal, purpose: Purpose
+        course_id: uuid.UUID,
+        principal: CurrentPrincipal,
+        purpose: Purpose = "course administration",
     ) -> dict[str, Any]:
         """A course with its places, waitlist (in order) and teaching delivered per part.
 
