@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import io
+import json
 import uuid
 from typing import Any
 
 import asyncpg
 import pytest
-from tests.support import client
-from tests.test_coaching_flows import coach, opening, registered
+from openpyxl import load_workbook  # type: ignore[import-untyped]  # openpyxl ships no types
+from tests.support import (
+    client,
+    eventually,
+    post,
+    unique_person,
+    v2_registration,
+    wait_projected,
+)
+from tests.test_coaching_flows import coach, open_case, opening, registered
 from tests.test_courses_flows import course_cmd, participants, scheduling
 
 from durchstarten.auth import Role
@@ -99,3 +109,76 @@ async def test_reads_of_person_level_rows_in_coaching_and_courses_are_audited(
     assert [(e["action"], e["purpose"]) for e in read] == [
         ("course-roster.read", "course administration")
     ]
+
+
+async def test_the_access_export_of_one_of_a_duplicate_pair_holds_nothing_of_the_other(
+    stack: Stack, services: dict[str, ServiceProcess]
+) -> None:
+    person = unique_person()
+    first = await post(stack, v2_registration(ALPHA, **person), Role.PROVIDER, ALPHA)
+    pid = first.json()["participant_id"]
+    # Another provider registers someone much alike: flagged as a possible duplicate of pid.
+    alike = person | {"birth_date": person["birth_date"][:4] + "-01-01"}
+    other_registration = v2_registration(BETA, **alike)
+    second = await post(stack, other_registration, Role.PROVIDER, BETA)
+    assert second.json()["status"] == "possible-duplicate", second.text
+    other = second.json()["participant_id"]
+    case_id = await open_case(stack, pid)
+    await wait_projected(stack, [pid, other], what="both registrations projected")
+
+    async with client(stack, "intake", Role.PROVIDER, ALPHA) as provider:
+        path = f"/v1/participants/{pid}/access-export"
+        refused = await provider.get(path, headers={"X-Purpose": "Auskunft"})
+        assert refused.status_code == 403
+    async with client(stack, "intake", Role.COORDINATOR) as intake:
+        missing = await intake.get(
+            f"/v1/participants/{uuid.uuid4()}/access-export", headers={"X-Purpose": "Auskunft"}
+        )
+        assert missing.status_code == 404
+        purpose = {"X-Purpose": "Auskunftsersuchen Art. 15 vom 2026-12-01"}
+
+        async def export() -> dict[str, Any]:
+            response = await intake.get(path, headers=purpose)
+            assert response.status_code == 200, response.text
+            found: dict[str, Any] = response.json()
+            return found
+
+        async def with_the_case() -> dict[str, Any] | None:
+            found = await export()
+            types = {e["type"] for e in found["events"]}
+            return found if "case.opened.v1" in types else None
+
+        document = await eventually(with_the_case, what="the case's event in the export")
+        workbook = await intake.get(path, headers=purpose, params={"format": "xlsx"})
+    assert workbook.status_code == 200
+    assert document["record"]["identity"]["given_name"] == person["given_name"]
+    assert document["record"]["deletion"]["deletion_date"]
+    types = [e["type"] for e in document["events"]]
+    assert "participant.registered.v2" in types
+    assert any(e["data"].get("case_id") == case_id for e in document["events"])
+    assert {r["provider"] for r in document["recipients"]} == {ALPHA}
+    assert ("identity.export", purpose["X-Purpose"]) in {
+        (e["action"], e["purpose"]) for e in document["audit"]
+    }
+    # Nothing of the other registration: not its pseudonym, reference, birth date or provider.
+    sheets = load_workbook(io.BytesIO(workbook.content))
+    cells = " ".join(
+        str(cell)
+        for sheet in sheets.worksheets
+        for row in sheet.iter_rows(values_only=True)
+        for cell in row
+        if cell is not None
+    )
+    for text in (json.dumps(document), cells):
+        assert person["given_name"] in text  # the person's own identifiers are there
+        assert other not in text
+        assert other_registration["data"]["provider_reference"] not in text
+        assert alike["birth_date"] not in text
+        assert BETA not in text
+    # Coaching's trail answers the same request from its own database.
+    async with client(stack, "coaching", Role.COORDINATOR) as coaching:
+        trail = await coaching.get(f"/v1/audit/participants/{pid}")
+        assert trail.status_code == 200
+        assert trail.json()["participant_id"] == pid
+    async with client(stack, "coaching", Role.PROVIDER, ALPHA) as provider:
+        assert (await provider.get(f"/v1/audit/participants/{pid}")).status_code == 403

@@ -330,3 +330,52 @@ async def test_coordinators_search_by_name_and_every_access_is_audited(
     assert ("identity.write", "registration") in actions
     assert ("identity.read", "test case work") in actions
     assert searches >= 1
+
+
+async def test_a_coordinator_sets_lists_and_releases_a_legal_hold_and_no_one_else_may(
+    stack: Stack, services: dict[str, ServiceProcess]
+) -> None:
+    response = await post(stack, v2_registration(ALPHA), Role.PROVIDER, ALPHA)
+    assert response.status_code == 201, response.text
+    pid = response.json()["participant_id"]
+    hold = f"/v1/participants/{pid}/legal-hold"
+    reason = {"reason": "Klage vor dem Sozialgericht anhängig (Az. S 12 AS 345/26)"}
+    async with client(stack, "intake", Role.PROVIDER, ALPHA) as provider:
+        assert (await provider.put(hold, json=reason)).status_code == 403
+        assert (await provider.get("/v1/coordination/legal-holds")).status_code == 403
+    async with client(stack, "intake", Role.COORDINATOR) as intake:
+        too_short = await intake.put(hold, json={"reason": "weil"})
+        assert too_short.status_code == 422
+        assert "reason" in too_short.text
+        unknown = await intake.put(f"/v1/participants/{uuid.uuid4()}/legal-hold", json=reason)
+        assert unknown.status_code == 404
+        assert (await intake.put(hold, json=reason)).status_code == 201
+        twice = await intake.put(hold, json=reason)
+        assert (twice.status_code, twice.json()["detail"]["reason"]) == (
+            409,
+            "legal-hold-in-force",
+        )
+        listed = (await intake.get("/v1/coordination/legal-holds")).json()["in_force"]
+        assert pid in {row["participant_id"] for row in listed}
+        assert all("reason" not in row for row in listed)  # the reason stays sealed
+    record = (await read_participant(stack, pid, Role.COORDINATOR)).json()
+    assert record["deletion"]["legal_hold"]["set_by"]
+    assert record["deletion"]["deletion_date"]  # entry + the plan's period without an exit
+    assert record["deletion"]["erased"] is None
+    async with client(stack, "intake", Role.COORDINATOR) as intake:
+        assert (await intake.delete(hold)).status_code == 200
+        again = await intake.delete(hold)
+        assert (again.status_code, again.json()["detail"]["reason"]) == (404, "no-legal-hold")
+        listed = (await intake.get("/v1/coordination/legal-holds")).json()["in_force"]
+        assert pid not in {row["participant_id"] for row in listed}
+    record = (await read_participant(stack, pid, Role.COORDINATOR)).json()
+    assert record["deletion"]["legal_hold"] is None
+    connection = await asyncpg.connect(stack.service_database_url("intake"))
+    try:
+        actions = await connection.fetch(
+            "SELECT action FROM audit_trail WHERE participant_id = $1 ORDER BY seq", uuid.UUID(pid)
+        )
+    finally:
+        await connection.close()
+    assert [a["action"] for a in actions].count("legal-hold.set") == 1
+    assert [a["action"] for a in actions].count("legal-hold.release") == 1

@@ -307,6 +307,10 @@ class Stack:
             env["DURCHSTARTEN_BLIND_INDEX_KEY"] = self._secret(
                 "blind-index-key", lambda: derived_index_key(vault_key)
             )
+            # The local stack replays years-old histories (the demo, the tests' scenarios):
+            # by the deletion plan most of them would be erased within the hour. The
+            # schedule's own tests turn it on; a county's deployment keeps the default (on).
+            env["DURCHSTARTEN_DELETION_SCHEDULE"] = "false"
         if name == "coaching":
             # Every provider of the local stack runs the three Diakonie sites.
             sites = {provider: ["herford", "buende", "loehne"] for provider in self.providers}

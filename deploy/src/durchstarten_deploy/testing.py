@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import random
 import secrets
 import shutil
 import tempfile
@@ -30,7 +31,7 @@ import pytest
 import pytest_asyncio
 
 from durchstarten.db.pool import create_pool
-from durchstarten.events import Event, new_event
+from durchstarten.events import Event, RegisterParticipant, new_event
 from durchstarten.events.topics import outbound
 from durchstarten.messaging.commands import InboundCommand, parse_command
 from durchstarten_deploy.postgres import LocalPostgres, create_databases, with_database
@@ -169,6 +170,33 @@ async def send_command(
     """Carry out a provider's command on the service's command side; the command and outcome."""
     inbound = provider_inbound(service, type_, provider, data)
     return inbound, await service.execute(inbound)
+
+
+REGISTER = "register-participant.v2"
+
+
+def new_person(**changes: Any) -> dict[str, Any]:
+    """A registration's data; every call a different person unless names are given.
+
+    The names carry the markers the leak tests look for (`Testvorname`, `Familientestname`).
+    """
+    suffix = "".join(random.choice("bcdfgklmnprstvwz") for _ in range(8))  # noqa: S311  # names, not secrets
+    data: dict[str, Any] = {
+        **RegisterParticipant.example,
+        "given_name": f"Testvorname{suffix}",
+        "family_name": f"Familientestname{suffix[::-1]}",
+        "provider_reference": f"REF-{suffix}",
+    }
+    return data | changes
+
+
+async def registered(service: CommandService, provider: str, **changes: Any) -> str:
+    """Register a new person (`new_person(**changes)`) through intake's command side; its id."""
+    _, outcome = await send_command(service, REGISTER, provider, new_person(**changes))
+    if outcome.status != "accepted" or outcome.decision is None:
+        msg = f"the registration was not accepted: {outcome}"
+        raise AssertionError(msg)
+    return str(outcome.decision.participant)
 
 
 def assert_rejected(outcome: Outcome, reason: ReasonCode) -> None:

@@ -9,7 +9,6 @@ announced on `intake.events` and the replies on the provider's outbound topic.
 from __future__ import annotations
 
 import dataclasses
-import random
 import uuid
 from datetime import date
 from typing import Any
@@ -17,7 +16,6 @@ from typing import Any
 import asyncpg
 import pytest
 
-from durchstarten.events import RegisterParticipant
 from durchstarten.events.courses import ExamResultRecorded
 from durchstarten.events.intake import (
     DuplicateConfirmed,
@@ -29,6 +27,7 @@ from durchstarten.events.topics import COURSES_EVENTS, INTAKE_EVENTS, outbound
 from durchstarten.messaging.command_service import Outcome
 from durchstarten.messaging.commands import Actor, InboundCommand
 from durchstarten_deploy.testing import (
+    REGISTER,
     TEST_PROVIDERS,
     OutboxMessage,
     assert_rejected,
@@ -36,8 +35,10 @@ from durchstarten_deploy.testing import (
     event_record,
     example_event,
     fetch_rows,
+    new_person,
     outbox_messages,
     provider_inbound,
+    registered,
     replies_to,
     send_command,
 )
@@ -49,19 +50,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.database]  # PostgreSQL only,
 ALPHA, BETA = TEST_PROVIDERS
 TODAY = date(2022, 6, 1)
 COORDINATOR = Actor("ki-koordination-03", None, coordinator=True)
-REGISTER = "register-participant.v2"
-
-
-def person(**changes: Any) -> dict[str, Any]:
-    """A registration's data; every call a different person unless names are given."""
-    suffix = "".join(random.choice("bcdfgklmnprstvwz") for _ in range(8))  # names, not secrets
-    data: dict[str, Any] = {
-        **RegisterParticipant.example,
-        "given_name": f"Testvorname{suffix}",
-        "family_name": f"Familientestname{suffix[::-1]}",
-        "provider_reference": f"REF-{suffix}",
-    }
-    return data | changes
 
 
 async def as_coordinator(
@@ -73,13 +61,6 @@ async def as_coordinator(
     return inbound, await handlers.execute(inbound)
 
 
-async def registered(handlers: IntakeHandlers, provider: str = ALPHA, **changes: Any) -> str:
-    _, outcome = await send_command(handlers, REGISTER, provider, person(**changes))
-    assert outcome.status == "accepted", outcome
-    assert outcome.decision is not None
-    return str(outcome.decision.participant)
-
-
 def on_intake_events(messages: list[OutboxMessage]) -> list[str]:
     return [m.type for m in messages if m.topic == INTAKE_EVENTS]
 
@@ -87,7 +68,7 @@ def on_intake_events(messages: list[OutboxMessage]) -> list[str]:
 async def test_a_registration_is_stored_sealed_announced_and_answered(
     handlers: IntakeHandlers, fresh_pool: asyncpg.Pool
 ) -> None:
-    data = person()
+    data = new_person()
     inbound, outcome = await send_command(handlers, REGISTER, ALPHA, data)
     assert outcome.status == "accepted"
     assert outcome.decision is not None
@@ -113,7 +94,7 @@ async def test_a_registration_is_stored_sealed_announced_and_answered(
 async def test_a_command_sent_twice_is_carried_out_once_and_answered_alike(
     handlers: IntakeHandlers, fresh_pool: asyncpg.Pool
 ) -> None:
-    inbound = provider_inbound(handlers, REGISTER, ALPHA, person())
+    inbound = provider_inbound(handlers, REGISTER, ALPHA, new_person())
     first = await handlers.execute(inbound)
     again = await handlers.execute(inbound)
     assert again.status == "duplicate"
@@ -131,7 +112,7 @@ async def test_the_same_person_from_a_second_provider_joins_the_first_registrati
 ) -> None:
     names = {"given_name": "Testvornameqx", "family_name": "Familientestnamezv"}
     first = await registered(handlers, ALPHA, **names)
-    inbound, outcome = await send_command(handlers, REGISTER, BETA, person(**names))
+    inbound, outcome = await send_command(handlers, REGISTER, BETA, new_person(**names))
     assert outcome.decision is not None
     assert outcome.decision.status == "existing-participant"
     assert str(outcome.decision.participant) == first
@@ -161,7 +142,7 @@ async def test_a_similar_person_is_registered_and_put_to_a_coordinator(
         handlers,
         REGISTER,
         BETA,
-        person(
+        new_person(
             given_name="Testvornameqx", family_name="Familientestnamezv", birth_date="2001-04-05"
         ),
     )
@@ -200,7 +181,7 @@ async def test_a_similar_person_is_registered_and_put_to_a_coordinator(
 async def test_an_ineligible_person_is_rejected_naming_every_rule_and_nothing_is_kept(
     handlers: IntakeHandlers, fresh_pool: asyncpg.Pool
 ) -> None:
-    data = person(birth_date="1990-01-01", lives_in_state_reception_facility=True)
+    data = new_person(birth_date="1990-01-01", lives_in_state_reception_facility=True)
     inbound, outcome = await send_command(handlers, REGISTER, ALPHA, data)
     assert_rejected(outcome, ReasonCode.NOT_ELIGIBLE)
     assert await fetch_rows(fresh_pool, "SELECT 1 FROM participants") == []
@@ -217,7 +198,7 @@ async def test_an_ineligible_person_is_rejected_naming_every_rule_and_nothing_is
 async def test_an_exception_waits_for_the_coordinator_who_alone_may_approve_it(
     handlers: IntakeHandlers, fresh_pool: asyncpg.Pool
 ) -> None:
-    _, outcome = await send_command(handlers, REGISTER, ALPHA, person(birth_date="1990-01-01"))
+    _, outcome = await send_command(handlers, REGISTER, ALPHA, new_person(birth_date="1990-01-01"))
     assert outcome.decision is not None
     assert outcome.decision.status == "pending-exception"
     assert [r.reason for r in outcome.decision.failed_rules] == ["age-above-maximum"]
@@ -246,7 +227,7 @@ async def test_an_exception_waits_for_the_coordinator_who_alone_may_approve_it(
 async def test_a_denied_exception_erases_the_identity_and_answers_the_provider(
     handlers: IntakeHandlers, fresh_pool: asyncpg.Pool, key_store: KeyStore
 ) -> None:
-    _, outcome = await send_command(handlers, REGISTER, ALPHA, person(birth_date="1990-01-01"))
+    _, outcome = await send_command(handlers, REGISTER, ALPHA, new_person(birth_date="1990-01-01"))
     assert outcome.decision is not None
     pid = str(outcome.decision.participant)
     denial = {"participant_id": pid, "reason": "Begründung", "approver": COORDINATOR.subject}
@@ -382,7 +363,7 @@ async def test_every_id_bearing_command_answers_another_providers_person_as_unkn
     handlers: IntakeHandlers, fresh_pool: asyncpg.Pool
 ) -> None:
     pid = await registered(handlers, ALPHA)
-    pending = await send_command(handlers, REGISTER, ALPHA, person(birth_date="1990-01-01"))
+    pending = await send_command(handlers, REGISTER, ALPHA, new_person(birth_date="1990-01-01"))
     assert pending[1].decision is not None
     assert pending[1].decision.status == "pending-exception"
     before_rows, before_outbox = await domain_rows(fresh_pool), await outbox_messages(fresh_pool)
@@ -408,7 +389,7 @@ async def test_an_assigned_provider_works_with_the_person_but_neither_exits_nor_
 ) -> None:
     names = {"given_name": "Testvornameqx", "family_name": "Familientestnamezv"}
     pid = await registered(handlers, ALPHA, **names)
-    _, joined = await send_command(handlers, REGISTER, BETA, person(**names))
+    _, joined = await send_command(handlers, REGISTER, BETA, new_person(**names))
     assert joined.decision is not None
     assert (joined.decision.status, str(joined.decision.participant)) == (
         "existing-participant",
@@ -456,7 +437,7 @@ async def test_one_name_inside_another_is_registered_apart_and_put_to_a_coordina
 ) -> None:
     first = await registered(handlers, ALPHA, given_name="Chinedu", family_name="Sow")
     inbound, outcome = await send_command(
-        handlers, REGISTER, BETA, person(given_name="Chinedu", family_name="Sow Sabako")
+        handlers, REGISTER, BETA, new_person(given_name="Chinedu", family_name="Sow Sabako")
     )
     assert outcome.decision is not None
     assert outcome.decision.status == "possible-duplicate"

@@ -101,6 +101,32 @@ class StoreRule(BaseModel):
         found = period(self.period)
         return None if found is None else found.total_seconds()
 
+    def kept(self) -> str:
+        """How long, in the words of the generated documentation."""
+        return self.period
+
+
+class IdentifierRule(StoreRule):
+    """The vault's rule: identifiers are kept `period` after the programme exit.
+
+    Someone whose exit is never recorded (the provider lost contact) is kept `without_exit`
+    after entry. Intake's deletion schedule erases what is past its date, unless a legal
+    hold is set; "forever" for both turns the schedule off.
+    """
+
+    without_exit: Period
+
+    def deletion_periods(self) -> tuple[timedelta, timedelta] | None:
+        """(after exit, after entry without exit); None when the plan keeps identifiers."""
+        after_exit, without_exit = period(self.period), period(self.without_exit)
+        if after_exit is None or without_exit is None:
+            return None
+        return after_exit, without_exit
+
+    def kept(self) -> str:
+        """How long, in the words of the generated documentation."""
+        return f"{self.period} after exit ({self.without_exit} after entry without an exit)"
+
 
 class StoreRules(BaseModel):
     """One rule per store outside Kafka that holds something about people."""
@@ -109,7 +135,7 @@ class StoreRules(BaseModel):
 
     outbox_sent: StoreRule
     held_commands: StoreRule
-    vault: StoreRule
+    vault: IdentifierRule
     key_store_backups: StoreRule
     audit_trail: StoreRule
     service_logs: StoreRule
@@ -158,7 +184,7 @@ def plan_markdown(plan: DeletionPlan) -> str:
     lines += ["", "| store | kept | why | deleted by |", "|---|---|---|---|"]
     for name in StoreRules.model_fields:
         store: StoreRule = getattr(plan.stores, name)
-        lines.append(f"| {name} | {store.period} | {store.reason} | {store.enforced_by} |")
+        lines.append(f"| {name} | {store.kept()} | {store.reason} | {store.enforced_by} |")
     return "\n".join(lines) + "\n"
 
 
@@ -172,6 +198,7 @@ __all__ = [
     "DEFAULT_PLAN",
     "MANAGED_TOPIC_CONFIGS",
     "DeletionPlan",
+    "IdentifierRule",
     "StoreRule",
     "TopicRule",
     "check_within",

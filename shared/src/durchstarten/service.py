@@ -32,6 +32,7 @@ from starlette.requests import Request
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from durchstarten.audit_http import add_audit_routes
 from durchstarten.auth import TokenVerifier
 from durchstarten.db.migrate import PLATFORM_MIGRATIONS, migrate
 from durchstarten.db.pool import create_pool
@@ -310,6 +311,8 @@ class ServiceRuntime:
             caller_of=VerifiedCallers(lambda token: verifier.verify(token).subject),
             errors=ErrorsWithoutDetails,
         )
+
+        add_audit_routes(app, lambda: self.pool, verifier.principal)
 
         @app.get("/health/live", tags=["operations"])
         async def live() -> dict[str, str]:

@@ -1,13 +1,12 @@
 """Wiring of the intake service: everything is created here, from settings, nothing at import."""
 
 import uuid
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, HTTPException, Query
 
-from durchstarten import audit
 from durchstarten.auth import Principal, Role, TokenVerifier
 from durchstarten.clock import Clock
 from durchstarten.events import RegisterParticipant
@@ -21,10 +20,13 @@ from durchstarten.messaging.inbound import subscribe_command_service
 from durchstarten.pagination import PageRequest, paged
 from durchstarten.service import ServiceRuntime
 from intake import queries, repository
+from intake.access_export import add_access_export_route
+from intake.deletion import DeletionSchedule
 from intake.eligibility import BUILT_IN, load_programmes
 from intake.handlers import NOT_FOUND, SERVICE, IntakeHandlers
 from intake.identities import KeyRing
 from intake.keystore import KeyStore
+from intake.legal_holds import add_legal_hold_routes
 from intake.rotation import check_configured
 from intake.settings import IntakeSettings
 
@@ -50,6 +52,60 @@ def key_ring(runtime: ServiceRuntime, settings: IntakeSettings) -> KeyRing:
 
     runtime.add_resource(open_keys, keys.close)
     return KeyRing(vault, keys)
+
+
+def deletion_schedule(
+    runtime: ServiceRuntime, handlers: IntakeHandlers, settings: IntakeSettings
+) -> tuple[timedelta, timedelta] | None:
+    """Run the deletion plan's schedule in the service (unless off); the plan's periods."""
+    periods = settings.deletion_plan_rules().stores.vault.deletion_periods()
+    if settings.deletion_schedule and periods is not None:
+        schedule = DeletionSchedule(
+            handlers,
+            after_exit=periods[0],
+            without_exit=periods[1],
+            interval_s=settings.deletion_interval_s,
+        )
+        runtime.on_start(schedule.start)
+        runtime.on_stop(schedule.stop)
+    return periods
+
+
+def add_coordination_routes(app: FastAPI, runtime: ServiceRuntime, verifier: TokenVerifier) -> None:
+    """The county office's work lists and the audit trail's verification."""
+    CurrentPrincipal = Annotated[Principal, Depends(verifier.principal)]
+
+    @app.get("/v1/coordination/pending-exceptions", tags=["coordination"])
+    async def pending_exceptions(principal: CurrentPrincipal, page: PendingPage) -> dict[str, Any]:
+        """Registrations waiting for a coordinator's decision on an exception, oldest first.
+
+        A page at a time: `limit` rows, the next page with `cursor` set to `next_cursor`.
+        """
+        principal.require(Role.COORDINATOR, Role.ADMIN)
+        async with runtime.pool.acquire() as connection:
+            rows = await repository.pending_exceptions(
+                connection, after=page.after_or_nones(2), limit=page.fetch_limit()
+            )
+        return page.answer(
+            "pending", rows, lambda r: (r["registered_at"], r["participant_id"]), jsonable
+        )
+
+    @app.get("/v1/coordination/possible-duplicates", tags=["coordination"])
+    async def possible_duplicates(
+        principal: CurrentPrincipal, page: DuplicatesPage
+    ) -> dict[str, Any]:
+        """Registrations flagged as possibly the same person as an earlier one.
+
+        A page at a time: `limit` rows, the next page with `cursor` set to `next_cursor`.
+        """
+        principal.require(Role.COORDINATOR, Role.ADMIN)
+        async with runtime.pool.acquire() as connection:
+            rows = await repository.open_duplicate_reviews(
+                connection, after=page.after_or_nones(2), limit=page.fetch_limit()
+            )
+        return page.answer(
+            "open", rows, lambda r: (r["participant_id"], r["candidate_id"]), jsonable
+        )
 
 
 def create_app(settings: IntakeSettings | None = None) -> FastAPI:
@@ -79,6 +135,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         active_programmes=settings.programmes,
     )
     verifier = TokenVerifier(settings.auth())
+    periods = deletion_schedule(runtime, handlers, settings)
 
     subscribe_command_service(handlers, COURSES_EVENTS, group_id=f"{SERVICE}.levels")
 
@@ -129,7 +186,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         actor = actor_of(principal)
         async with runtime.pool.acquire() as connection, connection.transaction():
             record = await queries.participant_record(
-                connection, ring, participant_id, actor=actor, purpose=purpose
+                connection, ring, participant_id, actor=actor, purpose=purpose, periods=periods
             )
         if record is None:
             raise HTTPException(404, {"reason": ReasonCode.UNKNOWN_PARTICIPANT})
@@ -160,49 +217,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
             )
         return {"results": found, "next_cursor": next_cursor}
 
-    @app.get("/v1/coordination/pending-exceptions", tags=["coordination"])
-    async def pending_exceptions(principal: CurrentPrincipal, page: PendingPage) -> dict[str, Any]:
-        """Registrations waiting for a coordinator's decision on an exception, oldest first.
-
-        A page at a time: `limit` rows, the next page with `cursor` set to `next_cursor`.
-        """
-        principal.require(Role.COORDINATOR, Role.ADMIN)
-        async with runtime.pool.acquire() as connection:
-            rows = await repository.pending_exceptions(
-                connection, after=page.after_or_nones(2), limit=page.fetch_limit()
-            )
-        return page.answer(
-            "pending", rows, lambda r: (r["registered_at"], r["participant_id"]), jsonable
-        )
-
-    @app.get("/v1/coordination/possible-duplicates", tags=["coordination"])
-    async def possible_duplicates(
-        principal: CurrentPrincipal, page: DuplicatesPage
-    ) -> dict[str, Any]:
-        """Registrations flagged as possibly the same person as an earlier one.
-
-        A page at a time: `limit` rows, the next page with `cursor` set to `next_cursor`.
-        """
-        principal.require(Role.COORDINATOR, Role.ADMIN)
-        async with runtime.pool.acquire() as connection:
-            rows = await repository.open_duplicate_reviews(
-                connection, after=page.after_or_nones(2), limit=page.fetch_limit()
-            )
-        return page.answer(
-            "open", rows, lambda r: (r["participant_id"], r["candidate_id"]), jsonable
-        )
-
-    @app.get("/v1/audit/verification", tags=["audit"])
-    async def verify_audit(principal: CurrentPrincipal) -> dict[str, Any]:
-        """Recompute the audit trail's keyed chain; name the first broken (or missing) entry."""
-        principal.require(Role.ADMIN, Role.COORDINATOR)
-        async with runtime.pool.acquire() as connection:
-            result = await audit.verify(connection)
-        return {
-            "entries": result.entries,
-            "head_seq": result.head_seq,
-            "intact": result.intact,
-            "first_broken_seq": result.first_broken_seq,
-        }
-
+    add_coordination_routes(app, runtime, verifier)
+    add_legal_hold_routes(app, runtime, ring, verifier)
+    add_access_export_route(app, runtime, ring, verifier, periods)
     return app

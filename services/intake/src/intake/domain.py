@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from typing import Any, Final, Literal, TypeVar
 
 from durchstarten.domain import RuleViolation
@@ -32,7 +32,7 @@ from durchstarten.events.intake import (
 from durchstarten.events.parts import GermanLevelFact, ResidenceStatusFact
 from durchstarten.events.reasons import ReasonCode
 from durchstarten.events.replies import RuleFailure
-from durchstarten.events.values import DtzLevel, DtzOverall
+from durchstarten.events.values import DtzLevel, DtzOverall, ErasureReason
 from durchstarten.messaging.commands import Actor
 from durchstarten.messaging.errors import PermanentError
 from intake.eligibility import Applicant, FailedRule, Programme, age_on, evaluate
@@ -339,6 +339,28 @@ def decide_erasure(
             participant_id=command.participant_id, erased_on=today, reason=command.reason
         ),
     )
+
+
+def deletion_date(
+    *, entry_date: date, exit_date: date | None, after_exit: timedelta, without_exit: timedelta
+) -> date:
+    """The day from which a person's identifiers are no longer kept (the deletion plan's).
+
+    Counted from the exit; without a recorded exit, from the entry (a longer period).
+    """
+    return exit_date + after_exit if exit_date is not None else entry_date + without_exit
+
+
+def decide_scheduled_erasure(
+    participant_id: uuid.UUID, *, status: str, today: date
+) -> tuple[Event, ...] | None:
+    """The deletion plan's period ran out: erase as for a request, the purpose has ended.
+
+    None: nothing left to erase. Only a registered person was announced to the other
+    services, so only then is the erasure announced.
+    """
+    command = RequestErasure(participant_id=participant_id, reason=ErasureReason.PURPOSE_ENDED)
+    return decide_erasure(command, status=status, today=today)
 
 
 def check_exception_covers(

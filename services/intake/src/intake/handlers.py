@@ -45,6 +45,8 @@ SERVICE: ServiceName = "intake"
 ACCEPTED_COMMANDS = frozenset(entry.type for entry in commands_of(SERVICE))
 NOT_FOUND = frozenset({ReasonCode.UNKNOWN_PARTICIPANT})
 """Rejections the HTTP API answers with 404."""
+SCHEDULE_ACTOR = "intake.deletion-schedule"
+"""Who erased, in the audit trail, when the deletion plan's period ran out."""
 
 
 class IntakeHandlers(CommandService):
@@ -260,15 +262,64 @@ class IntakeHandlers(CommandService):
         domain.require_registering_provider(inbound.actor, state.provider)
         events = domain.decide_erasure(command, status=state.status, today=self.clock.today())
         if events is not None:  # identifiers still held
-            await self.ring.shred(connection, command.participant_id)
-            await audit.record(
+            await self._shred(
                 connection,
+                command.participant_id,
                 actor=inbound.actor.subject,
-                action="identity.erase",
-                participant_id=command.participant_id,
+                basis="request",
                 purpose=f"erasure: {command.reason}",
             )
         return Decision(events=events or (), participant=command.participant_id)
+
+    async def erase_when_due(
+        self, connection: asyncpg.Connection, participant_id: uuid.UUID
+    ) -> bool:
+        """The deletion schedule's erasure of one person (locked by the caller); False: none.
+
+        Announced like an erasure on request, correlated with nothing a provider sent.
+        """
+        state = await repository.load_state(connection, participant_id)
+        if state is None:
+            return False
+        events = domain.decide_scheduled_erasure(
+            participant_id, status=state.status, today=self.clock.today()
+        )
+        if events is None:
+            return False
+        await self._shred(
+            connection,
+            participant_id,
+            actor=SCHEDULE_ACTOR,
+            basis="schedule",
+            purpose="deletion plan: the period ran out",
+        )
+        for event in events:
+            await self.announce(
+                connection, event, correlationid=f"deletion-schedule:{participant_id}"
+            )
+        return True
+
+    async def _shred(
+        self,
+        connection: asyncpg.Connection,
+        participant_id: uuid.UUID,
+        *,
+        actor: str,
+        basis: str,
+        purpose: str,
+    ) -> None:
+        """Destroy the person's key and identifiers; keep the erasure's record and audit it."""
+        await self.ring.shred(connection, participant_id)
+        await repository.record_erasure(
+            connection, participant_id, erased_on=self.clock.today(), basis=basis
+        )
+        await audit.record(
+            connection,
+            actor=actor,
+            action="identity.erase",
+            participant_id=participant_id,
+            purpose=purpose,
+        )
 
     # --- coordinator decisions -------------------------------------------------------------
 
@@ -307,7 +358,13 @@ class IntakeHandlers(CommandService):
         state = await self._state_for(connection, command.participant_id, inbound.actor)
         domain.check_exception_denial(command, state.status)
         # The person never entered the programme: their identifiers have no purpose left.
-        await self.ring.shred(connection, command.participant_id)
+        await self._shred(
+            connection,
+            command.participant_id,
+            actor=inbound.actor.subject,
+            basis="exception-denied",
+            purpose="exception denied",
+        )
         await repository.add_exception_decision(
             connection,
             command.participant_id,
@@ -316,13 +373,6 @@ class IntakeHandlers(CommandService):
             reason_encrypted=None,
             decided_by=command.approver,
             new_status=domain.DENIED,
-        )
-        await audit.record(
-            connection,
-            actor=inbound.actor.subject,
-            action="identity.erase",
-            participant_id=command.participant_id,
-            purpose="exception denied",
         )
         # The registering provider's registration was left pending: now it is answered.
         reply = rejection(

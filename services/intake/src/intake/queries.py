@@ -7,7 +7,7 @@ they gave; a provider sees only the participants linked to it.
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import asyncpg
@@ -31,10 +31,14 @@ async def participant_record(
     *,
     actor: Actor,
     purpose: str,
+    periods: tuple[timedelta, timedelta] | None,
+    action: str = "identity.read",
 ) -> dict[str, Any] | None:
     """A participant's identifiers, status and dated histories; None if not visible to actor.
 
     None is the answer for an unknown id and for another provider's participant alike.
+    `periods`: the deletion plan's (after exit, without exit), None if it keeps identifiers.
+    `action`: what the audit trail records (a read, an access export).
     """
     state = await repository.load_state(connection, participant_id)
     linked = await repository.provider_linked(connection, participant_id, actor.provider)
@@ -49,7 +53,7 @@ async def participant_record(
     await audit.record(
         connection,
         actor=actor.subject,
-        action="identity.read",
+        action=action,
         participant_id=participant_id,
         purpose=purpose,
     )
@@ -61,6 +65,34 @@ async def participant_record(
         "exit_date": state.exit_date.isoformat() if state.exit_date else None,
         "identity": identity,
         "history": await repository.history(connection, participant_id),
+        "deletion": await deletion_status(connection, state, periods),
+    }
+
+
+async def deletion_status(
+    connection: asyncpg.Connection,
+    state: repository.ParticipantState,
+    periods: tuple[timedelta, timedelta] | None,
+) -> dict[str, Any]:
+    """When the identifiers go (or went, and on what basis), and the legal hold in force."""
+    erasure = await repository.erasure_of(connection, state.participant_id)
+    hold = await repository.legal_hold_in_force(connection, state.participant_id)
+    due = None
+    if erasure is None and periods is not None:
+        due = domain.deletion_date(
+            entry_date=state.entry_date,
+            exit_date=state.exit_date,
+            after_exit=periods[0],
+            without_exit=periods[1],
+        )
+    return {
+        "deletion_date": due.isoformat() if due else None,
+        "legal_hold": (
+            {"set_by": hold["set_by"], "set_at": hold["set_at"].isoformat()} if hold else None
+        ),
+        "erased": (
+            {"on": erasure["erased_on"].isoformat(), "basis": erasure["basis"]} if erasure else None
+        ),
     }
 
 

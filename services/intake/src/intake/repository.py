@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -291,3 +291,78 @@ async def add_registration_result(
     await connection.execute(
         SQL["registration_result_add"], provider, command_id, participant_id, status
     )
+
+
+# --- scheduled deletion ------------------------------------------------------------------
+
+
+async def deletion_due(
+    connection: asyncpg.Connection,
+    *,
+    today: date,
+    after_exit: timedelta,
+    without_exit: timedelta,
+    limit: int,
+) -> list[uuid.UUID]:
+    """Registrations past their deletion date and under no legal hold, locked (SKIP LOCKED).
+
+    The deletion date is the exit date plus `after_exit`, or, without an exit, the entry
+    date plus `without_exit`.
+    """
+    rows = await connection.fetch(SQL["deletion_due"], today, after_exit, without_exit, limit)
+    return [row["participant_id"] for row in rows]
+
+
+async def record_erasure(
+    connection: asyncpg.Connection, participant_id: uuid.UUID, *, erased_on: date, basis: str
+) -> None:
+    """Keep that (and why, and when) a person's identifiers were erased; nothing else."""
+    await connection.execute(SQL["erasure_record"], participant_id, erased_on, basis)
+
+
+async def erasure_of(
+    connection: asyncpg.Connection, participant_id: uuid.UUID
+) -> dict[str, Any] | None:
+    """The erasure record of a person, if their identifiers were erased."""
+    row = await connection.fetchrow(SQL["erasure_of"], participant_id)
+    return dict(row) if row is not None else None
+
+
+async def set_legal_hold(
+    connection: asyncpg.Connection, participant_id: uuid.UUID, *, reason: bytes, set_by: str
+) -> bool:
+    """Put a person's identifiers under a legal hold; False when one is in force already."""
+    row = await connection.fetchrow(SQL["legal_hold_set"], participant_id, reason, set_by)
+    return row is not None
+
+
+async def release_legal_hold(
+    connection: asyncpg.Connection, participant_id: uuid.UUID, *, released_by: str
+) -> bool:
+    """End the hold in force; False when there was none."""
+    row = await connection.fetchrow(SQL["legal_hold_release"], participant_id, released_by)
+    return row is not None
+
+
+async def legal_hold_in_force(
+    connection: asyncpg.Connection, participant_id: uuid.UUID
+) -> dict[str, Any] | None:
+    """The hold in force on a person (with its sealed reason), if any."""
+    row = await connection.fetchrow(SQL["legal_hold_in_force"], participant_id)
+    return dict(row) if row is not None else None
+
+
+async def open_legal_holds(
+    connection: asyncpg.Connection, *, after: int | None = None, limit: int | None = None
+) -> list[dict[str, Any]]:
+    """Holds in force, oldest first, for a coordinator's review (without their reasons)."""
+    rows = await connection.fetch(SQL["legal_holds_open"], after, limit)
+    return [dict(row) for row in rows]
+
+
+async def provider_links(
+    connection: asyncpg.Connection, participant_id: uuid.UUID
+) -> list[dict[str, Any]]:
+    """Every provider linked to the person (registered or assigned), oldest first."""
+    rows = await connection.fetch(SQL["provider_links"], participant_id)
+    return [dict(row) for row in rows]

@@ -46,6 +46,16 @@ class IntakeSettings(ServiceSettings):
         default_factory=lambda: ["durchstarten", "kim"],
         description="Programmes this deployment runs, in order of preference.",
     )
+    deletion_schedule: bool = Field(
+        default=True,
+        description=(
+            "Erase identifiers by themselves when the deletion plan's period has run out"
+            " (off only where old data is replayed for a demo or a test)."
+        ),
+    )
+    deletion_interval_s: float = Field(
+        default=3600.0, gt=0, description="Seconds between the deletion schedule's passes."
+    )
     programmes_dir: Path | None = Field(
         default=None, description="Folder of programme files; the built-in ones by default."
     )

@@ -31,6 +31,7 @@ from durchstarten.db.sqlfiles import SqlFiles
 from durchstarten.events.topics import DOMAIN_EVENT_TOPICS
 from durchstarten.logging import get_logger
 from durchstarten.messaging.broker import admin_client_options
+from durchstarten.messaging.replay import all_partitions
 from durchstarten.service import ServiceRuntime
 from reporting.projections import PROJECTION, Projector
 from reporting.settings import ReportingSettings
@@ -39,7 +40,6 @@ from reporting.versions import REBUILD_LOCK, SWITCH_LOCK, create_version, live_s
 log = get_logger(__name__)
 SQL = SqlFiles(Path(__file__).parent / "db")
 PROGRESS_EVERY_S = 1.0
-ASSIGNMENT_TIMEOUT_S = 30.0
 
 
 class RebuildRunning(RuntimeError):
@@ -197,13 +197,7 @@ class _Replay:
 
     async def run(self, *, batch_size: int) -> None:
         """Read every partition from its beginning until all reach their current end."""
-        deadline = time.monotonic() + ASSIGNMENT_TIMEOUT_S
-        while {tp.topic for tp in self.consumer.assignment()} != set(DOMAIN_EVENT_TOPICS):
-            if time.monotonic() > deadline:
-                msg = "the domain topics' partitions were not assigned"
-                raise TimeoutError(msg)
-            await asyncio.sleep(0.05)  # the assignment follows the first metadata response
-        self.partitions = sorted(self.consumer.assignment())
+        self.partitions = await all_partitions(self.consumer, DOMAIN_EVENT_TOPICS)
         await self.consumer.seek_to_beginning(*self.partitions)
         while True:
             got = await self._step(batch_size)

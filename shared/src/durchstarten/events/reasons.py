@@ -41,6 +41,8 @@ class ReasonCode(StrEnum):
     NO_EXCEPTION_PENDING = "no-exception-pending"
     ELIGIBILITY_EXCEPTION_DENIED = "eligibility-exception-denied"
     NO_DUPLICATE_REVIEW = "no-duplicate-review"
+    LEGAL_HOLD_IN_FORCE = "legal-hold-in-force"
+    NO_LEGAL_HOLD = "no-legal-hold"
     ALREADY_EXITED = "already-exited"
     NOT_REGISTERING_PROVIDER = "not-registering-provider"
     # Coaching's rules

@@ -55,6 +55,12 @@ LEARNS_FROM: dict[ServiceName, tuple[str, ...]] = {
 }
 """The other services' domain topics each service consumes."""
 
+READS_FOR_ACCESS_REQUESTS: dict[ServiceName, tuple[str, ...]] = {
+    "intake": (INTAKE_EVENTS, COACHING_EVENTS, COURSES_EVENTS),
+}
+"""Domain topics a service reads (and never consumes in a group) to answer an access
+request (Art. 15): intake collects every event about one pseudonym."""
+
 
 class ResourceType(IntEnum):
     """Kafka's ACL resource types (org.apache.kafka.common.resource.ResourceType)."""
@@ -146,6 +152,8 @@ def declared_acls(providers: Iterable[str]) -> list[Acl]:
         for topic in reads:
             acls |= _topic(who, topic, Operation.READ)
             acls |= _topic(who, dead_letters(topic), Operation.WRITE)
+        for topic in READS_FOR_ACCESS_REQUESTS.get(service, ()):
+            acls |= _topic(who, topic, Operation.READ)
         acls.add(Acl(who, ResourceType.GROUP, service, PatternType.LITERAL, Operation.READ))
         acls.add(Acl(who, ResourceType.GROUP, f"{service}.", PatternType.PREFIXED, Operation.READ))
     return sorted(acls)

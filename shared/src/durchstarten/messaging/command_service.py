@@ -229,7 +229,23 @@ class CommandService:
     async def publish(
         self, connection: asyncpg.Connection, event: Event, inbound: InboundCommand
     ) -> None:
-        """Announce a domain event (keyed by participant, else by its first id)."""
+        """Announce a domain event a command caused (keyed by participant, else its first id)."""
+        await self.announce(
+            connection,
+            event,
+            correlationid=inbound.envelope.correlationid or inbound.envelope.id,
+            causationid=inbound.envelope.id,
+        )
+
+    async def announce(
+        self,
+        connection: asyncpg.Connection,
+        event: Event,
+        *,
+        correlationid: str,
+        causationid: str | None = None,
+    ) -> None:
+        """Announce a domain event, also one no command caused (a schedule's, say)."""
         subject = getattr(event, "participant_id", None)
         fallback = getattr(event, "course_id", None) or getattr(event, "case_id", None)
         envelope = new_event(
@@ -237,8 +253,8 @@ class CommandService:
             type_=event.event_type,
             data=event,
             subject=str(subject) if subject else None,
-            correlationid=inbound.envelope.correlationid or inbound.envelope.id,
-            causationid=inbound.envelope.id,
+            correlationid=correlationid,
+            causationid=causationid,
         )
         key = str(subject or fallback) if (subject or fallback) else None
         await enqueue(connection, domain_events(self.service), envelope, key=key)

@@ -9,8 +9,6 @@ passes it is rejected after all; nothing is lost, nothing blocks the partition.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -23,6 +21,7 @@ import asyncpg
 from durchstarten.db.sqlfiles import SqlFiles
 from durchstarten.logging import get_logger
 from durchstarten.messaging.errors import is_transient
+from durchstarten.periodic import Periodic
 
 log = get_logger(__name__)
 SQL = SqlFiles(Path(__file__).parent / "sql")
@@ -98,38 +97,19 @@ class HeldCommandRetrier:
         self._pool = pool
         self._consumer = consumer
         self._retry = retry
-        self._interval_s = interval_s
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._task = Periodic(f"held-commands-{consumer}", self.retry_all, interval_s=interval_s)
 
     def wake(self) -> None:
         """Something new is known: try the held commands soon."""
-        self._wake.set()
+        self._task.wake()
 
     async def start(self) -> None:
         """Start the background task."""
-        self._task = asyncio.create_task(self._run(), name=f"held-commands-{self._consumer}")
+        await self._task.start()
 
     async def stop(self) -> None:
         """Stop the background task."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-
-    async def _run(self) -> None:
-        while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._interval_s)
-            self._wake.clear()
-            try:
-                await self.retry_all()
-            except asyncio.CancelledError:
-                raise
-            except Exception as error:
-                log_method = log.warning if is_transient(error) else log.exception
-                log_method("retrying held commands failed", error_class=type(error).__name__)
+        await self._task.stop()
 
     async def retry_all(self) -> int:
         """One pass over every held command, oldest first; return how many finished."""
