@@ -192,7 +192,6 @@ class IntakeHandlers(CommandService):
             events=registration.events,
             participant=registration.participant_id,
             status=registration.status,
-            provider_reference=command.provider_reference,
             failed_rules=domain.rule_failures(registration.waivable_failures),
         )
 

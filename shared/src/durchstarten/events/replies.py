@@ -31,7 +31,11 @@ class CommandAccepted(Event):
         default=None, description="The pseudonym, for a registration and per-person commands."
     )
     provider_reference: str | None = Field(
-        default=None, description="Echo of the provider's own reference, for a registration."
+        default=None,
+        description=(
+            "No longer filled (always null): the reference links to the person, and replies"
+            " outlive an erasure by the outbound topic's retention. Match by `command_id`."
+        ),
     )
     status: str | None = Field(
         default=None,
@@ -48,7 +52,6 @@ class CommandAccepted(Event):
         "command_id": "4f1c0d3e-8b0a-4a57-b7a3-3f0e9c2d1b6a",
         "command_type": "register-participant.v2",
         "participant_id": "6f1c1a52-8d1b-4a8e-9a55-0f1d64c3c0de",
-        "provider_reference": "DIA-2022-0042",
     }
 
 

@@ -49,14 +49,13 @@ UNKNOWN_AFTER_HOLD = {
 class Decision:
     """What a service decided for a command it carries out: its events and its reply.
 
-    `participant` defaults to the first event's participant; `status`, `provider_reference`
-    and `failed_rules` are the acceptance's details where a command has them (registration).
+    `participant` defaults to the first event's participant; `status` and `failed_rules` are
+    the acceptance's details where a command has them (registration).
     """
 
     events: Sequence[Event] = ()
     participant: uuid.UUID | None = None
     status: str | None = None
-    provider_reference: str | None = None
     failed_rules: tuple[RuleFailure, ...] = field(default=())
 
     @classmethod
@@ -285,7 +284,6 @@ class CommandService:
                     command_id=inbound.envelope.id,
                     command_type=inbound.envelope.type,
                     participant_id=decided.participant,
-                    provider_reference=decided.provider_reference,
                     status=decided.status,
                     failed_rules=list(decided.failed_rules),
                 ),
