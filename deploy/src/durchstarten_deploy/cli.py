@@ -29,6 +29,7 @@ from durchstarten.events.topics import project_topics
 from durchstarten.messaging.access import apply_acls, declared_acls
 from durchstarten.messaging.admin import ensure_topics
 from durchstarten.messaging.broker import admin_client_options
+from durchstarten.processing_register import load_register, register_markdown
 from durchstarten.retention import load_plan, plan_markdown
 from durchstarten.settings import KafkaSettings
 from durchstarten_deploy.demo import publish_demo
@@ -232,6 +233,14 @@ def create_topics(settings: KafkaSettings) -> None:
         _say(f"{len(acls)} ACLs applied for {len(settings.providers)} providers.")
 
 
+def _document(name: str, register: Path | None) -> str:
+    """The deletion plan's tables or the processing register, as the docs have them."""
+    plan = load_plan(KafkaSettings().deletion_plan)
+    if name == "deletion-plan":
+        return plan_markdown(plan)
+    return register_markdown(load_register(register), plan)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point."""
     parser = argparse.ArgumentParser(
@@ -255,6 +264,10 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser(
         "deletion-plan", help="print the deletion plan's tables (DURCHSTARTEN_DELETION_PLAN)"
     )
+    register = sub.add_parser(
+        "processing-register", help="print the processing register (Art. 30) as Markdown"
+    )
+    register.add_argument("--file", type=Path, help="a county's own register (TOML)")
     token = sub.add_parser("token", help="print a development bearer token")
     token.add_argument("--role", choices=[r.value for r in Role], required=True)
     token.add_argument("--provider")
@@ -269,8 +282,8 @@ def main(argv: list[str] | None = None) -> int:
             return status(args.state_dir)
         elif args.command == "topics":
             create_topics(KafkaSettings())
-        elif args.command == "deletion-plan":
-            _say(plan_markdown(load_plan(KafkaSettings().deletion_plan)).rstrip("\n"))
+        elif args.command in {"deletion-plan", "processing-register"}:
+            _say(_document(args.command, getattr(args, "file", None)).rstrip("\n"))
         elif args.command == "token":
             issuer = DevIssuer(args.state_dir / "auth", issuer=DEV_ISSUER, audience=DEV_AUDIENCE)
             _say(issuer.token(subject="cli", roles=[Role(args.role)], provider=args.provider))
