@@ -22,6 +22,7 @@ from tests.support import (
     read_topic,
     registration,
     replies_to,
+    reporting_connection,
     unique_person,
     v2_registration,
     values_of,
@@ -379,3 +380,35 @@ async def test_a_coordinator_sets_lists_and_releases_a_legal_hold_and_no_one_els
         await connection.close()
     assert [a["action"] for a in actions].count("legal-hold.set") == 1
     assert [a["action"] for a in actions].count("legal-hold.release") == 1
+
+
+async def test_a_rectified_birth_date_reaches_the_reports_and_the_record(
+    stack: Stack, services: dict[str, ServiceProcess]
+) -> None:
+    registered = await post(
+        stack, v2_registration(ALPHA, birth_date="2001-05-04"), Role.PROVIDER, ALPHA
+    )
+    pid = registered.json()["participant_id"]
+    await wait_projected(stack, [pid], what="registration projected")
+    correct = command(
+        "correct-identity.v1",
+        ALPHA,
+        {"participant_id": pid, "birth_date": "1999-12-01", "reason": "Laut Reisepass."},
+    )
+    assert (await post(stack, correct, Role.PROVIDER, BETA)).status_code == 403  # not BETA's
+    corrected = await post(stack, correct, Role.PROVIDER, ALPHA)
+    assert corrected.status_code == 201, corrected.text
+
+    async def age_in_report() -> int | None:
+        connection = await reporting_connection(stack)
+        try:
+            age: int | None = await connection.fetchval(
+                "SELECT age_at_entry FROM participants WHERE participant_id = $1", uuid.UUID(pid)
+            )
+        finally:
+            await connection.close()
+        return age if age == 22 else None  # entry 2022-03-01: 20 before, 22 now
+
+    await eventually(age_in_report, what="the corrected age in reporting")
+    record = (await read_participant(stack, pid, Role.COORDINATOR)).json()
+    assert record["identity"]["birth_date"] == "1999-12-01"

@@ -16,10 +16,12 @@ from durchstarten.events import Event, ParticipantRegistered, RegisterParticipan
 from durchstarten.events.courses import ExamResultRecorded
 from durchstarten.events.intake import (
     ApproveEligibilityException,
+    CorrectIdentity,
     DenyEligibilityException,
     DuplicateConfirmed,
     DuplicateDecision,
     EligibilityExceptionApproved,
+    ParticipantCorrected,
     ParticipantErased,
     ParticipantExited,
     ProviderAssigned,
@@ -32,7 +34,7 @@ from durchstarten.events.intake import (
 from durchstarten.events.parts import GermanLevelFact, ResidenceStatusFact
 from durchstarten.events.reasons import ReasonCode
 from durchstarten.events.replies import RuleFailure
-from durchstarten.events.values import DtzLevel, DtzOverall, ErasureReason
+from durchstarten.events.values import DtzLevel, DtzOverall, ErasureReason, Sex
 from durchstarten.messaging.commands import Actor
 from durchstarten.messaging.errors import PermanentError
 from intake.eligibility import Applicant, FailedRule, Programme, age_on, evaluate
@@ -237,12 +239,17 @@ def require_active(status: str | None) -> None:
     if status is None or status in {DENIED, PENDING_EXCEPTION}:
         raise _unknown()
     if status == ERASED:
-        raise RuleViolation(
-            ReasonCode.PARTICIPANT_ERASED,
-            "participant_id",
-            "This participant's data was erased.",
-            "Die Daten dieser Person wurden gelöscht.",
-        )
+        raise erased_violation()
+
+
+def erased_violation() -> RuleViolation:
+    """The rejection of a command about a person whose data was erased."""
+    return RuleViolation(
+        ReasonCode.PARTICIPANT_ERASED,
+        "participant_id",
+        "This participant's data was erased.",
+        "Die Daten dieser Person wurden gelöscht.",
+    )
 
 
 def unknown_participant() -> RuleViolation:
@@ -339,6 +346,63 @@ def decide_erasure(
             participant_id=command.participant_id, erased_on=today, reason=command.reason
         ),
     )
+
+
+@dataclass(frozen=True)
+class Correction:
+    """What a rectification changes: the identifiers to seal, and the announcement."""
+
+    fields: dict[str, Any]
+    """The person's identifiers after the correction, as the vault stores them."""
+    changed: tuple[str, ...]
+    """The names of the fields whose value changed (none: nothing to do)."""
+    event: ParticipantCorrected | None
+    """Set when a field the reports count changed."""
+
+
+def decide_correction(
+    command: CorrectIdentity,
+    *,
+    current: dict[str, Any],
+    sex: str,
+    country_of_origin: str,
+    entry_date: date,
+    today: date,
+) -> Correction:
+    """Apply a rectification to the identifiers held; announce what reports count.
+
+    The admission stands: a corrected birth date that would have failed the age rule is for
+    the coordinator to look at, not a reason to undo the person's participation.
+    """
+    updates = command.corrections()
+    # Sex and country are the record's columns (reports count them), not sealed identifiers.
+    before = current | {"sex": sex, "country_of_origin": country_of_origin}
+    after = before | updates
+    changed = tuple(name for name in updates if before.get(name) != after[name])
+    new_sex, new_country = str(after["sex"]), str(after["country_of_origin"])
+    old_age = age_on(date.fromisoformat(current["birth_date"]), entry_date)
+    new_age = age_on(date.fromisoformat(after["birth_date"]), entry_date)
+    if new_age < 0:
+        raise RuleViolation(
+            ReasonCode.ENTRY_BEFORE_BIRTH,
+            "birth_date",
+            "The corrected birth date lies after the programme entry.",
+            "Das berichtigte Geburtsdatum liegt nach dem Eintritt.",
+        )
+    reported = (new_age, new_sex, new_country) != (old_age, sex, country_of_origin)
+    event = (
+        ParticipantCorrected(
+            participant_id=command.participant_id,
+            corrected_on=today,
+            age_at_entry=new_age,
+            sex=Sex(new_sex),
+            country_of_origin=new_country,
+        )
+        if reported
+        else None
+    )
+    sealed = {k: v for k, v in after.items() if k not in {"sex", "country_of_origin"}}
+    return Correction(sealed, changed, event)
 
 
 def deletion_date(

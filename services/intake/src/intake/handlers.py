@@ -10,6 +10,7 @@ they decide is stored and audited.
 from __future__ import annotations
 
 import uuid
+from datetime import date
 from typing import ClassVar
 
 import asyncpg
@@ -21,6 +22,7 @@ from durchstarten.events.catalogue import commands_of
 from durchstarten.events.courses import ExamResultRecorded
 from durchstarten.events.intake import (
     ApproveEligibilityException,
+    CorrectIdentity,
     DenyEligibilityException,
     RecordProgrammeExit,
     RecordResidenceStatusChange,
@@ -37,7 +39,7 @@ from durchstarten.service import ServiceRuntime
 from intake import domain, identities, repository
 from intake.eligibility import Programme, choose_programme
 from intake.identities import KeyRing
-from intake.matching import best_match
+from intake.matching import Identity, best_match
 
 log = get_logger(__name__)
 
@@ -123,6 +125,8 @@ class IntakeHandlers(CommandService):
                 return (exited,)
             case RequestErasure() as command:
                 return await self._erase(connection, inbound, command)
+            case CorrectIdentity() as command:
+                return await self._correct(connection, inbound, command)
             case ApproveEligibilityException() as command:
                 return await self._approve(connection, inbound, command)
             case DenyEligibilityException() as command:
@@ -269,6 +273,66 @@ class IntakeHandlers(CommandService):
                 purpose=f"erasure: {command.reason}",
             )
         return Decision(events=events or (), participant=command.participant_id)
+
+    async def _correct(
+        self, connection: asyncpg.Connection, inbound: InboundCommand, command: CorrectIdentity
+    ) -> Decision:
+        """Rectification: reseal, re-index, check for duplicates again, announce what counts."""
+        pid = command.participant_id
+        state = await self._state_for(connection, pid, inbound.actor, active=True)
+        domain.require_registering_provider(inbound.actor, state.provider)
+        opened = (await self.ring.open(connection, [pid])).get(pid)
+        if opened is None:  # the key is gone: erased, whatever the record says yet
+            raise domain.erased_violation()
+        correction = domain.decide_correction(
+            command,
+            current=opened.fields,
+            sex=state.sex,
+            country_of_origin=state.country_of_origin,
+            entry_date=state.entry_date,
+            today=self.clock.today(),
+        )
+        if not correction.changed:
+            return Decision(participant=pid)
+        identity = Identity(
+            correction.fields["given_name"],
+            correction.fields["family_name"],
+            date.fromisoformat(correction.fields["birth_date"]),
+        )
+        tokens = identities.index_tokens(self.ring.vault, identity)
+        await self.ring.reseal(connection, pid, correction.fields, tokens)
+        others = [
+            c
+            for c in await identities.lock_and_compare(
+                connection, self.ring, tokens, actor=inbound.actor.subject
+            )
+            if c.participant_id != pid
+        ]
+        match = best_match(identity, others)
+        if match is not None:  # a coordinator decides; a correction never merges by itself
+            await repository.add_duplicate_review(
+                connection, pid, match.participant_id, match.match.score
+            )
+        if correction.event is not None:
+            event = correction.event
+            await repository.correct_participant(
+                connection, pid, sex=event.sex.value, country=event.country_of_origin
+            )
+        await repository.add_rectification(
+            connection,
+            pid,
+            fields=list(correction.changed),
+            reason=await self.ring.encrypt_for(pid, command.reason),
+            corrected_by=inbound.actor.subject,
+        )
+        await audit.record(
+            connection,
+            actor=inbound.actor.subject,
+            action="identity.rectify",
+            participant_id=pid,
+            purpose=f"rectification of {', '.join(correction.changed)}",
+        )
+        return Decision(events=(correction.event,) if correction.event else (), participant=pid)
 
     async def erase_when_due(
         self, connection: asyncpg.Connection, participant_id: uuid.UUID

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 import asyncpg
 
@@ -48,6 +49,23 @@ class KeyRing:
         """`text` encrypted with the participant's key (None once the key is destroyed)."""
         found = (await self.keys.get([participant_id])).get(participant_id)
         return None if found is None else self.vault.encrypt_with(participant_id, found, text)
+
+    async def reseal(
+        self,
+        connection: asyncpg.Connection,
+        participant_id: uuid.UUID,
+        identity: dict[str, Any],
+        tokens: list[bytes],
+    ) -> bool:
+        """Store a corrected identity under the person's key; False once the key is gone."""
+        wrapped = (await self.keys.get([participant_id])).get(participant_id)
+        if wrapped is None:
+            return False
+        sealed = self.vault.reseal(participant_id, wrapped, identity)
+        await repository.replace_identity(
+            connection, participant_id, sealed.nonce, sealed.ciphertext, tokens
+        )
+        return True
 
     async def shred(self, connection: asyncpg.Connection, participant_id: uuid.UUID) -> None:
         """Erase: the key in the key store first (committed), then the ciphertext and index.

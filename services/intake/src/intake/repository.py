@@ -33,6 +33,8 @@ class ParticipantState:
     failed_rules: list[dict[str, Any]]
     pending_event: dict[str, Any] | None
     exit_date: date | None
+    sex: str
+    country_of_origin: str
 
 
 async def insert_participant(
@@ -366,3 +368,37 @@ async def provider_links(
     """Every provider linked to the person (registered or assigned), oldest first."""
     rows = await connection.fetch(SQL["provider_links"], participant_id)
     return [dict(row) for row in rows]
+
+
+# --- rectification -------------------------------------------------------------------------
+
+
+async def replace_identity(
+    connection: asyncpg.Connection,
+    participant_id: uuid.UUID,
+    nonce: bytes,
+    ciphertext: bytes,
+    tokens: list[bytes],
+) -> None:
+    """Store a corrected identity (same key) and rebuild its blind-index tokens."""
+    await connection.execute(SQL["vault_replace"], participant_id, nonce, ciphertext)
+    await connection.execute(SQL["index_store"], participant_id, tokens)
+
+
+async def correct_participant(
+    connection: asyncpg.Connection, participant_id: uuid.UUID, *, sex: str, country: str
+) -> None:
+    """Correct the record's reported attributes."""
+    await connection.execute(SQL["participant_correct"], participant_id, sex, country)
+
+
+async def add_rectification(
+    connection: asyncpg.Connection,
+    participant_id: uuid.UUID,
+    *,
+    fields: list[str],
+    reason: bytes | None,
+    corrected_by: str,
+) -> None:
+    """Record which fields were corrected, by whom and why (the reason sealed)."""
+    await connection.execute(SQL["rectification_add"], participant_id, fields, reason, corrected_by)

@@ -122,6 +122,21 @@ class Vault:
         )
         return Sealed(self._wrap(participant_id, key), nonce, ciphertext)
 
+    def reseal(
+        self, participant_id: uuid.UUID, wrapped: WrappedKey, identity: dict[str, Any]
+    ) -> Sealed:
+        """Encrypt a corrected `identity` under the participant's existing key.
+
+        The same key, so that what else it encrypts (sealed reasons) stays readable, and an
+        erasure still needs to destroy one key only.
+        """
+        key = self._unwrap(participant_id, wrapped)
+        nonce = os.urandom(_NONCE_BYTES)
+        ciphertext = AESGCM(key).encrypt(
+            nonce, json.dumps(identity, sort_keys=True).encode(), participant_id.bytes
+        )
+        return Sealed(wrapped, nonce, ciphertext)
+
     def open(self, participant_id: uuid.UUID, sealed: Sealed) -> dict[str, Any]:
         """Decrypt an identity; raises InvalidTag if anything was altered or swapped."""
         key = self._unwrap(participant_id, sealed.wrapped_key)

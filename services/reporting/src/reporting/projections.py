@@ -27,7 +27,12 @@ from durchstarten.events.courses import (
     ParticipantEnrolled,
     ParticipationCompleted,
 )
-from durchstarten.events.intake import DuplicateConfirmed, ParticipantErased, ParticipantExited
+from durchstarten.events.intake import (
+    DuplicateConfirmed,
+    ParticipantCorrected,
+    ParticipantErased,
+    ParticipantExited,
+)
 from durchstarten.events.upcasting import current_type
 from durchstarten.logging import get_logger
 from durchstarten.messaging.broker import with_retries
@@ -190,6 +195,17 @@ EFFECTS: dict[type[Event], Mapping[str, RowOf]] = dict(
             },
         ),
         _rows(
+            ParticipantCorrected,
+            {
+                "participants_correct": lambda e, _: (
+                    e.participant_id,
+                    e.age_at_entry,
+                    e.sex.value,
+                    e.country_of_origin,
+                )
+            },
+        ),
+        _rows(
             ParticipantErased,
             {"participants_erase": lambda e, _: (e.participant_id, e.erased_on)},
         ),
@@ -218,7 +234,7 @@ STATEMENTS: dict[str, str] = {
 """SQL file -> its text, in the order a batch runs them: as EFFECTS first names them, except
 for APPLIED_LAST."""
 
-LAST_ROW_PER_KEY = {"follow_ups_upsert": 3}
+LAST_ROW_PER_KEY = {"follow_ups_upsert": 3, "participants_correct": 1}
 """Statements that update on conflict may touch a row only once: of the rows whose first N
 columns (the conflict key) agree, the last in batch order is written (the later observation
 of the same day counts)."""

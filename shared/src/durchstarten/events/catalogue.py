@@ -70,6 +70,7 @@ CATALOGUE: tuple[Entry, ...] = (
         intake.RecordResidenceStatusChange,
         intake.RecordProgrammeExit,
         intake.RequestErasure,
+        intake.CorrectIdentity,
         intake.ApproveEligibilityException,
         intake.DenyEligibilityException,
         intake.ResolveDuplicate,
@@ -84,6 +85,7 @@ CATALOGUE: tuple[Entry, ...] = (
         intake.EligibilityExceptionApproved,
         intake.DuplicateConfirmed,
         intake.ProviderAssigned,
+        intake.ParticipantCorrected,
     ),
     *_commands(
         "coaching",

@@ -231,6 +231,64 @@ class RequestErasure(Command):
     }
 
 
+class CorrectIdentity(Command):
+    """Correct what intake holds of a person (GDPR Art. 16), with the reason recorded.
+
+    Names, birth date and contact details stay in intake; a correction of what reports
+    count (the birth date, hence the age at entry; sex; country of origin) is announced.
+    The duplicate check runs again on the corrected names and birth date.
+    """
+
+    command_type: ClassVar[str] = "correct-identity.v1"
+    non_identifying_fields: ClassVar[frozenset[str] | None] = frozenset(
+        {"participant_id", "sex", "country_of_origin"}
+    )
+
+    participant_id: uuid.UUID
+    given_name: PersonName | None = None
+    family_name: PersonName | None = None
+    birth_date: DomainDate | None = None
+    phone: PhoneNumber | None = None
+    email: EmailStr | None = None
+    sex: Sex | None = None
+    country_of_origin: CountryCode | None = None
+    reason: Annotated[str, StringConstraints(min_length=10, max_length=1000)] = Field(
+        description="Why (e.g. the passport shows another birth date); stays in intake."
+    )
+
+    CORRECTABLE: ClassVar[tuple[str, ...]] = (
+        "given_name",
+        "family_name",
+        "birth_date",
+        "phone",
+        "email",
+        "sex",
+        "country_of_origin",
+    )
+
+    @model_validator(mode="after")
+    def _corrects_something(self) -> Self:
+        if all(getattr(self, name) is None for name in self.CORRECTABLE):
+            msg = f"name at least one field to correct: {', '.join(self.CORRECTABLE)}"
+            raise ValueError(msg)
+        return self
+
+    def corrections(self) -> dict[str, Any]:
+        """The corrected fields and their new values, as the vault stores them."""
+        found = {name: getattr(self, name) for name in self.CORRECTABLE}
+        return {
+            name: value.isoformat() if isinstance(value, date) else str(value)
+            for name, value in found.items()
+            if value is not None
+        }
+
+    example: ClassVar[dict[str, Any]] = {
+        "participant_id": _PARTICIPANT,
+        "birth_date": "2001-05-14",
+        "reason": "The passport shows the 14th; the registration had the 4th.",
+    }
+
+
 class ApproveEligibilityException(Command):
     """A county coordinator admits a person outside a rule, "in a justified single case"."""
 
@@ -420,6 +478,30 @@ class ParticipantErased(Event):
         "participant_id": _PARTICIPANT,
         "erased_on": "2023-07-01",
         "reason": "purpose-ended",
+    }
+
+
+class ParticipantCorrected(Event):
+    """What reports count of a person was corrected (Art. 16): the values that now hold.
+
+    Carries all three reported attributes, corrected or not, so the latest event of a
+    person alone says what is right.
+    """
+
+    event_type: ClassVar[str] = "participant.corrected.v1"
+
+    participant_id: uuid.UUID
+    corrected_on: DomainDate
+    age_at_entry: int = Field(ge=0, le=120)
+    sex: Sex
+    country_of_origin: CountryCode
+
+    example: ClassVar[dict[str, Any]] = {
+        "participant_id": _PARTICIPANT,
+        "corrected_on": "2023-02-01",
+        "age_at_entry": 20,
+        "sex": "female",
+        "country_of_origin": "SYR",
     }
 
 

@@ -10,6 +10,9 @@ WITH ids AS (DELETE FROM identities WHERE participant_id = $1),
      ),
      holds AS (
          UPDATE legal_holds SET reason_encrypted = NULL WHERE participant_id = $1
+     ),
+     rectified AS (
+         UPDATE rectifications SET reason_encrypted = NULL WHERE participant_id = $1
      )
 UPDATE participants
 SET status = 'erased', erased_at = now(), pending_event = NULL, failed_rules = '[]'
