@@ -11,6 +11,7 @@ from __future__ import annotations
 import secrets
 import uuid
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 
 import asyncpg
@@ -143,3 +144,59 @@ async def test_what_the_owner_does_behind_the_services_back_is_detected(
         assert (await verified(runtime_pool)).first_broken_seq == 2
     finally:
         await owner.close()
+
+
+async def test_entries_past_the_plans_period_go_from_the_oldest_end_and_the_rest_verifies(
+    roles: ServiceRoles, runtime_pool: asyncpg.Pool
+) -> None:
+    owner = await asyncpg.connect(roles.owner_url)
+    try:
+        # The shipped plan's period is set at start (two years); entries made three and one
+        # year ago, as a re-chained older trail would have them (only the owner can date).
+        assert await owner.fetchval("SELECT keep FROM audit_policy") == timedelta(days=730)
+        for years in (3, 3, 1):
+            await owner.execute(
+                "SELECT audit_chain(now() - make_interval(years => $1), 'c', 'identity.read',"
+                " NULL, 'old case review')",
+                years,
+            )
+    finally:
+        await owner.close()
+    await append(runtime_pool, 2)
+    async with runtime_pool.acquire() as connection:
+        for attack in (
+            "UPDATE audit_policy SET keep = interval '1 second'",
+            "UPDATE audit_base SET seq = 4",
+        ):
+            with pytest.raises(REFUSED):
+                await connection.execute(attack)
+        assert await audit.purge(connection) == 2  # the two of three years ago
+        assert await audit.purge(connection) == 0  # nothing else is old enough
+        left = [row["seq"] for row in await connection.fetch("SELECT seq FROM audit_trail")]
+    assert sorted(left) == [3, 4, 5]
+    checked = await verified(runtime_pool)
+    assert (checked.entries, checked.head_seq, checked.intact) == (3, 5, True)
+    # Removing an entry by hand is still found, in the middle as at the end.
+    owner = await asyncpg.connect(roles.owner_url)
+    try:
+        await owner.execute("DELETE FROM audit_trail WHERE seq = 4")
+    finally:
+        await owner.close()
+    broken = await verified(runtime_pool)
+    assert broken.first_broken_seq == 4
+
+
+async def test_a_trail_kept_forever_loses_nothing_to_the_purge(
+    roles: ServiceRoles, runtime_pool: asyncpg.Pool
+) -> None:
+    owner = await asyncpg.connect(roles.owner_url)
+    try:
+        await audit.set_retention(owner, None)  # a county's plan: "forever"
+        await owner.execute(
+            "SELECT audit_chain(now() - interval '30 years', 'c', 'a', NULL, 'very old')"
+        )
+    finally:
+        await owner.close()
+    async with runtime_pool.acquire() as connection:
+        assert await audit.purge(connection) == 0
+    assert (await verified(runtime_pool)).entries == 1

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +83,17 @@ async def verify(connection: asyncpg.Connection) -> Verification:
     """Recompute the chain with its key (inside the database); the first entry that does not fit."""
     row = await connection.fetchrow(SQL["audit_verify"])
     return Verification(row["entries"], row["first_broken_seq"], row["head_seq"])
+
+
+async def set_retention(owner: asyncpg.Connection, keep: timedelta | None) -> None:
+    """Keep entries `keep` long (None: forever); the owner's to set, from the deletion plan."""
+    await owner.execute(SQL["audit_policy_set"], keep)
+
+
+async def purge(connection: asyncpg.Connection) -> int:
+    """Remove the entries past the policy's period, oldest first; how many went."""
+    removed: int = await connection.fetchval(SQL["audit_purge"])
+    return removed
 
 
 async def entries_about(

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,7 @@ from starlette.requests import Request
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from durchstarten import audit
 from durchstarten.audit_http import add_audit_routes
 from durchstarten.auth import TokenVerifier
 from durchstarten.db.migrate import PLATFORM_MIGRATIONS, migrate
@@ -49,6 +51,7 @@ from durchstarten.logging import configure_logging, get_logger
 from durchstarten.messaging.broker import create_broker
 from durchstarten.messaging.dlq import DeadLetters, Redactor
 from durchstarten.messaging.outbox import OutboxRelay, backlog
+from durchstarten.periodic import Periodic
 from durchstarten.settings import ServiceSettings
 
 log = get_logger(__name__)
@@ -160,6 +163,17 @@ class ServiceRuntime:
         self._resources: list[
             tuple[Callable[[], Awaitable[None]], Callable[[], Awaitable[None]]]
         ] = []
+        # The audit trail's entries past the deletion plan's period go, once an hour.
+        self._audit_retention = Periodic(
+            f"audit-retention-{service}", self._purge_audit_trail, interval_s=3600
+        )
+
+    async def _purge_audit_trail(self) -> int:
+        async with self.pool.acquire() as connection:
+            removed = await audit.purge(connection)
+        if removed:
+            log.info("audit entries past their period removed", removed=removed)
+        return removed
 
     @property
     def pool(self) -> asyncpg.Pool:
@@ -180,14 +194,18 @@ class ServiceRuntime:
             raise RuntimeError(msg)
         scopes = {"platform": PLATFORM_MIGRATIONS, self.service: self.migrations}
         owner_url = self.settings.database_owner_url
+        audit_rule = self.settings.deletion_plan_rules().stores.audit_trail
+        keep = None if audit_rule.seconds is None else timedelta(seconds=audit_rule.seconds)
         async with pool.acquire() as connection:
             if owner_url is None:
                 await migrate(connection, scopes)
+                await audit.set_retention(connection, keep)
             else:
                 # The owner migrates and grants; the pool's role only works the data.
                 owner = await asyncpg.connect(owner_url.get_secret_value())
                 try:
                     await migrate(owner, scopes)
+                    await audit.set_retention(owner, keep)
                     runtime_role = await current_role(connection)
                     if runtime_role != await current_role(owner):
                         await grant_runtime(owner, runtime_role)
@@ -237,6 +255,7 @@ class ServiceRuntime:
                     retention_s=settings.outbox_retention_hours * 3600,
                 )
                 await self.relay.start()
+            await self._audit_retention.start()
             for hook in self._on_start:
                 await hook()
             log.info("service started", http_port=settings.http_port)
@@ -244,6 +263,7 @@ class ServiceRuntime:
         finally:
             for hook in self._on_stop:
                 await hook()
+            await self._audit_retention.stop()
             if self.relay is not None:
                 await self.relay.stop()
             await self.broker.stop()  # waits for in-flight handlers (graceful_timeout)

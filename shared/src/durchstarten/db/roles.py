@@ -20,11 +20,12 @@ from durchstarten.db.sqlfiles import SqlFiles
 SQL = SqlFiles(Path(__file__).parent / "sql")
 APPEND_ONLY = ("audit_trail",)
 """Tables the runtime role may read and, through functions, append to: never change."""
-OWNER_ONLY = ("audit_key", "audit_head", "schema_migrations")
+OWNER_ONLY = ("audit_key", "audit_head", "audit_base", "audit_policy", "schema_migrations")
 """Tables the runtime role gets no right on at all (the migrations' own, and the trail's)."""
 RUNTIME_FUNCTIONS = (
     "audit_append(text, text, uuid, text)",
     "audit_verify()",
+    "audit_purge()",
 )
 
 
