@@ -259,6 +259,8 @@ def v2_registration(provider: str, **changes: Any) -> dict[str, Any]:
         "residence_status": {"status": "gestattung", "legal_basis": "asylg-55"},
         "municipality": "loehne",
         "german_level": {"overall": "A1"},
+        # As the programme's form asks: consent to sharing with the other providers.
+        "consent": {"scopes": ["data-sharing-between-providers"], "given_on": "2022-03-01"},
         "entry_date": "2022-03-01",
     }
     data.update(changes)

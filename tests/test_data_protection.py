@@ -12,6 +12,7 @@ import pytest
 from openpyxl import load_workbook  # type: ignore[import-untyped]  # openpyxl ships no types
 from tests.support import (
     client,
+    command,
     eventually,
     post,
     unique_person,
@@ -115,18 +116,29 @@ async def test_the_access_export_of_one_of_a_duplicate_pair_holds_nothing_of_the
     stack: Stack, services: dict[str, ServiceProcess]
 ) -> None:
     person = unique_person()
-    first = await post(stack, v2_registration(ALPHA, **person), Role.PROVIDER, ALPHA)
-    pid = first.json()["participant_id"]
-    # Another provider registers someone much alike: flagged as a possible duplicate of pid.
+    first_registration = v2_registration(ALPHA, **person)
+    first = await post(stack, first_registration, Role.PROVIDER, ALPHA)
+    earlier = first.json()["participant_id"]
+    # Another provider registers someone much alike: flagged as a possible duplicate.
     alike = person | {"birth_date": person["birth_date"][:4] + "-01-01"}
-    other_registration = v2_registration(BETA, **alike)
-    second = await post(stack, other_registration, Role.PROVIDER, BETA)
+    second = await post(stack, v2_registration(BETA, **alike), Role.PROVIDER, BETA)
     assert second.json()["status"] == "possible-duplicate", second.text
-    other = second.json()["participant_id"]
-    case_id = await open_case(stack, pid)
-    await wait_projected(stack, [pid, other], what="both registrations projected")
+    pid = second.json()["participant_id"]  # the person who asks
+    case_id = await open_case(stack, pid, BETA)
+    await wait_projected(stack, [earlier, pid], what="both registrations projected")
+    resolve = command(
+        "resolve-duplicate.v1",
+        "county",
+        {
+            "participant_id": pid,
+            "duplicate_of": earlier,
+            "decision": "confirmed",
+            "decided_by": "ki-1",
+        },
+    )
+    assert (await post(stack, resolve, Role.COORDINATOR)).status_code == 201
 
-    async with client(stack, "intake", Role.PROVIDER, ALPHA) as provider:
+    async with client(stack, "intake", Role.PROVIDER, BETA) as provider:
         path = f"/v1/participants/{pid}/access-export"
         refused = await provider.get(path, headers={"X-Purpose": "Auskunft"})
         assert refused.status_code == 403
@@ -137,30 +149,27 @@ async def test_the_access_export_of_one_of_a_duplicate_pair_holds_nothing_of_the
         assert missing.status_code == 404
         purpose = {"X-Purpose": "Auskunftsersuchen Art. 15 vom 2026-12-01"}
 
-        async def export() -> dict[str, Any]:
+        async def complete() -> dict[str, Any] | None:
             response = await intake.get(path, headers=purpose)
             assert response.status_code == 200, response.text
             found: dict[str, Any] = response.json()
-            return found
-
-        async def with_the_case() -> dict[str, Any] | None:
-            found = await export()
             types = {e["type"] for e in found["events"]}
-            return found if "case.opened.v1" in types else None
+            wanted = {"case.opened.v1", "participant.duplicate-confirmed.v1"}
+            return found if wanted <= types else None
 
-        document = await eventually(with_the_case, what="the case's event in the export")
+        document = await eventually(complete, what="the case and the merge in the export")
         workbook = await intake.get(path, headers=purpose, params={"format": "xlsx"})
     assert workbook.status_code == 200
-    assert document["record"]["identity"]["given_name"] == person["given_name"]
+    assert document["record"]["identity"]["birth_date"] == alike["birth_date"]
     assert document["record"]["deletion"]["deletion_date"]
-    types = [e["type"] for e in document["events"]]
-    assert "participant.registered.v2" in types
     assert any(e["data"].get("case_id") == case_id for e in document["events"])
-    assert {r["provider"] for r in document["recipients"]} == {ALPHA}
+    (merged,) = [e for e in document["events"] if e["type"] == "participant.duplicate-confirmed.v1"]
+    assert merged["data"]["duplicate_of"] == "withheld: another registration"
+    assert {r["provider"] for r in document["recipients"]} == {BETA}
     assert ("identity.export", purpose["X-Purpose"]) in {
         (e["action"], e["purpose"]) for e in document["audit"]
     }
-    # Nothing of the other registration: not its pseudonym, reference, birth date or provider.
+    # Nothing of the other registration: its pseudonym, reference, birth date, provider.
     sheets = load_workbook(io.BytesIO(workbook.content))
     cells = " ".join(
         str(cell)
@@ -170,15 +179,87 @@ async def test_the_access_export_of_one_of_a_duplicate_pair_holds_nothing_of_the
         if cell is not None
     )
     for text in (json.dumps(document), cells):
-        assert person["given_name"] in text  # the person's own identifiers are there
-        assert other not in text
-        assert other_registration["data"]["provider_reference"] not in text
-        assert alike["birth_date"] not in text
-        assert BETA not in text
+        assert alike["birth_date"] in text  # the person's own identifiers are there
+        assert earlier not in text
+        assert first_registration["data"]["provider_reference"] not in text
+        assert person["birth_date"] not in text
+        assert ALPHA not in text
     # Coaching's trail answers the same request from its own database.
     async with client(stack, "coaching", Role.COORDINATOR) as coaching:
         trail = await coaching.get(f"/v1/audit/participants/{pid}")
         assert trail.status_code == 200
         assert trail.json()["participant_id"] == pid
-    async with client(stack, "coaching", Role.PROVIDER, ALPHA) as provider:
+    async with client(stack, "coaching", Role.PROVIDER, BETA) as provider:
         assert (await provider.get(f"/v1/audit/participants/{pid}")).status_code == 403
+
+
+async def withdraw_sharing(stack: Stack, provider: str, participant: str) -> None:
+    withdraw = command(
+        "withdraw-consent.v1",
+        provider,
+        {
+            "participant_id": participant,
+            "scopes": ["data-sharing-between-providers"],
+            "withdrawn_on": "2022-06-01",
+        },
+    )
+    response = await post(stack, withdraw, Role.PROVIDER, provider)
+    assert response.status_code == 201, response.text
+
+
+async def providers_with_access(stack: Stack, participant: str) -> dict[str, set[str]]:
+    """Who may work with the person: in coaching (access) and courses (may enrol)."""
+    found: dict[str, set[str]] = {}
+    for service, query in (
+        ("coaching", "SELECT provider FROM participant_access WHERE participant_id = $1"),
+        ("courses", "SELECT provider FROM participant_providers WHERE participant_id = $1"),
+    ):
+        connection = await asyncpg.connect(stack.service_database_url(service))
+        try:
+            rows = await connection.fetch(query, uuid.UUID(participant))
+        finally:
+            await connection.close()
+        found[service] = {row["provider"] for row in rows}
+    return found
+
+
+async def test_a_referral_needs_consent_and_withdrawing_it_revokes_the_other_providers_access(
+    stack: Stack, services: dict[str, ServiceProcess]
+) -> None:
+    unconsented = await post(stack, v2_registration(ALPHA, consent=None), Role.PROVIDER, ALPHA)
+    stranger = unconsented.json()["participant_id"]
+    person = await registered(stack, ALPHA)  # consents to sharing, as the form asks
+    for participant, expected in ((stranger, 422), (person, 201)):
+        case = opening(participant)
+        assert (await coach(stack, "open-case.v1", ALPHA, case)).status_code == 201
+        referral = {
+            "referral_id": str(uuid.uuid4()),
+            "case_id": case["case_id"],
+            "made_on": "2022-04-01",
+            "target": {"kind": "provider", "provider": BETA},
+        }
+        made = await coach(stack, "make-referral.v1", ALPHA, referral)
+        assert made.status_code == expected, made.text
+    assert made.status_code == 201
+    answer = {
+        "referral_id": referral["referral_id"],
+        "answer": "accepted",
+        "answered_on": "2022-04-05",
+    }
+    assert (await coach(stack, "answer-referral.v1", BETA, answer)).status_code == 201
+
+    async def both_may(participant: str) -> bool:
+        access = await providers_with_access(stack, participant)
+        return access == {"coaching": {ALPHA, BETA}, "courses": {ALPHA, BETA}}
+
+    await eventually(lambda: both_may(person), what="BETA's access after the referral")
+    await withdraw_sharing(stack, ALPHA, person)
+
+    async def only_alpha() -> bool:
+        access = await providers_with_access(stack, person)
+        return access == {"coaching": {ALPHA}, "courses": {ALPHA}}
+
+    await eventually(only_alpha, what="BETA's access revoked in coaching and courses")
+    later = opening(person, "F6", site="herford")
+    refused = await coach(stack, "open-case.v1", BETA, later)
+    assert refused.status_code in (202, 404), refused.text  # held as for a stranger, never opened

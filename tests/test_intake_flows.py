@@ -361,6 +361,8 @@ async def test_a_coordinator_sets_lists_and_releases_a_legal_hold_and_no_one_els
         assert all("reason" not in row for row in listed)  # the reason stays sealed
     record = (await read_participant(stack, pid, Role.COORDINATOR)).json()
     assert record["deletion"]["legal_hold"]["set_by"]
+    seen_by_provider = (await read_participant(stack, pid, Role.PROVIDER, ALPHA)).json()
+    assert seen_by_provider["deletion"]["legal_hold"] is None  # county staff's to know
     assert record["deletion"]["deletion_date"]  # entry + the plan's period without an exit
     assert record["deletion"]["erased"] is None
     async with client(stack, "intake", Role.COORDINATOR) as intake:
@@ -395,7 +397,7 @@ async def test_a_rectified_birth_date_reaches_the_reports_and_the_record(
         ALPHA,
         {"participant_id": pid, "birth_date": "1999-12-01", "reason": "Laut Reisepass."},
     )
-    assert (await post(stack, correct, Role.PROVIDER, BETA)).status_code == 403  # not BETA's
+    assert (await post(stack, correct, Role.PROVIDER, BETA)).status_code == 404  # not BETA's
     corrected = await post(stack, correct, Role.PROVIDER, ALPHA)
     assert corrected.status_code == 201, corrected.text
 

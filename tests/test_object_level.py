@@ -176,6 +176,12 @@ PROBES: dict[str, Probe] = {
         "deny-eligibility-exception.v1", 403, "forbidden-role"
     ),
     "intake duplicate resolution": participant_probe("resolve-duplicate.v1", 403, "forbidden-role"),
+    "intake rectification": participant_probe("correct-identity.v1", 404, "unknown-participant"),
+    "intake consent": participant_probe("record-consent.v1", 404, "unknown-participant"),
+    "intake consent withdrawal": participant_probe(
+        "withdraw-consent.v1", 404, "unknown-participant"
+    ),
+    "intake consent override": participant_probe("override-consent.v1", 403, "forbidden-role"),
     # coaching: another's participant, case or referral is held like an unknown one
     "coaching open case": Probe(
         "coaching",

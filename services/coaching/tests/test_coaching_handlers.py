@@ -23,6 +23,7 @@ from coaching.settings import CoachingSettings
 from durchstarten.clock import Clock
 from durchstarten.events import Event
 from durchstarten.events.intake import (
+    ConsentChanged,
     ParticipantErased,
     ParticipantExited,
     ParticipantRegistered,
@@ -560,3 +561,83 @@ async def test_an_assignment_announced_before_the_registration_still_lets_the_pr
     assert await fetch_rows(
         fresh_pool, "SELECT provider FROM participant_access ORDER BY provider"
     ) == [{"provider": ALPHA}, {"provider": BETA}]
+
+
+def referral_to(case_id: uuid.UUID, provider: str, made_on: str = "2022-04-01") -> dict[str, Any]:
+    return {
+        "referral_id": str(uuid.uuid4()),
+        "case_id": str(case_id),
+        "made_on": made_on,
+        "target": {"kind": "provider", "provider": provider},
+    }
+
+
+def consent_changed(participant_id: uuid.UUID, **changes: Any) -> Event:
+    """intake's announcement of what holds now of the person's consent."""
+    return example_event(
+        ConsentChanged,
+        participant_id=str(participant_id),
+        registered_by=ALPHA,
+        **{"changed_on": "2022-06-01", "consent": None, "overrides": []} | changes,
+    )
+
+
+async def test_a_referral_to_another_provider_needs_consent_and_its_withdrawal_revokes_access(
+    handlers: CoachingHandlers, fresh_pool: asyncpg.Pool
+) -> None:
+    participant_id = uuid.uuid4()
+    unconsented = example_event(
+        ParticipantRegistered,
+        participant_id=str(participant_id),
+        provider=ALPHA,
+        entry_date=ENTRY.isoformat(),
+        consent=None,
+    )
+    await learn(handlers, unconsented)
+    case_id = await opened_case(handlers, participant_id, ALPHA)
+    _, refused = await send_command(handlers, "make-referral.v1", ALPHA, referral_to(case_id, BETA))
+    assert_rejected(refused, ReasonCode.CONSENT_REQUIRED)
+    # A coordinator's override for BETA lets the referral through, for its days only.
+    await learn(
+        handlers,
+        consent_changed(participant_id, overrides=[{"provider": BETA, "until": "2024-01-20"}]),
+    )
+    referral = referral_to(case_id, BETA, made_on="2022-04-02")
+    _, made = await send_command(handlers, "make-referral.v1", ALPHA, referral)
+    assert made.status == "accepted", made
+    answer = {"referral_id": referral["referral_id"], "answer": "accepted"}
+    handlers.clock = Clock(date(2024, 1, 21))  # the override has ended: backdating won't help
+    _, late = await send_command(
+        handlers, "answer-referral.v1", BETA, answer | {"answered_on": "2022-04-05"}
+    )
+    assert_rejected(late, ReasonCode.CONSENT_REQUIRED)
+    handlers.clock = Clock(TODAY)
+    _, accepted = await send_command(
+        handlers, "answer-referral.v1", BETA, answer | {"answered_on": "2022-04-05"}
+    )
+    assert accepted.status == "accepted", accepted
+    access = "SELECT provider FROM participant_access ORDER BY provider"
+    assert await fetch_rows(fresh_pool, access) == [{"provider": ALPHA}, {"provider": BETA}]
+    # Consent to nothing, no override any more: BETA loses access, ALPHA keeps it.
+    await learn(handlers, consent_changed(participant_id))
+    assert await fetch_rows(fresh_pool, access) == [{"provider": ALPHA}]
+
+
+async def test_with_consent_to_sharing_a_referral_to_another_provider_takes_effect(
+    handlers: CoachingHandlers, fresh_pool: asyncpg.Pool
+) -> None:
+    participant_id = await registered(handlers, ALPHA)  # the example consents to sharing
+    case_id = await opened_case(handlers, participant_id, ALPHA)
+    _, made = await send_command(handlers, "make-referral.v1", ALPHA, referral_to(case_id, BETA))
+    assert made.status == "accepted", made
+    # Consent that expired before the day of a later referral: refused.
+    expired = {"scopes": ["data-sharing-between-providers"], "given_on": "2022-03-01"}
+    await learn(
+        handlers,
+        consent_changed(
+            participant_id, consent=expired | {"expires_on": "2023-12-31"}, changed_on="2023-12-01"
+        ),
+    )
+    later = referral_to(case_id, BETA, made_on="2022-05-02")
+    _, refused = await send_command(handlers, "make-referral.v1", ALPHA, later)
+    assert_rejected(refused, ReasonCode.CONSENT_REQUIRED)

@@ -8,6 +8,7 @@ deletion date, leaving a legal hold's person alone until the hold is released.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -17,16 +18,20 @@ import asyncpg
 import pytest
 
 from durchstarten.clock import Clock
+from durchstarten.events.reasons import ReasonCode
+from durchstarten.messaging.commands import Actor
 from durchstarten.retention import load_plan
 from durchstarten_deploy.testing import (
     TEST_PROVIDERS,
+    assert_rejected,
     fetch_rows,
     outbox_messages,
+    provider_inbound,
     registered,
     send_command,
 )
 from intake import domain, repository
-from intake.deletion import DeletionSchedule
+from intake.deletion import deletion_schedule
 from intake.handlers import SCHEDULE_ACTOR, IntakeHandlers
 from intake.keystore import KeyStore
 
@@ -87,7 +92,7 @@ async def test_identifiers_are_erased_by_themselves_when_due_and_a_legal_hold_is
     never_exited = uuid.UUID(await registered(handlers, ALPHA))
     people = [done, held, never_exited]
     await hold(fresh_pool, handlers, held)
-    schedule = DeletionSchedule(
+    schedule = deletion_schedule(
         handlers, after_exit=AFTER_EXIT, without_exit=WITHOUT_EXIT, interval_s=0.05
     )
     await schedule.start()
@@ -154,7 +159,7 @@ async def test_two_schedules_at_once_erase_everyone_due_exactly_once(
     people = [await exited(handlers) for _ in range(7)]
     handlers.clock = Clock(EXIT + AFTER_EXIT)
     schedules = [
-        DeletionSchedule(
+        deletion_schedule(
             handlers, after_exit=AFTER_EXIT, without_exit=WITHOUT_EXIT, interval_s=60, batch_size=2
         )
         for _ in range(2)
@@ -179,7 +184,7 @@ async def test_an_erasure_on_request_is_not_repeated_by_the_schedule(
     _, outcome = await send_command(handlers, "request-erasure.v1", ALPHA, erase)
     assert outcome.status == "accepted"
     handlers.clock = Clock(EXIT + AFTER_EXIT + timedelta(days=400))
-    schedule = DeletionSchedule(
+    schedule = deletion_schedule(
         handlers, after_exit=AFTER_EXIT, without_exit=WITHOUT_EXIT, interval_s=60
     )
     assert await schedule.run_once() == 0
@@ -187,3 +192,22 @@ async def test_an_erasure_on_request_is_not_repeated_by_the_schedule(
     assert record == {"basis": "request"}
     types = [m.type for m in await outbox_messages(fresh_pool)]
     assert types.count("participant.erased.v1") == 1
+
+
+async def test_under_a_legal_hold_only_a_coordinator_has_identifiers_erased_which_ends_the_hold(
+    handlers: IntakeHandlers, fresh_pool: asyncpg.Pool
+) -> None:
+    pid = await exited(handlers)
+    await hold(fresh_pool, handlers, pid)
+    erase = {"participant_id": str(pid), "reason": "participant-request"}
+    _, refused = await send_command(handlers, "request-erasure.v1", ALPHA, erase)
+    assert_rejected(refused, ReasonCode.LEGAL_HOLD_IN_FORCE)
+    assert (await statuses(fresh_pool, [pid]))[pid] == "registered"
+    inbound = provider_inbound(handlers, "request-erasure.v1", ALPHA, erase)
+    coordinator = Actor("ki-koordination-03", None, coordinator=True)
+    inbound = dataclasses.replace(inbound, provider=coordinator.channel, sender=coordinator)
+    decided = await handlers.execute(inbound)
+    assert decided.status == "accepted", decided
+    assert (await statuses(fresh_pool, [pid]))[pid] == "erased"
+    (row,) = await fetch_rows(fresh_pool, "SELECT released_by FROM legal_holds")
+    assert row == {"released_by": "ki-koordination-03"}

@@ -18,6 +18,7 @@ from durchstarten.events.intake import (
     RequestErasure,
     ResolveDuplicate,
 )
+from durchstarten.events.reasons import ReasonCode
 from durchstarten.events.values import DtzOverall
 from durchstarten.messaging.commands import Actor
 from intake import domain
@@ -41,15 +42,19 @@ def register(
     provider: str = "p",
     participant_id: uuid.UUID | None = None,
     match: BestMatch | None = None,
+    shares: bool = True,
 ) -> Registration:
-    """The whole registration decision: the programme's rules, then the duplicate check."""
+    """The whole registration decision: the programme's rules, then the duplicate check.
+
+    `shares`: the person's consent (or an override) lets the provider join a sure match.
+    """
     checked = check_registration(
         registration,
         provider=provider,
         participant_id=participant_id or uuid.uuid4(),
         programme=DURCHSTARTEN,
     )
-    return decide_registration(checked, provider=provider, today=TODAY, match=match)
+    return decide_registration(checked, provider=provider, today=TODAY, match=match, shares=shares)
 
 
 def match(verdict: Verdict, score: float = 0.9) -> BestMatch:
@@ -275,3 +280,12 @@ def test_a_dtz_result_adds_a_level_only_for_a_registered_person_who_sat_it() -> 
     assert domain.level_from_exam(result, None) is None
     absent = result.model_copy(update={"overall": DtzOverall.DID_NOT_SIT})
     assert domain.level_from_exam(absent, "registered") is None
+
+
+def test_a_sure_match_without_consent_to_sharing_is_refused() -> None:
+    with pytest.raises(RuleViolation) as refused:
+        register(command(), match=match(Verdict.SURE), shares=False)
+    assert refused.value.reason == ReasonCode.CONSENT_REQUIRED
+    # Without a sure match, consent to sharing is not needed: the person is new here.
+    alone = register(command(), shares=False)
+    assert alone.status == "registered"

@@ -39,3 +39,20 @@ def not_in_future(day: date, today: date, field: str) -> None:
             "The date lies in the future.",
             "Das Datum liegt in der Zukunft.",
         )
+
+
+def consent_required() -> RuleViolation:
+    """The rejection of a step that needs consent to data sharing between providers.
+
+    A sure duplicate from another provider (intake), a referral to another provider
+    (coaching): only with the person's consent, in force on the day, or a coordinator's
+    override for that provider.
+    """
+    return RuleViolation(
+        ReasonCode.CONSENT_REQUIRED,
+        "consent",
+        "This needs the person's consent to data sharing between providers, in force on"
+        " the day, or a county coordinator's override.",
+        "Dafür ist die Einwilligung der Person in die Datenweitergabe zwischen Trägern"
+        " nötig (gültig an dem Tag) oder eine Freigabe der Koordinierung.",
+    )

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
+from typing import get_args
 
 from pydantic import BaseModel, ConfigDict
 
@@ -71,9 +72,26 @@ def _messages(service: ServiceName) -> list[Entry]:
     return [entry for entry in entries if entry.current]
 
 
+def _model_fields(model: type[BaseModel]) -> set[str]:
+    """A model's field names, and those of the models nested in it (consent, levels, ...)."""
+    found: set[str] = set()
+    for name, info in model.model_fields.items():
+        found.add(name)
+        for nested in _models_in(info.annotation):
+            found |= _model_fields(nested)
+    return found
+
+
+def _models_in(annotation: object) -> list[type[BaseModel]]:
+    """The pydantic models an annotation names (through lists, unions, Annotated)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [model for arg in get_args(annotation) for model in _models_in(arg)]
+
+
 def fields_of(service: ServiceName) -> set[str]:
-    """Every field of the messages the activity processes."""
-    return {name for entry in _messages(service) for name in entry.model.model_fields}
+    """Every field of the messages the activity processes, nested ones included."""
+    return {name for entry in _messages(service) for name in _model_fields(entry.model)}
 
 
 def uncategorised(register: ProcessingRegister) -> set[str]:

@@ -10,7 +10,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from durchstarten.domain import NotKnownYet, RuleViolation, not_in_future
+from durchstarten.domain import NotKnownYet, RuleViolation, consent_required, not_in_future
 from durchstarten.events.coaching import (
     AnswerReferral,
     CaseClosed,
@@ -190,8 +190,13 @@ def decide_referral(
     case: CaseView | None,
     known_providers: frozenset[str],
     today: date,
+    shares: bool = True,
 ) -> ReferralMade:
-    """Refer the participant of an open case: to a course type, a provider or a service."""
+    """Refer the participant of an open case: to a course type, a provider or a service.
+
+    To another provider only if `shares`: the person consented to data sharing between
+    providers (in force on the day), or a coordinator's override lets that provider in.
+    """
     own = own_case(case, provider, command.case_id)
     _open(own)
     not_in_future(command.made_on, today, "made_on")
@@ -206,6 +211,8 @@ def decide_referral(
             "Refer to another provider of this programme.",
             "Verweisen Sie an einen anderen Träger des Programms.",
         )
+    if target.kind is ReferralTargetKind.PROVIDER and not shares:
+        raise consent_required()
     return ReferralMade(
         referral_id=command.referral_id,
         case_id=own.case_id,
@@ -217,11 +224,18 @@ def decide_referral(
 
 
 def decide_answer(
-    command: AnswerReferral, *, provider: str, referral: ReferralView | None, today: date
+    command: AnswerReferral,
+    *,
+    provider: str,
+    referral: ReferralView | None,
+    today: date,
+    shares: bool = True,
 ) -> ReferralAnswered:
     """The receiving provider answers (for a course type or a service: the referring one).
 
     A referral neither made by nor addressed to the provider is answered like an unknown one.
+    Another provider accepts only while `shares` (consent or an override) still holds: it
+    may have been withdrawn since the referral was made.
     """
     if referral is None or provider not in {referral.from_provider, referral.target_provider}:
         raise NotKnownYet(f"referral:{command.referral_id}")
@@ -252,6 +266,12 @@ def decide_answer(
             f"The answer lies before the referral ({referral.made_on}).",
             f"Die Antwort liegt vor der Verweisung ({referral.made_on}).",
         )
+    if (
+        command.answer is ReferralAnswer.ACCEPTED
+        and referral.target_kind == ReferralTargetKind.PROVIDER
+        and not shares
+    ):
+        raise consent_required()
     return ReferralAnswered(
         referral_id=referral.referral_id,
         participant_id=referral.participant_id,

@@ -25,6 +25,7 @@ from durchstarten.events.coaching import (
     RecordSession,
 )
 from durchstarten.events.intake import (
+    ConsentChanged,
     ParticipantErased,
     ParticipantExited,
     ParticipantRegistered,
@@ -32,11 +33,13 @@ from durchstarten.events.intake import (
 )
 from durchstarten.events.reasons import ReasonCode
 from durchstarten.events.topics import ServiceName
+from durchstarten.events.values import ConsentScope
 from durchstarten.messaging.command_service import CommandService
 from durchstarten.messaging.commands import InboundCommand
 from durchstarten.service import ServiceRuntime
 
 SERVICE: ServiceName = "coaching"
+SHARING = ConsentScope.DATA_SHARING_BETWEEN_PROVIDERS
 ACCEPTED_COMMANDS = frozenset(
     model.command_type
     for model in (
@@ -99,12 +102,17 @@ class CoachingHandlers(CommandService):
                 return [session]
             case MakeReferral() as command:
                 case = await repository.case(connection, command.case_id)
+                target = command.target.provider
                 referral = domain.decide_referral(
                     command,
                     provider=provider,
                     case=case,
                     known_providers=self.providers,
                     today=today,
+                    shares=case is None
+                    or target is None
+                    # On the day it takes effect (today), not a date the sender may choose.
+                    or await repository.may_share(connection, case.participant_id, target, today),
                 )
                 if not await repository.insert_referral(connection, referral):
                     raise _duplicate_id("referral_id")
@@ -112,7 +120,15 @@ class CoachingHandlers(CommandService):
             case AnswerReferral() as command:
                 stored = await repository.referral(connection, command.referral_id)
                 answered = domain.decide_answer(
-                    command, provider=provider, referral=stored, today=today
+                    command,
+                    provider=provider,
+                    referral=stored,
+                    today=today,
+                    shares=stored is None
+                    or stored.target_provider is None
+                    or await repository.may_share(
+                        connection, stored.participant_id, stored.target_provider, today
+                    ),
                 )
                 await repository.answer_referral(connection, answered)
                 assert stored is not None  # noqa: S101  # decide_answer raised otherwise
@@ -156,6 +172,26 @@ class CoachingHandlers(CommandService):
                 await repository.upsert_participant(
                     connection, event.participant_id, event.provider, event.entry_date
                 )
+                consent = event.consent
+                await repository.set_consent(
+                    connection,
+                    event.participant_id,
+                    shares=consent is not None and SHARING in consent.scopes,
+                    expires_on=consent.expires_on if consent else None,
+                )
+            case ConsentChanged():
+                consent = event.consent
+                await repository.set_consent(
+                    connection,
+                    event.participant_id,
+                    shares=consent is not None and SHARING in consent.scopes,
+                    expires_on=consent.expires_on if consent else None,
+                )
+                lasting = [(o.provider, o.until) for o in event.overrides]
+                await repository.replace_overrides(connection, event.participant_id, lasting)
+                if consent is None or not consent.covers(SHARING, event.changed_on):
+                    keep = [who for who, until in lasting if event.changed_on <= until]
+                    await repository.revoke_unshared(connection, event.participant_id, keep)
             case ProviderAssigned():
                 await repository.grant_access(connection, event.participant_id, event.provider)
             case ParticipantExited():

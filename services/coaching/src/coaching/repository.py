@@ -213,3 +213,46 @@ async def case_details(connection: asyncpg.Connection, case_id: uuid.UUID) -> di
         dict(r) for r in await connection.fetch(SQL["case_follow_ups"], row["participant_id"])
     ]
     return details
+
+
+# --- consent -----------------------------------------------------------------------------
+
+
+async def set_consent(
+    connection: asyncpg.Connection,
+    participant_id: uuid.UUID,
+    *,
+    shares: bool,
+    expires_on: date | None,
+) -> None:
+    """Keep whether (and until when) the person consented to data sharing between providers."""
+    await connection.execute(SQL["participant_consent"], participant_id, shares, expires_on)
+
+
+async def replace_overrides(
+    connection: asyncpg.Connection, participant_id: uuid.UUID, overrides: list[tuple[str, date]]
+) -> None:
+    """The coordinators' overrides that last, as intake announced them."""
+    await connection.execute(
+        SQL["consent_overrides_replace"],
+        participant_id,
+        [provider for provider, _ in overrides],
+        [until for _, until in overrides],
+    )
+
+
+async def may_share(
+    connection: asyncpg.Connection, participant_id: uuid.UUID, provider: str, day: date
+) -> bool:
+    """Whether the person's data may go to `provider` on `day` (consent or override)."""
+    allowed: bool | None = await connection.fetchval(
+        SQL["may_share"], participant_id, provider, day
+    )
+    return bool(allowed)
+
+
+async def revoke_unshared(
+    connection: asyncpg.Connection, participant_id: uuid.UUID, keep: list[str]
+) -> None:
+    """Other providers lose access, but the registering one and those in `keep`."""
+    await connection.execute(SQL["access_unshared"], participant_id, keep)

@@ -30,3 +30,10 @@ async def linked_providers(
     """The providers that may enrol the participant (none for one not known)."""
     rows = await connection.fetch(SQL["participant_providers"], participant_id)
     return frozenset(row["provider"] for row in rows)
+
+
+async def unlink_others(
+    connection: asyncpg.Connection, participant_id: uuid.UUID, keep: list[str]
+) -> None:
+    """Every provider but those in `keep` may no longer enrol the person."""
+    await connection.execute(SQL["participant_unlink"], participant_id, keep)

@@ -10,6 +10,7 @@ a flagged duplicate) is withheld, and events are chosen by the person's own pseu
 
 # No `from __future__ import annotations`: FastAPI resolves the routes' annotations, and
 # the aliases they use are local to the function that adds them.
+import asyncio
 import io
 import json
 import uuid
@@ -20,6 +21,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from fastapi import Depends, FastAPI, HTTPException
 from fastapi.responses import JSONResponse, Response
 from openpyxl import Workbook  # type: ignore[import-untyped]  # ships no type information
+from pydantic import ValidationError
 
 from durchstarten import audit
 from durchstarten.auth import Principal, Role, TokenVerifier
@@ -39,6 +41,8 @@ EVENT_TOPICS = READS_FOR_ACCESS_REQUESTS["intake"]
 OTHER_PEOPLE = frozenset({"duplicate_of"})
 """Event fields that name another registration: withheld from the person's export."""
 WITHHELD = "withheld: another registration"
+READ_TIMEOUT_S = 120.0
+"""The longest the export reads the topics; beyond, the request fails (503) and may be retried."""
 
 
 def about(value: dict[str, Any], participant_id: uuid.UUID) -> bool:
@@ -74,17 +78,19 @@ async def events_about(settings: KafkaSettings, participant_id: uuid.UUID) -> li
     found: list[dict[str, Any]] = []
     await consumer.start()
     try:
-        partitions = await all_partitions(consumer, EVENT_TOPICS)
-        await consumer.seek_to_beginning(*partitions)
-        ends: dict[TopicPartition, int] = await consumer.end_offsets(partitions)
-        remaining = {tp for tp in partitions if await consumer.position(tp) < ends[tp]}
-        while remaining:
-            batches = await consumer.getmany(*remaining, timeout_ms=1000)
-            for tp, records in batches.items():
-                for record in records:
-                    if record.offset < ends[tp]:
-                        found.extend(_about(record, participant_id))
-            remaining = {tp for tp in remaining if await consumer.position(tp) < ends[tp]}
+        # A broker that stops answering must not hold the request (and a consumer) forever.
+        async with asyncio.timeout(READ_TIMEOUT_S):
+            partitions = await all_partitions(consumer, EVENT_TOPICS)
+            await consumer.seek_to_beginning(*partitions)
+            ends: dict[TopicPartition, int] = await consumer.end_offsets(partitions)
+            remaining = {tp for tp in partitions if await consumer.position(tp) < ends[tp]}
+            while remaining:
+                batches = await consumer.getmany(*remaining, timeout_ms=1000)
+                for tp, records in batches.items():
+                    for record in records:
+                        if record.offset < ends[tp]:
+                            found.extend(_about(record, participant_id))
+                remaining = {tp for tp in remaining if await consumer.position(tp) < ends[tp]}
     finally:
         await consumer.stop()
     return sorted(found, key=lambda e: (e["time"], e["topic"], e["offset"]))
@@ -98,7 +104,10 @@ def _about(record: Any, participant_id: uuid.UUID) -> list[dict[str, Any]]:
         return []  # not an envelope: the projection's dead-letter topic has it
     if not isinstance(value, dict) or not about(value, participant_id):
         return []
-    envelope = CloudEvent.model_validate(value)
+    try:
+        envelope = CloudEvent.model_validate(value)
+    except ValidationError:
+        return []  # not a valid envelope: the projections' dead-letter topic has it
     data = envelope.data if isinstance(envelope.data, dict) else {}
     return [
         {
@@ -117,9 +126,16 @@ def recipients(links: list[dict[str, Any]], events: list[dict[str, Any]]) -> lis
         link["provider"]: {"provider": link["provider"], "as": link["relation"]} for link in links
     }
     for event in events:
-        provider = event["data"].get("provider")
-        if isinstance(provider, str) and provider not in found:
-            found[provider] = {"provider": provider, "as": f"named in {event['type']}"}
+        data = event["data"]
+        target = data.get("target")
+        named = [
+            data.get("provider"),
+            data.get("answered_by"),
+            target.get("provider") if isinstance(target, dict) else None,
+        ]
+        for provider in named:
+            if isinstance(provider, str) and provider not in found:
+                found[provider] = {"provider": provider, "as": f"named in {event['type']}"}
     return sorted(found.values(), key=lambda r: r["provider"])
 
 
@@ -158,12 +174,12 @@ def as_xlsx(export: dict[str, Any]) -> bytes:
     sheet.title = "record"
     sheet.append(["field", "value"])
     for key, value in _flatten(export["record"]):
-        sheet.append([key, value])
+        sheet.append([key, _text(value)])
     events = workbook.create_sheet("events")
     events.append(["time", "topic", "offset", "type", "data"])
     for event in export["events"]:
         data = json.dumps(event["data"], ensure_ascii=False, sort_keys=True)
-        events.append([event["time"], event["topic"], event["offset"], event["type"], data])
+        events.append([event["time"], event["topic"], event["offset"], event["type"], _text(data)])
     received = workbook.create_sheet("recipients")
     received.append(["provider", "as"])
     for row in export["recipients"]:
@@ -171,10 +187,17 @@ def as_xlsx(export: dict[str, Any]) -> bytes:
     audit_sheet = workbook.create_sheet("audit")
     audit_sheet.append(["at", "actor", "action", "purpose"])
     for entry in export["audit"]:
-        audit_sheet.append([entry["at"], entry["actor"], entry["action"], entry["purpose"]])
+        audit_sheet.append(
+            [entry["at"], _text(entry["actor"]), entry["action"], _text(entry["purpose"])]
+        )
     out = io.BytesIO()
     workbook.save(out)
     return out.getvalue()
+
+
+def _text(value: str) -> str:
+    """A text a spreadsheet shows as text: a leading =, +, - or @ would make it a formula."""
+    return f"'{value}" if value[:1] in {"=", "+", "-", "@"} else value
 
 
 def _flatten(value: Any, prefix: str = "") -> list[tuple[str, str]]:
@@ -226,7 +249,17 @@ def add_access_export_route(
                 raise HTTPException(404, {"reason": ReasonCode.UNKNOWN_PARTICIPANT})
             links = await repository.provider_links(connection, participant_id)
             entries = await audit.entries_about(connection, participant_id)
-        events = await events_about(settings, participant_id)
+        try:
+            events = await events_about(settings, participant_id)
+        except TimeoutError:
+            raise HTTPException(
+                503,
+                {
+                    "reason": "topics-unavailable",
+                    "message_en": "The event topics could not be read in time; try again.",
+                    "message_de": "Die Ereignisse waren nicht rechtzeitig lesbar; bitte erneut.",
+                },
+            ) from None
         export = assemble(
             record,
             links=links,

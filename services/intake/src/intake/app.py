@@ -21,7 +21,7 @@ from durchstarten.pagination import PageRequest, paged
 from durchstarten.service import ServiceRuntime
 from intake import queries, repository
 from intake.access_export import add_access_export_route
-from intake.deletion import DeletionSchedule
+from intake.deletion import consent_ends, deletion_schedule
 from intake.eligibility import BUILT_IN, load_programmes
 from intake.handlers import NOT_FOUND, SERVICE, IntakeHandlers
 from intake.identities import KeyRing
@@ -37,6 +37,7 @@ PendingPage = Annotated[
     PageRequest, Depends(paged("pending-exceptions", datetime.fromisoformat, uuid.UUID))
 ]
 DuplicatesPage = Annotated[PageRequest, Depends(paged("possible-duplicates", uuid.UUID, uuid.UUID))]
+OverridesPage = Annotated[PageRequest, Depends(paged("consent-overrides", int))]
 
 
 def key_ring(runtime: ServiceRuntime, settings: IntakeSettings) -> KeyRing:
@@ -54,25 +55,35 @@ def key_ring(runtime: ServiceRuntime, settings: IntakeSettings) -> KeyRing:
     return KeyRing(vault, keys)
 
 
-def deletion_schedule(
+def scheduled_passes(
     runtime: ServiceRuntime, handlers: IntakeHandlers, settings: IntakeSettings
 ) -> tuple[timedelta, timedelta] | None:
-    """Run the deletion plan's schedule in the service (unless off); the plan's periods."""
+    """Run the scheduled passes in the service; the deletion plan's periods.
+
+    Consents and overrides that end are announced always; the deletion schedule runs unless
+    turned off.
+    """
     periods = settings.deletion_plan_rules().stores.vault.deletion_periods()
+    passes = [consent_ends(handlers, interval_s=settings.deletion_interval_s)]
     if settings.deletion_schedule and periods is not None:
-        schedule = DeletionSchedule(
-            handlers,
-            after_exit=periods[0],
-            without_exit=periods[1],
-            interval_s=settings.deletion_interval_s,
+        passes.append(
+            deletion_schedule(
+                handlers,
+                after_exit=periods[0],
+                without_exit=periods[1],
+                interval_s=settings.deletion_interval_s,
+            )
         )
-        runtime.on_start(schedule.start)
-        runtime.on_stop(schedule.stop)
+    for scheduled in passes:
+        runtime.on_start(scheduled.start)
+        runtime.on_stop(scheduled.stop)
     return periods
 
 
-def add_coordination_routes(app: FastAPI, runtime: ServiceRuntime, verifier: TokenVerifier) -> None:
-    """The county office's work lists and the audit trail's verification."""
+def add_coordination_routes(
+    app: FastAPI, runtime: ServiceRuntime, verifier: TokenVerifier, clock: Clock
+) -> None:
+    """The county office's work lists: exceptions, duplicates, consent overrides."""
     CurrentPrincipal = Annotated[Principal, Depends(verifier.principal)]
 
     @app.get("/v1/coordination/pending-exceptions", tags=["coordination"])
@@ -107,6 +118,22 @@ def add_coordination_routes(app: FastAPI, runtime: ServiceRuntime, verifier: Tok
             "open", rows, lambda r: (r["participant_id"], r["candidate_id"]), jsonable
         )
 
+    @app.get("/v1/coordination/consent-overrides", tags=["coordination"])
+    async def consent_overrides(principal: CurrentPrincipal, page: OverridesPage) -> dict[str, Any]:
+        """Every break-glass override, in order of decision, with whether it still lasts.
+
+        For review; the reasons stay sealed. A page at a time (`limit`, `cursor`).
+        """
+        principal.require(Role.COORDINATOR, Role.ADMIN)
+        async with runtime.pool.acquire() as connection:
+            rows = await repository.open_overrides(
+                connection,
+                today=clock.today(),
+                after=page.after_or_nones(1)[0],
+                limit=page.fetch_limit(),
+            )
+        return page.answer("overrides", rows, lambda r: (r["override_id"],), jsonable)
+
 
 def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     """Build the intake service: Kafka subscribers, outbox relay and HTTP API."""
@@ -135,7 +162,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         active_programmes=settings.programmes,
     )
     verifier = TokenVerifier(settings.auth())
-    periods = deletion_schedule(runtime, handlers, settings)
+    periods = scheduled_passes(runtime, handlers, settings)
 
     subscribe_command_service(handlers, COURSES_EVENTS, group_id=f"{SERVICE}.levels")
 
@@ -217,7 +244,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
             )
         return {"results": found, "next_cursor": next_cursor}
 
-    add_coordination_routes(app, runtime, verifier)
+    add_coordination_routes(app, runtime, verifier, handlers.clock)
     add_legal_hold_routes(app, runtime, ring, verifier)
     add_access_export_route(app, runtime, ring, verifier, periods)
     return app

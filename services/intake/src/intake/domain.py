@@ -7,20 +7,23 @@ duplicate candidates, and persist what these functions decide.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any, Final, Literal, TypeVar
 
-from durchstarten.domain import RuleViolation
+from durchstarten.domain import RuleViolation, consent_required
 from durchstarten.events import Event, ParticipantRegistered, RegisterParticipant
 from durchstarten.events.courses import ExamResultRecorded
 from durchstarten.events.intake import (
     ApproveEligibilityException,
+    ConsentChanged,
     CorrectIdentity,
     DenyEligibilityException,
     DuplicateConfirmed,
     DuplicateDecision,
     EligibilityExceptionApproved,
+    OverrideConsent,
     ParticipantCorrected,
     ParticipantErased,
     ParticipantExited,
@@ -30,11 +33,18 @@ from durchstarten.events.intake import (
     RequestErasure,
     ResidenceStatusChanged,
     ResolveDuplicate,
+    WithdrawConsent,
 )
-from durchstarten.events.parts import GermanLevelFact, ResidenceStatusFact
+from durchstarten.events.parts import (
+    Consent,
+    ConsentFact,
+    ConsentOverrideFact,
+    GermanLevelFact,
+    ResidenceStatusFact,
+)
 from durchstarten.events.reasons import ReasonCode
 from durchstarten.events.replies import RuleFailure
-from durchstarten.events.values import DtzLevel, DtzOverall, ErasureReason, Sex
+from durchstarten.events.values import ConsentScope, DtzLevel, DtzOverall, ErasureReason, Sex
 from durchstarten.messaging.commands import Actor
 from durchstarten.messaging.errors import PermanentError
 from intake.eligibility import Applicant, FailedRule, Programme, age_on, evaluate
@@ -53,7 +63,14 @@ POSSIBLE_DUPLICATE: Final = "possible-duplicate"
 
 StateT = TypeVar("StateT")
 
-COORDINATOR_COMMANDS = (ApproveEligibilityException, DenyEligibilityException, ResolveDuplicate)
+COORDINATOR_COMMANDS = (
+    ApproveEligibilityException,
+    DenyEligibilityException,
+    ResolveDuplicate,
+    OverrideConsent,
+)
+MAX_OVERRIDE = timedelta(days=30)
+"""The longest a coordinator's break-glass override may last."""
 
 RegistrationStatus = Literal[
     "registered", "pending-exception", "existing-participant", "possible-duplicate"
@@ -130,16 +147,25 @@ class Eligible:
 
 
 def decide_registration(
-    checked: Eligible, *, provider: str, today: date, match: BestMatch | None
+    checked: Eligible,
+    *,
+    provider: str,
+    today: date,
+    match: BestMatch | None,
+    shares: bool = False,
 ) -> Registration:
     """Decide an eligible registration: pending an exception, registered, or a duplicate.
 
     A sure match makes it the existing person's (the provider is assigned, whatever the
-    new registration's waivable failures); failures a coordinator may waive make it wait
-    for an exception; a possible match registers the person and asks a coordinator to look.
+    new registration's waivable failures), but only if `shares`: the person consented to
+    data sharing between providers, or a coordinator's override lets this provider in;
+    failures a coordinator may waive make it wait for an exception; a possible match
+    registers the person and asks a coordinator to look.
     """
     event, failures = checked.event, checked.waivable_failures
     if match is not None and match.sure:
+        if not shares:
+            raise consent_required()
         assigned = ProviderAssigned(
             participant_id=match.participant_id, provider=provider, assigned_on=today
         )
@@ -219,6 +245,9 @@ def check_registration(
         languages=command.languages,
         eligibility_exception=bool(failures),
         employment_ban=command.employment_ban,
+        consent=ConsentFact.model_validate(command.consent.model_dump())
+        if command.consent
+        else None,
     )
     return Eligible(event, tuple(failures))
 
@@ -348,6 +377,84 @@ def decide_erasure(
     )
 
 
+# --- consent ----------------------------------------------------------------------------
+
+SHARING = ConsentScope.DATA_SHARING_BETWEEN_PROVIDERS
+
+
+def may_share(
+    *,
+    held: Consent | None,
+    given: Consent | None,
+    overrides: Sequence[tuple[str, date]],
+    provider: str,
+    today: date,
+) -> bool:
+    """Whether `provider` may be linked to a person someone else registered, on `today`."""
+    if any(c is not None and c.covers(SHARING, today) for c in (held, given)):
+        return True
+    return any(who == provider and today <= until for who, until in overrides)
+
+
+def still_linked(
+    consent: Consent | None, overrides: Sequence[tuple[str, date]], today: date
+) -> list[str] | None:
+    """None: data sharing holds, every link stays; else the providers an override keeps."""
+    if consent is not None and consent.covers(SHARING, today):
+        return None
+    return sorted({who for who, until in overrides if today <= until})
+
+
+def consent_changed(
+    participant_id: uuid.UUID,
+    *,
+    registered_by: str,
+    today: date,
+    consent: Consent | None,
+    overrides: Sequence[tuple[str, date]],
+) -> ConsentChanged:
+    """What now holds of the person's consent and the overrides, for the other services."""
+    return ConsentChanged(
+        participant_id=participant_id,
+        registered_by=registered_by,
+        changed_on=today,
+        consent=ConsentFact.model_validate(consent.model_dump()) if consent else None,
+        overrides=[
+            ConsentOverrideFact(provider=who, until=until)
+            for who, until in overrides
+            if today <= until
+        ],
+    )
+
+
+def withdrawn(consent: Consent | None, command: WithdrawConsent) -> Consent:
+    """The consent left after a withdrawal (no scope left: a consent to nothing)."""
+    if consent is None:
+        return Consent(scopes=[], given_on=command.withdrawn_on)
+    left = [scope for scope in consent.scopes if scope not in command.scopes]
+    return consent.model_copy(update={"scopes": left})
+
+
+def check_override(
+    command: OverrideConsent, *, registered_by: str, providers: frozenset[str], today: date
+) -> None:
+    """An override names another configured provider and lasts from today, 30 days at most."""
+    if command.provider not in providers or command.provider == registered_by:
+        raise RuleViolation(
+            ReasonCode.UNKNOWN_PROVIDER_TARGET,
+            "provider",
+            "Name another provider of this programme.",
+            "Nennen Sie einen anderen Träger des Programms.",
+        )
+    if not today <= command.until <= today + MAX_OVERRIDE:
+        raise RuleViolation(
+            ReasonCode.INVALID_FIELD,
+            "until",
+            f"An override lasts from today, {MAX_OVERRIDE.days} days at most.",
+            f"Eine Freigabe gilt ab heute, höchstens {MAX_OVERRIDE.days} Tage.",
+        )
+
+
 @dataclass(frozen=True)
 class Correction:
     """What a rectification changes: the identifiers to seal, and the announcement."""
@@ -403,6 +510,17 @@ def decide_correction(
     )
     sealed = {k: v for k, v in after.items() if k not in {"sex", "country_of_origin"}}
     return Correction(sealed, changed, event)
+
+
+def require_no_hold(actor: Actor) -> None:
+    """Under a legal hold, only county staff (the controller) may have identifiers erased."""
+    if not actor.coordinator:
+        raise RuleViolation(
+            ReasonCode.LEGAL_HOLD_IN_FORCE,
+            "participant_id",
+            "A legal hold keeps this person's data: the county's coordinating office decides.",
+            "Eine Löschsperre hält die Daten: die Koordinierungsstelle entscheidet.",
+        )
 
 
 def deletion_date(

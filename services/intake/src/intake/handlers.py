@@ -22,13 +22,19 @@ from durchstarten.events.catalogue import commands_of
 from durchstarten.events.courses import ExamResultRecorded
 from durchstarten.events.intake import (
     ApproveEligibilityException,
+    ConsentChanged,
     CorrectIdentity,
     DenyEligibilityException,
+    OverrideConsent,
+    ProviderAssigned,
+    RecordConsent,
     RecordProgrammeExit,
     RecordResidenceStatusChange,
     RequestErasure,
     ResolveDuplicate,
+    WithdrawConsent,
 )
+from durchstarten.events.parts import Consent
 from durchstarten.events.reasons import ReasonCode
 from durchstarten.events.topics import ServiceName, outbound
 from durchstarten.logging import get_logger
@@ -127,6 +133,12 @@ class IntakeHandlers(CommandService):
                 return await self._erase(connection, inbound, command)
             case CorrectIdentity() as command:
                 return await self._correct(connection, inbound, command)
+            case RecordConsent() as command:
+                return await self._record_consent(connection, inbound, command)
+            case WithdrawConsent() as command:
+                return await self._withdraw_consent(connection, inbound, command)
+            case OverrideConsent() as command:
+                return await self._override_consent(connection, inbound, command)
             case ApproveEligibilityException() as command:
                 return await self._approve(connection, inbound, command)
             case DenyEligibilityException() as command:
@@ -166,20 +178,45 @@ class IntakeHandlers(CommandService):
         candidates = await identities.lock_and_compare(
             connection, self.ring, tokens, actor=inbound.actor.subject
         )
+        match = best_match(identity, candidates)
         registration = domain.decide_registration(
             checked,
             provider=provider,
             today=self.clock.today(),
-            match=best_match(identity, candidates),
+            match=match,
+            shares=match is not None
+            and match.sure
+            and await self._may_share(connection, match.participant_id, provider, command),
         )
+        events = registration.events
         if registration.status == domain.EXISTING_PARTICIPANT:
             await repository.link_provider(
                 connection, registration.participant_id, provider, "assigned"
             )
+            held = await repository.consent_of(connection, registration.participant_id)
+            if command.consent is not None and command.consent != held:
+                # What the person said last holds.
+                existing = await repository.load_state(connection, registration.participant_id)
+                if existing is not None:
+                    changed = await self._consent_now(
+                        connection,
+                        registration.participant_id,
+                        registered_by=existing.provider,
+                        consent=command.consent,
+                        by=inbound.actor.subject,
+                    )
+                    events = (*events, changed)
         else:
             await self._store_person(
                 connection, inbound, command, registration, tokens=tokens, programme=programme
             )
+            if command.consent is not None:
+                await repository.store_consent(
+                    connection,
+                    registration.participant_id,
+                    command.consent,
+                    by=inbound.actor.subject,
+                )
         await repository.add_registration_result(
             connection,
             provider=inbound.provider,
@@ -193,11 +230,136 @@ class IntakeHandlers(CommandService):
             status=registration.status,
         )
         return Decision(
-            events=registration.events,
+            events=events,
             participant=registration.participant_id,
             status=registration.status,
             failed_rules=domain.rule_failures(registration.waivable_failures),
         )
+
+    async def _may_share(
+        self,
+        connection: asyncpg.Connection,
+        participant_id: uuid.UUID,
+        provider: str,
+        command: RegisterParticipant,
+    ) -> bool:
+        """Whether the person's consent (held or just given) or an override lets `provider` in."""
+        today = self.clock.today()
+        return domain.may_share(
+            held=await repository.consent_of(connection, participant_id),
+            given=command.consent,
+            overrides=await repository.overrides_in_force(connection, participant_id, today),
+            provider=provider,
+            today=today,
+        )
+
+    async def _consent_now(
+        self,
+        connection: asyncpg.Connection,
+        participant_id: uuid.UUID,
+        *,
+        registered_by: str,
+        consent: Consent | None,
+        by: str | None,
+    ) -> ConsentChanged:
+        """Keep `consent` (if one is given), unlink whom it no longer covers, say what holds."""
+        today = self.clock.today()
+        if consent is not None and by is not None:
+            await repository.store_consent(connection, participant_id, consent, by=by)
+        held = await repository.consent_of(connection, participant_id)
+        overrides = await repository.overrides_in_force(connection, participant_id, today)
+        keep = domain.still_linked(held, overrides, today)
+        if keep is not None:
+            await repository.unlink_unshared(connection, participant_id, keep)
+        return domain.consent_changed(
+            participant_id,
+            registered_by=registered_by,
+            today=today,
+            consent=held,
+            overrides=overrides,
+        )
+
+    async def _record_consent(
+        self, connection: asyncpg.Connection, inbound: InboundCommand, command: RecordConsent
+    ) -> Decision:
+        pid = command.participant_id
+        state = await self._state_for(connection, pid, inbound.actor, active=True)
+        changed = await self._consent_now(
+            connection,
+            pid,
+            registered_by=state.provider,
+            consent=command.consent,
+            by=inbound.actor.subject,
+        )
+        await self._audit_consent(connection, inbound, pid, "consent recorded")
+        return Decision(events=(changed,), participant=pid)
+
+    async def _withdraw_consent(
+        self, connection: asyncpg.Connection, inbound: InboundCommand, command: WithdrawConsent
+    ) -> Decision:
+        pid = command.participant_id
+        state = await self._state_for(connection, pid, inbound.actor, active=True)
+        left = domain.withdrawn(await repository.consent_of(connection, pid), command)
+        changed = await self._consent_now(
+            connection, pid, registered_by=state.provider, consent=left, by=inbound.actor.subject
+        )
+        scopes = ", ".join(scope.value for scope in command.scopes)
+        await self._audit_consent(connection, inbound, pid, f"consent withdrawn: {scopes}")
+        return Decision(events=(changed,), participant=pid)
+
+    async def _override_consent(
+        self, connection: asyncpg.Connection, inbound: InboundCommand, command: OverrideConsent
+    ) -> Decision:
+        pid = command.participant_id
+        state = await self._state_for(connection, pid, inbound.actor, active=True)
+        today = self.clock.today()
+        domain.check_override(
+            command, registered_by=state.provider, providers=self.providers, today=today
+        )
+        await repository.add_override(
+            connection,
+            pid,
+            provider=command.provider,
+            until=command.until,
+            reason=await self.ring.encrypt_for(pid, command.reason),
+            decided_by=command.decided_by,
+        )
+        await repository.link_provider(connection, pid, command.provider, "override")
+        changed = await self._consent_now(
+            connection, pid, registered_by=state.provider, consent=None, by=None
+        )
+        await self._audit_consent(
+            connection,
+            inbound,
+            pid,
+            f"consent override: {command.provider} until {command.until.isoformat()}",
+        )
+        assigned = ProviderAssigned(
+            participant_id=pid, provider=command.provider, assigned_on=today
+        )
+        return Decision(events=(assigned, changed), participant=pid)
+
+    async def _audit_consent(
+        self, connection: asyncpg.Connection, inbound: InboundCommand, pid: uuid.UUID, what: str
+    ) -> None:
+        await audit.record(
+            connection,
+            actor=inbound.actor.subject,
+            action="consent.write",
+            participant_id=pid,
+            purpose=what,
+        )
+
+    async def announce_consent_ends(self, connection: asyncpg.Connection, pid: uuid.UUID) -> None:
+        """A consent expired or an override ended: unlink whom it covered, and say so."""
+        state = await repository.load_state(connection, pid)
+        if state is None:
+            return
+        changed = await self._consent_now(
+            connection, pid, registered_by=state.provider, consent=None, by=None
+        )
+        await repository.consent_changes_announced(connection, pid, self.clock.today())
+        await self.announce(connection, changed, correlationid=f"consent-expiry:{pid}")
 
     async def _store_person(
         self,
@@ -264,6 +426,14 @@ class IntakeHandlers(CommandService):
         state = await self._state_for(connection, command.participant_id, inbound.actor)
         domain.require_registering_provider(inbound.actor, state.provider)
         events = domain.decide_erasure(command, status=state.status, today=self.clock.today())
+        held = await repository.legal_hold_in_force(connection, command.participant_id)
+        if events is not None and held is not None:
+            # Kept for a legal claim: only the controller (a coordinator) decides to erase,
+            # and doing so ends the hold.
+            domain.require_no_hold(inbound.actor)
+            await repository.release_legal_hold(
+                connection, command.participant_id, released_by=inbound.actor.subject
+            )
         if events is not None:  # identifiers still held
             await self._shred(
                 connection,
@@ -310,7 +480,7 @@ class IntakeHandlers(CommandService):
         ]
         match = best_match(identity, others)
         if match is not None:  # a coordinator decides; a correction never merges by itself
-            await repository.add_duplicate_review(
+            await repository.add_duplicate_review_pair(
                 connection, pid, match.participant_id, match.match.score
             )
         if correction.event is not None:
@@ -342,7 +512,8 @@ class IntakeHandlers(CommandService):
         Announced like an erasure on request, correlated with nothing a provider sent.
         """
         state = await repository.load_state(connection, participant_id)
-        if state is None:
+        # A hold set after the pass chose the person, before it locked them, counts too.
+        if state is None or await repository.legal_hold_in_force(connection, participant_id):
             return False
         events = domain.decide_scheduled_erasure(
             participant_id, status=state.status, today=self.clock.today()

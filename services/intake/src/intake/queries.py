@@ -65,7 +65,7 @@ async def participant_record(
         "exit_date": state.exit_date.isoformat() if state.exit_date else None,
         "identity": identity,
         "history": await repository.history(connection, participant_id),
-        "deletion": await deletion_status(connection, state, periods),
+        "deletion": await deletion_status(connection, state, periods, show_hold=actor.coordinator),
     }
 
 
@@ -73,8 +73,13 @@ async def deletion_status(
     connection: asyncpg.Connection,
     state: repository.ParticipantState,
     periods: tuple[timedelta, timedelta] | None,
+    *,
+    show_hold: bool,
 ) -> dict[str, Any]:
-    """When the identifiers go (or went, and on what basis), and the legal hold in force."""
+    """When the identifiers go (or went, and on what basis), and the legal hold in force.
+
+    The hold (a legal claim may be behind it) is for county staff only (`show_hold`).
+    """
     erasure = await repository.erasure_of(connection, state.participant_id)
     hold = await repository.legal_hold_in_force(connection, state.participant_id)
     due = None
@@ -88,7 +93,9 @@ async def deletion_status(
     return {
         "deletion_date": due.isoformat() if due else None,
         "legal_hold": (
-            {"set_by": hold["set_by"], "set_at": hold["set_at"].isoformat()} if hold else None
+            {"set_by": hold["set_by"], "set_at": hold["set_at"].isoformat()}
+            if hold and show_hold
+            else None
         ),
         "erased": (
             {"on": erasure["erased_on"].isoformat(), "basis": erasure["basis"]} if erasure else None

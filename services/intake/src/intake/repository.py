@@ -15,6 +15,7 @@ import asyncpg
 
 from durchstarten.db.sqlfiles import SqlFiles
 from durchstarten.events import RegisterParticipant
+from durchstarten.events.parts import Consent
 
 SQL = SqlFiles(Path(__file__).parent / "db")
 
@@ -245,6 +246,13 @@ async def add_duplicate_review(
     await connection.execute(SQL["duplicate_review_add"], participant_id, candidate, score)
 
 
+async def add_duplicate_review_pair(
+    connection: asyncpg.Connection, participant_id: uuid.UUID, other: uuid.UUID, score: float
+) -> None:
+    """Flag two registrations for a coordinator, the later as the possible duplicate."""
+    await connection.execute(SQL["duplicate_review_pair"], participant_id, other, score)
+
+
 async def decide_duplicate_review(
     connection: asyncpg.Connection,
     participant_id: uuid.UUID,
@@ -402,3 +410,79 @@ async def add_rectification(
 ) -> None:
     """Record which fields were corrected, by whom and why (the reason sealed)."""
     await connection.execute(SQL["rectification_add"], participant_id, fields, reason, corrected_by)
+
+
+# --- consent -----------------------------------------------------------------------------
+
+
+async def consent_of(connection: asyncpg.Connection, participant_id: uuid.UUID) -> Consent | None:
+    """The consent the person gave (latest), if any."""
+    row = await connection.fetchrow(SQL["consent_of"], participant_id)
+    return Consent.model_validate(dict(row)) if row is not None else None
+
+
+async def store_consent(
+    connection: asyncpg.Connection, participant_id: uuid.UUID, consent: Consent, *, by: str
+) -> None:
+    """Keep `consent` as what the person consented to now (it replaces the one held)."""
+    await connection.execute(
+        SQL["consent_store"],
+        participant_id,
+        [scope.value for scope in consent.scopes],
+        consent.given_on,
+        consent.expires_on,
+        by,
+    )
+
+
+async def overrides_in_force(
+    connection: asyncpg.Connection, participant_id: uuid.UUID, today: date
+) -> list[tuple[str, date]]:
+    """(provider, last day) of each coordinator's override that still lasts."""
+    rows = await connection.fetch(SQL["consent_overrides_in_force"], participant_id, today)
+    return [(row["provider"], row["until"]) for row in rows]
+
+
+async def add_override(
+    connection: asyncpg.Connection,
+    participant_id: uuid.UUID,
+    *,
+    provider: str,
+    until: date,
+    reason: bytes | None,
+    decided_by: str,
+) -> None:
+    """Record a coordinator's break-glass override (the reason sealed)."""
+    await connection.execute(
+        SQL["consent_override_add"], participant_id, provider, until, reason, decided_by
+    )
+
+
+async def open_overrides(
+    connection: asyncpg.Connection, *, today: date, after: int | None, limit: int
+) -> list[dict[str, Any]]:
+    """Every override in order of decision, with whether it still lasts (for review)."""
+    rows = await connection.fetch(SQL["consent_overrides_open"], today, after, limit)
+    return [dict(row) for row in rows]
+
+
+async def unlink_unshared(
+    connection: asyncpg.Connection, participant_id: uuid.UUID, keep: list[str]
+) -> None:
+    """Unlink every provider but the registering one and those in `keep`."""
+    await connection.execute(SQL["links_unshared"], participant_id, keep)
+
+
+async def consent_changes_due(
+    connection: asyncpg.Connection, *, today: date, limit: int
+) -> list[uuid.UUID]:
+    """People whose consent expired or override ended, not yet announced (SKIP LOCKED)."""
+    rows = await connection.fetch(SQL["consent_changes_due"], today, limit)
+    return [row["participant_id"] for row in rows]
+
+
+async def consent_changes_announced(
+    connection: asyncpg.Connection, participant_id: uuid.UUID, today: date
+) -> None:
+    """Mark what ran out before `today` as announced."""
+    await connection.execute(SQL["consent_changes_announced"], participant_id, today)

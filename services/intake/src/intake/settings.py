@@ -54,7 +54,9 @@ class IntakeSettings(ServiceSettings):
         ),
     )
     deletion_interval_s: float = Field(
-        default=3600.0, gt=0, description="Seconds between the deletion schedule's passes."
+        default=3600.0,
+        gt=0,
+        description="Seconds between the scheduled passes (deletion, consents that end).",
     )
     programmes_dir: Path | None = Field(
         default=None, description="Folder of programme files; the built-in ones by default."

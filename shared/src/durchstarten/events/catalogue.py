@@ -71,6 +71,9 @@ CATALOGUE: tuple[Entry, ...] = (
         intake.RecordProgrammeExit,
         intake.RequestErasure,
         intake.CorrectIdentity,
+        intake.RecordConsent,
+        intake.WithdrawConsent,
+        intake.OverrideConsent,
         intake.ApproveEligibilityException,
         intake.DenyEligibilityException,
         intake.ResolveDuplicate,
@@ -86,6 +89,7 @@ CATALOGUE: tuple[Entry, ...] = (
         intake.DuplicateConfirmed,
         intake.ProviderAssigned,
         intake.ParticipantCorrected,
+        intake.ConsentChanged,
     ),
     *_commands(
         "coaching",

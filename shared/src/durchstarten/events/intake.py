@@ -23,6 +23,8 @@ from pydantic import (
 from durchstarten.events.base import Command, Event
 from durchstarten.events.parts import (
     Consent,
+    ConsentFact,
+    ConsentOverrideFact,
     GermanLevel,
     GermanLevelFact,
     ResidenceStatusFact,
@@ -30,6 +32,7 @@ from durchstarten.events.parts import (
 )
 from durchstarten.events.values import (
     CefrLevel,
+    ConsentScope,
     CountryCode,
     DomainDate,
     EligibilityRule,
@@ -289,6 +292,65 @@ class CorrectIdentity(Command):
     }
 
 
+class RecordConsent(Command):
+    """Record what the person consented to (replaces the consent held): scopes and expiry."""
+
+    command_type: ClassVar[str] = "record-consent.v1"
+
+    participant_id: uuid.UUID
+    consent: Consent
+
+    example: ClassVar[dict[str, Any]] = {
+        "participant_id": _PARTICIPANT,
+        "consent": {
+            "scopes": ["data-sharing-between-providers"],
+            "given_on": "2022-04-01",
+            "expires_on": "2023-03-31",
+        },
+    }
+
+
+class WithdrawConsent(Command):
+    """The person withdraws consent: without data sharing, other providers lose access."""
+
+    command_type: ClassVar[str] = "withdraw-consent.v1"
+
+    participant_id: uuid.UUID
+    scopes: list[ConsentScope] = Field(min_length=1, max_length=len(ConsentScope))
+    withdrawn_on: DomainDate
+
+    example: ClassVar[dict[str, Any]] = {
+        "participant_id": _PARTICIPANT,
+        "scopes": ["data-sharing-between-providers"],
+        "withdrawn_on": "2022-09-01",
+    }
+
+
+class OverrideConsent(Command):
+    """Break-glass: a county coordinator lets a provider work with the person without consent.
+
+    Time-limited (at most 30 days), with a recorded reason, audited and listed for review.
+    """
+
+    command_type: ClassVar[str] = "override-consent.v1"
+
+    participant_id: uuid.UUID
+    provider: ProviderId
+    until: DomainDate = Field(description="The last day of the override (at most 30 days).")
+    reason: Annotated[str, StringConstraints(min_length=10, max_length=1000)] = Field(
+        description="Why it cannot wait for consent; stays in intake, never in an event."
+    )
+    decided_by: StaffId
+
+    example: ClassVar[dict[str, Any]] = {
+        "participant_id": _PARTICIPANT,
+        "provider": "awo-owl",
+        "until": "2022-10-15",
+        "reason": "Training place starts Monday; the person cannot be reached to sign.",
+        "decided_by": "ki-koordination-03",
+    }
+
+
 class ApproveEligibilityException(Command):
     """A county coordinator admits a person outside a rule, "in a justified single case"."""
 
@@ -375,6 +437,10 @@ class ParticipantRegistered(Event):
     employment_ban: bool = Field(
         default=False, description="Under a legal ban on employment (excludes module F2)."
     )
+    consent: ConsentFact | None = Field(
+        default=None,
+        description="What the person consented to at registration (none: nothing recorded).",
+    )
 
     example: ClassVar[dict[str, Any]] = {
         "participant_id": _PARTICIPANT,
@@ -393,6 +459,7 @@ class ParticipantRegistered(Event):
         "german_level_at_entry": {"overall": "A2", "speaking": "A2", "writing": "A1"},
         "languages": ["ar", "ku"],
         "eligibility_exception": False,
+        "consent": {"scopes": ["data-sharing-between-providers"], "given_on": "2022-03-01"},
     }
 
 
@@ -503,6 +570,40 @@ class ParticipantCorrected(Event):
         "sex": "female",
         "country_of_origin": "SYR",
     }
+
+
+class ConsentChanged(Event):
+    """The person's consent, or a coordinator's override, changed: what holds now.
+
+    Services keep other providers' access only while data sharing is consented to (and not
+    expired), or a provider's override lasts; the registering provider always keeps it.
+    """
+
+    event_type: ClassVar[str] = "participant.consent-changed.v1"
+
+    participant_id: uuid.UUID
+    registered_by: ProviderId
+    changed_on: DomainDate
+    consent: ConsentFact | None = Field(description="The consent in force; none: none given.")
+    overrides: list[ConsentOverrideFact] = Field(default_factory=list)
+
+    example: ClassVar[dict[str, Any]] = {
+        "participant_id": _PARTICIPANT,
+        "registered_by": "diakonie-herford",
+        "changed_on": "2022-09-01",
+        "consent": {"scopes": ["follow-up-contact"], "given_on": "2022-03-01"},
+        "overrides": [],
+    }
+
+    def shares_with(self, provider: str, day: date) -> bool:
+        """Whether `provider` may work with the person on `day` by this event's terms."""
+        if provider == self.registered_by:
+            return True
+        if self.consent is not None and self.consent.covers(
+            ConsentScope.DATA_SHARING_BETWEEN_PROVIDERS, day
+        ):
+            return True
+        return any(o.provider == provider and day <= o.until for o in self.overrides)
 
 
 class ProviderAssigned(Event):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Self
 
 from pydantic import Field, model_validator
@@ -15,6 +16,7 @@ from durchstarten.events.values import (
     EmploymentKind,
     LegalBasis,
     PlacementCategory,
+    ProviderId,
     ResidenceStatus,
 )
 
@@ -63,11 +65,54 @@ class GermanLevelFact(TolerantPart):
     speaking: CefrLevel | None = None
 
 
+def _covers(
+    scopes: list[ConsentScope],
+    given_on: date,
+    expires_on: date | None,
+    scope: ConsentScope,
+    day: date,
+) -> bool:
+    return scope in scopes and given_on <= day and (expires_on is None or day <= expires_on)
+
+
 class Consent(Part):
-    """What the participant consented to, and when."""
+    """What the participant consented to, when, and until when (none: until withdrawn)."""
 
     scopes: list[ConsentScope] = Field(max_length=len(ConsentScope))
     given_on: DomainDate
+    expires_on: DomainDate | None = Field(
+        default=None, description="The last day the consent holds; none: until withdrawn."
+    )
+
+    @model_validator(mode="after")
+    def _expires_after_given(self) -> Self:
+        if self.expires_on is not None and self.expires_on < self.given_on:
+            msg = "a consent cannot expire before it was given"
+            raise ValueError(msg)
+        return self
+
+    def covers(self, scope: ConsentScope, day: date) -> bool:
+        """Whether `scope` was consented to and holds on `day`."""
+        return _covers(self.scopes, self.given_on, self.expires_on, scope, day)
+
+
+class ConsentFact(TolerantPart):
+    """A consent as events announce it (read tolerantly)."""
+
+    scopes: list[ConsentScope]
+    given_on: DomainDate
+    expires_on: DomainDate | None = None
+
+    def covers(self, scope: ConsentScope, day: date) -> bool:
+        """Whether `scope` was consented to and holds on `day`."""
+        return _covers(self.scopes, self.given_on, self.expires_on, scope, day)
+
+
+class ConsentOverrideFact(TolerantPart):
+    """A coordinator's break-glass override: `provider` may work with the person until a day."""
+
+    provider: ProviderId
+    until: DomainDate
 
 
 class Employment(Part):

@@ -43,6 +43,7 @@ class ReasonCode(StrEnum):
     NO_DUPLICATE_REVIEW = "no-duplicate-review"
     LEGAL_HOLD_IN_FORCE = "legal-hold-in-force"
     NO_LEGAL_HOLD = "no-legal-hold"
+    CONSENT_REQUIRED = "consent-required"
     ALREADY_EXITED = "already-exited"
     NOT_REGISTERING_PROVIDER = "not-registering-provider"
     # Coaching's rules

@@ -6,5 +6,7 @@ WITH tombstone AS (
     DELETE FROM referrals WHERE participant_id = $1
 ), access_out AS (
     DELETE FROM participant_access WHERE participant_id = $1
+), overrides_out AS (
+    DELETE FROM consent_overrides WHERE participant_id = $1
 )
 DELETE FROM participants WHERE participant_id = $1

@@ -13,6 +13,9 @@ WITH ids AS (DELETE FROM identities WHERE participant_id = $1),
      ),
      rectified AS (
          UPDATE rectifications SET reason_encrypted = NULL WHERE participant_id = $1
+     ),
+     overridden AS (
+         UPDATE consent_overrides SET reason_encrypted = NULL WHERE participant_id = $1
      )
 UPDATE participants
 SET status = 'erased', erased_at = now(), pending_event = NULL, failed_rules = '[]'
