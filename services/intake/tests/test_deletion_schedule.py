@@ -20,7 +20,7 @@ import pytest
 from durchstarten.clock import Clock
 from durchstarten.events.reasons import ReasonCode
 from durchstarten.messaging.commands import Actor
-from durchstarten.retention import load_plan
+from durchstarten.retention import CalendarPeriod, DeletionPeriods, calendar_period, load_plan
 from durchstarten_deploy.testing import (
     TEST_PROVIDERS,
     assert_rejected,
@@ -30,7 +30,7 @@ from durchstarten_deploy.testing import (
     registered,
     send_command,
 )
-from intake import domain, repository
+from intake import repository
 from intake.deletion import deletion_schedule
 from intake.handlers import SCHEDULE_ACTOR, IntakeHandlers
 from intake.keystore import KeyStore
@@ -39,17 +39,44 @@ pytestmark = [pytest.mark.integration, pytest.mark.database]
 
 ALPHA, _ = TEST_PROVIDERS
 PERIODS = load_plan().stores.vault.deletion_periods()
-assert PERIODS is not None  # the shipped plan deletes identifiers by date
-AFTER_EXIT, WITHOUT_EXIT = PERIODS
+
+
+def by_date(period: CalendarPeriod | None) -> CalendarPeriod:
+    """A period the shipped plan sets (it deletes identifiers by date, in both cases)."""
+    assert period is not None
+    return period
+
+
+AFTER_EXIT, WITHOUT_EXIT = by_date(PERIODS.after_exit), by_date(PERIODS.without_exit)
 ENTRY = date(2022, 3, 1)  # RegisterParticipant.example's entry date
 EXIT = date(2022, 5, 31)
 
 
-def test_the_deletion_date_counts_from_the_exit_or_without_one_from_the_entry() -> None:
-    periods = {"after_exit": timedelta(days=10), "without_exit": timedelta(days=100)}
-    assert domain.deletion_date(entry_date=ENTRY, exit_date=EXIT, **periods) == date(2022, 6, 10)
-    assert domain.deletion_date(entry_date=ENTRY, exit_date=None, **periods) == date(2022, 6, 9)
-    assert AFTER_EXIT < WITHOUT_EXIT  # an unrecorded exit must not shorten the period
+def test_the_deletion_date_counts_calendar_years_from_the_exit_or_else_the_entry() -> None:
+    periods = DeletionPeriods(calendar_period("3y"), calendar_period("6y"))
+    assert periods.deletion_date(entry_date=ENTRY, exit_date=EXIT) == date(2025, 5, 31)
+    assert periods.deletion_date(entry_date=ENTRY, exit_date=None) == date(2028, 3, 1)
+    # A leap day in between changes nothing; from 29 February a year ends on 28 February.
+    assert periods.deletion_date(entry_date=ENTRY, exit_date=date(2023, 3, 1)) == date(2026, 3, 1)
+    leap = DeletionPeriods(calendar_period("1y"), None)
+    assert leap.deletion_date(entry_date=ENTRY, exit_date=date(2024, 2, 29)) == date(2025, 2, 28)
+    # "forever" in one case keeps identifiers in that case only.
+    assert leap.deletion_date(entry_date=ENTRY, exit_date=None) is None
+    assert DeletionPeriods(None, None).any is False
+    with pytest.raises(ValueError, match="deletion period"):
+        calendar_period("5h")  # a deletion date is a day
+
+
+async def test_the_schedules_sql_counts_the_days_as_the_record_shows_them(
+    fresh_pool: asyncpg.Pool,
+) -> None:
+    async with fresh_pool.acquire() as connection:
+        for start, text in (("2024-02-29", "1 years"), ("2023-03-01", "3 years")):
+            in_sql = await connection.fetchval(
+                "SELECT ($1::date + $2::text::interval)::date", date.fromisoformat(start), text
+            )
+            count = int(text.split()[0])
+            assert in_sql == CalendarPeriod(count, "y").after(date.fromisoformat(start))
 
 
 async def exited(handlers: IntakeHandlers) -> uuid.UUID:
@@ -92,15 +119,13 @@ async def test_identifiers_are_erased_by_themselves_when_due_and_a_legal_hold_is
     never_exited = uuid.UUID(await registered(handlers, ALPHA))
     people = [done, held, never_exited]
     await hold(fresh_pool, handlers, held)
-    schedule = deletion_schedule(
-        handlers, after_exit=AFTER_EXIT, without_exit=WITHOUT_EXIT, interval_s=0.05
-    )
+    schedule = deletion_schedule(handlers, periods=PERIODS, interval_s=0.05)
     await schedule.start()
     try:
         # The day before the exit's deletion date: nothing goes.
-        handlers.clock = Clock(EXIT + AFTER_EXIT - timedelta(days=1))
+        handlers.clock = Clock(AFTER_EXIT.after(EXIT) - timedelta(days=1))
         assert await schedule.run_once() == 0
-        handlers.clock = Clock(EXIT + AFTER_EXIT)
+        handlers.clock = Clock(AFTER_EXIT.after(EXIT))
 
         async def done_erased() -> bool:
             return (await statuses(fresh_pool, people))[done] == "erased"
@@ -111,7 +136,7 @@ async def test_identifiers_are_erased_by_themselves_when_due_and_a_legal_hold_is
             held: "registered",  # under the legal hold
             never_exited: "registered",  # counted from the entry: longer
         }
-        handlers.clock = Clock(ENTRY + WITHOUT_EXIT)
+        handlers.clock = Clock(WITHOUT_EXIT.after(ENTRY))
 
         async def never_exited_erased() -> bool:
             return (await statuses(fresh_pool, people))[never_exited] == "erased"
@@ -157,12 +182,9 @@ async def test_two_schedules_at_once_erase_everyone_due_exactly_once(
     handlers: IntakeHandlers, fresh_pool: asyncpg.Pool
 ) -> None:
     people = [await exited(handlers) for _ in range(7)]
-    handlers.clock = Clock(EXIT + AFTER_EXIT)
+    handlers.clock = Clock(AFTER_EXIT.after(EXIT))
     schedules = [
-        deletion_schedule(
-            handlers, after_exit=AFTER_EXIT, without_exit=WITHOUT_EXIT, interval_s=60, batch_size=2
-        )
-        for _ in range(2)
+        deletion_schedule(handlers, periods=PERIODS, interval_s=60, batch_size=2) for _ in range(2)
     ]
     counts = await asyncio.gather(*(s.run_once() for s in schedules))
     assert sum(counts) == len(people)
@@ -183,10 +205,8 @@ async def test_an_erasure_on_request_is_not_repeated_by_the_schedule(
     erase = {"participant_id": str(pid), "reason": "participant-request"}
     _, outcome = await send_command(handlers, "request-erasure.v1", ALPHA, erase)
     assert outcome.status == "accepted"
-    handlers.clock = Clock(EXIT + AFTER_EXIT + timedelta(days=400))
-    schedule = deletion_schedule(
-        handlers, after_exit=AFTER_EXIT, without_exit=WITHOUT_EXIT, interval_s=60
-    )
+    handlers.clock = Clock(AFTER_EXIT.after(EXIT) + timedelta(days=400))
+    schedule = deletion_schedule(handlers, periods=PERIODS, interval_s=60)
     assert await schedule.run_once() == 0
     (record,) = await fetch_rows(fresh_pool, "SELECT basis FROM erasures")
     assert record == {"basis": "request"}

@@ -6,6 +6,7 @@ runs the duplicate check again, records why, and announces what the reports coun
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from typing import Any
 
@@ -16,11 +17,14 @@ from pydantic import ValidationError
 from durchstarten.events.intake import CorrectIdentity
 from durchstarten.events.reasons import ReasonCode
 from durchstarten.events.topics import INTAKE_EVENTS
+from durchstarten.messaging.commands import Actor
 from durchstarten_deploy.testing import (
     TEST_PROVIDERS,
     assert_rejected,
     fetch_rows,
+    new_person,
     outbox_messages,
+    provider_inbound,
     registered,
     send_command,
 )
@@ -31,6 +35,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.database]
 ALPHA, BETA = TEST_PROVIDERS
 CORRECT = "correct-identity.v1"
 REASON = "Der Reisepass zeigt ein anderes Datum."
+COORDINATOR = Actor("ki-koordination-03", None, coordinator=True)
 
 
 async def identity_of(handlers: IntakeHandlers, pool: asyncpg.Pool, pid: str) -> dict[str, Any]:
@@ -134,3 +139,34 @@ async def test_a_correction_of_someone_else_or_of_an_erased_person_is_refused_an
     _, erased = await send_command(handlers, CORRECT, ALPHA, data)
     assert_rejected(erased, ReasonCode.PARTICIPANT_ERASED)
     assert await fetch_rows(fresh_pool, "SELECT 1 FROM identities") == []
+
+
+async def test_a_waiting_registration_is_corrected_and_announced_as_corrected_when_approved(
+    handlers: IntakeHandlers, fresh_pool: asyncpg.Pool
+) -> None:
+    # Too old by the birth date as typed: the registration waits for a coordinator.
+    _, waiting = await send_command(
+        handlers, "register-participant.v2", ALPHA, new_person(birth_date="1990-01-01")
+    )
+    assert waiting.decision is not None
+    assert waiting.decision.status == "pending-exception"
+    pid = str(waiting.decision.participant)
+    data = {"participant_id": pid, "birth_date": "1991-01-01", "reason": REASON}
+    _, corrected = await send_command(handlers, CORRECT, ALPHA, data)
+    assert corrected.status == "accepted", corrected
+    assert await corrected_events(fresh_pool) == []  # never announced: nothing to correct
+    approve = {
+        "participant_id": pid,
+        "rules": ["age"],
+        "reason": "Begründeter Einzelfall, Coaching lief schon.",
+        "approver": COORDINATOR.subject,
+    }
+    inbound = provider_inbound(handlers, "approve-eligibility-exception.v1", ALPHA, approve)
+    inbound = dataclasses.replace(inbound, provider=COORDINATOR.channel, sender=COORDINATOR)
+    assert (await handlers.execute(inbound)).status == "accepted"
+    (announced,) = [
+        m.data
+        for m in await outbox_messages(fresh_pool)
+        if m.topic == INTAKE_EVENTS and m.type == "participant.registered.v2"
+    ]
+    assert announced["age_at_entry"] == 31  # entry 2022-03-01, born 1991-01-01 (not 32)

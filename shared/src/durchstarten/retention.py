@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import re
 import tomllib
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import date, timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict
 
@@ -106,22 +107,89 @@ class StoreRule(BaseModel):
         return self.period
 
 
+@dataclass(frozen=True)
+class CalendarPeriod:
+    """A period in days or calendar years, as deletion dates are counted (Löschfristen).
+
+    Years are calendar years, not 365 days: three years after 2023-03-01 is 2026-03-01,
+    whatever leap day lies between; from 29 February a year ends on 28 February, as in
+    PostgreSQL (`date + interval '1 year'`), which counts the same in the schedule's SQL.
+    """
+
+    count: int
+    unit: Literal["d", "y"]
+
+    def after(self, day: date) -> date:
+        """The day this period after `day`."""
+        if self.unit == "d":
+            return day + timedelta(days=self.count)
+        year = day.year + self.count
+        try:
+            return day.replace(year=year)
+        except ValueError:  # 29 February, into a common year
+            return day.replace(year=year, day=28)
+
+    def sql(self) -> str:
+        """The period as a PostgreSQL interval (`'3 years'`)."""
+        return f"{self.count} {'years' if self.unit == 'y' else 'days'}"
+
+
+def calendar_period(text: str) -> CalendarPeriod | None:
+    """A period of days or years (None: "forever"); hours and seconds are refused."""
+    if text == "forever":
+        return None
+    found = _PERIOD.fullmatch(text)
+    if found is None or found["unit"] not in {"d", "y"}:
+        msg = f'a deletion period is "<n>d", "<n>y" or "forever", not {text!r}'
+        raise ValueError(msg)
+    unit: Literal["d", "y"] = "d" if found["unit"] == "d" else "y"
+    return CalendarPeriod(int(found["count"]), unit)
+
+
+def _checked_calendar_period(text: str) -> str:
+    calendar_period(text)
+    return text
+
+
+DeletionPeriod = Annotated[str, AfterValidator(_checked_calendar_period)]
+
+
+@dataclass(frozen=True)
+class DeletionPeriods:
+    """When identifiers go: after the exit, or after the entry when no exit was recorded.
+
+    None for either: kept forever in that case.
+    """
+
+    after_exit: CalendarPeriod | None
+    without_exit: CalendarPeriod | None
+
+    @property
+    def any(self) -> bool:
+        """Whether anything is ever deleted by date (else the schedule need not run)."""
+        return self.after_exit is not None or self.without_exit is not None
+
+    def deletion_date(self, *, entry_date: date, exit_date: date | None) -> date | None:
+        """The first day the identifiers are no longer kept; None: kept forever."""
+        if exit_date is not None:
+            return self.after_exit.after(exit_date) if self.after_exit else None
+        return self.without_exit.after(entry_date) if self.without_exit else None
+
+
 class IdentifierRule(StoreRule):
     """The vault's rule: identifiers are kept `period` after the programme exit.
 
     Someone whose exit is never recorded (the provider lost contact) is kept `without_exit`
     after entry. Intake's deletion schedule erases what is past its date, unless a legal
-    hold is set; "forever" for both turns the schedule off.
+    hold is set; "forever" keeps them in that case. Days or calendar years only.
     """
 
-    without_exit: Period
+    period: DeletionPeriod
+    without_exit: DeletionPeriod
 
-    def deletion_periods(self) -> tuple[timedelta, timedelta] | None:
-        """(after exit, after entry without exit); None when the plan keeps identifiers."""
-        after_exit, without_exit = period(self.period), period(self.without_exit)
-        if after_exit is None or without_exit is None:
-            return None
-        return after_exit, without_exit
+    def deletion_periods(self) -> DeletionPeriods:
+        """The two periods, as the schedule and the person's record count them."""
+        return DeletionPeriods(calendar_period(self.period), calendar_period(self.without_exit))
 
     def kept(self) -> str:
         """How long, in the words of the generated documentation."""
@@ -197,10 +265,13 @@ def load_plan(path: Path | None = None) -> DeletionPlan:
 __all__ = [
     "DEFAULT_PLAN",
     "MANAGED_TOPIC_CONFIGS",
+    "CalendarPeriod",
+    "DeletionPeriods",
     "DeletionPlan",
     "IdentifierRule",
     "StoreRule",
     "TopicRule",
+    "calendar_period",
     "check_within",
     "load_plan",
     "period",

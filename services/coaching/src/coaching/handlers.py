@@ -172,21 +172,10 @@ class CoachingHandlers(CommandService):
                 await repository.upsert_participant(
                     connection, event.participant_id, event.provider, event.entry_date
                 )
-                consent = event.consent
-                await repository.set_consent(
-                    connection,
-                    event.participant_id,
-                    shares=consent is not None and SHARING in consent.scopes,
-                    expires_on=consent.expires_on if consent else None,
-                )
+                await repository.set_consent(connection, event.participant_id, event.consent)
             case ConsentChanged():
                 consent = event.consent
-                await repository.set_consent(
-                    connection,
-                    event.participant_id,
-                    shares=consent is not None and SHARING in consent.scopes,
-                    expires_on=consent.expires_on if consent else None,
-                )
+                await repository.set_consent(connection, event.participant_id, consent)
                 lasting = [(o.provider, o.until) for o in event.overrides]
                 await repository.replace_overrides(connection, event.participant_id, lasting)
                 if consent is None or not consent.covers(SHARING, event.changed_on):

@@ -20,7 +20,10 @@ from durchstarten.events.coaching import (
     ReferralMade,
     SessionRecorded,
 )
+from durchstarten.events.parts import ConsentFact
+from durchstarten.events.values import ConsentScope
 
+SHARING = ConsentScope.DATA_SHARING_BETWEEN_PROVIDERS
 SQL = SqlFiles(Path(__file__).parent / "db")
 
 
@@ -219,13 +222,11 @@ async def case_details(connection: asyncpg.Connection, case_id: uuid.UUID) -> di
 
 
 async def set_consent(
-    connection: asyncpg.Connection,
-    participant_id: uuid.UUID,
-    *,
-    shares: bool,
-    expires_on: date | None,
+    connection: asyncpg.Connection, participant_id: uuid.UUID, consent: ConsentFact | None
 ) -> None:
     """Keep whether (and until when) the person consented to data sharing between providers."""
+    shares = consent is not None and SHARING in consent.scopes
+    expires_on = consent.expires_on if consent else None
     await connection.execute(SQL["participant_consent"], participant_id, shares, expires_on)
 
 

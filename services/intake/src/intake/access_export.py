@@ -14,7 +14,7 @@ import asyncio
 import io
 import json
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -32,6 +32,7 @@ from durchstarten.messaging.access import READS_FOR_ACCESS_REQUESTS
 from durchstarten.messaging.broker import admin_client_options
 from durchstarten.messaging.commands import Actor
 from durchstarten.messaging.replay import all_partitions
+from durchstarten.retention import DeletionPeriods
 from durchstarten.service import ServiceRuntime
 from durchstarten.settings import KafkaSettings
 from intake import queries, repository
@@ -214,7 +215,7 @@ def add_access_export_route(
     runtime: ServiceRuntime,
     ring: KeyRing,
     verifier: TokenVerifier,
-    periods: tuple[timedelta, timedelta] | None,
+    periods: DeletionPeriods,
 ) -> None:
     """`GET /v1/participants/{id}/access-export`: county coordinators only, audited."""
     CurrentPrincipal = Annotated[Principal, Depends(verifier.principal)]

@@ -1,7 +1,7 @@
 """Wiring of the intake service: everything is created here, from settings, nothing at import."""
 
 import uuid
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -18,6 +18,7 @@ from durchstarten.messaging.commands import Actor
 from durchstarten.messaging.dlq import redact_except
 from durchstarten.messaging.inbound import subscribe_command_service
 from durchstarten.pagination import PageRequest, paged
+from durchstarten.retention import DeletionPeriods
 from durchstarten.service import ServiceRuntime
 from intake import queries, repository
 from intake.access_export import add_access_export_route
@@ -57,7 +58,7 @@ def key_ring(runtime: ServiceRuntime, settings: IntakeSettings) -> KeyRing:
 
 def scheduled_passes(
     runtime: ServiceRuntime, handlers: IntakeHandlers, settings: IntakeSettings
-) -> tuple[timedelta, timedelta] | None:
+) -> DeletionPeriods:
     """Run the scheduled passes in the service; the deletion plan's periods.
 
     Consents and overrides that end are announced always; the deletion schedule runs unless
@@ -65,14 +66,9 @@ def scheduled_passes(
     """
     periods = settings.deletion_plan_rules().stores.vault.deletion_periods()
     passes = [consent_ends(handlers, interval_s=settings.deletion_interval_s)]
-    if settings.deletion_schedule and periods is not None:
+    if settings.deletion_schedule and periods.any:
         passes.append(
-            deletion_schedule(
-                handlers,
-                after_exit=periods[0],
-                without_exit=periods[1],
-                interval_s=settings.deletion_interval_s,
-            )
+            deletion_schedule(handlers, periods=periods, interval_s=settings.deletion_interval_s)
         )
     for scheduled in passes:
         runtime.on_start(scheduled.start)

@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import date, timedelta
+from datetime import date
 from functools import partial
 
 import asyncpg
 
 from durchstarten.logging import get_logger
 from durchstarten.periodic import Periodic
+from durchstarten.retention import DeletionPeriods
 from intake import repository
 from intake.handlers import IntakeHandlers
 
@@ -91,17 +92,14 @@ class ScheduledPass:
 def deletion_schedule(
     handlers: IntakeHandlers,
     *,
-    after_exit: timedelta,
-    without_exit: timedelta,
+    periods: DeletionPeriods,
     interval_s: float,
     batch_size: int = 1,
 ) -> ScheduledPass:
     """Erase identifiers past the deletion plan's period (unless under a legal hold)."""
 
     async def due(connection: asyncpg.Connection, today: date, limit: int) -> list[uuid.UUID]:
-        return await repository.deletion_due(
-            connection, today=today, after_exit=after_exit, without_exit=without_exit, limit=limit
-        )
+        return await repository.deletion_due(connection, today=today, periods=periods, limit=limit)
 
     return ScheduledPass(
         "deletion-schedule",

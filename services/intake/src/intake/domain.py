@@ -523,16 +523,6 @@ def require_no_hold(actor: Actor) -> None:
         )
 
 
-def deletion_date(
-    *, entry_date: date, exit_date: date | None, after_exit: timedelta, without_exit: timedelta
-) -> date:
-    """The day from which a person's identifiers are no longer kept (the deletion plan's).
-
-    Counted from the exit; without a recorded exit, from the entry (a longer period).
-    """
-    return exit_date + after_exit if exit_date is not None else entry_date + without_exit
-
-
 def decide_scheduled_erasure(
     participant_id: uuid.UUID, *, status: str, today: date
 ) -> tuple[Event, ...] | None:

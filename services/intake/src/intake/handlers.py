@@ -449,7 +449,12 @@ class IntakeHandlers(CommandService):
     ) -> Decision:
         """Rectification: reseal, re-index, check for duplicates again, announce what counts."""
         pid = command.participant_id
-        state = await self._state_for(connection, pid, inbound.actor, active=True)
+        state = await self._state_for(connection, pid, inbound.actor)
+        # A registration waiting for an exception is corrected too (a mistyped birth date
+        # may be why it waits); it was never announced, so nothing is announced yet.
+        pending = state.status == domain.PENDING_EXCEPTION
+        if not pending:
+            domain.require_active(state.status)
         domain.require_registering_provider(inbound.actor, state.provider)
         opened = (await self.ring.open(connection, [pid])).get(pid)
         if opened is None:  # the key is gone: erased, whatever the record says yet
@@ -483,11 +488,14 @@ class IntakeHandlers(CommandService):
             await repository.add_duplicate_review_pair(
                 connection, pid, match.participant_id, match.match.score
             )
-        if correction.event is not None:
-            event = correction.event
+        event = correction.event
+        if event is not None:
             await repository.correct_participant(
                 connection, pid, sex=event.sex.value, country=event.country_of_origin
             )
+            if pending:
+                await repository.correct_pending_event(connection, event)
+                event = None
         await repository.add_rectification(
             connection,
             pid,
@@ -502,7 +510,7 @@ class IntakeHandlers(CommandService):
             participant_id=pid,
             purpose=f"rectification of {', '.join(correction.changed)}",
         )
-        return Decision(events=(correction.event,) if correction.event else (), participant=pid)
+        return Decision(events=(event,) if event else (), participant=pid)
 
     async def erase_when_due(
         self, connection: asyncpg.Connection, participant_id: uuid.UUID

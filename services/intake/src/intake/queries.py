@@ -7,7 +7,7 @@ they gave; a provider sees only the participants linked to it.
 from __future__ import annotations
 
 import uuid
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 import asyncpg
@@ -15,6 +15,7 @@ import asyncpg
 from durchstarten import audit
 from durchstarten.messaging.commands import Actor
 from durchstarten.pagination import PageRequest
+from durchstarten.retention import DeletionPeriods
 from intake import domain, identities, repository
 from intake.identities import KeyRing
 from intake.matching import Identity, name_similarity
@@ -31,13 +32,13 @@ async def participant_record(
     *,
     actor: Actor,
     purpose: str,
-    periods: tuple[timedelta, timedelta] | None,
+    periods: DeletionPeriods,
     action: str = "identity.read",
 ) -> dict[str, Any] | None:
     """A participant's identifiers, status and dated histories; None if not visible to actor.
 
     None is the answer for an unknown id and for another provider's participant alike.
-    `periods`: the deletion plan's (after exit, without exit), None if it keeps identifiers.
+    `periods`: the deletion plan's, after exit and without one.
     `action`: what the audit trail records (a read, an access export).
     """
     state = await repository.load_state(connection, participant_id)
@@ -72,7 +73,7 @@ async def participant_record(
 async def deletion_status(
     connection: asyncpg.Connection,
     state: repository.ParticipantState,
-    periods: tuple[timedelta, timedelta] | None,
+    periods: DeletionPeriods,
     *,
     show_hold: bool,
 ) -> dict[str, Any]:
@@ -83,13 +84,8 @@ async def deletion_status(
     erasure = await repository.erasure_of(connection, state.participant_id)
     hold = await repository.legal_hold_in_force(connection, state.participant_id)
     due = None
-    if erasure is None and periods is not None:
-        due = domain.deletion_date(
-            entry_date=state.entry_date,
-            exit_date=state.exit_date,
-            after_exit=periods[0],
-            without_exit=periods[1],
-        )
+    if erasure is None:
+        due = periods.deletion_date(entry_date=state.entry_date, exit_date=state.exit_date)
     return {
         "deletion_date": due.isoformat() if due else None,
         "legal_hold": (

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +15,9 @@ import asyncpg
 
 from durchstarten.db.sqlfiles import SqlFiles
 from durchstarten.events import RegisterParticipant
+from durchstarten.events.intake import ParticipantCorrected
 from durchstarten.events.parts import Consent
+from durchstarten.retention import DeletionPeriods
 
 SQL = SqlFiles(Path(__file__).parent / "db")
 
@@ -310,16 +312,22 @@ async def deletion_due(
     connection: asyncpg.Connection,
     *,
     today: date,
-    after_exit: timedelta,
-    without_exit: timedelta,
+    periods: DeletionPeriods,
     limit: int,
 ) -> list[uuid.UUID]:
     """Registrations past their deletion date and under no legal hold, locked (SKIP LOCKED).
 
-    The deletion date is the exit date plus `after_exit`, or, without an exit, the entry
-    date plus `without_exit`.
+    The deletion date is the exit date plus the period after exit, or, without an exit,
+    the entry date plus the period without exit (`DeletionPeriods.deletion_date`).
     """
-    rows = await connection.fetch(SQL["deletion_due"], today, after_exit, without_exit, limit)
+    after_exit, without_exit = periods.after_exit, periods.without_exit
+    rows = await connection.fetch(
+        SQL["deletion_due"],
+        today,
+        after_exit.sql() if after_exit else None,
+        without_exit.sql() if without_exit else None,
+        limit,
+    )
     return [row["participant_id"] for row in rows]
 
 
@@ -398,6 +406,19 @@ async def correct_participant(
 ) -> None:
     """Correct the record's reported attributes."""
     await connection.execute(SQL["participant_correct"], participant_id, sex, country)
+
+
+async def correct_pending_event(
+    connection: asyncpg.Connection, correction: ParticipantCorrected
+) -> None:
+    """A waiting registration's event takes the corrected attributes (announced later)."""
+    await connection.execute(
+        SQL["pending_event_correct"],
+        correction.participant_id,
+        correction.age_at_entry,
+        correction.sex.value,
+        correction.country_of_origin,
+    )
 
 
 async def add_rectification(
