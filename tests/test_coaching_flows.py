@@ -39,6 +39,12 @@ async def registered(stack: Stack, provider: str = ALPHA) -> str:
     """A participant registered through intake and known to coaching."""
     response = await post(stack, v2_registration(provider), Role.PROVIDER, provider)
     participant_id: str = response.json()["participant_id"]
+    await known_to_coaching(stack, participant_id)
+    return participant_id
+
+
+async def known_to_coaching(stack: Stack, participant_id: str) -> None:
+    """Wait until coaching has learnt of the participant from intake's events."""
 
     async def known() -> bool:
         connection = await asyncpg.connect(stack.service_database_url("coaching"))
@@ -53,7 +59,6 @@ async def registered(stack: Stack, provider: str = ALPHA) -> str:
             await connection.close()
 
     await eventually(known, what="coaching learnt of the participant")
-    return participant_id
 
 
 async def coach(stack: Stack, type_: str, provider: str, data: dict[str, Any]) -> httpx.Response:
@@ -81,6 +86,7 @@ def opening(participant_id: str, module: str = "F1", site: str = "buende") -> di
 async def open_case(
     stack: Stack, participant_id: str, provider: str = ALPHA, module: str = "F1"
 ) -> str:
+    await known_to_coaching(stack, participant_id)  # else the command waits (held)
     data = opening(participant_id, module)
     response = await coach(stack, "open-case.v1", provider, data)
     assert response.status_code == 201, response.text

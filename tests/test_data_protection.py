@@ -19,7 +19,7 @@ from tests.support import (
     v2_registration,
     wait_projected,
 )
-from tests.test_coaching_flows import coach, open_case, opening, registered
+from tests.test_coaching_flows import coach, known_to_coaching, open_case, opening, registered
 from tests.test_courses_flows import course_cmd, participants, scheduling
 
 from durchstarten.auth import Role
@@ -228,6 +228,7 @@ async def test_a_referral_needs_consent_and_withdrawing_it_revokes_the_other_pro
 ) -> None:
     unconsented = await post(stack, v2_registration(ALPHA, consent=None), Role.PROVIDER, ALPHA)
     stranger = unconsented.json()["participant_id"]
+    await known_to_coaching(stack, stranger)
     person = await registered(stack, ALPHA)  # consents to sharing, as the form asks
     for participant, expected in ((stranger, 422), (person, 201)):
         case = opening(participant)
