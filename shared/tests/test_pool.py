@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+import asyncpg
 import pytest
 
 from durchstarten.db.pool import connection_from, create_pool, lease
@@ -47,5 +48,33 @@ async def test_a_lease_takes_its_connection_only_when_first_used(fresh_database_
             assert pool.get_size() == 0  # nothing taken yet: a database that is away
             # is met inside the caller's retries, not when the batch starts
         assert pool.get_size() == 0
+    finally:
+        await pool.close()
+
+
+async def test_a_lease_survives_its_connection_being_closed_by_the_server(
+    fresh_database_url: str,
+) -> None:
+    """A restart or a killed backend: the next use gets a fresh connection, not a dead one."""
+    pool = await create_pool(fresh_database_url, min_size=0, max_size=3)
+    try:
+        async with lease(pool):
+            async with connection_from(pool) as connection:
+                first = await connection.fetchval("SELECT pg_backend_pid()")
+            async with pool.acquire() as other:
+                # With a timeout, the call returns once the backend is really gone.
+                assert await other.fetchval("SELECT pg_terminate_backend($1, 10000)", first)
+            outcomes: list[object] = []
+            for _ in range(2):  # the first use may meet the dead socket; the second must not
+                try:
+                    async with connection_from(pool) as connection:
+                        outcomes.append(await connection.fetchval("SELECT pg_backend_pid()"))
+                        break
+                except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as error:
+                    outcomes.append(error)
+            second = outcomes[-1]
+            assert isinstance(second, int), outcomes
+            assert second != first
+        assert pool.get_idle_size() == pool.get_size()
     finally:
         await pool.close()

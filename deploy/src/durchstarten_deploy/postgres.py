@@ -65,12 +65,29 @@ def with_database(url: str, database: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, "/" + quote(database), parts.query, ""))
 
 
+DURABILITY_ENV = "DURCHSTARTEN_LOCAL_DURABILITY"
+
+
+def local_durability() -> bool:
+    """Whether a local server commits durably: yes, unless `DURCHSTARTEN_LOCAL_DURABILITY=off`.
+
+    Off trades crash safety for speed on a developer's machine; anything but `on` or `off`
+    is refused, so a typo does not silently turn durability off.
+    """
+    value = os.environ.get(DURABILITY_ENV, "on").strip().lower()
+    if value not in {"on", "off"}:
+        msg = f"{DURABILITY_ENV} must be 'on' or 'off', not {value!r}"
+        raise StackError(msg)
+    return value == "on"
+
+
 @dataclass
 class LocalPostgres:
     """A PostgreSQL cluster of our own under `directory`."""
 
     directory: Path
     port: int
+    durable: bool = field(default_factory=local_durability)
     process: subprocess.Popen[bytes] | None = None
     _password: str = field(default="", repr=False)
 
@@ -166,10 +183,11 @@ class LocalPostgres:
                     "max_connections=200",
                     "-c",
                     "shared_buffers=256MB",
-                    # A developer stack trades crash durability for speed; production
-                    # servers keep the defaults (synchronous commit, fsync).
+                    # Durable as production unless a developer opts out: without
+                    # synchronous commit, a crash loses transactions whose outbox rows
+                    # were published and whose Kafka offsets were committed (issue 17).
                     "-c",
-                    "synchronous_commit=off",
+                    f"synchronous_commit={'on' if self.durable else 'off'}",
                     # Commit times of rows (pg_xact_commit_timestamp): the benchmarks measure
                     # end-to-end lag up to the commit of the projection that applied an event.
                     "-c",

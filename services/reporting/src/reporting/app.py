@@ -18,6 +18,7 @@ from reporting.projections import PROJECTION, Projector
 from reporting.rebuild import Rebuilds, add_rebuild_endpoints
 from reporting.release import Release
 from reporting.report_routes import Period, Quarter, Year, add_report_endpoints, report_named
+from reporting.resume import ResumeFromCheckpoints
 from reporting.serving import ReportResponses, add_release_endpoints
 from reporting.settings import ReportingSettings
 from reporting.snapshots import freeze_quarterly_monitoring, frozen_body
@@ -53,6 +54,8 @@ def create_app(settings: ReportingSettings | None = None) -> FastAPI:
     subscribe = runtime.broker.subscriber(
         *DOMAIN_EVENT_TOPICS,
         group_id=PROJECTION,
+        # Late-bound: the consumer exists once the subscriber has started.
+        listener=ResumeFromCheckpoints(runtime, PROJECTION, lambda: subscribe.consumer),
         batch=True,
         max_records=settings.projection_batch_size,
         batch_timeout_ms=50,

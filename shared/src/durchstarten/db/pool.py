@@ -63,6 +63,20 @@ async def lease(pool: asyncpg.Pool) -> AsyncIterator[None]:
             await pool.release(held.connection)
 
 
+def _usable(connection: asyncpg.Connection) -> bool:
+    """Whether a leased connection still talks to the server.
+
+    When the server closes a pooled connection (a restart, a terminated backend), asyncpg
+    hands it back to its pool at once and detaches the proxy we hold: every call on the
+    proxy, `is_closed()` included, then raises InterfaceError. Left unhandled, that error
+    looked transient, so each retry met the same dead proxy until the budget ran out.
+    """
+    try:
+        return not connection.is_closed()
+    except asyncpg.InterfaceError:
+        return False
+
+
 @contextlib.asynccontextmanager
 async def connection_from(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
     """The connection leased by this task, if any; otherwise one from `pool` for this block.
@@ -75,8 +89,8 @@ async def connection_from(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connectio
         async with pool.acquire() as connection:
             yield connection
         return
-    if held.connection is not None and held.connection.is_closed():
-        await pool.release(held.connection)
+    if held.connection is not None and not _usable(held.connection):
+        await pool.release(held.connection)  # a no-op if asyncpg took it back already
         held.connection = None
     if held.connection is None:
         held.connection = await pool.acquire()
