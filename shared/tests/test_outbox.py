@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import uuid
 from collections.abc import AsyncIterator
@@ -156,3 +157,51 @@ async def test_a_row_the_broker_refuses_is_parked_and_the_rest_still_flow(
     assert row["last_error"] == "MessageSizeTooLargeError"
     values = await read_all(stack, topic, expected=2)
     assert [v["data"]["number"] for v in values] == [1, 2]
+
+
+class _FrozenBroker:
+    """A relay's producer that never returns: the relay stops mid-batch, its connection open.
+
+    From the database's side this is what a SIGSTOPped instance looks like: a session that
+    holds the leader lock and sends nothing more. (The fault suite freezes real processes.)
+    """
+
+    def __init__(self) -> None:
+        self.reached = asyncio.Event()
+
+    async def publish(self, *_args: object, **_kwargs: object) -> None:
+        self.reached.set()
+        await asyncio.Event().wait()
+
+
+async def test_a_frozen_leader_loses_its_lease_and_another_relay_takes_over(
+    stack: Stack, fresh_database_url: str, pool: asyncpg.Pool, broker: KafkaBroker, topic: str
+) -> None:
+    events = [event(n) for n in range(5)]
+    async with pool.acquire() as connection, connection.transaction():
+        for e in events:
+            await enqueue(connection, topic, e, key="same-person")
+    frozen_pool = await create_pool(fresh_database_url)
+    frozen_broker = _FrozenBroker()
+    frozen = OutboxRelay(frozen_pool, frozen_broker, lease_s=2)  # type: ignore[arg-type]  # the frozen producer above
+    frozen_batch = asyncio.create_task(frozen.relay_once())
+    try:
+        await frozen_broker.reached.wait()  # it holds the leader lock now
+        successor = OutboxRelay(pool, broker)
+        assert await successor.relay_once() == 0  # the lease still runs: order is kept
+
+        sent = 0
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 120  # bounds a failure only; the lease is 2 s
+        while sent == 0 and loop.time() < deadline:
+            await asyncio.sleep(0.2)
+            sent = await successor.relay_once()
+        assert sent == len(events)
+        assert await backlog(pool) == (0, 0)
+        values = await read_all(stack, topic, expected=len(events))
+        assert [v["id"] for v in values] == [e.id for e in events]
+    finally:
+        frozen_batch.cancel()
+        with contextlib.suppress(BaseException):
+            await frozen_batch
+        frozen_pool.terminate()  # its one connection is the one the server ended

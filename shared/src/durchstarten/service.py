@@ -252,6 +252,7 @@ class ServiceRuntime:
                     self.broker,
                     batch_size=settings.outbox_batch_size,
                     poll_interval_s=settings.outbox_poll_interval_s,
+                    lease_s=settings.outbox_lease_s,
                     retention_s=settings.outbox_retention_hours * 3600,
                 )
                 await self.relay.start()

@@ -231,6 +231,14 @@ class ServiceSettings(KafkaSettings):
     outbox_poll_interval_s: float = Field(
         default=1.0, gt=0, description="Relay polling fallback when no NOTIFY arrives."
     )
+    outbox_lease_s: float = Field(
+        default=30.0,
+        ge=1,
+        description=(
+            "How long the relay's leadership outlives a relay that stops answering (a frozen "
+            "or partitioned instance): the database ends its transaction, another takes over."
+        ),
+    )
     outbox_retention_hours: float = Field(
         default=168.0,
         ge=0,

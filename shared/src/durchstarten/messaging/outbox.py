@@ -60,13 +60,19 @@ class OutboxRelay:
         batch_size: int = 500,
         poll_interval_s: float = 1.0,
         retention_s: float = 7 * 24 * 3600,
+        lease_s: float = 30.0,
     ) -> None:
-        """Relay rows from `pool`'s outbox through `broker`'s idempotent producer."""
+        """Relay rows from `pool`'s outbox through `broker`'s idempotent producer.
+
+        `lease_s`: how long the database lets one relay's batch sit idle before it ends the
+        session, releasing the leader lock (see `relay_once`).
+        """
         self._pool = pool
         self._broker = broker
         self._batch_size = batch_size
         self._poll_interval_s = poll_interval_s
         self._retention_s = retention_s
+        self._lease_ms = str(int(lease_s * 1000))
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._listener: asyncpg.Connection | None = None
@@ -140,6 +146,12 @@ class OutboxRelay:
         parked after a few attempts instead of holding up everything behind it.
         """
         async with self._pool.acquire() as connection, connection.transaction():
+            # Leadership is a lease, not a lock held for as long as a process lives: an
+            # instance frozen (SIGSTOP, a stalled VM) or cut off mid-batch keeps its
+            # connection open, and would stop the whole service's output. The server ends
+            # a transaction idle that long; the rows it had sent go out again from the next
+            # leader, and consumers skip the duplicates by event id.
+            await connection.execute(SQL["outbox_lease"], self._lease_ms)
             if not await connection.fetchval(SQL["outbox_leader_lock"]):
                 return 0  # another instance is relaying; it keeps the order
             rows = await connection.fetch(SQL["outbox_claim"], self._batch_size)
