@@ -9,13 +9,15 @@ command seen before) or `learns` (which of the other services' events it reads a
 
 from __future__ import annotations
 
+import asyncio
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
-from typing import Any, ClassVar
+from datetime import datetime, timedelta
+from typing import Any, ClassVar, Literal
 
 import asyncpg
+from aiokafka import AIOKafkaConsumer
 from pydantic import ValidationError
 
 from durchstarten.clock import Clock
@@ -31,6 +33,7 @@ from durchstarten.messaging.commands import InboundCommand, acceptance, parse_co
 from durchstarten.messaging.errors import PermanentError
 from durchstarten.messaging.holding import Held, HeldCommandRetrier, hold
 from durchstarten.messaging.inbox import first_time
+from durchstarten.messaging.lag import group_lag
 from durchstarten.messaging.outbox import enqueue
 from durchstarten.messaging.records import KafkaRecord
 from durchstarten.service import ServiceRuntime
@@ -43,6 +46,23 @@ UNKNOWN_AFTER_HOLD = {
     "referral": ReasonCode.UNKNOWN_REFERRAL,
 }
 """The rejection of a held command whose `NotKnownYet("<what>:<id>")` never became known."""
+
+Expiry = Literal["not-yet", "once-read-up", "now"]
+
+
+def expiry(held: Held, *, now: datetime, at_most: timedelta) -> Expiry:
+    """When a held command that still waits is rejected.
+
+    Not yet; once the service has read everything published (its wait is over); or now (the
+    deletion plan's limit for held commands is reached, read up or not).
+    """
+    if now >= held.held_at + at_most:
+        return "now"
+    return "not-yet" if now < held.hold_until else "once-read-up"
+
+
+CAUGHT_UP_CACHE_S = 1.0
+"""How long one answer to "has the service read everything?" serves a pass of the retrier."""
 
 
 @dataclass(frozen=True)
@@ -95,6 +115,10 @@ class CommandService:
         self.runtime = runtime
         self.clock = clock
         self._hold_for = hold_for
+        at_most = runtime.settings.deletion_plan_rules().stores.held_commands.seconds
+        self._hold_at_most = timedelta(seconds=at_most) if at_most else hold_for
+        self._learner: tuple[Callable[[], AIOKafkaConsumer | None], tuple[str, ...]] | None = None
+        self._caught_up: tuple[float, bool] = (float("-inf"), False)
         self.providers = frozenset(runtime.settings.providers)
         self.inbox = f"{self.service}.commands"
         self.retrier = HeldCommandRetrier(lambda: runtime.pool, self.inbox, self._retry_held)
@@ -103,6 +127,45 @@ class CommandService:
     def holds(self) -> bool:
         """Whether commands about something not known yet wait (and need the retrier)."""
         return self._hold_for > timedelta(0)
+
+    def learns_through(
+        self, consumer: Callable[[], AIOKafkaConsumer | None], topics: Sequence[str]
+    ) -> None:
+        """Name the consumer (its group) that reads what held commands wait for.
+
+        A held command is rejected only once that group has read everything published on
+        `topics` (lag 0 by its committed offsets): after an outage, the registration it
+        waits for is most likely still unread, not missing.
+        """
+        self._learner = (consumer, tuple(topics))
+
+    async def has_read_everything(self) -> bool:
+        """Whether the learning group has no lag on any partition (cached for a moment).
+
+        Without a learner there is nothing to wait for; when Kafka cannot say, the answer
+        is no, so a held command waits rather than being rejected by mistake.
+        """
+        loop = asyncio.get_running_loop()
+        asked_at, answer = self._caught_up
+        if loop.time() - asked_at < CAUGHT_UP_CACHE_S:
+            return answer
+        answer = await self._ask_whether_caught_up()
+        self._caught_up = (loop.time(), answer)
+        return answer
+
+    async def _ask_whether_caught_up(self) -> bool:
+        if self._learner is None:
+            return True
+        consumer_of, topics = self._learner
+        consumer = consumer_of()
+        if consumer is None:
+            return False  # not started yet, or stopping
+        try:
+            lag = await group_lag(consumer, topics)
+        except Exception as error:  # Kafka away or not described yet: keep waiting
+            log.warning("lag unknown; held commands keep waiting", error_class=type(error).__name__)
+            return False
+        return not any(lag.values())
 
     async def decide_and_save(
         self, connection: asyncpg.Connection, inbound: InboundCommand
@@ -171,7 +234,12 @@ class CommandService:
         return Outcome("accepted", decision=decision)
 
     async def _retry_held(self, connection: asyncpg.Connection, held: Held) -> bool:
-        """Try a held command again; reject it for good once its hold has expired."""
+        """Try a held command again; reject it for good once its hold has expired.
+
+        It expires when its wait is over and the service has read everything published so
+        far (what it waits for is then not coming), or at the latest when the deletion
+        plan's period for held commands ends.
+        """
         try:
             envelope = CloudEvent.model_validate(held.envelope)
             inbound = parse_command(
@@ -184,7 +252,8 @@ class CommandService:
         try:
             await self._apply(connection, inbound)
         except NotKnownYet as missing:
-            if self.clock.now() < held.hold_until:
+            due = expiry(held, now=self.clock.now(), at_most=self._hold_at_most)
+            if due == "not-yet" or (due == "once-read-up" and not await self.has_read_everything()):
                 return False
             what = missing.waiting_for.split(":", 1)[0]
             violation = RuleViolation(

@@ -38,6 +38,7 @@ class Held:
     envelope: dict[str, Any]
     source: dict[str, Any] | None
     waiting_for: str
+    held_at: datetime
     hold_until: datetime
 
 

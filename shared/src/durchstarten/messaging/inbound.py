@@ -7,6 +7,7 @@ succeed park the record on the dead-letter topic and send the provider a rejecti
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from faststream.kafka.annotations import KafkaMessage
 
@@ -85,7 +86,7 @@ def _subscribe_in_batches(
     *,
     group_id: str,
     handle: Callable[[KafkaRecord], Awaitable[None]],
-) -> None:
+) -> Any:
     """Consume `topics` in batches, handling each record in turn, in partition order.
 
     Records are still handled one by one, each in its own transaction, but the offsets of a
@@ -109,6 +110,7 @@ def _subscribe_in_batches(
         **subscriber_options(runtime.settings),
     )
     subscribe(on_batch)
+    return subscribe  # the subscriber: its aiokafka consumer once started
 
 
 def subscribe_events(
@@ -116,9 +118,12 @@ def subscribe_events(
     *topics: str,
     group_id: str,
     handle: Callable[[KafkaRecord], Awaitable[None]],
-) -> None:
-    """Consume other services' domain topics, each record in turn, through `handle`."""
-    _subscribe_in_batches(runtime, list(topics), group_id=group_id, handle=handle)
+) -> Any:
+    """Consume other services' domain topics, each record in turn, through `handle`.
+
+    Returns the subscriber (FastStream's, untyped there): its `consumer` once started.
+    """
+    return _subscribe_in_batches(runtime, list(topics), group_id=group_id, handle=handle)
 
 
 def subscribe_command_service(service: CommandService, *event_topics: str, group_id: str) -> None:
@@ -132,7 +137,10 @@ def subscribe_command_service(service: CommandService, *event_topics: str, group
         runtime, service=service.service, accepted=service.accepted, execute=service.execute_record
     )
     if event_topics:
-        subscribe_events(runtime, *event_topics, group_id=group_id, handle=service.learn_from)
+        learner = subscribe_events(
+            runtime, *event_topics, group_id=group_id, handle=service.learn_from
+        )
+        service.learns_through(lambda: learner.consumer, event_topics)
     if service.holds:
         runtime.on_start(service.retrier.start)
         runtime.on_stop(service.retrier.stop)
