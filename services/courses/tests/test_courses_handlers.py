@@ -334,9 +334,42 @@ async def test_module_f2_admits_people_in_work_or_training_without_an_employment
     assert_rejected(refused_unplaced, ReasonCode.NEEDS_WORK_OR_TRAINING)
     assert admitted.status == "accepted"
     assert await fetch_rows(
-        fresh_pool, "SELECT current_placement FROM participants WHERE participant_id = $1", person
-    ) == [{"current_placement": "ausbildung-company"}]
+        fresh_pool, "SELECT category FROM participant_placements WHERE participant_id = $1", person
+    ) == [{"category": "ausbildung-company"}]
     assert await standing(handlers, course_id) == [(person, "enrolled")]
+
+
+async def test_a_placement_read_before_the_registration_still_counts_for_f2(
+    handlers: CoursesHandlers,
+    fresh_pool: asyncpg.Pool,
+) -> None:
+    """coaching.events and intake.events have no order between them: either may come first."""
+    course_id = await scheduled(
+        handlers, module="F2", course_type="in-work-qualification", capacity=None
+    )
+    person = uuid.uuid4()
+    placement = example_event(
+        PlacementRecorded,
+        placement_id=str(uuid.uuid4()),
+        participant_id=str(person),
+        category="employment",
+        employment_kind="regular",
+    )
+    await handlers.learn_from(event_record(COACHING_EVENTS, placement, service="coaching"))
+    await registered(handlers, person)
+    _, admitted = await enrol(handlers, course_id, person)
+
+    assert admitted.status == "accepted"
+    erasure = example_event(ParticipantErased, participant_id=str(person))
+    await handlers.learn_from(event_record(INTAKE_EVENTS, erasure, service="intake"))
+    late = placement.model_copy(update={"placement_id": uuid.uuid4()})
+    await handlers.learn_from(event_record(COACHING_EVENTS, late, service="coaching"))
+    assert (
+        await fetch_rows(  # erased: no placement kept, not even one read late
+            fresh_pool, "SELECT * FROM participant_placements WHERE participant_id = $1", person
+        )
+        == []
+    )
 
 
 async def test_attendance_accrues_funding_for_teaching_delivered_once_per_day(

@@ -1,1 +1,4 @@
-SELECT participant_id, employment_ban, current_placement FROM participants WHERE participant_id = $1
+SELECT p.participant_id, p.employment_ban, pl.category AS current_placement
+FROM participants AS p
+LEFT JOIN participant_placements AS pl USING (participant_id)
+WHERE p.participant_id = $1
