@@ -187,9 +187,11 @@ async def test_opening_is_rejected_with_the_rules_reason_and_nothing_is_stored(
     for data, reason, field in cases:
         inbound, outcome = await send_command(handlers, "open-case.v1", ALPHA, data)
         assert_rejected(outcome, reason)
-        [reply] = await replies_to(handlers, inbound)
-        assert reply.type == "command.rejected.v1"
+        await handlers.execute(inbound)  # sent again: the same rejection, not a new verdict
+        reply, repeated = await replies_to(handlers, inbound)
+        assert reply.type == repeated.type == "command.rejected.v1"
         assert (reply.data["reason"], reply.data["field"]) == (reason.value, field)
+        assert repeated.data == reply.data | {"repeat": True}
 
     assert [
         row["case_id"] for row in await fetch_rows(fresh_pool, "SELECT case_id FROM cases")
@@ -210,8 +212,10 @@ async def test_a_repeated_command_id_is_carried_out_once(
 
     assert (first.status, again.status) == ("accepted", "duplicate")
     assert len(await fetch_rows(fresh_pool, "SELECT * FROM sessions")) == 1
-    assert await outbox_messages(fresh_pool) == written  # no second event or reply
-    assert len(await replies_to(handlers, inbound)) == 1
+    new = (await outbox_messages(fresh_pool))[len(written) :]
+    assert [m.type for m in new] == ["command.accepted.v1"]  # no second event: the answer only
+    original, repeated = await replies_to(handlers, inbound)
+    assert repeated.data == original.data | {"repeat": True}
     assert await fetch_rows(
         fresh_pool,
         "SELECT message_id FROM processed_messages WHERE consumer = 'coaching.commands'"
@@ -264,6 +268,8 @@ async def test_a_command_about_an_unknown_participant_is_held_until_intake_tells
     ]
     assert await fetch_rows(fresh_pool, "SELECT * FROM cases") == []
     assert await outbox_messages(fresh_pool) == []  # no answer yet
+    assert (await handlers.execute(inbound)).status == "duplicate"  # sent again while held
+    assert await outbox_messages(fresh_pool) == []  # still none: the answer comes with the decision
 
     await registered(handlers, participant_id=participant_id)
     assert await handlers.retrier.retry_all() == 1

@@ -9,6 +9,7 @@ announced on `intake.events` and the replies on the provider's outbound topic.
 from __future__ import annotations
 
 import dataclasses
+import json
 import uuid
 from datetime import date
 from typing import Any
@@ -25,7 +26,7 @@ from durchstarten.events.intake import (
 from durchstarten.events.reasons import ReasonCode
 from durchstarten.events.topics import COURSES_EVENTS, INTAKE_EVENTS, outbound
 from durchstarten.messaging.command_service import Outcome
-from durchstarten.messaging.commands import Actor, InboundCommand
+from durchstarten.messaging.commands import Actor, InboundCommand, parse_command
 from durchstarten_deploy.testing import (
     REGISTER,
     TEST_PROVIDERS,
@@ -104,7 +105,50 @@ async def test_a_command_sent_twice_is_carried_out_once_and_answered_alike(
     assert again.decision.status == first.decision.status
     assert len(await fetch_rows(fresh_pool, "SELECT 1 FROM participants")) == 1
     assert on_intake_events(await outbox_messages(fresh_pool)) == ["participant.registered.v2"]
-    assert len(await replies_to(handlers, inbound)) == 1
+    original, repeated = await replies_to(handlers, inbound)
+    # The provider that sent it again gets the first answer again, marked as a repeat.
+    assert original.type == repeated.type == "command.accepted.v1"
+    assert original.data["repeat"] is False
+    assert repeated.data == original.data | {"repeat": True}
+
+
+async def test_the_same_id_with_other_data_is_refused_and_the_first_command_stands(
+    handlers: IntakeHandlers, fresh_pool: asyncpg.Pool
+) -> None:
+    inbound = provider_inbound(handlers, REGISTER, ALPHA, new_person())
+    first = await handlers.execute(inbound)
+    wire = json.loads(inbound.envelope.to_json())
+    other = parse_command(
+        json.dumps(wire | {"data": new_person()}).encode(),
+        provider=ALPHA,
+        accepted=handlers.accepted,
+    )
+    assert other.envelope.id == inbound.envelope.id
+    refused = await handlers.execute(other)
+    plain_again = await handlers.execute(inbound)
+
+    assert first.status == "accepted"
+    assert refused.status == "rejected"
+    assert plain_again.status == "duplicate"
+    assert len(await fetch_rows(fresh_pool, "SELECT 1 FROM participants")) == 1
+    original, refusal, repeated = await replies_to(handlers, inbound)
+    assert refusal.type == "command.rejected.v1"
+    assert refusal.data["reason"] == "id-reused-with-different-data"
+    assert refusal.data["repeat"] is False
+    # The refusal did not replace the first answer: sent again, the command still gets it.
+    assert repeated.data == original.data | {"repeat": True}
+
+
+async def test_a_persons_answers_go_with_their_erasure(
+    handlers: IntakeHandlers, fresh_pool: asyncpg.Pool
+) -> None:
+    pid = await registered(handlers, ALPHA)
+    kept = "SELECT 1 AS kept FROM command_answers WHERE participant_id = $1"
+    assert await fetch_rows(fresh_pool, kept, uuid.UUID(pid)) == [{"kept": 1}]
+    erase = {"participant_id": pid, "reason": "participant-request"}
+    _, erased = await send_command(handlers, "request-erasure.v1", ALPHA, erase)
+    assert erased.status == "accepted"
+    assert await fetch_rows(fresh_pool, kept, uuid.UUID(pid)) == []
 
 
 async def test_the_same_person_from_a_second_provider_joins_the_first_registration(

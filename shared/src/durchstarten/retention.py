@@ -202,6 +202,7 @@ class StoreRules(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     outbox_sent: StoreRule
+    command_answers: StoreRule
     held_commands: StoreRule
     vault: IdentifierRule
     key_store_backups: StoreRule

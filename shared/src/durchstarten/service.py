@@ -48,6 +48,7 @@ from durchstarten.http_edge import (
     add_edge,
 )
 from durchstarten.logging import configure_logging, get_logger
+from durchstarten.messaging import answers
 from durchstarten.messaging.broker import create_broker
 from durchstarten.messaging.dlq import DeadLetters, Redactor
 from durchstarten.messaging.outbox import OutboxRelay, backlog
@@ -163,17 +164,23 @@ class ServiceRuntime:
         self._resources: list[
             tuple[Callable[[], Awaitable[None]], Callable[[], Awaitable[None]]]
         ] = []
-        # The audit trail's entries past the deletion plan's period go, once an hour.
+        # The audit trail's entries and the commands' answers past the deletion plan's
+        # periods go, once an hour.
         self._audit_retention = Periodic(
-            f"audit-retention-{service}", self._purge_audit_trail, interval_s=3600
+            f"audit-retention-{service}", self.purge_expired, interval_s=3600
         )
 
-    async def _purge_audit_trail(self) -> int:
+    async def purge_expired(self) -> int:
+        """Remove audit entries and command answers past their periods; return how many."""
+        answers_kept = self.settings.deletion_plan_rules().stores.command_answers.seconds
         async with self.pool.acquire() as connection:
             removed = await audit.purge(connection)
-        if removed:
-            log.info("audit entries past their period removed", removed=removed)
-        return removed
+            answers_removed = (
+                await answers.purge(connection, answers_kept) if answers_kept is not None else 0
+            )
+        if removed or answers_removed:
+            log.info("entries past their period removed", audit=removed, answers=answers_removed)
+        return removed + answers_removed
 
     @property
     def pool(self) -> asyncpg.Pool:

@@ -22,6 +22,7 @@ from durchstarten.events.coaching import (
 )
 from durchstarten.events.parts import ConsentFact
 from durchstarten.events.values import ConsentScope
+from durchstarten.messaging import answers
 
 SHARING = ConsentScope.DATA_SHARING_BETWEEN_PROVIDERS
 SQL = SqlFiles(Path(__file__).parent / "db")
@@ -49,6 +50,7 @@ async def record_exit(connection: asyncpg.Connection, participant_id: uuid.UUID,
 async def erase(connection: asyncpg.Connection, participant_id: uuid.UUID) -> None:
     """Remove every person-level row of the participant."""
     await connection.execute(SQL["participant_erase"], participant_id)
+    await answers.forget(connection, participant_id)  # the answers to their commands
 
 
 async def participant(

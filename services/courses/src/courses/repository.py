@@ -12,6 +12,7 @@ import asyncpg
 from courses.domain import CourseView, ParticipantView
 from durchstarten.db.sqlfiles import SqlFiles
 from durchstarten.events.courses import AttendanceRecorded, CourseScheduled, ExamResultRecorded
+from durchstarten.messaging import answers
 
 SQL = SqlFiles(Path(__file__).parent / "db")
 
@@ -36,6 +37,7 @@ async def set_placement(
 async def erase(connection: asyncpg.Connection, participant_id: uuid.UUID) -> None:
     """Remove every person-level row of the participant."""
     await connection.execute(SQL["participant_erase"], participant_id)
+    await answers.forget(connection, participant_id)  # the answers to their commands
 
 
 async def participant(

@@ -17,6 +17,7 @@ from durchstarten.db.sqlfiles import SqlFiles
 from durchstarten.events import RegisterParticipant
 from durchstarten.events.intake import ParticipantCorrected
 from durchstarten.events.parts import Consent
+from durchstarten.messaging import answers
 from durchstarten.retention import DeletionPeriods
 
 SQL = SqlFiles(Path(__file__).parent / "db")
@@ -111,6 +112,7 @@ async def record_exit(
 async def erase(connection: asyncpg.Connection, participant_id: uuid.UUID) -> None:
     """Destroy the key, the ciphertext, the blind index and encrypted reasons."""
     await connection.execute(SQL["participant_erase"], participant_id)
+    await answers.forget(connection, participant_id)  # the answers to their commands
 
 
 async def store_identity(

@@ -56,6 +56,7 @@ class ReasonCode(StrEnum):
     DATE_BEFORE_ENTRY = "date-before-entry"
     DATE_AFTER_EXIT = "date-after-exit"
     DUPLICATE_ID = "duplicate-id"
+    ID_REUSED = "id-reused-with-different-data"
     UNKNOWN_REFERRAL = "unknown-referral"
     REFERRAL_ANSWERED = "referral-answered"
     NOT_REFERRAL_RECIPIENT = "not-referral-recipient"

@@ -47,6 +47,11 @@ class CommandAccepted(Event):
         ),
     )
     failed_rules: list[RuleFailure] = Field(default_factory=list)
+    repeat: bool = Field(
+        default=False,
+        description="True when this answers a command sent again with the same id: the first "
+        "one's reply, repeated (nothing was carried out again).",
+    )
 
     example: ClassVar[dict[str, Any]] = {
         "command_id": "4f1c0d3e-8b0a-4a57-b7a3-3f0e9c2d1b6a",
@@ -73,6 +78,11 @@ class CommandRejected(Event):
     source_offset: int | None = None
     failed_rules: list[RuleFailure] = Field(
         default_factory=list, description="For `not-eligible`: every rule not met."
+    )
+    repeat: bool = Field(
+        default=False,
+        description="True when this answers a command sent again with the same id: the first "
+        "one's rejection, repeated.",
     )
 
     example: ClassVar[dict[str, Any]] = {

@@ -28,6 +28,7 @@ from durchstarten.events.reasons import ReasonCode
 from durchstarten.events.replies import RuleFailure
 from durchstarten.events.topics import ServiceName, domain_events, outbound
 from durchstarten.logging import get_logger
+from durchstarten.messaging import answers
 from durchstarten.messaging.broker import with_retries
 from durchstarten.messaging.commands import InboundCommand, acceptance, parse_command, rejection
 from durchstarten.messaging.errors import PermanentError
@@ -202,8 +203,8 @@ class CommandService:
         """The one transaction of `execute`: seen before, carried out, rejected or held."""
         async with connection_from(self.runtime.pool) as connection, connection.transaction():
             if not await first_time(connection, self.inbox, inbound.dedupe_key):
-                log.info("duplicate command skipped", command_id=inbound.envelope.id)
-                return Outcome("duplicate", decision=await self.repeated(connection, inbound))
+                return await self._again(connection, inbound)
+            await answers.record(connection, self.inbox, inbound.dedupe_key, inbound.envelope)
             try:
                 return await self._apply(connection, inbound)
             except NotKnownYet as missing:
@@ -220,6 +221,34 @@ class CommandService:
                 )
                 log.info("command held", waiting_for=missing.waiting_for)
                 return Outcome("held")
+
+    async def _again(self, connection: asyncpg.Connection, inbound: InboundCommand) -> Outcome:
+        """A command with an id seen before: the first one's answer again, or a refusal.
+
+        The same command sent again gets the reply the first got, marked as a repeat (a
+        held one gets its reply when it is decided). The same id with other data is refused:
+        the first command stands, and the provider must not believe the second carried out.
+        """
+        first = await answers.earlier(connection, self.inbox, inbound.dedupe_key, inbound.envelope)
+        if first is not None and not first.same:
+            violation = RuleViolation(
+                ReasonCode.ID_REUSED,
+                None,
+                "A command with this id and other data was received before; "
+                "send a new command with a new id.",
+                "Ein Befehl mit dieser Kennung und anderen Daten ging bereits ein; "
+                "senden Sie einen neuen Befehl mit neuer Kennung.",
+            )
+            log.info("command id reused with other data", command_id=inbound.envelope.id)
+            await self.reply(connection, inbound, violation=violation, keep=False)
+            return Outcome("rejected", violation)
+        if first is not None and first.reply is not None and inbound.provider in self.providers:
+            repeat = answers.repeat_of(first.reply)
+            await enqueue(
+                connection, outbound(inbound.provider, self.service), repeat, key=repeat.subject
+            )
+        log.info("command sent again; answered as before", command_id=inbound.envelope.id)
+        return Outcome("duplicate", decision=await self.repeated(connection, inbound))
 
     async def _apply(self, connection: asyncpg.Connection, inbound: InboundCommand) -> Outcome:
         """Decide and save; a rule violation becomes the provider's rejection."""
@@ -335,9 +364,11 @@ class CommandService:
         decision: Decision | None = None,
         violation: RuleViolation | None = None,
         source: dict[str, Any] | None = None,
+        keep: bool = True,
     ) -> None:
         """Answer on the provider's outbound topic: accepted, or rejected with the reason.
 
+        The answer is kept (unless `keep` is false) so a command sent again gets it again.
         County staff's commands (HTTP) have no outbound topic: the HTTP response answers.
         """
         if inbound.provider not in self.providers:
@@ -373,3 +404,6 @@ class CommandService:
                 failed_rules=violation.failed_rules,
             )
         await enqueue(connection, outbound(inbound.provider, self.service), reply, key=key)
+        if keep:
+            participant = decision.participant if decision is not None else None
+            await answers.answered(connection, self.inbox, inbound.dedupe_key, reply, participant)
