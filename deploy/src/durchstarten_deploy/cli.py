@@ -5,6 +5,8 @@
 - status: show what runs and whether it is ready
 - run:    up, replay the Kreis Herford history (the demo), print the headline figures the
           reporting API shows and where everything is, wait for Ctrl-C, then down
+- stop, start, restart <component>: one part of a running stack (kafka, postgres, a
+          service), started again exactly as `up` started it
 - token:  print a development bearer token for calling the HTTP APIs
 - topics: create the project's topics on the broker named by DURCHSTARTEN_* settings
           (the topic-creation step of docker-compose.yml and of cluster deployments)
@@ -32,6 +34,7 @@ from durchstarten.messaging.broker import admin_client_options
 from durchstarten.processing_register import load_register, register_markdown
 from durchstarten.retention import load_plan, plan_markdown
 from durchstarten.settings import KafkaSettings
+from durchstarten_deploy import components
 from durchstarten_deploy.demo import publish_demo
 from durchstarten_deploy.processes import (
     StackError,
@@ -129,6 +132,43 @@ def status(state_dir: Path) -> int:
         healthy = healthy and alive
         _say(line)
     return 0 if healthy else 1
+
+
+def one_component(state_dir: Path, action: str, name: str) -> int:
+    """Stop, start or restart one component; say so and change nothing when it cannot be.
+
+    0 when done; 1 when the component is not in the state the action needs (restart or stop
+    of one not running, start of one running); unknown names raise StackError (exit 2).
+    """
+    launch = components.load(state_dir, name)
+    running = launch.running()
+    if action in {"stop", "restart"} and not running:
+        _say(f"{name} is not running; nothing changed (start it with `start {name}`).")
+        return 1
+    if action == "start" and running:
+        _say(f"{name} runs already (pid {launch.pid}); nothing changed.")
+        return 1
+    if running:
+        _say(f"Stopping {name} (pid {launch.pid}) ...")
+        components.stop(launch)
+    if action in {"start", "restart"}:
+        _say(f"Starting {name} ...")
+        launch = components.spawn(state_dir, launch)
+        _say(f"{name} is ready (pid {launch.pid}).")
+    _note_pid(state_dir, launch)
+    return 0
+
+
+def _note_pid(state_dir: Path, launch: components.Launch) -> None:
+    """Keep stack.json's process ids current, so that `down` and `status` see the new one."""
+    state_file = state_dir / STATE_FILE
+    if not state_file.exists():
+        return
+    state = json.loads(state_file.read_text())
+    if launch.name in state["pids"]:
+        state["pids"][launch.name] = launch.pid
+        state.setdefault("commands", {})[launch.name] = launch.command
+        state_file.write_text(json.dumps(state, indent=2))
 
 
 def _ready(url: str) -> bool:
@@ -241,8 +281,8 @@ def _document(name: str, register: Path | None) -> str:
     return register_markdown(load_register(register), plan)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point."""
+def _parser() -> argparse.ArgumentParser:
+    """The command line: one subcommand per action."""
     parser = argparse.ArgumentParser(
         prog="python -m durchstarten_deploy",
         description=__doc__,
@@ -260,6 +300,13 @@ def main(argv: list[str] | None = None) -> int:
     run_parser.add_argument(
         "--keep", action="store_true", help="keep the data of the previous run instead"
     )
+    for action, what in (
+        ("stop", "stop one component"),
+        ("start", "start one stopped component as up started it"),
+        ("restart", "stop and start one running component"),
+    ):
+        one = sub.add_parser(action, help=f"{what} (kafka, postgres, intake, ...)")
+        one.add_argument("component")
     sub.add_parser("topics", help="create the topics (DURCHSTARTEN_KAFKA_* settings)")
     sub.add_parser(
         "deletion-plan", help="print the deletion plan's tables (DURCHSTARTEN_DELETION_PLAN)"
@@ -271,41 +318,56 @@ def main(argv: list[str] | None = None) -> int:
     token = sub.add_parser("token", help="print a development bearer token")
     token.add_argument("--role", choices=[r.value for r in Role], required=True)
     token.add_argument("--provider")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point."""
+    args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)  # readiness polls are noisy
-
     try:
-        if args.command == "down":
-            down(args.state_dir)
-        elif args.command == "status":
-            return status(args.state_dir)
-        elif args.command == "topics":
-            create_topics(KafkaSettings())
-        elif args.command in {"deletion-plan", "processing-register"}:
-            _say(_document(args.command, getattr(args, "file", None)).rstrip("\n"))
-        elif args.command == "token":
-            issuer = DevIssuer(args.state_dir / "auth", issuer=DEV_ISSUER, audience=DEV_AUDIENCE)
-            _say(issuer.token(subject="cli", roles=[Role(args.role)], provider=args.provider))
-        else:
-            if (args.state_dir / STATE_FILE).exists():
-                _say("A stack seems to run already (stack.json); `down` it first.")
-                return 1
-            stack = Stack(state_dir=args.state_dir, kafka_port=_port(9092))
-            if args.command == "run" and not args.keep:
-                stack.remove_state()  # the demo starts from an empty system every time
-            if args.command == "up":
-                try:
-                    up(stack)
-                except BaseException:
-                    stack.stop()  # leave nothing half-started behind
-                    raise
-                _say(json.dumps(json.loads((args.state_dir / STATE_FILE).read_text()), indent=2))
-            else:
-                run(stack, seed=args.seed)
+        return _dispatch(args)
     except StackError as error:
         _say(f"error: {error}")
         return 2
+
+
+def _dispatch(args: argparse.Namespace) -> int:  # noqa: PLR0911  # one return per command
+    """Carry out the parsed command; its exit code."""
+    command, state_dir = args.command, args.state_dir
+    if command == "down":
+        down(state_dir)
+        return 0
+    if command == "status":
+        return status(state_dir)
+    if command in {"stop", "start", "restart"}:
+        return one_component(state_dir, command, args.component)
+    if command == "topics":
+        create_topics(KafkaSettings())
+        return 0
+    if command in {"deletion-plan", "processing-register"}:
+        _say(_document(command, getattr(args, "file", None)).rstrip("\n"))
+        return 0
+    if command == "token":
+        issuer = DevIssuer(state_dir / "auth", issuer=DEV_ISSUER, audience=DEV_AUDIENCE)
+        _say(issuer.token(subject="cli", roles=[Role(args.role)], provider=args.provider))
+        return 0
+    if (state_dir / STATE_FILE).exists():
+        _say("A stack seems to run already (stack.json); `down` it first.")
+        return 1
+    stack = Stack(state_dir=state_dir, kafka_port=_port(9092))
+    if command == "run":
+        if not args.keep:
+            stack.remove_state()  # the demo starts from an empty system every time
+        run(stack, seed=args.seed)
+        return 0
+    try:
+        up(stack)
+    except BaseException:
+        stack.stop()  # leave nothing half-started behind
+        raise
+    _say(json.dumps(json.loads((state_dir / STATE_FILE).read_text()), indent=2))
     return 0
 
 

@@ -35,6 +35,7 @@ from durchstarten.messaging.access import (
 )
 from durchstarten.messaging.admin import ensure_topics
 from durchstarten.retention import load_plan
+from durchstarten_deploy import components
 from durchstarten_deploy.kafka import KafkaNode, ensure_jars
 from durchstarten_deploy.postgres import (
     LocalPostgres,
@@ -87,6 +88,8 @@ class ServiceProcess:
     process: subprocess.Popen[bytes]
     log_file: Path
     metrics_port: int = 0
+    instance: str = ""
+    """The instance id the process was given; only its own health answer counts as ready."""
 
     @property
     def url(self) -> str:
@@ -105,9 +108,11 @@ class ServiceProcess:
             raise StackError(msg)
         try:
             with urllib.request.urlopen(f"{self.url}/health/ready", timeout=2) as response:  # noqa: S310  # our own http URL
-                return bool(response.status == 200)
-        except (urllib.error.URLError, OSError):
+                body = json.loads(response.read())
+        except (urllib.error.URLError, OSError, ValueError):
             return False
+        # Another stack's service on a port we chose too would answer as well: not ours.
+        return not self.instance or body.get("instance") == self.instance
 
     def wait_ready(self, timeout_s: float = 60.0) -> None:
         """Block until the service is ready."""
@@ -227,9 +232,17 @@ class Stack:
                 tls_port=free_port() if self.kafka_security else None,
             )
             self.kafka.start()
+            self._record_infrastructure("kafka", self.kafka.process, self.kafka.log_file, port)
         if not self.database_url:
             self.postgres = LocalPostgres(directory=self.state_dir / "postgres", port=free_port())
             self.postgres.start()
+            self._record_infrastructure(
+                "postgres",
+                self.postgres.process,
+                self.postgres.log_file,
+                self.postgres.port,
+                stop_signal="SIGINT",  # fast shutdown
+            )
         asyncio.run(
             ensure_topics(
                 self.bootstrap,
@@ -251,6 +264,28 @@ class Stack:
         asyncio.run(create_databases(self.admin_url, [self.database_name(d) for d in DATABASES]))
         asyncio.run(self._make_roles())
         self.issuer = DevIssuer(self.state_dir / "auth", issuer=DEV_ISSUER, audience=DEV_AUDIENCE)
+
+    def _record_infrastructure(
+        self,
+        name: str,
+        process: subprocess.Popen[bytes] | None,
+        log: Path,
+        port: int,
+        *,
+        stop_signal: str = "SIGTERM",
+    ) -> None:
+        """Leave the launch record that `restart <name>` starts it again from."""
+        if process is None:
+            return
+        launch = components.Launch(
+            name=name,
+            argv=[],
+            env=None,
+            log=str(log),
+            ready={"port": port},
+            stop_signal=stop_signal,
+        )
+        components.recorded(self.state_dir, process, launch)
 
     async def _make_roles(self) -> None:
         for database in DATABASES:
@@ -337,19 +372,44 @@ class Stack:
         return path.read_text().strip()
 
     def start_service(
-        self, name: str, *, port: int | None = None, extra_env: dict[str, str] | None = None
+        self,
+        name: str,
+        *,
+        port: int | None = None,
+        extra_env: dict[str, str] | None = None,
+        instance: str | None = None,
     ) -> ServiceProcess:
-        """Start one service process (`python -m <name>`) and wait until it is ready."""
-        running = self.services.get(name)
+        """Start one service process (`python -m <name>`) and wait until it is ready.
+
+        `instance` names a further instance of the service (`coaching-2`): its own process,
+        port and log, in the same consumer groups and database. A port taken between our
+        choosing it and the service binding it is retried on another; readiness counts only
+        when our own process answers (its instance id), not another stack's on that port.
+        """
+        key = instance or name
+        running = self.services.get(key)
         if running is not None and running.process.poll() is None:
-            msg = f"{name} runs already (pid {running.process.pid}); stop it first"
+            msg = f"{key} runs already (pid {running.process.pid}); stop it first"
             raise StackError(msg)
-        port = port or free_port()
+        attempts = 1 if port else 3
+        for attempt in range(1, attempts + 1):
+            try:
+                return self._start_service_once(name, key, port or free_port(), extra_env)
+            except StackError as error:
+                if attempt == attempts or "address already in use" not in str(error).lower():
+                    raise
+        raise AssertionError  # pragma: no cover  # the loop returns or raises
+
+    def _start_service_once(
+        self, name: str, key: str, port: int, extra_env: dict[str, str] | None
+    ) -> ServiceProcess:
         log_dir = self.state_dir / "logs"
         log_dir.mkdir(parents=True, exist_ok=True)
-        log_file = log_dir / f"{name}.log"
+        log_file = log_dir / f"{key}.log"
+        instance_id = f"{key}-{secrets.token_hex(8)}"
+        env = self.service_env(name, port, extra_env) | {"DURCHSTARTEN_INSTANCE_ID": instance_id}
+        started_at = log_file.stat().st_size if log_file.exists() else 0
         output = log_file.open("ab")
-        env = self.service_env(name, port, extra_env)
         process = subprocess.Popen(  # our own interpreter and module
             [sys.executable, "-m", name],
             env=env,
@@ -359,15 +419,34 @@ class Stack:
             start_new_session=True,
         )
         service = ServiceProcess(
-            name=name,
+            name=key,
             port=port,
             process=process,
             log_file=log_file,
             metrics_port=int(env["DURCHSTARTEN_METRICS_PORT"]),
+            instance=instance_id,
         )
-        self.services[name] = service
+        self.services[key] = service
         self._write_pids()
-        service.wait_ready()
+        components.recorded(
+            self.state_dir,
+            process,
+            components.Launch(
+                name=key,
+                argv=[],
+                env=env,
+                log=str(log_file),
+                ready={"http": service.url, "instance": instance_id},
+            ),
+        )
+        try:
+            service.wait_ready()
+        except StackError as error:
+            with log_file.open("rb") as log:
+                log.seek(started_at)
+                tail = log.read().decode(errors="replace")[-4000:]
+            msg = f"{error}\n{tail}" if "address already in use" in tail.lower() else str(error)
+            raise StackError(msg) from None
         return service
 
     def token(self, role: Role, provider: str | None = None) -> str:

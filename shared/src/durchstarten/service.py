@@ -344,8 +344,8 @@ class ServiceRuntime:
 
         @app.get("/health/live", tags=["operations"])
         async def live() -> dict[str, str]:
-            """The process is up (no dependency checked)."""
-            return {"status": "ok"}
+            """The process is up (no dependency checked); `instance` names the process."""
+            return {"status": "ok", "instance": settings.instance_id}
 
         @app.get("/health/ready", tags=["operations"])
         async def ready(response: Response) -> dict[str, Any]:
@@ -353,7 +353,11 @@ class ServiceRuntime:
             checks = await self.ready()
             ok = all(checks.values())
             response.status_code = 200 if ok else 503
-            return {"status": "ok" if ok else "unavailable", "checks": checks}
+            return {
+                "status": "ok" if ok else "unavailable",
+                "checks": checks,
+                "instance": settings.instance_id,
+            }
 
         return app
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import uuid
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Literal, Self
@@ -147,6 +148,12 @@ class ServiceSettings(KafkaSettings):
     database_pool_min: int = Field(default=1, ge=0, description="Smallest connection pool size.")
     database_pool_max: int = Field(default=10, ge=1, description="Largest connection pool size.")
 
+    instance_id: str = Field(
+        default_factory=lambda: uuid.uuid4().hex,
+        pattern=r"^[A-Za-z0-9_.-]{1,64}$",
+        description="Names this process in its health answers (random unless set), so that "
+        "whoever started it can tell it from another process on the same port.",
+    )
     http_host: str = Field(default="127.0.0.1", description="Address the HTTP API binds to.")
     http_port: int = Field(default=8000, ge=0, le=65535, description="Port of the HTTP API.")
     http_max_body_bytes: int = Field(
