@@ -15,6 +15,7 @@ otherwise both are started from the machine's PostgreSQL binaries and Maven Cent
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import os
 import random
@@ -33,7 +34,7 @@ import pytest_asyncio
 from durchstarten.db.pool import create_pool
 from durchstarten.events import Event, RegisterParticipant, new_event
 from durchstarten.events.topics import outbound
-from durchstarten.messaging.commands import InboundCommand, parse_command
+from durchstarten.messaging.commands import Actor, InboundCommand, parse_command
 from durchstarten_deploy.postgres import LocalPostgres, create_databases, with_database
 from durchstarten_deploy.processes import free_port
 from durchstarten_deploy.stack import Stack, unique_prefix
@@ -169,6 +170,19 @@ async def send_command(
 ) -> tuple[InboundCommand, Outcome]:
     """Carry out a provider's command on the service's command side; the command and outcome."""
     inbound = provider_inbound(service, type_, provider, data)
+    return inbound, await service.execute(inbound)
+
+
+COORDINATOR = Actor("ki-koordination-03", None, coordinator=True)
+"""A county coordinator, as the HTTP API names one from the token."""
+
+
+async def send_as_coordinator(
+    service: CommandService, type_: str, data: dict[str, Any]
+) -> tuple[InboundCommand, Outcome]:
+    """A coordinator's decision over HTTP: the staff channel, no outbound topic."""
+    inbound = provider_inbound(service, type_, TEST_PROVIDERS[0], data)
+    inbound = dataclasses.replace(inbound, provider=COORDINATOR.channel, sender=COORDINATOR)
     return inbound, await service.execute(inbound)
 
 

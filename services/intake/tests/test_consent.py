@@ -7,7 +7,6 @@ either unlinks it, and the change is announced for coaching and courses.
 
 from __future__ import annotations
 
-import dataclasses
 import uuid
 from datetime import date, timedelta
 from typing import Any
@@ -18,17 +17,16 @@ import pytest
 from durchstarten.clock import Clock
 from durchstarten.events.reasons import ReasonCode
 from durchstarten.events.topics import INTAKE_EVENTS
-from durchstarten.messaging.command_service import Outcome
-from durchstarten.messaging.commands import Actor
 from durchstarten_deploy.testing import (
+    COORDINATOR,
     REGISTER,
     TEST_PROVIDERS,
     assert_rejected,
     fetch_rows,
     new_person,
     outbox_messages,
-    provider_inbound,
     registered,
+    send_as_coordinator,
     send_command,
 )
 from intake.deletion import consent_ends
@@ -40,13 +38,6 @@ ALPHA, BETA = TEST_PROVIDERS
 TODAY = date(2022, 6, 1)
 NAMES = {"given_name": "Testvornameqx", "family_name": "Familientestnamezv"}
 SHARING = {"scopes": ["data-sharing-between-providers"], "given_on": "2022-03-01"}
-COORDINATOR = Actor("ki-koordination-03", None, coordinator=True)
-
-
-async def as_coordinator(handlers: IntakeHandlers, type_: str, data: dict[str, Any]) -> Outcome:
-    inbound = provider_inbound(handlers, type_, ALPHA, data)
-    inbound = dataclasses.replace(inbound, provider=COORDINATOR.channel, sender=COORDINATOR)
-    return await handlers.execute(inbound)
 
 
 async def links(pool: asyncpg.Pool) -> dict[str, str]:
@@ -139,14 +130,15 @@ async def test_a_coordinators_override_is_limited_reasoned_audited_and_ends(
     assert_rejected(by_provider, ReasonCode.FORBIDDEN_ROLE)
     too_long = override | {"until": (TODAY + timedelta(days=31)).isoformat()}
     assert_rejected(
-        await as_coordinator(handlers, "override-consent.v1", too_long), ReasonCode.INVALID_FIELD
+        (await send_as_coordinator(handlers, "override-consent.v1", too_long))[1],
+        ReasonCode.INVALID_FIELD,
     )
     own = override | {"provider": ALPHA}
     assert_rejected(
-        await as_coordinator(handlers, "override-consent.v1", own),
+        (await send_as_coordinator(handlers, "override-consent.v1", own))[1],
         ReasonCode.UNKNOWN_PROVIDER_TARGET,
     )
-    outcome = await as_coordinator(handlers, "override-consent.v1", override)
+    outcome = (await send_as_coordinator(handlers, "override-consent.v1", override))[1]
     assert outcome.status == "accepted", outcome
     assert await links(fresh_pool) == {ALPHA: "registered", BETA: "override"}
     (change,) = await announced(fresh_pool)

@@ -8,7 +8,6 @@ deletion date, leaving a legal hold's person alone until the hold is released.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -19,15 +18,14 @@ import pytest
 
 from durchstarten.clock import Clock
 from durchstarten.events.reasons import ReasonCode
-from durchstarten.messaging.commands import Actor
 from durchstarten.retention import CalendarPeriod, DeletionPeriods, calendar_period, load_plan
 from durchstarten_deploy.testing import (
     TEST_PROVIDERS,
     assert_rejected,
     fetch_rows,
     outbox_messages,
-    provider_inbound,
     registered,
+    send_as_coordinator,
     send_command,
 )
 from intake import repository
@@ -223,10 +221,7 @@ async def test_under_a_legal_hold_only_a_coordinator_has_identifiers_erased_whic
     _, refused = await send_command(handlers, "request-erasure.v1", ALPHA, erase)
     assert_rejected(refused, ReasonCode.LEGAL_HOLD_IN_FORCE)
     assert (await statuses(fresh_pool, [pid]))[pid] == "registered"
-    inbound = provider_inbound(handlers, "request-erasure.v1", ALPHA, erase)
-    coordinator = Actor("ki-koordination-03", None, coordinator=True)
-    inbound = dataclasses.replace(inbound, provider=coordinator.channel, sender=coordinator)
-    decided = await handlers.execute(inbound)
+    _, decided = await send_as_coordinator(handlers, "request-erasure.v1", erase)
     assert decided.status == "accepted", decided
     assert (await statuses(fresh_pool, [pid]))[pid] == "erased"
     (row,) = await fetch_rows(fresh_pool, "SELECT released_by FROM legal_holds")

@@ -8,7 +8,6 @@ announced on `intake.events` and the replies on the provider's outbound topic.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import uuid
 from datetime import date
@@ -25,9 +24,9 @@ from durchstarten.events.intake import (
 )
 from durchstarten.events.reasons import ReasonCode
 from durchstarten.events.topics import COURSES_EVENTS, INTAKE_EVENTS, outbound
-from durchstarten.messaging.command_service import Outcome
-from durchstarten.messaging.commands import Actor, InboundCommand, parse_command
+from durchstarten.messaging.commands import parse_command
 from durchstarten_deploy.testing import (
+    COORDINATOR,
     REGISTER,
     TEST_PROVIDERS,
     OutboxMessage,
@@ -41,6 +40,7 @@ from durchstarten_deploy.testing import (
     provider_inbound,
     registered,
     replies_to,
+    send_as_coordinator,
     send_command,
 )
 from intake.handlers import SERVICE, IntakeHandlers
@@ -50,16 +50,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.database]  # PostgreSQL only,
 
 ALPHA, BETA = TEST_PROVIDERS
 TODAY = date(2022, 6, 1)
-COORDINATOR = Actor("ki-koordination-03", None, coordinator=True)
-
-
-async def as_coordinator(
-    handlers: IntakeHandlers, type_: str, data: dict[str, Any]
-) -> tuple[InboundCommand, Outcome]:
-    """A coordinator's decision over HTTP: the staff channel, no outbound topic."""
-    inbound = provider_inbound(handlers, type_, ALPHA, data)
-    inbound = dataclasses.replace(inbound, provider=COORDINATOR.channel, sender=COORDINATOR)
-    return inbound, await handlers.execute(inbound)
 
 
 def on_intake_events(messages: list[OutboxMessage]) -> list[str]:
@@ -197,7 +187,7 @@ async def test_a_similar_person_is_registered_and_put_to_a_coordinator(
         fresh_pool, "SELECT participant_id::text, candidate_id::text, status FROM duplicate_reviews"
     )
     assert reviews == [{"participant_id": second, "candidate_id": first, "status": "open"}]
-    _, resolved = await as_coordinator(
+    _, resolved = await send_as_coordinator(
         handlers,
         "resolve-duplicate.v1",
         {
@@ -209,7 +199,7 @@ async def test_a_similar_person_is_registered_and_put_to_a_coordinator(
     )
     assert resolved.status == "accepted"
     assert on_intake_events(await outbox_messages(fresh_pool))[-1] == DuplicateConfirmed.event_type
-    _, again = await as_coordinator(
+    _, again = await send_as_coordinator(
         handlers,
         "resolve-duplicate.v1",
         {
@@ -258,7 +248,7 @@ async def test_an_exception_waits_for_the_coordinator_who_alone_may_approve_it(
         handlers, "approve-eligibility-exception.v1", ALPHA, approval
     )
     assert_rejected(by_provider, ReasonCode.FORBIDDEN_ROLE)
-    _, approved = await as_coordinator(handlers, "approve-eligibility-exception.v1", approval)
+    _, approved = await send_as_coordinator(handlers, "approve-eligibility-exception.v1", approval)
     assert approved.status == "accepted"
     assert on_intake_events(await outbox_messages(fresh_pool)) == [
         EligibilityExceptionApproved.event_type,
@@ -275,7 +265,7 @@ async def test_a_denied_exception_erases_the_identity_and_answers_the_provider(
     assert outcome.decision is not None
     pid = str(outcome.decision.participant)
     denial = {"participant_id": pid, "reason": "Begründung", "approver": COORDINATOR.subject}
-    _, denied = await as_coordinator(handlers, "deny-eligibility-exception.v1", denial)
+    _, denied = await send_as_coordinator(handlers, "deny-eligibility-exception.v1", denial)
     assert denied.status == "accepted"
     (row,) = await fetch_rows(fresh_pool, "SELECT status FROM participants")
     assert row["status"] == "denied"
@@ -287,7 +277,7 @@ async def test_a_denied_exception_erases_the_identity_and_answers_the_provider(
         if m.topic == outbound(ALPHA, SERVICE) and m.type == "command.rejected.v1"
     ]
     assert [m.data["reason"] for m in told] == ["eligibility-exception-denied"]
-    _, twice = await as_coordinator(handlers, "deny-eligibility-exception.v1", denial)
+    _, twice = await send_as_coordinator(handlers, "deny-eligibility-exception.v1", denial)
     assert_rejected(twice, ReasonCode.NO_EXCEPTION_PENDING)
 
 
@@ -467,7 +457,9 @@ async def test_an_assigned_provider_works_with_the_person_but_neither_exits_nor_
     _, exited = await send_command(
         handlers, "record-programme-exit.v1", ALPHA, commands["record-programme-exit.v1"]
     )
-    _, erased = await as_coordinator(handlers, "request-erasure.v1", commands["request-erasure.v1"])
+    _, erased = await send_as_coordinator(
+        handlers, "request-erasure.v1", commands["request-erasure.v1"]
+    )
     assert (exited.status, erased.status) == ("accepted", "accepted")
     assert on_intake_events(await outbox_messages(fresh_pool))[-2:] == [
         "participant.exited.v1",

@@ -6,7 +6,6 @@ runs the duplicate check again, records why, and announces what the reports coun
 
 from __future__ import annotations
 
-import dataclasses
 import uuid
 from typing import Any
 
@@ -17,15 +16,15 @@ from pydantic import ValidationError
 from durchstarten.events.intake import CorrectIdentity
 from durchstarten.events.reasons import ReasonCode
 from durchstarten.events.topics import INTAKE_EVENTS
-from durchstarten.messaging.commands import Actor
 from durchstarten_deploy.testing import (
+    COORDINATOR,
     TEST_PROVIDERS,
     assert_rejected,
     fetch_rows,
     new_person,
     outbox_messages,
-    provider_inbound,
     registered,
+    send_as_coordinator,
     send_command,
 )
 from intake.handlers import IntakeHandlers
@@ -35,7 +34,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.database]
 ALPHA, BETA = TEST_PROVIDERS
 CORRECT = "correct-identity.v1"
 REASON = "Der Reisepass zeigt ein anderes Datum."
-COORDINATOR = Actor("ki-koordination-03", None, coordinator=True)
 
 
 async def identity_of(handlers: IntakeHandlers, pool: asyncpg.Pool, pid: str) -> dict[str, Any]:
@@ -161,9 +159,8 @@ async def test_a_waiting_registration_is_corrected_and_announced_as_corrected_wh
         "reason": "Begründeter Einzelfall, Coaching lief schon.",
         "approver": COORDINATOR.subject,
     }
-    inbound = provider_inbound(handlers, "approve-eligibility-exception.v1", ALPHA, approve)
-    inbound = dataclasses.replace(inbound, provider=COORDINATOR.channel, sender=COORDINATOR)
-    assert (await handlers.execute(inbound)).status == "accepted"
+    _, approved = await send_as_coordinator(handlers, "approve-eligibility-exception.v1", approve)
+    assert approved.status == "accepted"
     (announced,) = [
         m.data
         for m in await outbox_messages(fresh_pool)

@@ -33,13 +33,11 @@ from durchstarten.events.intake import (
 )
 from durchstarten.events.reasons import ReasonCode
 from durchstarten.events.topics import ServiceName
-from durchstarten.events.values import ConsentScope
 from durchstarten.messaging.command_service import CommandService
 from durchstarten.messaging.commands import InboundCommand
 from durchstarten.service import ServiceRuntime
 
 SERVICE: ServiceName = "coaching"
-SHARING = ConsentScope.DATA_SHARING_BETWEEN_PROVIDERS
 ACCEPTED_COMMANDS = frozenset(
     model.command_type
     for model in (
@@ -174,12 +172,11 @@ class CoachingHandlers(CommandService):
                 )
                 await repository.set_consent(connection, event.participant_id, event.consent)
             case ConsentChanged():
-                consent = event.consent
-                await repository.set_consent(connection, event.participant_id, consent)
+                await repository.set_consent(connection, event.participant_id, event.consent)
                 lasting = [(o.provider, o.until) for o in event.overrides]
                 await repository.replace_overrides(connection, event.participant_id, lasting)
-                if consent is None or not consent.covers(SHARING, event.changed_on):
-                    keep = [who for who, until in lasting if event.changed_on <= until]
+                keep = event.keeps_only()
+                if keep is not None:
                     await repository.revoke_unshared(connection, event.participant_id, keep)
             case ProviderAssigned():
                 await repository.grant_access(connection, event.participant_id, event.provider)

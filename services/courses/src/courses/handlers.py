@@ -35,13 +35,12 @@ from durchstarten.events.intake import (
     ProviderAssigned,
 )
 from durchstarten.events.topics import ServiceName
-from durchstarten.events.values import ConsentScope, ReferralAnswer
+from durchstarten.events.values import ReferralAnswer
 from durchstarten.messaging.command_service import CommandService
 from durchstarten.messaging.commands import InboundCommand
 from durchstarten.service import ServiceRuntime
 
 SERVICE: ServiceName = "courses"
-SHARING = ConsentScope.DATA_SHARING_BETWEEN_PROVIDERS
 ACCEPTED_COMMANDS = frozenset(
     model.command_type
     for model in (
@@ -259,15 +258,12 @@ class CoursesHandlers(CommandService):
                 await links.link_provider(connection, event.participant_id, event.provider)
             case ProviderAssigned():
                 await links.link_provider(connection, event.participant_id, event.provider)
-            case ConsentChanged() if not (
-                event.consent and event.consent.covers(SHARING, event.changed_on)
-            ):
+            case ConsentChanged():
                 # Without consent to data sharing only the registering provider and those an
                 # override still lets in may enrol the person.
-                keep = [o.provider for o in event.overrides if event.changed_on <= o.until]
-                await links.unlink_others(
-                    connection, event.participant_id, [event.registered_by, *keep]
-                )
+                keep = event.keeps_only()
+                if keep is not None:
+                    await links.unlink_others(connection, event.participant_id, keep)
             case ReferralAnswered(answer=ReferralAnswer.ACCEPTED):
                 await links.link_provider(connection, event.participant_id, event.answered_by)
             case PlacementRecorded():

@@ -595,6 +595,18 @@ class ConsentChanged(Event):
         "overrides": [],
     }
 
+    def keeps_only(self) -> list[str] | None:
+        """Who keeps access: None while data sharing holds on `changed_on` (everyone).
+
+        Otherwise the registering provider and those an override still lets in.
+        """
+        day = self.changed_on
+        if self.consent is not None and self.consent.covers(
+            ConsentScope.DATA_SHARING_BETWEEN_PROVIDERS, day
+        ):
+            return None
+        return [self.registered_by, *(o.provider for o in self.overrides if day <= o.until)]
+
     def shares_with(self, provider: str, day: date) -> bool:
         """Whether `provider` may work with the person on `day` by this event's terms."""
         if provider == self.registered_by:
