@@ -14,7 +14,7 @@ ifeq ($(NODE_EXTRA_CA_CERTS),)
 export NODE_EXTRA_CA_CERTS := $(wildcard /etc/ssl/certs/ca-certificates.crt)
 endif
 
-.PHONY: help uv install run up down status test test-fast test-handlers bench bench-smoke lint typecheck format schemas kafka-jars clean
+.PHONY: help uv install run up down status test faults test-fast test-handlers bench bench-smoke lint typecheck format schemas kafka-jars clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -61,8 +61,12 @@ format: install ## format the code
 	@$(UV) run --frozen ruff format .
 	@$(UV) run --frozen ruff check --fix .
 
-test: install lint typecheck ## lint, type-check, and run every test against real Kafka and PostgreSQL
-	@$(UV) run --frozen pytest
+test: install lint typecheck ## lint, type-check, every test against real Kafka and PostgreSQL, the short fault suite
+	@$(UV) run --frozen pytest -m "not faults"
+	@$(UV) run --frozen pytest -m faults tests/faults
+
+faults: install ## the long fault suite: every fault three times, a random seed (DURCHSTARTEN_FAULTS_SEED to repeat one)
+	@DURCHSTARTEN_FAULTS=long $(UV) run --frozen pytest -m faults tests/faults
 
 test-fast: install ## only the tests that need no broker or database
 	@$(UV) run --frozen pytest -m "not integration"

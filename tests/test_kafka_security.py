@@ -39,6 +39,7 @@ from durchstarten.messaging.access import (
     provider_principal,
     service_principal,
 )
+from durchstarten_deploy.kafka import KafkaNode
 from durchstarten_deploy.stack import Stack
 from durchstarten_deploy.testing import TEST_PROVIDERS
 from durchstarten_deploy.tls import make_broker_tls
@@ -141,6 +142,7 @@ async def test_the_broker_logs_a_refusal_with_who_and_what_but_not_the_payload(
     # Topic:LITERAL:<topic> ..."; the producer is refused at the metadata step (DESCRIBE)
     # or at the write (WRITE).
     denied = f"Principal = User:{provider_principal(ALPHA)} is Denied operation = "
+    assert isinstance(stack.kafka, KafkaNode)  # the session's stack runs one node
     log = stack.kafka.log_file
 
     async def refusal_logged() -> bool:

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr, ValidationError
 
-from durchstarten.messaging.broker import tls_context
+from durchstarten.messaging.broker import bootstrap_list, create_broker, tls_context
 from durchstarten.settings import ServiceSettings
 
 
@@ -76,3 +76,18 @@ def test_the_broker_certificate_is_always_verified(
     monkeypatch.setenv("DURCHSTARTEN_KAFKA_SSL_CAFILE", str(tmp_path / "no-such-ca.pem"))
     with pytest.raises(FileNotFoundError):
         tls_context(ServiceSettings())
+
+
+def test_several_bootstrap_servers_reach_the_broker_as_several_addresses() -> None:
+    """FastStream would pass "a,b" on as one host name; a cluster's list must stay a list."""
+    settings = ServiceSettings(
+        database_url=SecretStr("postgresql://x"),
+        kafka_bootstrap_servers="127.0.0.1:9092, 127.0.0.1:9093,127.0.0.1:9094",
+    )
+    broker = create_broker(settings, service="test")
+    assert broker._connection_kwargs["bootstrap_servers"] == [  # noqa: SLF001  # what aiokafka gets
+        "127.0.0.1:9092",
+        "127.0.0.1:9093",
+        "127.0.0.1:9094",
+    ]
+    assert bootstrap_list("127.0.0.1:9092") == ["127.0.0.1:9092"]

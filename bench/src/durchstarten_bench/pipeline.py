@@ -33,6 +33,7 @@ from durchstarten_bench import limits, profiling
 from durchstarten_bench.measure import CpuMeter, percentile, rate, ratio, summary_ms
 from durchstarten_bench.observe import Observer
 from durchstarten_bench.synthetic import ENTRY_SPAN_DAYS, FIRST_ENTRY, Histories, check_valid
+from durchstarten_deploy.kafka import KafkaNode
 from durchstarten_deploy.stack import SERVICES, Stack
 from durchstarten_simulator.load import prepare_load, send_load
 from durchstarten_simulator.wire import producer, send_all
@@ -155,8 +156,9 @@ class Bench:
 
     def _pids(self) -> dict[str, int]:
         pids = {name: service.process.pid for name, service in self.stack.services.items()}
-        if self.stack.kafka is not None and self.stack.kafka.process is not None:
-            pids["kafka"] = self.stack.kafka.process.pid
+        kafka = self.stack.kafka
+        if isinstance(kafka, KafkaNode) and kafka.process is not None:
+            pids["kafka"] = kafka.process.pid
         if self.stack.postgres is not None and self.stack.postgres.process is not None:
             pids["postgres"] = self.stack.postgres.process.pid
         pids["bench"] = os.getpid()

@@ -36,6 +36,7 @@ from durchstarten.retention import load_plan, plan_markdown
 from durchstarten.settings import KafkaSettings
 from durchstarten_deploy import components
 from durchstarten_deploy.demo import publish_demo
+from durchstarten_deploy.kafka import KafkaNode
 from durchstarten_deploy.processes import (
     StackError,
     command_line,
@@ -72,7 +73,7 @@ def up(stack: Stack) -> None:
         _say(f"Starting {name} ...")
         stack.start_service(name, port=_port(DEFAULT_PORTS[name]))
     pids = {name: s.process.pid for name, s in stack.services.items()}
-    if stack.kafka is not None and stack.kafka.process is not None:
+    if isinstance(stack.kafka, KafkaNode) and stack.kafka.process is not None:
         pids["kafka"] = stack.kafka.process.pid
     if stack.postgres is not None and stack.postgres.process is not None:
         pids["postgres"] = stack.postgres.process.pid

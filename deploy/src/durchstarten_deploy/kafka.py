@@ -22,13 +22,14 @@ import base64
 import shutil
 import subprocess
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from durchstarten.messaging.access import ADMIN, KafkaAccess
 from durchstarten.messaging.admin import broker_ready
 from durchstarten_deploy.processes import (
     StackError,
+    free_port,
     port_open,
     stop_pid,
     wait_until,
@@ -37,6 +38,11 @@ from durchstarten_deploy.processes import (
 from durchstarten_deploy.tls import BrokerTls, make_broker_tls
 
 POM = Path(__file__).resolve().parents[2] / "kafka" / "pom.xml"
+
+
+def new_cluster_id() -> str:
+    """A fresh KRaft cluster id (22 characters of base64url, as `kafka-storage random-uuid`)."""
+    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
 
 
 def kafka_version() -> str:
@@ -94,6 +100,13 @@ class KafkaNode:
     """An extra SASL_SSL listener on this port (needs `users`); None: none."""
     tls: BrokerTls | None = None
     """The TLS listener's CA and keystore, made by `start`."""
+    node_id: int = 1
+    voters: str | None = None
+    """The controller quorum (`id@host:port,...`); None: this node alone."""
+    cluster_id: str | None = None
+    """The cluster's id, the same on every node; None: a new one (a single node)."""
+    replicas: int = 1
+    """Replicas of the internal topics and the default for new ones (3 in a cluster)."""
 
     @property
     def access(self) -> KafkaAccess:
@@ -134,10 +147,14 @@ class KafkaNode:
     def _write_config(self) -> Path:
         self.directory.mkdir(parents=True, exist_ok=True)
         config = self.directory / "server.properties"
+        voters = self.voters or f"{self.node_id}@127.0.0.1:{self.controller_port}"
+        # Writes wait for two in-sync replicas once there are three (production's rule);
+        # a single node has only itself.
+        min_isr = min(2, self.replicas)
         lines = [
             "process.roles=broker,controller",
-            "node.id=1",
-            f"controller.quorum.voters=1@127.0.0.1:{self.controller_port}",
+            f"node.id={self.node_id}",
+            f"controller.quorum.voters={voters}",
             "controller.listener.names=CONTROLLER",
             *self._listener_lines(),
         ]
@@ -148,15 +165,15 @@ class KafkaNode:
                     *lines,
                     f"log.dirs={self.directory / 'data'}",
                     # One node: every internal topic has one replica, or the group
-                    # coordinator never becomes available.
-                    "offsets.topic.replication.factor=1",
+                    # coordinator never becomes available. A cluster: as many as nodes.
+                    f"offsets.topic.replication.factor={self.replicas}",
                     "offsets.topic.num.partitions=10",
-                    "transaction.state.log.replication.factor=1",
-                    "transaction.state.log.min.isr=1",
-                    "share.coordinator.state.topic.replication.factor=1",
-                    "share.coordinator.state.topic.min.isr=1",
-                    "min.insync.replicas=1",
-                    "default.replication.factor=1",
+                    f"transaction.state.log.replication.factor={self.replicas}",
+                    f"transaction.state.log.min.isr={min_isr}",
+                    f"share.coordinator.state.topic.replication.factor={self.replicas}",
+                    f"share.coordinator.state.topic.min.isr={min_isr}",
+                    f"min.insync.replicas={min_isr}",
+                    f"default.replication.factor={self.replicas}",
                     "group.initial.rebalance.delay.ms=0",
                     "auto.create.topics.enable=false",
                     "log.retention.hours=-1",
@@ -258,11 +275,13 @@ class KafkaNode:
             *args,
         ]
 
-    def start(self, *, timeout_s: float = 90.0) -> None:
+    def start(self, *, timeout_s: float = 90.0, wait: bool = True) -> None:
         """Format storage if new, start the node, and wait for a metadata answer.
 
         With a TLS listener, its CA and keystore are made first, and readiness includes a
         metadata answer through TLS (so a broken TLS set-up fails here, not in a client).
+        `wait=False` returns once the process runs: a node of a cluster answers only when
+        a quorum of its peers runs too (`wait_ready`).
         """
         if self.tls_port is not None:
             if self.users is None:
@@ -271,7 +290,7 @@ class KafkaNode:
             self.tls = make_broker_tls(self._tls_directory)
         config = self._write_config()
         if not (self.directory / "data" / "meta.properties").exists():
-            cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+            cluster_id = self.cluster_id or new_cluster_id()
             result = subprocess.run(
                 self._java(
                     "kafka.tools.StorageTool",
@@ -300,6 +319,11 @@ class KafkaNode:
                 start_new_session=True,  # Ctrl-C in a terminal reaches us, not the JVM directly
             )
         (self.directory / "kafka.pid").write_text(str(self.process.pid))
+        if wait:
+            self.wait_ready(timeout_s=timeout_s)
+
+    def wait_ready(self, *, timeout_s: float = 90.0) -> None:
+        """Wait until the node answers metadata requests (through TLS too, if it has it)."""
 
         def ready() -> bool:
             if self.process is not None and self.process.poll() is not None:
@@ -329,3 +353,74 @@ class KafkaNode:
             stop_pid(self.process.pid, timeout_s=30, process=self.process)
             self.process = None
         (self.directory / "kafka.pid").unlink(missing_ok=True)
+
+
+@dataclass
+class KafkaCluster:
+    """Three (or more) KRaft nodes on 127.0.0.1, each broker and controller, as production.
+
+    Topics get a replica on every node and writes wait for two in-sync replicas, so one
+    node may die at any moment without an acknowledged write being lost. Used by the fault
+    suite; the everyday stack keeps one node.
+    """
+
+    directory: Path
+    jars: Path
+    size: int = 3
+    users: dict[str, str] | None = None
+    heap: str = "512m"
+    nodes: list[KafkaNode] = field(default_factory=list)
+
+    @property
+    def bootstrap(self) -> str:
+        """Every node's address: a client finds the cluster through whichever answers."""
+        return ",".join(node.bootstrap for node in self.nodes)
+
+    @property
+    def access(self) -> KafkaAccess:
+        """How clients reach the cluster, as each user."""
+        return KafkaAccess(self.bootstrap, self.users or {})
+
+    @property
+    def tls_access(self) -> KafkaAccess | None:
+        """The cluster has no TLS listener (the single-node stack tests TLS)."""
+        return None
+
+    def start(self, *, timeout_s: float = 120.0) -> None:
+        """Format and start every node, then wait until each answers."""
+        if not self.nodes:
+            controllers = [free_port() for _ in range(self.size)]
+            voters = ",".join(
+                f"{number}@127.0.0.1:{port}" for number, port in enumerate(controllers, 1)
+            )
+            cluster_id = new_cluster_id()
+            self.nodes = [
+                KafkaNode(
+                    directory=self.directory / f"node-{number}",
+                    jars=self.jars,
+                    port=free_port(),
+                    controller_port=port,
+                    heap=self.heap,
+                    users=self.users,
+                    node_id=number,
+                    voters=voters,
+                    cluster_id=cluster_id,
+                    replicas=self.size,
+                )
+                for number, port in enumerate(controllers, 1)
+            ]
+        for node in self.nodes:
+            node.start(wait=False)  # a node answers only once a quorum of them runs
+        for node in self.nodes:
+            node.wait_ready(timeout_s=timeout_s)
+
+    def stop(self) -> None:
+        """Stop every node (controlled shutdown); each is tried even if one fails."""
+        failure: Exception | None = None
+        for node in reversed(self.nodes):
+            try:
+                node.stop()
+            except Exception as error:  # stop the rest; report the first
+                failure = failure or error
+        if failure is not None:
+            raise failure

@@ -36,7 +36,7 @@ from durchstarten.messaging.access import (
 from durchstarten.messaging.admin import ensure_topics
 from durchstarten.retention import load_plan
 from durchstarten_deploy import components
-from durchstarten_deploy.kafka import KafkaNode, ensure_jars
+from durchstarten_deploy.kafka import KafkaCluster, KafkaNode, ensure_jars
 from durchstarten_deploy.postgres import (
     LocalPostgres,
     ServiceRoles,
@@ -146,7 +146,9 @@ class Stack:
     partitions: int = 3
     deletion_plan: Path | None = None
     """The deletion plan's file for the topics; None: the plan that ships with the code."""
-    kafka: KafkaNode | None = None
+    kafka_nodes: int = 1
+    """Kafka nodes to run: 1 (the developer's stack), or 3 as production (the fault suite)."""
+    kafka: KafkaNode | KafkaCluster | None = None
     postgres: LocalPostgres | None = None
     services: dict[str, ServiceProcess] = field(default_factory=dict)
     issuer: DevIssuer | None = None
@@ -221,18 +223,33 @@ class Stack:
                 if self.kafka_security
                 else None
             )
-            self.kafka = KafkaNode(
-                directory=self.state_dir / "kafka",
-                jars=jars,
-                port=port,
-                controller_port=free_port(),
-                users=users,
-                # SASL_SSL beside SASL_PLAINTEXT, as production speaks it; the services
-                # keep the plaintext listener on 127.0.0.1.
-                tls_port=free_port() if self.kafka_security else None,
-            )
-            self.kafka.start()
-            self._record_infrastructure("kafka", self.kafka.process, self.kafka.log_file, port)
+            if self.kafka_nodes > 1:
+                cluster = KafkaCluster(
+                    directory=self.state_dir / "kafka",
+                    jars=jars,
+                    size=self.kafka_nodes,
+                    users=users,
+                )
+                self.kafka = cluster
+                cluster.start()
+                for node in cluster.nodes:
+                    self._record_infrastructure(
+                        f"kafka-{node.node_id}", node.process, node.log_file, node.port
+                    )
+            else:
+                node = KafkaNode(
+                    directory=self.state_dir / "kafka",
+                    jars=jars,
+                    port=port,
+                    controller_port=free_port(),
+                    users=users,
+                    # SASL_SSL beside SASL_PLAINTEXT, as production speaks it; the services
+                    # keep the plaintext listener on 127.0.0.1.
+                    tls_port=free_port() if self.kafka_security else None,
+                )
+                self.kafka = node
+                node.start()
+                self._record_infrastructure("kafka", node.process, node.log_file, port)
         if not self.database_url:
             self.postgres = LocalPostgres(directory=self.state_dir / "postgres", port=free_port())
             self.postgres.start()
@@ -248,7 +265,7 @@ class Stack:
                 self.bootstrap,
                 project_topics(list(self.providers)),
                 partitions=self.partitions,
-                replication_factor=1,
+                replication_factor=min(3, self.kafka_nodes),
                 plan=load_plan(self.deletion_plan),
                 client_options=self.access.admin_options(),
             )
@@ -445,8 +462,8 @@ class Stack:
             with log_file.open("rb") as log:
                 log.seek(started_at)
                 tail = log.read().decode(errors="replace")[-4000:]
-            msg = f"{error}\n{tail}" if "address already in use" in tail.lower() else str(error)
-            raise StackError(msg) from None
+            # The log's end says why (CI keeps no state directory to look in afterwards).
+            raise StackError(f"{error}\n--- the end of its log:\n{tail[-3000:]}") from None
         return service
 
     def token(self, role: Role, provider: str | None = None) -> str:
@@ -459,8 +476,12 @@ class Stack:
 
     def _write_pids(self) -> None:
         pids = {name: service.process.pid for name, service in self.services.items()}
-        if self.kafka is not None and self.kafka.process is not None:
+        if isinstance(self.kafka, KafkaNode) and self.kafka.process is not None:
             pids["kafka"] = self.kafka.process.pid
+        if isinstance(self.kafka, KafkaCluster):
+            for node in self.kafka.nodes:
+                if node.process is not None:
+                    pids[f"kafka-{node.node_id}"] = node.process.pid
         if self.postgres is not None and self.postgres.process is not None:
             pids["postgres"] = self.postgres.process.pid
         (self.state_dir / "pids.json").write_text(json.dumps(pids))

@@ -78,10 +78,18 @@ def tls_context(settings: KafkaSettings) -> ssl.SSLContext:
     return ssl.create_default_context(cafile=str(cafile) if cafile is not None else None)
 
 
+def bootstrap_list(servers: str) -> list[str]:
+    """`host:port,host:port` as the list of its addresses."""
+    return [server.strip() for server in servers.split(",") if server.strip()]
+
+
 def create_broker(settings: ServiceSettings, *, service: str) -> KafkaBroker:
     """A KafkaBroker whose producer waits for all in-sync replicas and is idempotent."""
     return KafkaBroker(
-        settings.kafka_bootstrap_servers,
+        # A list: FastStream wraps a string in one, and aiokafka splits only a bare string
+        # on commas, so "a:9092,b:9092" would be taken for one host (found by the
+        # three-broker fault suite).
+        bootstrap_list(settings.kafka_bootstrap_servers),
         client_id=settings.kafka_client_id or service,
         acks="all",
         enable_idempotence=True,
