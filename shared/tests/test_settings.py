@@ -85,7 +85,7 @@ def test_several_bootstrap_servers_reach_the_broker_as_several_addresses() -> No
         kafka_bootstrap_servers="127.0.0.1:9092, 127.0.0.1:9093,127.0.0.1:9094",
     )
     broker = create_broker(settings, service="test")
-    assert broker._connection_kwargs["bootstrap_servers"] == [  # noqa: SLF001  # what aiokafka gets
+    assert broker._connection_kwargs["bootstrap_servers"] == [  # what aiokafka gets
         "127.0.0.1:9092",
         "127.0.0.1:9093",
         "127.0.0.1:9094",
