@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from typing import Any
 
 import asyncpg
@@ -446,3 +447,46 @@ async def parked_error_classes(stack: Stack, event: dict[str, Any]) -> list[byte
         stack, dead_letters(INTAKE_EVENTS), until=lambda records: any(map(carries, records))
     )
     return [dict(r.headers)["dlq-error-class"] for r in letters if carries(r)]
+
+
+async def test_consumer_lag_is_the_groups_by_its_committed_offsets_on_every_partition(
+    stack: Stack, services: dict[str, ServiceProcess]
+) -> None:
+    commands = [registration(ALPHA) for _ in range(3)]
+    await produce(stack, inbound(ALPHA, "intake"), encoded(commands))
+    await replies_to(stack, ALPHA, "intake", {c["id"] for c in commands})
+
+    async def lines() -> list[str]:
+        async with httpx.AsyncClient(base_url=stack.services["coaching"].metrics_url) as http:
+            text = (await http.get("/metrics")).text
+        return [
+            line
+            for line in text.splitlines()
+            if line.startswith("durchstarten_consumer_lag{")
+            and 'group="coaching.participants"' in line
+            and f'topic="{INTAKE_EVENTS}"' in line
+        ]
+
+    async def read_up() -> bool:
+        found = await lines()
+        return len(found) == stack.partitions and all(line.endswith(" 0.0") for line in found)
+
+    # Every partition of the topic, not only those this member holds: the group's figure.
+    await eventually(read_up, what="coaching's group read up on every partition")
+
+
+async def test_request_times_are_counted_by_route_template_never_by_a_persons_path(
+    stack: Stack, services: dict[str, ServiceProcess]
+) -> None:
+    case = str(uuid.uuid4())  # a case id names no one, but it stands for a path with one
+    async with client(stack, "coaching", Role.COORDINATOR) as http:
+        await http.get(f"/v1/cases/{case}")
+    async with httpx.AsyncClient(base_url=stack.services["coaching"].metrics_url) as http:
+        text = (await http.get("/metrics")).text
+    counted = [
+        line
+        for line in text.splitlines()
+        if line.startswith("durchstarten_http_request_seconds_count{") and 'method="GET"' in line
+    ]
+    assert any('route="/v1/cases/{case_id}"' in line for line in counted), counted
+    assert case not in text

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
@@ -26,6 +27,7 @@ from prometheus_client import (
     CollectorRegistry,
     Counter,
     Gauge,
+    Histogram,
     generate_latest,
 )
 from starlette.applications import Starlette
@@ -51,6 +53,7 @@ from durchstarten.logging import configure_logging, get_logger
 from durchstarten.messaging import answers
 from durchstarten.messaging.broker import create_broker
 from durchstarten.messaging.dlq import DeadLetters, Redactor
+from durchstarten.messaging.lag import group_lag
 from durchstarten.messaging.outbox import OutboxRelay, backlog
 from durchstarten.periodic import Periodic
 from durchstarten.settings import ServiceSettings
@@ -74,8 +77,17 @@ class Metrics:
         )
         self.consumer_lag = Gauge(
             "durchstarten_consumer_lag",
-            "Messages behind the high-water mark, by topic and partition.",
-            ["topic", "partition"],
+            "Messages behind the end of each partition by the consumer group's committed "
+            "offsets (the group's progress, whichever member holds the partition, a dead "
+            "one included), by group, topic and partition.",
+            ["group", "topic", "partition"],
+            registry=self.registry,
+        )
+        self.request_seconds = Histogram(
+            "durchstarten_http_request_seconds",
+            "Time from a request's arrival to its response, by method, route and status.",
+            ["method", "route", "status"],
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
             registry=self.registry,
         )
         self.outbox_backlog = Gauge(
@@ -95,6 +107,42 @@ class Metrics:
             registry=self.registry,
         )
         self.info.labels(**labels).set(1)
+
+
+class RequestTimes:
+    """ASGI middleware: how long each request took, by method, route template and status.
+
+    The route's template (`/v1/participants/{participant_id}`), never the path itself: a
+    path names a person's pseudonym, and one series per person would be both a privacy
+    leak and a metric without bounds. Requests no route matched count as `unmatched`.
+    """
+
+    def __init__(self, app: ASGIApp, histogram: Histogram) -> None:
+        """Wrap `app`, observing into `histogram`."""
+        self.app = app
+        self.histogram = histogram
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Time the request until its response has been sent."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        status = 500
+        started = time.perf_counter()
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        finally:
+            route = getattr(scope.get("route"), "path", None) or "unmatched"
+            self.histogram.labels(scope.get("method", ""), route, str(status)).observe(
+                time.perf_counter() - started
+            )
 
 
 class ErrorsWithoutDetails:
@@ -297,16 +345,15 @@ class ServiceRuntime:
         """Update gauges that are cheap to read only on demand: lag and outbox backlog."""
         for subscriber in self.broker.subscribers:
             consumer: Any = getattr(subscriber, "consumer", None)
-            if consumer is None:
+            group = getattr(consumer, "_group_id", None)
+            if consumer is None or group is None:
                 continue
-            for tp in consumer.assignment():
-                highwater = consumer.highwater(tp)
-                if highwater is None:
-                    continue
-                position = await consumer.position(tp)
-                self.metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(
-                    max(0, highwater - position)
-                )
+            try:
+                lag = await group_lag(consumer, sorted(consumer.subscription()))
+            except KeyError:  # not described yet: the next scrape asks again
+                continue
+            for tp, behind in lag.items():
+                self.metrics.consumer_lag.labels(group, tp.topic, str(tp.partition)).set(behind)
         if self._with_outbox_relay:
             unsent, parked = await backlog(self.pool)
             self.metrics.outbox_backlog.set(unsent)
@@ -341,6 +388,7 @@ class ServiceRuntime:
         )
 
         add_audit_routes(app, lambda: self.pool, verifier.principal)
+        app.add_middleware(RequestTimes, histogram=self.metrics.request_seconds)
 
         @app.get("/health/live", tags=["operations"])
         async def live() -> dict[str, str]:
