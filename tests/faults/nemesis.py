@@ -13,6 +13,7 @@ import os
 import random
 import signal
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -20,7 +21,7 @@ from typing import Literal
 import asyncpg
 
 from durchstarten_deploy import components
-from durchstarten_deploy.processes import StackError
+from durchstarten_deploy.processes import StackError, pid_alive
 from durchstarten_deploy.stack import Stack
 
 Kind = Literal["kill", "freeze", "kill-backend"]
@@ -55,6 +56,8 @@ class Nemesis:
     faults: list[Fault]
     gap_s: tuple[float, float]
     seed: int
+    say: Callable[[str], None] = print
+    """Where each fault is reported as it strikes (the run's timeline)."""
     struck: list[Struck] = field(default_factory=list)
     _started: float = field(default_factory=time.monotonic)
 
@@ -63,9 +66,9 @@ class Nemesis:
         rng = random.Random(self.seed)
         for fault in self.faults:
             await asyncio.sleep(rng.uniform(*self.gap_s))
-            self.struck.append(
-                Struck(fault, time.monotonic() - self._started, not workload_done.is_set())
-            )
+            struck = Struck(fault, time.monotonic() - self._started, not workload_done.is_set())
+            self.struck.append(struck)
+            self.say(_line(struck))
             if fault.kind == "kill":
                 await self._kill_and_restart(fault)
             elif fault.kind == "freeze":
@@ -80,7 +83,7 @@ class Nemesis:
             msg = f"{fault.target} was not running when its fault came"
             raise StackError(msg)
         os.kill(launch.pid, signal.SIGKILL)
-        self._reap()
+        await asyncio.to_thread(_reap, launch.pid)
         await asyncio.sleep(fault.down_s)
         await asyncio.to_thread(_start_again, state, launch)
 
@@ -107,25 +110,32 @@ class Nemesis:
         finally:
             await connection.close()
 
-    def _reap(self) -> None:
-        """Collect our own killed children, so that their process ids read as gone."""
-        for service in self.stack.services.values():
-            service.process.poll()
-        kafka = self.stack.kafka
-        for node in getattr(kafka, "nodes", [kafka]):
-            process = getattr(node, "process", None)
-            if process is not None:
-                process.poll()
-        if self.stack.postgres is not None and self.stack.postgres.process is not None:
-            self.stack.postgres.process.poll()
-
     def summary(self) -> str:
         """One line per fault, for the run's report."""
-        return "\n".join(
-            f"  {s.at_s:6.1f} s  {s.fault.kind:12} {s.fault.target:12} down {s.fault.down_s:4.1f} s"
-            f"{'' if s.in_flight else '  (after the workload)'}"
-            for s in self.struck
-        )
+        return "\n".join(_line(struck) for struck in self.struck)
+
+
+def _line(struck: Struck) -> str:
+    fault = struck.fault
+    return (
+        f"  {struck.at_s:6.1f} s  {fault.kind:12} {fault.target:12} down {fault.down_s:4.1f} s"
+        f"{'' if struck.in_flight else '  (after the workload)'}"
+    )
+
+
+def _reap(pid: int) -> None:
+    """Wait until a killed process is gone, collecting it if it is our child.
+
+    Every component is a child of the test process: killed, it stays a zombie until
+    collected, and a zombie still holds its process id, which PostgreSQL's lock file names
+    (a new postmaster would take it for one still running).
+    """
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:  # not ours: wait for it to go
+        deadline = time.monotonic() + 30
+        while pid_alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
 
 
 def _start_again(state: Path, launch: components.Launch) -> None:

@@ -43,7 +43,9 @@ from durchstarten_simulator.oracle import expected
 from durchstarten_simulator.runner import replay
 from durchstarten_simulator.wire import KafkaTransport
 
-pytestmark = [pytest.mark.integration, pytest.mark.faults]
+# A stack of its own to start (three JVMs, eight service processes), a history to replay
+# under faults and a check to wait for: more than the suite's 300 s per test.
+pytestmark = [pytest.mark.integration, pytest.mark.faults, pytest.mark.timeout(1800)]
 
 HERFORD = Path(__file__).resolve().parents[2] / "simulator" / "scenarios" / "kreis-herford.toml"
 ALIASES = {"diakonie": "fault-diakonie", "in-via": "fault-in-via", "awo": "fault-awo"}
@@ -89,19 +91,29 @@ async def test_nothing_acknowledged_is_lost_or_applied_twice_while_everything_is
     history = generate(scenario, SEED)
     oracle = expected(history)
     faults = schedule(SEED, kafka_nodes=KAFKA_NODES, long=LONG)
-    nemesis = Nemesis(fault_stack, faults, gap_s=(1.0, 4.0), seed=SEED)
+
+    def say(text: str) -> None:
+        with capsys.disabled():  # the run's own report, shown whatever pytest captures
+            print(text, flush=True)
+
+    say(f"\nfault run, seed {SEED}, {len(history.commands)} commands planned")
+    nemesis = Nemesis(fault_stack, faults, gap_s=(1.0, 4.0), seed=SEED, say=say)
     transport = RecordingTransport(KafkaTransport(fault_stack.access, list(ALIASES.values())))
 
     done = asyncio.Event()
     striking = asyncio.create_task(nemesis.run(done))
-    try:
-        # Paced (history days per second) so that the faults strike while commands flow.
-        outcome = await replay(history, transport, speed=40.0, stage_timeout_s=PATIENCE_S)
-    finally:
-        done.set()
+    # Paced (history days per second) so that the faults strike while commands flow.
+    replaying = asyncio.create_task(
+        replay(history, transport, speed=40.0, stage_timeout_s=PATIENCE_S)
+    )
+    await asyncio.wait({striking, replaying}, return_when=asyncio.FIRST_EXCEPTION)
+    done.set()
+    if striking.done() and striking.exception() is not None:
+        replaying.cancel()  # a component did not come back: no point waiting for answers
+        await asyncio.gather(replaying, return_exceptions=True)
+        await striking  # raises the nemesis's error
+    outcome = await replaying
     await striking  # every component is back before the system is judged
-    with capsys.disabled():  # the run's own report, shown whatever pytest captures
-        print(f"\nfault run, seed {SEED}:\n{nemesis.summary()}")
 
     replies = await read_everything(fault_stack.access, reply_topics(ALIASES.values()))
     events = await read_everything(fault_stack.access, DOMAIN_TOPICS)

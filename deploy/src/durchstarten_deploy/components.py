@@ -78,7 +78,11 @@ def save(state_dir: Path, launch: Launch) -> None:
 
 
 def recorded(state_dir: Path, process: subprocess.Popen[bytes], launch: Launch) -> Launch:
-    """`launch` with the process that now runs it, saved."""
+    """`launch` with the process that now runs it, saved.
+
+    Call it once the process is ready: until its exec has happened, a new process still
+    shows its parent's command line (and a wrapper such as setpriv shows its own).
+    """
     args = process.args
     argv = [str(a) for a in args] if isinstance(args, list | tuple) else [str(args)]
     current = replace(launch, argv=argv, pid=process.pid, command=command_line(process.pid))
@@ -114,16 +118,15 @@ def spawn(state_dir: Path, launch: Launch, *, timeout_s: float = 90.0) -> Launch
             stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
-    current = recorded(state_dir, process, launch)
 
     def ready() -> bool:
         if process.poll() is not None:
             msg = f"{launch.name} exited with code {process.returncode}; see {log}"
             raise StackError(msg)
-        return current.is_ready()
+        return launch.is_ready()
 
     wait_until(ready, timeout_s=timeout_s, what=launch.name, log=log)
-    return current
+    return recorded(state_dir, process, launch)
 
 
 def stop(launch: Launch, *, timeout_s: float = 30.0) -> None:

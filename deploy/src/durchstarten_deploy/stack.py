@@ -445,6 +445,14 @@ class Stack:
         )
         self.services[key] = service
         self._write_pids()
+        try:
+            service.wait_ready()
+        except StackError as error:
+            with log_file.open("rb") as log:
+                log.seek(started_at)
+                tail = log.read().decode(errors="replace")[-4000:]
+            # The log's end says why (CI keeps no state directory to look in afterwards).
+            raise StackError(f"{error}\n--- the end of its log:\n{tail[-3000:]}") from None
         components.recorded(
             self.state_dir,
             process,
@@ -456,14 +464,6 @@ class Stack:
                 ready={"http": service.url, "instance": instance_id},
             ),
         )
-        try:
-            service.wait_ready()
-        except StackError as error:
-            with log_file.open("rb") as log:
-                log.seek(started_at)
-                tail = log.read().decode(errors="replace")[-4000:]
-            # The log's end says why (CI keeps no state directory to look in afterwards).
-            raise StackError(f"{error}\n--- the end of its log:\n{tail[-3000:]}") from None
         return service
 
     def token(self, role: Role, provider: str | None = None) -> str:
