@@ -71,7 +71,11 @@ class RecordingTransport:
 
 async def read_everything(access: KafkaAccess, topics: Iterable[str]) -> list[dict[str, Any]]:
     """Every record's JSON value on `topics`, from the earliest offset to the current end."""
-    consumer = AIOKafkaConsumer(*topics, enable_auto_commit=False, **access.options())
+    # Earliest from the start: a reset to the latest offset still in flight when we seek
+    # to the beginning would win, and the read would start at the end.
+    consumer = AIOKafkaConsumer(
+        *topics, enable_auto_commit=False, auto_offset_reset="earliest", **access.options()
+    )
     await consumer.start()
     try:
         partitions = await all_partitions(consumer, topics)
