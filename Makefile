@@ -23,13 +23,19 @@ uv: ## install uv from PyPI when it is missing
 	@command -v $(UV) >/dev/null 2>&1 || python3 -m pip install --user --quiet 'uv>=0.9,<1' \
 	  || python3 -m pip install --user --quiet --break-system-packages 'uv>=0.9,<1'
 
-install: uv tools/asyncapi/node_modules/.installed ## .venv from uv.lock, the AsyncAPI parser from npm
+install: uv tools/asyncapi/node_modules/.installed tools/k8s/node_modules/.installed ## .venv from uv.lock, the AsyncAPI parser and the manifest schemas from npm
 	@$(UV) sync --frozen --all-packages
 
 # The official AsyncAPI parser validates docs/asyncapi.yaml in the tests (needs Node.js).
 tools/asyncapi/node_modules/.installed: tools/asyncapi/package-lock.json
 	@command -v npm >/dev/null 2>&1 || { echo "Node.js and npm are needed: apt-get install nodejs npm"; exit 1; }
 	@npm ci --prefix tools/asyncapi --no-audit --no-fund --loglevel=error
+	@touch $@
+
+# kubernetes-models' schemas validate deploy/kubernetes/ in the tests (needs Node.js).
+tools/k8s/node_modules/.installed: tools/k8s/package-lock.json
+	@command -v npm >/dev/null 2>&1 || { echo "Node.js and npm are needed: apt-get install nodejs npm"; exit 1; }
+	@npm ci --prefix tools/k8s --no-audit --no-fund --loglevel=error
 	@touch $@
 
 schemas: install ## regenerate shared/schemas/*.json and docs/asyncapi.yaml from the models

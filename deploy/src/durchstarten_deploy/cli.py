@@ -34,7 +34,7 @@ from durchstarten.messaging.broker import admin_client_options
 from durchstarten.processing_register import load_register, register_markdown
 from durchstarten.retention import load_plan, plan_markdown
 from durchstarten.settings import KafkaSettings
-from durchstarten_deploy import components
+from durchstarten_deploy import components, kubernetes
 from durchstarten_deploy.demo import publish_demo
 from durchstarten_deploy.kafka import KafkaNode
 from durchstarten_deploy.processes import (
@@ -46,8 +46,10 @@ from durchstarten_deploy.processes import (
 )
 from durchstarten_deploy.stack import (
     DEFAULT_PORTS,
+    DEFAULT_PROVIDERS,
     DEV_AUDIENCE,
     DEV_ISSUER,
+    REPO,
     SERVICES,
     Stack,
     default_state_dir,
@@ -309,6 +311,13 @@ def _parser() -> argparse.ArgumentParser:
         one = sub.add_parser(action, help=f"{what} (kafka, postgres, intake, ...)")
         one.add_argument("component")
     sub.add_parser("topics", help="create the topics (DURCHSTARTEN_KAFKA_* settings)")
+    manifests = sub.add_parser(
+        "kubernetes", help="write the Kubernetes manifests (Strimzi, CloudNativePG) for providers"
+    )
+    manifests.add_argument("--out", type=Path, default=REPO / "deploy" / "kubernetes")
+    manifests.add_argument(
+        "--provider", action="append", help="a provider id (repeat; default: Kreis Herford's)"
+    )
     sub.add_parser(
         "deletion-plan", help="print the deletion plan's tables (DURCHSTARTEN_DELETION_PLAN)"
     )
@@ -346,6 +355,10 @@ def _dispatch(args: argparse.Namespace) -> int:  # noqa: PLR0911  # one return p
         return one_component(state_dir, command, args.component)
     if command == "topics":
         create_topics(KafkaSettings())
+        return 0
+    if command == "kubernetes":
+        for path in kubernetes.write(args.out, args.provider or list(DEFAULT_PROVIDERS)):
+            _say(f"wrote {path}")
         return 0
     if command in {"deletion-plan", "processing-register"}:
         _say(_document(command, getattr(args, "file", None)).rstrip("\n"))
