@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
@@ -115,6 +116,16 @@ async def test_nothing_acknowledged_is_lost_or_applied_twice_while_everything_is
     outcome = await replaying
     await striking  # every component is back before the system is judged
 
+    # Providers that do not know whether a command arrived send it again, same id.
+    again = random.Random(SEED).sample(sorted(transport.sent.values(), key=lambda o: o.id), 25)
+    resend = KafkaTransport(fault_stack.access, list(ALIASES.values()))
+    await resend.start()
+    try:
+        await resend.send(again)
+        await resend.wait({o.id for o in again}, PATIENCE_S)
+    finally:
+        await resend.stop()
+
     replies = await read_everything(fault_stack.access, reply_topics(ALIASES.values()))
     events = await read_everything(fault_stack.access, DOMAIN_TOPICS)
     verdict = judge(transport.sent, replies, events)
@@ -133,6 +144,7 @@ async def test_nothing_acknowledged_is_lost_or_applied_twice_while_everything_is
     )
     assert any(t.startswith("kafka-") for t in struck_in_flight), nemesis.summary()
     assert verdict.acked > 1000, verdict.line()
+    assert verdict.repeats == len(again), verdict.line()  # each copy answered as before
     assert verdict.ok, (
         verdict.line(),
         verdict.lost[:5],
