@@ -286,7 +286,13 @@ async def fetch_rows(pool: asyncpg.Pool, query: str, *args: Any) -> list[dict[st
         return [dict(row) for row in await connection.fetch(query, *args)]
 
 
-BOOKKEEPING = ("outbox", "processed_messages", "held_commands", "schema_migrations")
+BOOKKEEPING = (
+    "outbox",
+    "processed_messages",
+    "held_commands",
+    "command_answers",
+    "schema_migrations",
+)
 """The platform's own tables in a service database: what a command writes besides its state."""
 
 

@@ -260,8 +260,9 @@ async def test_a_repeated_enrol_command_takes_one_place_only(handlers: CoursesHa
     assert [outcome.status for outcome in outcomes] == ["accepted", "duplicate", "duplicate"]
     assert next_person.status == "accepted"
     assert await standing(handlers, course_id) == [(first, "enrolled"), (second, "waitlisted")]
-    [reply] = await replies_to(handlers, inbound)
+    reply, *repeats = await replies_to(handlers, inbound)
     assert reply.type == "command.accepted.v1"
+    assert [r.data for r in repeats] == [reply.data | {"repeat": True}] * 2  # the copies
 
 
 async def test_another_providers_course_is_unknown_to_the_sender(
@@ -353,7 +354,7 @@ async def test_a_placement_read_before_the_registration_still_counts_for_f2(
         placement_id=str(uuid.uuid4()),
         participant_id=str(person),
         category="employment",
-        employment_kind="regular",
+        employment_kind="insured",
     )
     await handlers.learn_from(event_record(COACHING_EVENTS, placement, service="coaching"))
     await registered(handlers, person)

@@ -133,12 +133,17 @@ async def test_a_persons_answers_go_with_their_erasure(
     handlers: IntakeHandlers, fresh_pool: asyncpg.Pool
 ) -> None:
     pid = await registered(handlers, ALPHA)
-    kept = "SELECT 1 AS kept FROM command_answers WHERE participant_id = $1"
-    assert await fetch_rows(fresh_pool, kept, uuid.UUID(pid)) == [{"kept": 1}]
+    kept = (
+        "SELECT reply->'data'->>'command_type' AS command FROM command_answers"
+        " WHERE participant_id = $1"
+    )
+    assert await fetch_rows(fresh_pool, kept, uuid.UUID(pid)) == [{"command": REGISTER}]
     erase = {"participant_id": pid, "reason": "participant-request"}
     _, erased = await send_command(handlers, "request-erasure.v1", ALPHA, erase)
     assert erased.status == "accepted"
-    assert await fetch_rows(fresh_pool, kept, uuid.UUID(pid)) == []
+    # The registration's answer (a hash of who they are) went; the erasure's own, which
+    # names only the pseudonym, stays for the inbound topic's period like the command.
+    assert await fetch_rows(fresh_pool, kept, uuid.UUID(pid)) == [{"command": "request-erasure.v1"}]
 
 
 async def test_the_same_person_from_a_second_provider_joins_the_first_registration(
