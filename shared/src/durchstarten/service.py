@@ -57,6 +57,7 @@ from durchstarten.messaging.lag import group_lag
 from durchstarten.messaging.outbox import OutboxRelay, backlog
 from durchstarten.periodic import Periodic
 from durchstarten.settings import ServiceSettings
+from durchstarten.tracing import Tracing
 
 log = get_logger(__name__)
 DB_SQL = SqlFiles(Path(__file__).parent / "db" / "sql")
@@ -205,6 +206,7 @@ class ServiceRuntime:
             self.broker, consumer=service, redactor=dead_letter_redactor
         )
         self._with_outbox_relay = with_outbox_relay
+        self.tracing = Tracing(service, "off")  # set up at start, as the settings say
         self._pool: asyncpg.Pool | None = None
         self.relay: OutboxRelay | None = None
         self._on_start: list[Callable[[], Awaitable[None]]] = []
@@ -289,6 +291,12 @@ class ServiceRuntime:
     async def lifespan(self, _app: FastAPI) -> AsyncIterator[None]:
         """Start pool, migrations, broker and relay; stop them in reverse order."""
         settings = self.settings
+        self.tracing = Tracing(  # before the pool: its connections are instrumented
+            self.service,
+            settings.tracing,
+            file=settings.tracing_file,
+            otlp_endpoint=settings.tracing_otlp_endpoint,
+        )
         pool = await create_pool(
             settings.database_url.get_secret_value(),
             min_size=settings.database_pool_min,
@@ -327,6 +335,7 @@ class ServiceRuntime:
                 await close()
             self._pool = None
             await pool.close()
+            self.tracing.shutdown()
             log.info("service stopped")
 
     async def ready(self) -> dict[str, bool]:

@@ -148,6 +148,15 @@ class ServiceSettings(KafkaSettings):
     database_pool_min: int = Field(default=1, ge=0, description="Smallest connection pool size.")
     database_pool_max: int = Field(default=10, ge=1, description="Largest connection pool size.")
 
+    tracing: Literal["off", "console", "otlp"] = Field(
+        default="off",
+        description="OpenTelemetry traces: off; console (JSON lines to DURCHSTARTEN_TRACING_FILE"
+        ", else stdout); otlp (to DURCHSTARTEN_TRACING_OTLP_ENDPOINT).",
+    )
+    tracing_file: Path | None = Field(default=None, description="Where console traces go.")
+    tracing_otlp_endpoint: str | None = Field(
+        default=None, description="The collector's OTLP/HTTP traces URL (…/v1/traces)."
+    )
     instance_id: str = Field(
         default_factory=lambda: uuid.uuid4().hex,
         pattern=r"^[A-Za-z0-9_.-]{1,64}$",

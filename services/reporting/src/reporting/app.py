@@ -14,6 +14,7 @@ from durchstarten.auth import Principal, Role, TokenVerifier
 from durchstarten.events.topics import DOMAIN_EVENT_TOPICS
 from durchstarten.messaging.broker import subscriber_options
 from durchstarten.service import ServiceRuntime
+from durchstarten.tracing import consuming_batch
 from reporting.projections import PROJECTION, Projector
 from reporting.rebuild import Rebuilds, add_rebuild_endpoints
 from reporting.release import Release
@@ -47,7 +48,9 @@ def create_app(settings: ReportingSettings | None = None) -> FastAPI:
     verifier = TokenVerifier(settings.auth())
 
     async def on_events(message: KafkaMessage) -> None:
-        await projector.apply_batch(message.raw_message)
+        records = message.raw_message
+        with consuming_batch(runtime.tracing.tracer(), records, "project domain events"):
+            await projector.apply_batch(records)
 
     # Applied as a call, not as a decorator: FastStream's overloads cannot see through
     # **options, and an untyped decorator would leave `on_events` untyped.

@@ -20,6 +20,7 @@ from durchstarten.messaging.errors import PermanentError
 from durchstarten.messaging.outbox import enqueue
 from durchstarten.messaging.records import KafkaRecord
 from durchstarten.service import ServiceRuntime
+from durchstarten.tracing import consuming
 
 Executor = Callable[[InboundCommand, KafkaRecord], Awaitable[str]]
 """Carries out a parsed command for a record; returns the outcome label for the metrics."""
@@ -97,9 +98,11 @@ def _subscribe_in_batches(
     """
 
     async def on_batch(message: KafkaMessage) -> None:
+        tracer = runtime.tracing.tracer()
         async with lease(runtime.pool):  # one connection for the batch's transactions
             for record in message.raw_message:
-                await handle(record)
+                with consuming(tracer, record, "process"):
+                    await handle(record)
 
     subscribe = runtime.broker.subscriber(
         *topics,

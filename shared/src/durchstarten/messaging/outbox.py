@@ -21,6 +21,7 @@ from durchstarten.db.sqlfiles import SqlFiles
 from durchstarten.events.envelope import CONTENT_TYPE, CloudEvent
 from durchstarten.logging import get_logger
 from durchstarten.messaging.errors import is_transient
+from durchstarten.tracing import current_headers
 
 log = get_logger(__name__)
 SQL = SqlFiles(Path(__file__).parent / "sql")
@@ -32,7 +33,13 @@ async def enqueue(
     connection: asyncpg.Connection, topic: str, event: CloudEvent, *, key: str | None
 ) -> None:
     """Add `event` to the outbox inside the caller's transaction; sent after commit."""
-    headers = [["content-type", CONTENT_TYPE], ["ce_type", event.type], ["ce_id", event.id]]
+    # The trace context it is written in goes along: the event joins the command's trace.
+    headers = [
+        ["content-type", CONTENT_TYPE],
+        ["ce_type", event.type],
+        ["ce_id", event.id],
+        *current_headers(),
+    ]
     await connection.execute(
         SQL["outbox_insert"],
         topic,
