@@ -98,14 +98,14 @@ async def test_nothing_acknowledged_is_lost_or_applied_twice_while_everything_is
             print(text, flush=True)
 
     say(f"\nfault run, seed {SEED}, {len(history.commands)} commands planned")
-    nemesis = Nemesis(fault_stack, faults, gap_s=(1.0, 4.0), seed=SEED, say=say)
+    nemesis = Nemesis(fault_stack, faults, gap_s=(0.5, 2.0), seed=SEED, say=say)
     transport = RecordingTransport(KafkaTransport(fault_stack.access, list(ALIASES.values())))
 
     done = asyncio.Event()
     striking = asyncio.create_task(nemesis.run(done))
     # Paced (history days per second) so that the faults strike while commands flow.
     replaying = asyncio.create_task(
-        replay(history, transport, speed=40.0, stage_timeout_s=PATIENCE_S)
+        replay(history, transport, speed=30.0, stage_timeout_s=PATIENCE_S)
     )
     await asyncio.wait({striking, replaying}, return_when=asyncio.FIRST_EXCEPTION)
     done.set()
