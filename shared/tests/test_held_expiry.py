@@ -14,11 +14,11 @@ import pytest
 import pytest_asyncio
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from durchstarten.messaging.admin import ensure_topics
 from durchstarten.messaging.command_service import expiry
 from durchstarten.messaging.holding import Held
 from durchstarten.messaging.lag import group_lag
 from durchstarten_deploy.stack import Stack
+from durchstarten_deploy.testing import new_topic
 
 HELD_AT = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
 
@@ -56,16 +56,7 @@ def test_a_hold_ends_when_read_up_and_at_the_plans_limit_at_the_latest(
 
 @pytest_asyncio.fixture
 async def topic(stack: Stack) -> str:
-    name = f"lag-test-{uuid.uuid4().hex[:8]}"
-    await ensure_topics(
-        stack.bootstrap,
-        [name],
-        partitions=2,
-        replication_factor=1,
-        plan=None,
-        client_options=stack.access.admin_options(),
-    )
-    return name
+    return await new_topic(stack, "lag-test", partitions=2)
 
 
 @pytest_asyncio.fixture

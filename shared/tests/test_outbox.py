@@ -19,11 +19,11 @@ from pydantic import SecretStr
 from durchstarten.db.migrate import PLATFORM_MIGRATIONS, migrate
 from durchstarten.db.pool import create_pool
 from durchstarten.events import CloudEvent
-from durchstarten.messaging.admin import ensure_topics
 from durchstarten.messaging.broker import create_broker
 from durchstarten.messaging.outbox import PARK_AFTER_ATTEMPTS, OutboxRelay, backlog, enqueue
 from durchstarten.settings import ServiceSettings
 from durchstarten_deploy.stack import Stack
+from durchstarten_deploy.testing import new_topic
 
 pytestmark = pytest.mark.integration
 
@@ -48,16 +48,7 @@ async def broker(stack: Stack, fresh_database_url: str) -> AsyncIterator[KafkaBr
 
 @pytest_asyncio.fixture
 async def topic(stack: Stack) -> str:
-    name = f"outbox-test-{uuid.uuid4().hex[:8]}"
-    await ensure_topics(
-        stack.bootstrap,
-        [name],
-        partitions=1,
-        replication_factor=1,
-        plan=None,
-        client_options=stack.access.admin_options(),
-    )
-    return name
+    return await new_topic(stack, "outbox-test")
 
 
 def event(number: int) -> CloudEvent:

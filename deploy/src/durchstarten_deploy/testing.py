@@ -34,6 +34,7 @@ import pytest_asyncio
 from durchstarten.db.pool import create_pool
 from durchstarten.events import Event, RegisterParticipant, new_event
 from durchstarten.events.topics import outbound
+from durchstarten.messaging.admin import ensure_topics
 from durchstarten.messaging.commands import Actor, InboundCommand, parse_command
 from durchstarten_deploy.postgres import LocalPostgres, create_databases, with_database
 from durchstarten_deploy.processes import free_port
@@ -115,6 +116,20 @@ def stack(postgres_server: PostgresServer, state_root: Path) -> Iterator[Stack]:
         yield started
     finally:
         started.stop()
+
+
+async def new_topic(stack: Stack, what: str, *, partitions: int = 1) -> str:
+    """A topic of the test's own (`<what>-<random>`, no deletion plan), created on the stack."""
+    name = f"{what}-{secrets.token_hex(4)}"
+    await ensure_topics(
+        stack.bootstrap,
+        [name],
+        partitions=partitions,
+        replication_factor=1,
+        plan=None,
+        client_options=stack.access.admin_options(),
+    )
+    return name
 
 
 async def drop_databases(admin_url: str, prefix: str) -> None:
