@@ -156,3 +156,23 @@ def test_every_service_runs_twice_with_probes_limits_a_budget_and_no_secret_in_t
     for cluster in of_kind("Cluster"):
         assert cluster["spec"]["instances"] == 3
         assert cluster["spec"]["minSyncReplicas"] == 1  # a commit waits for a standby
+
+
+def test_services_holding_an_audit_trail_work_as_a_runtime_role_not_as_the_owner() -> None:
+    clusters = {c["metadata"]["name"]: c["spec"] for c in of_kind("Cluster")}
+    for deployment in of_kind("Deployment"):
+        name = deployment["metadata"]["name"]
+        (container,) = deployment["spec"]["template"]["spec"]["containers"]
+        env = {v["name"]: v.get("valueFrom", {}).get("secretKeyRef") for v in container["env"]}
+        owner = {"name": f"postgres-{name}-app", "key": "uri"}
+        if name == "reporting":  # makes its projection versions' tables while it runs
+            assert env["DURCHSTARTEN_DATABASE_URL"] == owner
+            continue
+        assert env["DURCHSTARTEN_DATABASE_OWNER_URL"] == owner
+        assert env["DURCHSTARTEN_DATABASE_URL"] == {
+            "name": f"postgres-{name}-runtime",
+            "key": "uri",
+        }
+        (role,) = clusters[f"postgres-{name}"]["managed"]["roles"]
+        assert role["login"] is True
+        assert role["passwordSecret"] == {"name": f"postgres-{name}-runtime"}

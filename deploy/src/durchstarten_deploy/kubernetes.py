@@ -51,6 +51,9 @@ DATABASES = {
     "reporting": "reporting",
 }
 """CloudNativePG cluster name -> database name: each service its own, the key store apart."""
+SPLIT_ROLES = ("intake", "coaching", "courses")
+"""Services that work as a runtime role with data rights only while the owner migrates (so a
+service broken into cannot rewrite its audit trail), as in the local stack."""
 OPERATIONS = {Operation.READ: "Read", Operation.WRITE: "Write", Operation.DESCRIBE: "Describe"}
 
 
@@ -198,6 +201,26 @@ def databases() -> list[dict[str, Any]]:
                 "maxSyncReplicas": 1,
                 "postgresql": {"parameters": {"synchronous_commit": "on"}},
                 "bootstrap": {"initdb": {"database": database, "owner": f"{database}_owner"}},
+                **(
+                    {
+                        # The runtime role: login only; the owner grants its rights after
+                        # each start's migrations (durchstarten.db.roles). Its password is
+                        # the county's secret postgres-<name>-runtime (username, password,
+                        # uri), never in the repository.
+                        "managed": {
+                            "roles": [
+                                {
+                                    "name": f"{database}_app",
+                                    "ensure": "present",
+                                    "login": True,
+                                    "passwordSecret": {"name": f"postgres-{name}-runtime"},
+                                }
+                            ]
+                        }
+                    }
+                    if name in SPLIT_ROLES
+                    else {}
+                ),
                 "storage": {"size": "20Gi"},
                 "resources": {
                     "requests": {"cpu": "250m", "memory": "1Gi"},
@@ -219,9 +242,19 @@ def _value(variable: str, value: str) -> dict[str, Any]:
 
 
 def _environment(service: str) -> list[dict[str, Any]]:
-    database = "postgres-intake" if service == "intake" else f"postgres-{service}"
+    database = f"postgres-{service}"
+    # CloudNativePG's `<cluster>-app` secret is the owner's login: it migrates; a split
+    # service works as its runtime role (the county's `<cluster>-runtime` secret).
+    logins = (
+        [
+            _secret("DURCHSTARTEN_DATABASE_URL", f"{database}-runtime", "uri"),
+            _secret("DURCHSTARTEN_DATABASE_OWNER_URL", f"{database}-app", "uri"),
+        ]
+        if service in SPLIT_ROLES
+        else [_secret("DURCHSTARTEN_DATABASE_URL", f"{database}-app", "uri")]
+    )
     env: list[dict[str, Any]] = [
-        _secret("DURCHSTARTEN_DATABASE_URL", f"{database}-app", "uri"),
+        *logins,
         _value("DURCHSTARTEN_KAFKA_BOOTSTRAP_SERVERS", f"{CLUSTER}-kafka-bootstrap:9093"),
         _value("DURCHSTARTEN_KAFKA_SECURITY_PROTOCOL", "SASL_SSL"),
         _value("DURCHSTARTEN_KAFKA_SASL_USERNAME", service_principal(service)),
