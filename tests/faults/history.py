@@ -106,7 +106,8 @@ class Verdict:
     replies_missing: list[str] = field(default_factory=list)
     replies_doubled: list[str] = field(default_factory=list)
     report_failures: list[Any] = field(default_factory=list)
-    repeats: int = 0
+    repeated: set[str] = field(default_factory=set)
+    """Commands answered again as repeats: sent again, or redelivered after a crash."""
 
     @property
     def ok(self) -> bool:
@@ -130,7 +131,7 @@ class Verdict:
             f"acked {self.acked}, lost {len(self.lost)}, double {len(self.double)}, "
             f"replies missing {len(self.replies_missing)}, "
             f"replies doubled {len(self.replies_doubled)}, reports {reports} "
-            f"(sent {self.sent}, answered again as repeats {self.repeats})"
+            f"(sent {self.sent}, answered again as repeats {len(self.repeated)})"
         )
 
 
@@ -146,7 +147,7 @@ def judge(
         if command_id not in sent:
             continue
         if data.get("repeat"):
-            verdict.repeats += 1
+            verdict.repeated.add(command_id)
         else:
             first_answers[command_id][reply["id"]] = reply  # a relay's re-send: same id
     caused: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))

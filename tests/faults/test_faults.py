@@ -144,7 +144,9 @@ async def test_nothing_acknowledged_is_lost_or_applied_twice_while_everything_is
     )
     assert any(t.startswith("kafka-") for t in struck_in_flight), nemesis.summary()
     assert verdict.acked > 1000, verdict.line()
-    assert verdict.repeats == len(again), verdict.line()  # each copy answered as before
+    # Each copy is answered as before. A command redelivered to a service killed before its
+    # offset commit is answered as a repeat too, so there may be more.
+    assert {o.id for o in again} <= verdict.repeated, verdict.line()
     assert verdict.ok, (
         verdict.line(),
         verdict.lost[:5],

@@ -43,7 +43,7 @@ def test_each_kind_of_failure_is_counted_and_a_healthy_command_is_not() -> None:
         event(3, "e3"),
     ]
     verdict = judge(sent, replies, events)
-    assert (verdict.acked, verdict.repeats) == (4, 1)
+    assert (verdict.acked, verdict.repeated) == (4, {"c0"})
     assert verdict.lost == ["c1"]
     assert verdict.double == ["c2"]
     assert verdict.replies_doubled == ["c3"]
