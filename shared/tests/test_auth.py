@@ -7,6 +7,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi import HTTPException
 
 from durchstarten.auth import AuthSettings, DevIssuer, Role, TokenVerifier
+from durchstarten.messaging.commands import Actor
 
 ISSUER = "http://127.0.0.1/test-issuer"
 
@@ -31,6 +32,36 @@ def test_a_provider_token_yields_role_and_provider(
     with pytest.raises(HTTPException) as caught:
         principal.require(Role.MINISTRY)
     assert caught.value.status_code == 403
+
+
+@pytest.mark.parametrize("county", [None, "5758", "05758x", 5758])
+def test_a_coordinator_token_without_a_county_key_is_refused(
+    issuer: DevIssuer, verifier: TokenVerifier, county: object
+) -> None:
+    """A coordinator works for one county: no claim (or a malformed one) is not statewide."""
+    claims = {"county": county} if county is not None else {}
+    token = issuer.token(subject="k", roles=[Role.COORDINATOR], extra=claims)
+    with pytest.raises(HTTPException) as caught:
+        verifier.verify(token)
+    assert caught.value.status_code == 401
+    assert caught.value.detail == {"reason": "county-claim-missing"}
+
+
+def test_a_coordinator_acts_in_its_county_and_an_administrator_statewide(
+    issuer: DevIssuer, verifier: TokenVerifier
+) -> None:
+    herford = verifier.verify(issuer.token(subject="k", roles=[Role.COORDINATOR], county="05758"))
+    assert herford.county == "05758"
+    actor = Actor.from_principal(herford)
+    assert (actor.coordinator, actor.county) == (True, "05758")
+    assert actor.covers("05758")
+    assert not actor.covers("05754")
+    admin = Actor.from_principal(verifier.verify(issuer.token(subject="a", roles=[Role.ADMIN])))
+    assert admin.county is None
+    assert admin.covers("05754")
+    assert admin.covers("05758")
+    provider = Actor.provider_system("in-via")
+    assert not provider.covers("05758")
 
 
 def test_the_key_pair_is_kept_between_starts(tmp_path: Path, issuer: DevIssuer) -> None:

@@ -170,6 +170,8 @@ def keycloak_claims(**changes: Any) -> dict[str, Any]:
         "resource_access": {"account": {"roles": ["manage-account", "view-profile"]}},
         "scope": "openid profile email",
         "preferred_username": "jana.beispiel",
+        # A user attribute mapped into the token: the county a coordinator works for.
+        "county": "05758",
     }
     return claims | changes
 

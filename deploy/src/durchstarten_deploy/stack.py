@@ -66,6 +66,8 @@ REPO = Path(__file__).resolve().parents[3]
 DEV_ISSUER = "http://127.0.0.1/durchstarten-dev"
 DEV_AUDIENCE = "durchstarten"
 DEFAULT_PROVIDERS = ("diakonie-herford", "in-via", "awo-owl")
+DEMO_COUNTY = "05758"
+"""Kreis Herford: the county the demo and a coordinator's development token work in."""
 
 
 def default_state_dir() -> Path:
@@ -466,11 +468,17 @@ class Stack:
         )
         return service
 
-    def token(self, role: Role, provider: str | None = None) -> str:
-        """A development bearer token for `role` (and `provider`)."""
+    def token(self, role: Role, provider: str | None = None, county: str = DEMO_COUNTY) -> str:
+        """A development bearer token for `role` (and `provider`).
+
+        A coordinator's token names its county: the demo's (Kreis Herford) unless given.
+        """
         if self.issuer is None:
             msg = "start the infrastructure first"
             raise StackError(msg)
+        if role is Role.COORDINATOR:
+            subject = f"dev-{role}-{county}"
+            return self.issuer.token(subject=subject, roles=[role], county=county)
         subject = f"dev-{role}-{provider or 'county'}"
         return self.issuer.token(subject=subject, roles=[role], provider=provider)
 

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from durchstarten.events.reasons import ReasonCode
-from durchstarten.events.values import Municipality, ResidenceStatus
+from durchstarten.events.values import ResidenceStatus
 from intake.eligibility import (
     Applicant,
     Programme,
@@ -30,10 +30,10 @@ def applicant(
     birth_date: date = date(2000, 1, 1),
     entry_date: date = ENTRY,
     status: ResidenceStatus = ResidenceStatus.DULDUNG,
-    municipality: Municipality = Municipality.HERFORD,
+    county_runs: bool = True,
     facility: bool = False,
 ) -> Applicant:
-    return Applicant(birth_date, entry_date, status, municipality, facility)
+    return Applicant(birth_date, entry_date, status, county_runs, facility)
 
 
 def years_before(day: date, years: int) -> date:
@@ -171,13 +171,13 @@ def _leap(year: int) -> bool:
 
 @given(
     status=st.sampled_from(list(ResidenceStatus)),
-    municipality=st.sampled_from(list(Municipality)),
+    county_runs=st.booleans(),
     facility=st.booleans(),
 )
 def test_only_age_and_status_failures_are_waivable(
-    status: ResidenceStatus, municipality: Municipality, facility: bool
+    status: ResidenceStatus, county_runs: bool, facility: bool
 ) -> None:
-    person = applicant(status=status, municipality=municipality, facility=facility)
+    person = applicant(status=status, county_runs=county_runs, facility=facility)
     for failure in evaluate(DURCHSTARTEN, person):
         assert failure.waivable == (
             failure.reason
@@ -187,3 +187,10 @@ def test_only_age_and_status_failures_are_waivable(
                 ReasonCode.RESIDENCE_STATUS_NOT_ELIGIBLE,
             }
         )
+
+
+def test_a_county_that_does_not_run_the_programme_fails_the_place_rule_unwaivably() -> None:
+    failures = evaluate(DURCHSTARTEN, applicant(county_runs=False))
+    assert [(f.reason, f.field, f.waivable) for f in failures] == [
+        (ReasonCode.MUNICIPALITY_NOT_COVERED, "municipality", False)
+    ]

@@ -1,10 +1,12 @@
 import uuid
+from dataclasses import dataclass
 from datetime import date
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from durchstarten.counties import load_counties, with_providers
 from durchstarten.events import RegisterParticipant
 from durchstarten.events.courses import ExamResultRecorded
 from durchstarten.events.intake import (
@@ -13,6 +15,7 @@ from durchstarten.events.intake import (
     DuplicateDecision,
     EligibilityExceptionApproved,
     ParticipantErased,
+    ParticipantMoved,
     ParticipantRegistered,
     ProviderAssigned,
     RequestErasure,
@@ -27,6 +30,7 @@ from intake.eligibility import age_on, load_programmes
 from intake.matching import BestMatch, Match, Verdict
 
 DURCHSTARTEN = load_programmes()["durchstarten"]
+COUNTIES = with_providers(load_counties(), ["p", "q"])
 
 
 TODAY = date(2022, 6, 1)
@@ -53,6 +57,7 @@ def register(
         provider=provider,
         participant_id=participant_id or uuid.uuid4(),
         programme=DURCHSTARTEN,
+        counties=COUNTIES,
     )
     return decide_registration(checked, provider=provider, today=TODAY, match=match, shares=shares)
 
@@ -105,7 +110,11 @@ def test_entry_before_birth_is_a_rule_violation() -> None:
     impossible = command().model_copy(update={"entry_date": date(2000, 1, 1)})
     with pytest.raises(RuleViolation) as caught:
         check_registration(
-            impossible, provider="p", participant_id=uuid.uuid4(), programme=DURCHSTARTEN
+            impossible,
+            provider="p",
+            participant_id=uuid.uuid4(),
+            programme=DURCHSTARTEN,
+            counties=COUNTIES,
         )
     assert caught.value.reason == "entry-before-birth"
     assert caught.value.field == "entry_date"
@@ -118,6 +127,7 @@ def test_an_implausible_age_is_a_rule_violation_not_a_crash() -> None:
             provider="p",
             participant_id=uuid.uuid4(),
             programme=DURCHSTARTEN,
+            counties=COUNTIES,
         )
     assert caught.value.reason == "implausible-age"
     assert caught.value.field == "birth_date"
@@ -132,7 +142,11 @@ def test_a_waivable_failure_waits_for_an_exception_and_others_reject() -> None:
     in_facility = command(lives_in_state_reception_facility=True, birth_date=date(1990, 1, 1))
     with pytest.raises(RuleViolation) as caught:
         check_registration(
-            in_facility, provider="p", participant_id=uuid.uuid4(), programme=DURCHSTARTEN
+            in_facility,
+            provider="p",
+            participant_id=uuid.uuid4(),
+            programme=DURCHSTARTEN,
+            counties=COUNTIES,
         )
     assert caught.value.reason == "not-eligible"
     assert {f.reason for f in caught.value.failed_rules} == {
@@ -143,7 +157,9 @@ def test_a_waivable_failure_waits_for_an_exception_and_others_reject() -> None:
 
 def test_no_programme_is_a_rule_violation() -> None:
     with pytest.raises(RuleViolation) as caught:
-        check_registration(command(), provider="p", participant_id=uuid.uuid4(), programme=None)
+        check_registration(
+            command(), provider="p", participant_id=uuid.uuid4(), programme=None, counties=COUNTIES
+        )
     assert caught.value.reason == "unknown-programme"
 
 
@@ -196,17 +212,33 @@ def test_only_coordinators_decide_and_only_providers_register() -> None:
     domain.authorise(command(), provider)
 
 
+@dataclass(frozen=True)
+class Person:
+    county: str
+
+
 def test_a_provider_not_linked_hears_unknown_exactly_as_for_a_missing_id() -> None:
     provider = Actor.provider_system("p")
+    herford = Person("05758")
     with pytest.raises(RuleViolation) as foreign:
-        domain.require_access(provider, "state", linked=False)
+        domain.require_access(provider, herford, linked=False)
     with pytest.raises(RuleViolation) as missing:
         domain.require_access(provider, None, linked=True)
     assert foreign.value == missing.value
     assert foreign.value.reason == "unknown-participant"
-    assert domain.require_access(provider, "state", linked=True) == "state"
+    assert domain.require_access(provider, herford, linked=True) == herford
     staff = Actor("staff-1", None, coordinator=True)
-    assert domain.require_access(staff, "state", linked=False) == "state"
+    assert domain.require_access(staff, herford, linked=False) == herford
+
+
+def test_a_coordinator_of_another_county_hears_unknown_as_for_a_missing_id() -> None:
+    guetersloh = Actor("ki-gt-1", None, coordinator=True, county="05754")
+    with pytest.raises(RuleViolation) as foreign:
+        domain.require_access(guetersloh, Person("05758"), linked=False)
+    with pytest.raises(RuleViolation) as missing:
+        domain.require_access(guetersloh, None, linked=False)
+    assert foreign.value == missing.value
+    assert domain.require_access(guetersloh, Person("05754"), linked=False).county == "05754"
 
 
 def test_erasure_announces_only_a_person_that_was_announced() -> None:
@@ -289,3 +321,62 @@ def test_a_sure_match_without_consent_to_sharing_is_refused() -> None:
     # Without a sure match, consent to sharing is not needed: the person is new here.
     alone = register(command(), shares=False)
     assert alone.status == "registered"
+
+
+@pytest.mark.parametrize(
+    ("municipality", "provider", "reason"),
+    [
+        ("05758099", "p", "unknown-municipality"),  # well-formed, but no county has it
+        ("09162000", "p", "unknown-municipality"),  # München: not a configured county
+        ("05754008", "diakonie-herford", "provider-not-in-county"),  # Gütersloh
+        ("05711000", "awo-owl", "provider-not-in-county"),  # Bielefeld
+    ],
+)
+def test_a_registration_outside_the_providers_counties_is_refused_naming_the_field(
+    municipality: str, provider: str, reason: str
+) -> None:
+    with pytest.raises(RuleViolation) as caught:
+        check_registration(
+            command(municipality=municipality),
+            provider=provider,
+            participant_id=uuid.uuid4(),
+            programme=DURCHSTARTEN,
+            counties=COUNTIES,
+        )
+    assert (caught.value.reason, caught.value.field) == (reason, "municipality")
+
+
+def test_a_provider_working_in_two_counties_registers_in_both() -> None:
+    for municipality, county in [("05758012", "05758"), ("05711000", "05711")]:
+        checked = check_registration(
+            command(municipality=municipality),
+            provider="in-via",
+            participant_id=uuid.uuid4(),
+            programme=DURCHSTARTEN,
+            counties=COUNTIES,
+        )
+        assert (checked.event.municipality, checked.event.county) == (municipality, county)
+
+
+def test_the_same_person_registered_in_another_county_moved_there() -> None:
+    checked = check_registration(
+        command(municipality="05711000"),
+        provider="in-via",
+        participant_id=uuid.uuid4(),
+        programme=DURCHSTARTEN,
+        counties=COUNTIES,
+    )
+    sure = match(Verdict.SURE)
+    moved = decide_registration(
+        checked, provider="in-via", today=TODAY, match=sure, shares=True, moved_from="05758"
+    )
+    stayed = decide_registration(
+        checked, provider="in-via", today=TODAY, match=sure, shares=True, moved_from="05711"
+    )
+    assert moved.status == stayed.status == "existing-participant"
+    moves = [e for e in moved.events if isinstance(e, ParticipantMoved)]
+    assert [(m.from_county, m.to_county, m.municipality, m.moved_on) for m in moves] == [
+        ("05758", "05711", "05711000", checked.event.entry_date)
+    ]
+    assert moves[0].participant_id == moved.participant_id == sure.participant_id
+    assert not any(isinstance(e, ParticipantMoved) for e in stayed.events)

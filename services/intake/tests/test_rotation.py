@@ -54,6 +54,7 @@ async def _seeded(
                 command=command,
                 failed_rules=[],
                 pending_event=None,
+                county="05758",
             )
             identity = {"given_name": f"Testvorname{number}", "family_name": "Familientestname"}
             sealed = vault.seal(pid, identity)

@@ -16,6 +16,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from durchstarten.events.values import HERFORD_KEYS
 from reporting.audit import (
     INF,
     CellKey,
@@ -30,7 +31,6 @@ from reporting.audit_collect import allowed_scopes, audiences, derived_problems,
 from reporting.audit_model import (
     CATEGORIES,
     MODULES,
-    MUNICIPALITIES,
     Publication,
     TimeAxis,
     build_model,
@@ -44,6 +44,9 @@ AXIS = TimeAxis(YEAR, YEAR)
 RULE = ProtectionRule(threshold=3)
 SERVED = ProtectionRule(threshold=3, hidden_minimum=1)
 """The service's rule: the protection never withholds a zero, so a marker means >= 1."""
+
+MUNICIPALITIES = sorted(HERFORD_KEYS.values())
+"""The rows of the municipality tables: Kreis Herford's keys."""
 
 
 # -- a small history and the reports reporting would publish of it (as the SQL counts) ----

@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import threading
 import time
 import uuid
@@ -42,6 +43,7 @@ from durchstarten.logging import get_logger
 
 log = get_logger(__name__)
 
+_COUNTY_KEY = re.compile(r"[0-9]{5}")
 ALGORITHMS = ["ES256", "RS256"]  # fixed: never taken from the token header
 # The answer while the issuer's keys cannot be fetched; ReasonCode has no member for it yet.
 ISSUER_UNAVAILABLE = "issuer-unavailable"
@@ -88,6 +90,10 @@ class AuthSettings(BaseModel):
         default="provider",
         description="Claim with a provider's id; dots step into nested objects (Keycloak's way).",
     )
+    county_claim: str = Field(
+        default="county",
+        description="Claim with a coordinator's county key (5 digits); dots step into objects.",
+    )
     leeway_s: float = Field(
         default=5.0, ge=0, le=60, description="Clock skew allowed on exp, nbf and iat."
     )
@@ -109,6 +115,8 @@ class Principal:
     subject: str
     roles: frozenset[Role]
     provider: str | None
+    county: str | None = None
+    """The county a coordinator works for (its token's county claim)."""
 
     def require(self, *roles: Role) -> None:
         """Raise 403 unless the caller holds one of `roles`."""
@@ -234,6 +242,7 @@ class TokenVerifier:
             msg = "authentication needs a JWKS: set DURCHSTARTEN_AUTH_JWKS_PATH or _JWKS_URL"
             raise ValueError(msg)
         self._provider_path = tuple(settings.provider_claim.split("."))
+        self._county_path = tuple(settings.county_claim.split("."))
         self._role_paths = [("roles",), ("realm_access", "roles")]
         if settings.roles_client is not None:
             # A path, not a dotted string: Keycloak client ids may contain dots.
@@ -271,10 +280,17 @@ class TokenVerifier:
             raise HTTPException(
                 status_code=401, detail={"reason": ReasonCode.PROVIDER_CLAIM_MISSING}
             )
+        county = _value_at(claims, self._county_path)
+        county_key = county if isinstance(county, str) and _COUNTY_KEY.fullmatch(county) else None
+        if Role.COORDINATOR in roles and Role.ADMIN not in roles and county_key is None:
+            # A coordinator works for one county; a token without one would see none, and
+            # treating it as statewide would be the unsafe default.
+            raise HTTPException(status_code=401, detail={"reason": ReasonCode.COUNTY_CLAIM_MISSING})
         return Principal(
             subject=str(claims["sub"]),
             roles=roles,
             provider=provider if isinstance(provider, str) else None,
+            county=county_key,
         )
 
     def _decode(self, token: str) -> dict[str, Any]:
@@ -372,9 +388,19 @@ class DevIssuer:
         self.jwks_path.write_text(json.dumps({"keys": [jwk]}))
 
     def token(
-        self, *, subject: str, roles: list[Role], provider: str | None = None, ttl_s: int = 3600
+        self,
+        *,
+        subject: str,
+        roles: list[Role],
+        provider: str | None = None,
+        county: str | None = None,
+        ttl_s: int = 3600,
+        extra: dict[str, Any] | None = None,
     ) -> str:
-        """A signed access token for the given caller."""
+        """A signed access token for the given caller (`county`: a coordinator's county).
+
+        `extra`: further claims, as another issuer might write them (the verifier's tests).
+        """
         now = int(time.time())
         claims: dict[str, Any] = {
             "iss": self.issuer,
@@ -386,4 +412,7 @@ class DevIssuer:
         }
         if provider is not None:
             claims["provider"] = provider
+        if county is not None:
+            claims["county"] = county
+        claims |= extra or {}
         return jwt.encode(claims, self._key, algorithm="ES256", headers={"kid": self.kid})

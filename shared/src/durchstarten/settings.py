@@ -9,7 +9,7 @@ from datetime import date
 from pathlib import Path
 from typing import Annotated, Literal, Self
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, PrivateAttr, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -19,6 +19,8 @@ from pydantic_settings import (
 )
 
 from durchstarten.auth import AuthSettings, Role, default_role_map
+from durchstarten.counties import BUILT_IN as BUILT_IN_COUNTIES
+from durchstarten.counties import Counties, load_counties
 from durchstarten.events.topics import validate_provider_id
 from durchstarten.retention import DeletionPlan, StoreRule, check_within, load_plan
 
@@ -45,6 +47,7 @@ class KafkaSettings(BaseSettings):
     """How to reach Kafka and which topics exist; all a topic-setup job needs."""
 
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
+    _counties: Counties = PrivateAttr()
 
     kafka_bootstrap_servers: str = Field(
         default="127.0.0.1:9092", description="Comma-separated Kafka bootstrap servers."
@@ -85,9 +88,14 @@ class KafkaSettings(BaseSettings):
     topic_replication_factor: int = Field(
         default=1, ge=1, description="Replicas per partition (production: 3)."
     )
+    counties_dir: Path | None = Field(
+        default=None,
+        description="Folder of county files (one TOML file per county); the shipped ones if unset.",
+    )
     providers: Annotated[list[str], NoDecode] = Field(
-        default_factory=lambda: ["diakonie-herford", "in-via", "awo-owl"],
-        description="Provider ids with inbound and outbound topics (comma-separated or JSON).",
+        default_factory=list,
+        description="Provider ids with inbound and outbound topics (comma-separated or JSON);"
+        " by default every provider named in the county files.",
     )
 
     @classmethod
@@ -125,6 +133,29 @@ class KafkaSettings(BaseSettings):
         for provider in value:
             validate_provider_id(provider)
         return value
+
+    @model_validator(mode="after")
+    def _read_counties(self) -> Self:
+        """Read the county files at start: an error stops the service, naming the file."""
+        counties = load_counties(self.counties_dir or BUILT_IN_COUNTIES)
+        named = counties.provider_ids()
+        if not self.providers:
+            # The default is the county files' providers, known only once they are read;
+            # the settings are frozen, so set it the way pydantic's own __init__ does.
+            object.__setattr__(self, "providers", named)
+        missing = sorted(set(named) - set(self.providers))
+        if missing:
+            msg = (
+                f"DURCHSTARTEN_PROVIDERS lacks providers the county files name: {missing};"
+                " they would have no topics"
+            )
+            raise ValueError(msg)
+        self._counties = counties
+        return self
+
+    def counties(self) -> Counties:
+        """The configured counties (read once, when the settings were made)."""
+        return self._counties
 
 
 class ServiceSettings(KafkaSettings):

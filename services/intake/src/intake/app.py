@@ -91,7 +91,10 @@ def add_coordination_routes(
         principal.require(Role.COORDINATOR, Role.ADMIN)
         async with runtime.pool.acquire() as connection:
             rows = await repository.pending_exceptions(
-                connection, after=page.after_or_nones(2), limit=page.fetch_limit()
+                connection,
+                after=page.after_or_nones(2),
+                limit=page.fetch_limit(),
+                county=Actor.from_principal(principal).county,
             )
         return page.answer(
             "pending", rows, lambda r: (r["registered_at"], r["participant_id"]), jsonable
@@ -108,7 +111,10 @@ def add_coordination_routes(
         principal.require(Role.COORDINATOR, Role.ADMIN)
         async with runtime.pool.acquire() as connection:
             rows = await repository.open_duplicate_reviews(
-                connection, after=page.after_or_nones(2), limit=page.fetch_limit()
+                connection,
+                after=page.after_or_nones(2),
+                limit=page.fetch_limit(),
+                county=Actor.from_principal(principal).county,
             )
         return page.answer(
             "open", rows, lambda r: (r["participant_id"], r["candidate_id"]), jsonable
@@ -127,6 +133,7 @@ def add_coordination_routes(
                 today=clock.today(),
                 after=page.after_or_nones(1)[0],
                 limit=page.fetch_limit(),
+                county=Actor.from_principal(principal).county,
             )
         return page.answer("overrides", rows, lambda r: (r["override_id"],), jsonable)
 
@@ -237,6 +244,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
                 subject=principal.subject,
                 purpose=purpose,
                 page=page,
+                county=Actor.from_principal(principal).county,
             )
         return {"results": found, "next_cursor": next_cursor}
 

@@ -10,8 +10,9 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Any, Final, Literal, TypeVar
+from typing import Any, Final, Literal, Protocol, TypeVar
 
+from durchstarten.counties import Counties, County
 from durchstarten.domain import RuleViolation, consent_required
 from durchstarten.events import Event, ParticipantRegistered, RegisterParticipant
 from durchstarten.events.courses import ExamResultRecorded
@@ -27,6 +28,7 @@ from durchstarten.events.intake import (
     ParticipantCorrected,
     ParticipantErased,
     ParticipantExited,
+    ParticipantMoved,
     ProviderAssigned,
     RecordProgrammeExit,
     RecordResidenceStatusChange,
@@ -60,8 +62,6 @@ DENIED: Final = "denied"
 ERASED: Final = "erased"
 EXISTING_PARTICIPANT: Final = "existing-participant"
 POSSIBLE_DUPLICATE: Final = "possible-duplicate"
-
-StateT = TypeVar("StateT")
 
 COORDINATOR_COMMANDS = (
     ApproveEligibilityException,
@@ -153,12 +153,15 @@ def decide_registration(
     today: date,
     match: BestMatch | None,
     shares: bool = False,
+    moved_from: str | None = None,
 ) -> Registration:
     """Decide an eligible registration: pending an exception, registered, or a duplicate.
 
     A sure match makes it the existing person's (the provider is assigned, whatever the
     new registration's waivable failures), but only if `shares`: the person consented to
-    data sharing between providers, or a coordinator's override lets this provider in;
+    data sharing between providers, or a coordinator's override lets this provider in; when
+    the existing person lives in another county (`moved_from`), the person moved: one person
+    statewide, an exit there and an entry here;
     failures a coordinator may waive make it wait for an exception; a possible match
     registers the person and asks a coordinator to look.
     """
@@ -169,12 +172,46 @@ def decide_registration(
         assigned = ProviderAssigned(
             participant_id=match.participant_id, provider=provider, assigned_on=today
         )
-        return Registration(EXISTING_PARTICIPANT, match.participant_id, event, (assigned,), ())
+        events: tuple[Event, ...] = (assigned,)
+        if moved_from is not None and moved_from != event.county:
+            moved = ParticipantMoved(
+                participant_id=match.participant_id,
+                provider=provider,
+                from_county=moved_from,
+                to_county=event.county,
+                municipality=event.municipality,
+                moved_on=event.entry_date,
+            )
+            events = (assigned, moved)
+        return Registration(EXISTING_PARTICIPANT, match.participant_id, event, events, ())
     if failures:
         return Registration(PENDING_EXCEPTION, event.participant_id, event, (), failures)
     if match is not None:
         return Registration(POSSIBLE_DUPLICATE, event.participant_id, event, (event,), (), match)
     return Registration(REGISTERED, event.participant_id, event, (event,), ())
+
+
+def county_for(command: RegisterParticipant, *, provider: str, counties: Counties) -> County:
+    """The county the person lives in, which must be one the provider works in.
+
+    An unknown key and a county the provider does not work in are refused, naming the field.
+    """
+    county = counties.county_of(command.municipality)
+    if county is None:
+        raise RuleViolation(
+            ReasonCode.UNKNOWN_MUNICIPALITY,
+            "municipality",
+            "No configured county has a municipality with this key (AGS, 8 digits).",
+            "Kein eingerichteter Kreis hat eine Kommune mit diesem Schlüssel (AGS, 8 Ziffern).",
+        )
+    if county.provider(provider) is None:
+        raise RuleViolation(
+            ReasonCode.PROVIDER_NOT_IN_COUNTY,
+            "municipality",
+            f"You do not work in {county.name}; register people only in your counties.",
+            f"Sie sind in {county.name} nicht tätig; melden Sie nur in Ihren Kreisen an.",
+        )
+    return county
 
 
 def check_registration(
@@ -183,12 +220,14 @@ def check_registration(
     provider: str,
     participant_id: uuid.UUID,
     programme: Programme | None,
+    counties: Counties,
 ) -> Eligible:
-    """Check the dates and the programme's rules; build the event that announces the person.
+    """Check place, dates and the programme's rules; build the event announcing the person.
 
     Failures a coordinator may waive are kept for an exception; any other failure rejects
     the registration, naming every rule that failed.
     """
+    county = county_for(command, provider=provider, counties=counties)
     if command.entry_date < command.birth_date:
         raise RuleViolation(
             ReasonCode.ENTRY_BEFORE_BIRTH,
@@ -217,7 +256,7 @@ def check_registration(
             birth_date=command.birth_date,
             entry_date=command.entry_date,
             residence_status=command.residence_status.status,
-            municipality=command.municipality,
+            county_runs_programme=county.runs(programme.id, command.entry_date),
             lives_in_state_reception_facility=command.lives_in_state_reception_facility,
         ),
     )
@@ -240,6 +279,7 @@ def check_registration(
         country_of_origin=command.country_of_origin,
         residence_status=ResidenceStatusFact.model_validate(command.residence_status.model_dump()),
         municipality=command.municipality,
+        county=county.key,
         school_education=command.school_education,
         german_level_at_entry=GermanLevelFact.model_validate(command.german_level.model_dump()),
         languages=command.languages,
@@ -326,9 +366,12 @@ def decide_exit(
     )
 
 
-def may_act_on(actor: Actor, *, linked: bool) -> bool:
-    """County staff may act on (and read) every person; a provider only those linked to it."""
-    return actor.coordinator or (actor.provider is not None and linked)
+def may_act_on(actor: Actor, *, linked: bool, county: str) -> bool:
+    """County staff act on (and read) the people of their county; a provider those linked to it.
+
+    `county` is the person's county; an administrator's actor covers every county.
+    """
+    return actor.covers(county) or (actor.provider is not None and linked)
 
 
 def require_registering_provider(actor: Actor, registered_by: str) -> None:
@@ -348,12 +391,22 @@ def require_registering_provider(actor: Actor, registered_by: str) -> None:
     )
 
 
-def require_access(actor: Actor, state: StateT | None, *, linked: bool) -> StateT:
-    """The person's state, if the actor may act on them: county staff, or a linked provider.
+class _InCounty(Protocol):
+    @property
+    def county(self) -> str: ...
 
-    Anyone else hears "unknown", exactly as for an id that does not exist.
+
+InCountyT = TypeVar("InCountyT", bound=_InCounty)
+
+
+def require_access(actor: Actor, state: InCountyT | None, *, linked: bool) -> InCountyT:
+    """The person's state, if the actor may act on them: their county's staff, or a linked
+    provider.
+
+    Anyone else hears "unknown", exactly as for an id that does not exist: a coordinator of
+    another county learns nothing of the person either.
     """
-    if state is None or not may_act_on(actor, linked=linked):
+    if state is None or not may_act_on(actor, linked=linked, county=state.county):
         raise _unknown()
     return state
 

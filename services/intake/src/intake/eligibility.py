@@ -1,8 +1,10 @@
 """Eligibility as configuration: programmes and their rules are read from TOML files.
 
 A programme names its validity and the rules a person must meet at entry. Each rule says
-whether a county coordinator may waive it ("in justified single cases"). Evaluation is pure:
-it returns every failed rule, so a rejection can name them all.
+whether a county coordinator may waive it ("in justified single cases"). Where a programme
+runs is the counties' configuration (`durchstarten.counties`): the person's county must run
+it at the entry date. Evaluation is pure: it returns every failed rule, so a rejection can
+name them all.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from durchstarten.events.reasons import ReasonCode
-from durchstarten.events.values import EligibilityRule, Municipality, ResidenceStatus
+from durchstarten.events.values import EligibilityRule, ResidenceStatus
 
 BUILT_IN = Path(__file__).parent / "programmes"
 
@@ -39,12 +41,6 @@ class StatusRule(_Rule):
     allowed: frozenset[ResidenceStatus]
 
 
-class MunicipalityRule(_Rule):
-    """Municipalities whose residents are admitted."""
-
-    allowed: frozenset[Municipality]
-
-
 class FacilityRule(_Rule):
     """Whether living in a state reception facility excludes a person."""
 
@@ -63,7 +59,6 @@ class Programme(BaseModel):
     valid_until: date | None = None
     age: AgeRule | None = None
     residence_status: StatusRule | None = None
-    municipality: MunicipalityRule | None = None
     state_reception_facility: FacilityRule | None = None
 
     def covers(self, day: date) -> bool:
@@ -90,7 +85,8 @@ class Applicant:
     birth_date: date
     entry_date: date
     residence_status: ResidenceStatus
-    municipality: Municipality
+    county_runs_programme: bool
+    """Whether the county of the person's municipality runs the programme at entry."""
     lives_in_state_reception_facility: bool
 
 
@@ -141,16 +137,15 @@ def evaluate(programme: Programme, applicant: Applicant) -> list[FailedRule]:
                 "Das Programm richtet sich an Personen mit anderem Aufenthaltsstatus.",
             )
         )
-    place = programme.municipality
-    if place is not None and applicant.municipality not in place.allowed:
+    if not applicant.county_runs_programme:
         failed.append(
             FailedRule(
                 ReasonCode.MUNICIPALITY_NOT_COVERED,
                 "municipality",
-                place.waivable,
+                False,
                 EligibilityRule.MUNICIPALITY,
-                "The person does not live in a municipality the programme covers.",
-                "Die Person wohnt nicht in einer vom Programm erfassten Kommune.",
+                f"The person's county does not run {programme.name} at the entry date.",
+                f"Der Kreis der Person führt {programme.name} zum Eintrittsdatum nicht durch.",
             )
         )
     facility = programme.state_reception_facility

@@ -26,6 +26,7 @@ from durchstarten.events.intake import (
     CorrectIdentity,
     DenyEligibilityException,
     OverrideConsent,
+    ParticipantMoved,
     ProviderAssigned,
     RecordConsent,
     RecordProgrammeExit,
@@ -81,6 +82,7 @@ class IntakeHandlers(CommandService):
         self.ring = ring
         self._programmes = programmes
         self._active = active_programmes
+        self._counties = runtime.settings.counties()
 
     async def repeated(
         self, connection: asyncpg.Connection, inbound: InboundCommand
@@ -171,7 +173,11 @@ class IntakeHandlers(CommandService):
             self._programmes, self._active, command.programme, command.entry_date
         )
         checked = domain.check_registration(
-            command, provider=provider, participant_id=uuid.uuid4(), programme=programme
+            command,
+            provider=provider,
+            participant_id=uuid.uuid4(),
+            programme=programme,
+            counties=self._counties,
         )
         identity = identities.identity_of(command)
         tokens = identities.index_tokens(self.ring.vault, identity)
@@ -179,6 +185,11 @@ class IntakeHandlers(CommandService):
             connection, self.ring, tokens, actor=inbound.actor.subject
         )
         match = best_match(identity, candidates)
+        existing = (
+            await repository.load_state(connection, match.participant_id)
+            if match is not None and match.sure
+            else None
+        )
         registration = domain.decide_registration(
             checked,
             provider=provider,
@@ -187,8 +198,20 @@ class IntakeHandlers(CommandService):
             shares=match is not None
             and match.sure
             and await self._may_share(connection, match.participant_id, provider, command),
+            # Duplicates are found statewide: the same person registered in another county
+            # (and not exited there) moved.
+            moved_from=existing.county
+            if existing is not None and existing.exit_date is None
+            else None,
         )
         events = registration.events
+        if any(isinstance(event, ParticipantMoved) for event in events):
+            await repository.record_move(
+                connection,
+                registration.participant_id,
+                municipality=checked.event.municipality,
+                county=checked.event.county,
+            )
         if registration.status == domain.EXISTING_PARTICIPANT:
             await repository.link_provider(
                 connection, registration.participant_id, provider, "assigned"
@@ -384,6 +407,7 @@ class IntakeHandlers(CommandService):
             command=command,
             failed_rules=[domain.failure_record(f) for f in registration.waivable_failures],
             pending_event=registration.event.model_dump(mode="json") if pending else None,
+            county=registration.event.county,
         )
         await identities.seal_and_store(connection, self.ring, participant_id, command, tokens)
         await audit.record(

@@ -18,6 +18,7 @@ from durchstarten import audit
 from durchstarten.auth import Principal, Role, TokenVerifier
 from durchstarten.events.reasons import ReasonCode
 from durchstarten.jsonable import jsonable
+from durchstarten.messaging.commands import Actor
 from durchstarten.pagination import PageRequest, paged
 from durchstarten.service import ServiceRuntime
 from intake import domain, repository
@@ -56,7 +57,7 @@ def add_legal_hold_routes(
         principal.require(Role.COORDINATOR, Role.ADMIN)
         async with runtime.pool.acquire() as connection, connection.transaction():
             state = await repository.load_state(connection, participant_id)
-            if state is None:
+            if state is None or not Actor.from_principal(principal).covers(state.county):
                 raise HTTPException(404, {"reason": ReasonCode.UNKNOWN_PARTICIPANT})
             sealed = await ring.encrypt_for(participant_id, body.reason)
             if state.status in {domain.ERASED, domain.DENIED} or sealed is None:
@@ -91,7 +92,8 @@ def add_legal_hold_routes(
         """End the hold: the schedule erases the identifiers on its next pass if they are due."""
         principal.require(Role.COORDINATOR, Role.ADMIN)
         async with runtime.pool.acquire() as connection, connection.transaction():
-            if await repository.load_state(connection, participant_id) is None:
+            state = await repository.load_state(connection, participant_id)
+            if state is None or not Actor.from_principal(principal).covers(state.county):
                 raise HTTPException(404, {"reason": ReasonCode.UNKNOWN_PARTICIPANT})
             if not await repository.release_legal_hold(
                 connection, participant_id, released_by=principal.subject
@@ -118,6 +120,9 @@ def add_legal_hold_routes(
         after = page.after_or_nones(1)[0]
         async with runtime.pool.acquire() as connection:
             rows = await repository.open_legal_holds(
-                connection, after=after, limit=page.fetch_limit()
+                connection,
+                after=after,
+                limit=page.fetch_limit(),
+                county=Actor.from_principal(principal).county,
             )
         return page.answer("in_force", rows, lambda r: (r["hold_id"],), jsonable)

@@ -43,7 +43,7 @@ async def participant_record(
     """
     state = await repository.load_state(connection, participant_id)
     linked = await repository.provider_linked(connection, participant_id, actor.provider)
-    if state is None or not domain.may_act_on(actor, linked=linked):
+    if state is None or not domain.may_act_on(actor, linked=linked, county=state.county):
         return None
     opened = (await ring.open(connection, [participant_id])).get(participant_id)
     identity = opened.fields if opened else None
@@ -62,6 +62,8 @@ async def participant_record(
         "participant_id": str(participant_id),
         "status": state.status,
         "programme": state.programme,
+        "county": state.county,
+        "municipality": state.municipality,
         "entry_date": state.entry_date.isoformat(),
         "exit_date": state.exit_date.isoformat() if state.exit_date else None,
         "identity": identity,
@@ -108,13 +110,15 @@ async def search(
     subject: str,
     purpose: str,
     page: PageRequest,
+    county: str | None = None,
 ) -> tuple[list[dict[str, Any]], str | None]:
     """Registrations whose names are like `name` (born in `birth_date`'s year, if given).
 
     One page of them in pseudonym order, and the cursor of the next page. The candidates
     come from the blocking index (a handful per name) and are compared once decrypted, so a
     page is cut from the compared candidates; only the page's identifiers leave, and the
-    audit trail counts those.
+    audit trail counts those. `county`: a coordinator's, whose search finds only the
+    people of that county (None: every county, for an administrator).
     """
     probe = Identity(name, "", birth_date or date(1950, 1, 1))
     after = page.after[0] if page.after is not None else None
@@ -130,6 +134,9 @@ async def search(
         if birth_date is not None and other.birth_date.year != birth_date.year:
             continue
         found.append(opened)
+    if county is not None:
+        ours = await repository.in_county(connection, [o.participant_id for o in found], county)
+        found = [o for o in found if o.participant_id in ours]
     found.sort(key=lambda opened: opened.participant_id)
     shown, next_cursor = page.page(found[: page.fetch_limit()], lambda o: (o.participant_id,))
     await audit.record(

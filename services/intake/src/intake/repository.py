@@ -33,6 +33,7 @@ class ParticipantState:
     programme: str | None
     entry_date: date
     municipality: str
+    county: str
     lives_in_state_reception_facility: bool
     failed_rules: list[dict[str, Any]]
     pending_event: dict[str, Any] | None
@@ -52,6 +53,7 @@ async def insert_participant(
     command: RegisterParticipant,
     failed_rules: list[dict[str, Any]],
     pending_event: dict[str, Any] | None,
+    county: str,
 ) -> None:
     """Store a new registration: its state, coarse attributes and first dated histories.
 
@@ -67,7 +69,7 @@ async def insert_participant(
         command.sex.value,
         command.country_of_origin,
         command.residence_status.status.value,
-        command.municipality.value,
+        command.municipality,
         command.school_education.value,
         command.german_level.overall.value,
         command.entry_date,
@@ -75,6 +77,7 @@ async def insert_participant(
         command.employment_ban,
         failed_rules,
         pending_event,
+        county,
     )
     await link_provider(connection, participant_id, provider, "registered")
     residence = command.residence_status
@@ -93,6 +96,21 @@ async def load_state(
     if row is None:
         return None
     return ParticipantState(**dict(row))
+
+
+async def in_county(
+    connection: asyncpg.Connection, participant_ids: list[uuid.UUID], county: str
+) -> set[uuid.UUID]:
+    """Those of `participant_ids` who live in `county`."""
+    rows = await connection.fetch(SQL["participants_in_county"], participant_ids, county)
+    return {row["participant_id"] for row in rows}
+
+
+async def record_move(
+    connection: asyncpg.Connection, participant_id: uuid.UUID, *, municipality: str, county: str
+) -> None:
+    """The person lives in another county now: its coordinator takes over."""
+    await connection.execute(SQL["participant_move"], participant_id, municipality, county)
 
 
 async def set_status(
@@ -234,12 +252,13 @@ async def pending_exceptions(
     *,
     after: tuple[Any, ...] = (None, None),
     limit: int | None = None,
+    county: str | None = None,
 ) -> list[dict[str, Any]]:
     """Registrations waiting for a coordinator's decision, oldest first.
 
     A page: at most `limit` rows after the key `after` (registered_at, participant_id).
     """
-    rows = await connection.fetch(SQL["pending_exceptions"], *after, limit)
+    rows = await connection.fetch(SQL["pending_exceptions"], *after, limit, county)
     return [dict(row) for row in rows]
 
 
@@ -276,12 +295,13 @@ async def open_duplicate_reviews(
     *,
     after: tuple[Any, ...] = (None, None),
     limit: int | None = None,
+    county: str | None = None,
 ) -> list[dict[str, Any]]:
     """Possible duplicates waiting for a coordinator.
 
     A page: at most `limit` rows after the key `after` (participant_id, candidate_id).
     """
-    rows = await connection.fetch(SQL["duplicate_reviews_open"], *after, limit)
+    rows = await connection.fetch(SQL["duplicate_reviews_open"], *after, limit, county)
     return [dict(row) for row in rows]
 
 
@@ -373,10 +393,17 @@ async def legal_hold_in_force(
 
 
 async def open_legal_holds(
-    connection: asyncpg.Connection, *, after: int | None = None, limit: int | None = None
+    connection: asyncpg.Connection,
+    *,
+    after: int | None = None,
+    limit: int | None = None,
+    county: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Holds in force, oldest first, for a coordinator's review (without their reasons)."""
-    rows = await connection.fetch(SQL["legal_holds_open"], after, limit)
+    """Holds in force, oldest first, for a coordinator's review (without their reasons).
+
+    `county`: only that county's people (None: every county).
+    """
+    rows = await connection.fetch(SQL["legal_holds_open"], after, limit, county)
     return [dict(row) for row in rows]
 
 
@@ -482,10 +509,15 @@ async def add_override(
 
 
 async def open_overrides(
-    connection: asyncpg.Connection, *, today: date, after: int | None, limit: int
+    connection: asyncpg.Connection,
+    *,
+    today: date,
+    after: int | None,
+    limit: int,
+    county: str | None = None,
 ) -> list[dict[str, Any]]:
     """Every override in order of decision, with whether it still lasts (for review)."""
-    rows = await connection.fetch(SQL["consent_overrides_open"], today, after, limit)
+    rows = await connection.fetch(SQL["consent_overrides_open"], today, after, limit, county)
     return [dict(row) for row in rows]
 
 

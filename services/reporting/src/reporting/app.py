@@ -15,6 +15,7 @@ from durchstarten.events.topics import DOMAIN_EVENT_TOPICS
 from durchstarten.messaging.broker import subscriber_options
 from durchstarten.service import ServiceRuntime
 from durchstarten.tracing import consuming_batch
+from reporting.counties import lay_lens, store_configuration
 from reporting.projections import PROJECTION, Projector
 from reporting.rebuild import Rebuilds, add_rebuild_endpoints
 from reporting.release import Release
@@ -43,6 +44,15 @@ def create_app(settings: ReportingSettings | None = None) -> FastAPI:
         service=SERVICE, settings=settings, migrations=MIGRATIONS, with_outbox_relay=False
     )
     projector = Projector(runtime)
+
+    async def configure_counties() -> None:
+        # The county files as reporting's SQL reads them, and the county lens on the
+        # projection versions in use (a migration cannot know the versions' tables).
+        async with runtime.pool.acquire() as connection:
+            await store_configuration(connection, settings.counties())
+            await lay_lens(connection)
+
+    runtime.on_start(configure_counties)
     rebuilds = Rebuilds(runtime, settings)
     runtime.on_stop(rebuilds.stop)
     verifier = TokenVerifier(settings.auth())

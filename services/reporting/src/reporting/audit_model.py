@@ -57,7 +57,7 @@ from itertools import combinations
 from operator import itemgetter
 from typing import Any
 
-from durchstarten.events.values import ModuleCode, Municipality, PlacementCategory, Sex
+from durchstarten.events.values import ModuleCode, PlacementCategory, Sex
 from reporting.audit import INF, CellKey, Expression, LinearModel, combine, total_of
 from reporting.reports import (
     COURSE_EVENTS,
@@ -86,7 +86,6 @@ ESF_DIMENSIONS = {
     "education": ESF_EDUCATION_GROUPS,
     "nationality": ESF_NATIONALITY,
 }
-MUNICIPALITIES = [m.value for m in Municipality]
 MODULES = [m.value for m in ModuleCode]
 CATEGORIES = [c.value for c in PlacementCategory]
 AUSBILDUNG = [c for c in CATEGORIES if c.startswith("ausbildung")]
@@ -210,6 +209,7 @@ class ReportingModel:
         named_providers: Iterable[str] = (),
         named_sites: Iterable[str] = (),
         provider_sets: Iterable[Scope] | None = None,
+        municipalities: Sequence[str] = (OTHER,),
     ) -> None:
         """A model over `axis`; people are told apart by their `scope_providers`.
 
@@ -223,6 +223,8 @@ class ReportingModel:
         a safe cell unsafe). None: every subset, 2^len(scope_providers) of them.
         """
         self.axis = axis
+        self.municipalities = list(municipalities)
+        """The rows of the municipality tables (the county's keys), as published."""
         self.lp = LinearModel()
         self.scope_providers = list(scope_providers)
         self.complete = providers_complete
@@ -238,7 +240,7 @@ class ReportingModel:
         self.providers = [*sorted({*self.scope_providers, *named_providers}), OTHER]
         self.sites = [*sorted(set(named_sites)), OTHER]
         self._persons: dict[tuple[str, int, int, Scope], int] = {}
-        for m in MUNICIPALITIES:
+        for m in self.municipalities:
             for e in axis.moments:
                 for x in range(e, axis.n + 2):  # an exit never precedes its entry (intake)
                     for s in self.sets:
@@ -299,7 +301,9 @@ class ReportingModel:
         """People of set s exiting in quarter x (after: not exited in the family)."""
         return self._sum(
             ("by-exit", x, s),
-            lambda: (self._persons[(m, e, x, s)] for m in MUNICIPALITIES for e in range(0, x + 1)),
+            lambda: (
+                self._persons[(m, e, x, s)] for m in self.municipalities for e in range(0, x + 1)
+            ),
         )
 
     def by_entry(self, e: int, s: Scope) -> int:
@@ -307,14 +311,16 @@ class ReportingModel:
         n = self.axis.n
         return self._sum(
             ("by-entry", e, s),
-            lambda: (self._persons[(m, e, x, s)] for m in MUNICIPALITIES for x in range(e, n + 2)),
+            lambda: (
+                self._persons[(m, e, x, s)] for m in self.municipalities for x in range(e, n + 2)
+            ),
         )
 
     def by_entry_and_exit(self, e: int, x: int) -> int:
         """Everyone entering in e and exiting in x."""
         return self._sum(
             ("by-entry-exit", e, x),
-            lambda: (self._persons[(m, e, x, s)] for m in MUNICIPALITIES for s in self.sets),
+            lambda: (self._persons[(m, e, x, s)] for m in self.municipalities for s in self.sets),
         )
 
     def everyone(self) -> int:
@@ -762,7 +768,7 @@ class ReportingModel:
         lp = self.lp
         atoms = {
             (m, kind): lp.variable(f"snapshot[{publication.source},{m},{kind}]")
-            for m in MUNICIPALITIES
+            for m in self.municipalities
             for kind in ("in-out", "in-stay", "out", "stay")
         }
         parts = {
@@ -904,7 +910,9 @@ class ReportingModel:
 
         def quarter(label: str, measure: str) -> Expression:
             q = self.axis.of_label(label)
-            return total_of(measures[measure](m, q, s) for m in MUNICIPALITIES for s in self.sets)
+            return total_of(
+                measures[measure](m, q, s) for m in self.municipalities for s in self.sets
+            )
 
         self._table(
             source,
@@ -1128,7 +1136,10 @@ def build_model(
     """
     named_providers: set[str] = set()
     named_sites: set[str] = set()
+    municipalities: list[str] = []
     for publication in publications:
+        if publication.report == "quarterly-monitoring" and not municipalities:
+            municipalities = list(publication.published["by_municipality"]["rows"])
         if publication.report == "outcomes":
             table = publication.published["placements_by_category_and_provider"]
             if table is not None:
@@ -1141,6 +1152,7 @@ def build_model(
         named_providers=named_providers,
         named_sites=named_sites,
         provider_sets=provider_sets,
+        municipalities=municipalities or [OTHER],
     )
     for publication in publications:
         model.add(publication)

@@ -21,6 +21,7 @@ from durchstarten.db.sqlfiles import SqlFiles
 from durchstarten.events import EVENTS, CloudEvent, Event, ParticipantRegistered, read_event
 from durchstarten.events.coaching import CaseOpened, FollowUpRecorded, PlacementRecorded
 from durchstarten.events.courses import (
+    CourseScheduled,
     ExamResultRecorded,
     FundingAccrued,
     ParticipantDroppedOut,
@@ -72,7 +73,8 @@ EFFECTS: dict[type[Event], Mapping[str, RowOf]] = dict(
                     e.sex.value,
                     e.country_of_origin,
                     e.residence_status.status.value,
-                    e.municipality.value,
+                    e.municipality,
+                    e.county,
                     e.school_education.value,
                     e.german_level_at_entry.overall.value,
                     event_id,
@@ -165,6 +167,10 @@ EFFECTS: dict[type[Event], Mapping[str, RowOf]] = dict(
                     e.provider,
                 )
             },
+        ),
+        _rows(
+            CourseScheduled,
+            {"courses_upsert": lambda e, _: (e.course_id, e.provider, e.site)},
         ),
         _rows(
             FundingAccrued,

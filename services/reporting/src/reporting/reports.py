@@ -1,7 +1,8 @@
 """The official tables, made from the projections and put through disclosure control.
 
-Every number leaves here inside a protected table; the rows are fixed lists (the nine
-municipalities, the six modules), so an empty row reads as a zero, not as a gap.
+Every number leaves here inside a protected table; the rows are fixed lists (the county's
+municipalities by their official keys, from the county files; the six modules), so an
+empty row reads as a zero, not as a gap.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 import asyncpg
 
 from durchstarten.db.sqlfiles import SqlFiles
-from durchstarten.events.values import ModuleCode, Municipality, PlacementCategory
+from durchstarten.events.values import ModuleCode, PlacementCategory
 from reporting.disclosure import protect_table, table_json
 
 SQL = SqlFiles(Path(__file__).parent / "db")
@@ -73,7 +74,7 @@ async def quarterly_monitoring(
         row["municipality"]: row
         for row in await connection.fetch(SQL["quarter_by_municipality"], start, end, provider)
     }
-    places = [m.value for m in Municipality]
+    places = [row["key"] for row in await connection.fetch(SQL["county_municipalities"])]
     place_values = [
         [int(by_place[m][k]) if m in by_place else 0 for k in QUARTER_MEASURES] for m in places
     ]

@@ -68,17 +68,21 @@ async def use_live_for_writing(connection: asyncpg.Connection) -> str:
 
 
 @asynccontextmanager
-async def reading(pool: asyncpg.Pool, *, writes: bool = False) -> AsyncIterator[asyncpg.Connection]:
+async def reading(
+    pool: asyncpg.Pool, *, writes: bool = False, county: str | None = None
+) -> AsyncIterator[asyncpg.Connection]:
     """A connection in a repeatable-read transaction on the live version.
 
     One snapshot for the whole report, so its tables agree with each other; read-only
-    unless the caller stores something of its own (a frozen snapshot).
+    unless the caller stores something of its own (a frozen snapshot). `county`: the
+    county lens (row-level security shows that county's people only); None: statewide.
     """
     async with (
         pool.acquire() as connection,
         connection.transaction(isolation="repeatable_read", readonly=not writes),
     ):
         await use_schema(connection, await live_schema(connection))
+        await connection.execute(SQL["versions_county"], county or "")
         yield connection
 
 
@@ -94,4 +98,5 @@ async def create_version(connection: asyncpg.Connection, rebuild_id: uuid.UUID) 
         await connection.execute(f"CREATE SCHEMA {schema}")
         await use_schema(connection, schema)
         await connection.execute(SQL["projection_schema"])
+        await connection.execute(SQL["projection_counties"])
     return schema

@@ -66,6 +66,7 @@ CATALOGUE: tuple[Entry, ...] = (
     *_commands(
         "intake",
         intake.RegisterParticipant,
+        intake.RegisterParticipantV2,
         intake.RegisterParticipantV1,
         intake.RecordResidenceStatusChange,
         intake.RecordProgrammeExit,
@@ -81,6 +82,7 @@ CATALOGUE: tuple[Entry, ...] = (
     *_events(
         "intake",
         intake.ParticipantRegistered,
+        intake.ParticipantRegisteredV2,
         intake.ParticipantRegisteredV1,
         intake.ResidenceStatusChanged,
         intake.ParticipantExited,
@@ -88,6 +90,7 @@ CATALOGUE: tuple[Entry, ...] = (
         intake.EligibilityExceptionApproved,
         intake.DuplicateConfirmed,
         intake.ProviderAssigned,
+        intake.ParticipantMoved,
         intake.ParticipantCorrected,
         intake.ConsentChanged,
     ),

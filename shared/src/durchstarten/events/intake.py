@@ -12,6 +12,7 @@ from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Self
 
 from pydantic import (
+    ConfigDict,
     EmailStr,
     Field,
     StringConstraints,
@@ -34,6 +35,7 @@ from durchstarten.events.values import (
     CefrLevel,
     ConsentScope,
     CountryCode,
+    CountyKey,
     DomainDate,
     EligibilityRule,
     ErasureReason,
@@ -41,6 +43,7 @@ from durchstarten.events.values import (
     LanguageCode,
     LegalBasis,
     Municipality,
+    MunicipalityKey,
     PersonName,
     ProviderId,
     Reference,
@@ -85,6 +88,75 @@ def _entry_after_birth(entry_date: date, info: ValidationInfo) -> date:
 
 class RegisterParticipant(Command):
     """Register a person with the programme; the only command that carries identifiers."""
+
+    command_type: ClassVar[str] = "register-participant.v3"
+    non_identifying_fields: ClassVar[frozenset[str] | None] = _COARSE_REGISTRATION_FIELDS
+
+    provider_reference: Reference = Field(
+        description="The provider's own reference for this person, echoed in the reply."
+    )
+    given_name: PersonName
+    family_name: PersonName
+    birth_date: DomainDate = Field(
+        description="As in the documents; 1 January of the year where only the year is known."
+    )
+    phone: PhoneNumber | None = None
+    email: EmailStr | None = None
+    sex: Sex
+    country_of_origin: CountryCode
+    residence_status: ResidenceStatusRecord
+    municipality: MunicipalityKey = Field(
+        description="Where the person lives: the municipality's official key (AGS), which"
+        " must lie in a county the provider works in."
+    )
+    lives_in_state_reception_facility: bool = Field(
+        default=False, description="Living in a state reception facility (Landeseinrichtung)."
+    )
+    employment_ban: bool = Field(
+        default=False, description="Under a legal ban on employment (Beschäftigungsverbot)."
+    )
+    school_education: SchoolEducation = SchoolEducation.UNKNOWN
+    german_level: GermanLevel = Field(description="German level at entry, per skill if tested.")
+    languages: list[LanguageCode] = Field(
+        default_factory=list, max_length=10, description="Languages the person speaks."
+    )
+    consent: Consent | None = None
+    entry_date: DomainDate = Field(description="Day the person entered the programme.")
+    programme: ProgrammeId | None = Field(
+        default=None,
+        description="Programme to register for; by default the one running at the entry date.",
+    )
+
+    example: ClassVar[dict[str, Any]] = {
+        "provider_reference": "DIA-2022-0042",
+        "given_name": "Amina",
+        "family_name": "Haddad",
+        "birth_date": "2001-05-04",
+        "sex": "female",
+        "country_of_origin": "SYR",
+        "residence_status": {
+            "status": "duldung",
+            "legal_basis": "aufenthg-60a",
+            "since": "2019-11-02",
+        },
+        "municipality": "05758012",
+        "school_education": "primary",
+        "german_level": {"overall": "A2", "speaking": "A2", "writing": "A1"},
+        "languages": ["ar", "ku"],
+        "consent": {"scopes": ["data-sharing-between-providers"], "given_on": "2022-03-01"},
+        "entry_date": "2022-03-01",
+    }
+
+    _entry_date_check = field_validator("entry_date")(_entry_after_birth)
+
+
+# Version 2 of the registration: the municipality by its Herford name. Still accepted;
+# intake upcasts it to the current version at its edge (the name becomes its official key).
+# Its docstring and title stay as they were published: they are part of its schema.
+class RegisterParticipantV2(Command):
+    """Register a person with the programme; the only command that carries identifiers."""
+
+    model_config = ConfigDict(title="RegisterParticipant")
 
     command_type: ClassVar[str] = "register-participant.v2"
     non_identifying_fields: ClassVar[frozenset[str] | None] = _COARSE_REGISTRATION_FIELDS
@@ -418,6 +490,60 @@ class ResolveDuplicate(Command):
 class ParticipantRegistered(Event):
     """A person entered the programme; pseudonym and coarse attributes only."""
 
+    event_type: ClassVar[str] = "participant.registered.v3"
+
+    participant_id: uuid.UUID = Field(description="Random pseudonym; also the envelope subject.")
+    provider: ProviderId
+    entry_date: DomainDate
+    age_at_entry: int = Field(ge=0, le=130, description="Whole years; never a birth date.")
+    sex: Sex
+    country_of_origin: CountryCode
+    residence_status: ResidenceStatusFact
+    municipality: MunicipalityKey = Field(description="Official key (AGS) of the municipality.")
+    county: CountyKey = Field(description="Official key of the county the person lives in.")
+    school_education: SchoolEducation
+    german_level_at_entry: GermanLevelFact
+    languages: list[LanguageCode] = Field(default_factory=list)
+    eligibility_exception: bool = Field(
+        default=False, description="Admitted under an approved exception to a rule."
+    )
+    employment_ban: bool = Field(
+        default=False, description="Under a legal ban on employment (excludes module F2)."
+    )
+    consent: ConsentFact | None = Field(
+        default=None,
+        description="What the person consented to at registration (none: nothing recorded).",
+    )
+
+    example: ClassVar[dict[str, Any]] = {
+        "participant_id": _PARTICIPANT,
+        "provider": "diakonie-herford",
+        "entry_date": "2022-03-01",
+        "age_at_entry": 20,
+        "sex": "female",
+        "country_of_origin": "SYR",
+        "residence_status": {
+            "status": "duldung",
+            "legal_basis": "aufenthg-60a",
+            "since": "2019-11-02",
+        },
+        "municipality": "05758012",
+        "county": "05758",
+        "school_education": "primary",
+        "german_level_at_entry": {"overall": "A2", "speaking": "A2", "writing": "A1"},
+        "languages": ["ar", "ku"],
+        "eligibility_exception": False,
+        "consent": {"scopes": ["data-sharing-between-providers"], "given_on": "2022-03-01"},
+    }
+
+
+# Version 2: the municipality by its Herford name, no county. Docstring and title as
+# published (they are part of its schema).
+class ParticipantRegisteredV2(Event):
+    """A person entered the programme; pseudonym and coarse attributes only."""
+
+    model_config = ConfigDict(title="ParticipantRegistered")
+
     event_type: ClassVar[str] = "participant.registered.v2"
 
     participant_id: uuid.UUID = Field(description="Random pseudonym; also the envelope subject.")
@@ -631,6 +757,33 @@ class ProviderAssigned(Event):
         "participant_id": _PARTICIPANT,
         "provider": "in-via",
         "assigned_on": "2022-03-05",
+    }
+
+
+class ParticipantMoved(Event):
+    """A participant moved to another county and goes on there: one person statewide.
+
+    The county left counts an exit on `moved_on`, the county entered an entry; the state
+    counts neither (the person stays in the programme). Announced when a provider of the
+    new county registers a person found to be already registered elsewhere.
+    """
+
+    event_type: ClassVar[str] = "participant.moved.v1"
+
+    participant_id: uuid.UUID
+    provider: ProviderId = Field(description="The provider that registered the person there.")
+    from_county: CountyKey
+    to_county: CountyKey
+    municipality: MunicipalityKey = Field(description="The municipality moved to.")
+    moved_on: DomainDate = Field(description="The entry date of the new registration.")
+
+    example: ClassVar[dict[str, Any]] = {
+        "participant_id": _PARTICIPANT,
+        "provider": "in-via",
+        "from_county": "05758",
+        "to_county": "05711",
+        "municipality": "05711000",
+        "moved_on": "2022-09-01",
     }
 
 

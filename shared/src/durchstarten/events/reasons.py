@@ -23,6 +23,8 @@ class ReasonCode(StrEnum):
     MISSING_TOKEN = "missing-token"  # noqa: S105  # a reason code, not a secret
     INVALID_TOKEN = "invalid-token"  # noqa: S105  # a reason code, not a secret
     PROVIDER_CLAIM_MISSING = "provider-claim-missing"
+    COUNTY_CLAIM_MISSING = "county-claim-missing"
+    OUTSIDE_COUNTY = "outside-county"
     FORBIDDEN_ROLE = "forbidden-role"
     UNKNOWN_PROVIDER = "unknown-provider"
     # Intake's rules
@@ -35,6 +37,8 @@ class ReasonCode(StrEnum):
     AGE_ABOVE_MAXIMUM = "age-above-maximum"
     RESIDENCE_STATUS_NOT_ELIGIBLE = "residence-status-not-eligible"
     MUNICIPALITY_NOT_COVERED = "municipality-not-covered"
+    UNKNOWN_MUNICIPALITY = "unknown-municipality"
+    PROVIDER_NOT_IN_COUNTY = "provider-not-in-county"
     LIVES_IN_STATE_RECEPTION_FACILITY = "lives-in-state-reception-facility"
     UNKNOWN_PARTICIPANT = "unknown-participant"
     PARTICIPANT_ERASED = "participant-erased"

@@ -10,7 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from durchstarten.events.values import DEFAULT_LEGAL_BASIS, LegalBasis, ResidenceStatus
+from durchstarten.events.values import (
+    DEFAULT_LEGAL_BASIS,
+    HERFORD_KEYS,
+    LegalBasis,
+    ResidenceStatus,
+    county_of_municipality,
+)
 
 Data = dict[str, Any]
 Upcaster = Callable[[Data], Data]
@@ -89,3 +95,16 @@ def register_v1_to_v2(data: Data) -> Data:
     result["german_level"] = {"overall": data["german_level"]}
     result["residence_status"] = _residence_status(data["residence_status"])
     return result
+
+
+@upcaster("participant.registered.v2", "participant.registered.v3")
+def registered_v2_to_v3(data: Data) -> Data:
+    """v2 named one of Herford's municipalities; v3 has the official key and the county."""
+    key = HERFORD_KEYS[data["municipality"]]
+    return {**data, "municipality": key, "county": county_of_municipality(key)}
+
+
+@upcaster("register-participant.v2", "register-participant.v3")
+def register_v2_to_v3(data: Data) -> Data:
+    """Herford's providers still sending names keep working: each name becomes its key."""
+    return {**data, "municipality": HERFORD_KEYS[data["municipality"]]}

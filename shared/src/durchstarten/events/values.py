@@ -56,6 +56,19 @@ LanguageCode = Annotated[
     StringConstraints(pattern=r"^[a-z]{2,3}$"),
     Field(description="ISO 639-1 or 639-3 language code, e.g. `ar`, `prs`."),
 ]
+CountyKey = Annotated[
+    str,
+    StringConstraints(pattern=r"^[0-9]{5}$"),
+    Field(description="Official key of a Kreis or kreisfreie Stadt (5 digits), e.g. `05758`."),
+]
+MunicipalityKey = Annotated[
+    str,
+    StringConstraints(pattern=r"^[0-9]{8}$"),
+    Field(
+        description="Amtlicher Gemeindeschlüssel (AGS, 8 digits) of a municipality, e.g."
+        " `05758012`; its first five digits are the county's key."
+    ),
+]
 Minutes = Annotated[int, Field(ge=1, le=600, description="Duration in minutes (1-600).")]
 TeachingUnits = Annotated[
     int, Field(ge=1, le=2000, description="Teaching units (UE, 45 minutes each).")
@@ -143,6 +156,10 @@ DEFAULT_LEGAL_BASIS: dict[ResidenceStatus, LegalBasis] = {
 """The basis assumed where an older message named only the status."""
 
 
+# Only `register-participant.v1/v2` and `participant.registered.v1/v2` use this enum; their
+# upcasters turn each name into its official key (`HERFORD_KEYS`). Newer versions carry
+# `MunicipalityKey`, checked against the county files. The docstring is part of the
+# published schemas of those versions, so it stays as it was.
 class Municipality(StrEnum):
     """The nine municipalities of Kreis Herford (the default configuration)."""
 
@@ -155,6 +172,25 @@ class Municipality(StrEnum):
     HIDDENHAUSEN = "hiddenhausen"
     KIRCHLENGERN = "kirchlengern"
     ROEDINGHAUSEN = "roedinghausen"
+
+
+HERFORD_KEYS: dict[str, str] = {
+    Municipality.BUENDE: "05758004",
+    Municipality.ENGER: "05758008",
+    Municipality.HERFORD: "05758012",
+    Municipality.HIDDENHAUSEN: "05758016",
+    Municipality.KIRCHLENGERN: "05758020",
+    Municipality.LOEHNE: "05758024",
+    Municipality.ROEDINGHAUSEN: "05758028",
+    Municipality.SPENGE: "05758032",
+    Municipality.VLOTHO: "05758036",
+}
+"""The official key of each name the first versions used (Destatis Gemeindeverzeichnis)."""
+
+
+def county_of_municipality(key: str) -> str:
+    """The county key of a municipality key: its first five digits (Land, Bezirk, Kreis)."""
+    return key[:5]
 
 
 class SchoolEducation(StrEnum):

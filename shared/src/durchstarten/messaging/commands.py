@@ -26,6 +26,8 @@ class Actor:
     subject: str
     provider: str | None
     coordinator: bool
+    county: str | None = None
+    """For county staff, the county they act in; None: statewide (an administrator)."""
 
     @classmethod
     def provider_system(cls, provider: str) -> Actor:
@@ -34,10 +36,18 @@ class Actor:
 
     @classmethod
     def from_principal(cls, principal: Principal) -> Actor:
-        """A caller of the HTTP API: a provider by its token's provider claim, or staff."""
+        """A caller of the HTTP API: a provider by its token's provider claim, or staff.
+
+        An administrator acts statewide; a coordinator only in the county of its token.
+        """
         staff = bool(principal.roles & {Role.COORDINATOR, Role.ADMIN})
         provider = principal.provider if Role.PROVIDER in principal.roles else None
-        return cls(subject=principal.subject, provider=provider, coordinator=staff)
+        county = None if Role.ADMIN in principal.roles else principal.county
+        return cls(subject=principal.subject, provider=provider, coordinator=staff, county=county)
+
+    def covers(self, county: str) -> bool:
+        """Whether this county staff member may act on a person of `county`."""
+        return self.coordinator and (self.county is None or self.county == county)
 
     @property
     def channel(self) -> str:

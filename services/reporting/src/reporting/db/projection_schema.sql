@@ -12,6 +12,7 @@ CREATE TABLE participants (
     country_of_origin   text        NOT NULL,
     residence_status    text        NOT NULL,
     municipality        text        NOT NULL,
+    county              text        NOT NULL,
     school_education    text        NOT NULL,
     german_level        text        NOT NULL,
     registered_event_id text        NOT NULL,
@@ -73,6 +74,13 @@ CREATE TABLE course_participations (
     on_date        date NOT NULL,
     provider       text,
     PRIMARY KEY (course_id, participant_id, event, on_date)
+);
+
+-- Where each course runs (its provider and site; `public.sites` names the county).
+CREATE TABLE courses (
+    course_id uuid PRIMARY KEY,
+    provider  text NOT NULL,
+    site      text NOT NULL
 );
 
 -- Funding is not person-level: amounts per course, module and day stay on erasure.
