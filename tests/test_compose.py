@@ -28,6 +28,7 @@ from pydantic_settings import BaseSettings
 from coaching.app import MIGRATIONS as COACHING_MIGRATIONS
 from coaching.settings import CoachingSettings
 from courses.settings import CoursesSettings
+from durchstarten.counties import load_counties
 from durchstarten.db.pool import create_pool
 from durchstarten.messaging.access import ADMIN, SERVICES, provider_principal, service_principal
 from durchstarten.service import ServiceRuntime
@@ -51,7 +52,8 @@ SETTINGS: dict[str, type[BaseSettings]] = {
 VARIABLE = re.compile(r"\$\{([A-Z0-9_]+)(?::?-([^}]*)|:\?[^}]*)?\}")
 SECRETS_MOUNT = "/run/secrets"
 CA_FILE = "/etc/durchstarten/kafka-ca/ca.pem"
-DEFAULT_PROVIDERS = KafkaSettings.model_fields["providers"].get_default(call_default_factory=True)
+DEFAULT_PROVIDERS = load_counties().provider_ids()
+"""The providers of the shipped county files: the settings' default."""
 
 
 @pytest.fixture(scope="module")

@@ -83,7 +83,7 @@ def test_synthetic_histories_are_valid_current_events() -> None:
     registrations = [
         read_event(CloudEvent.from_json(m.value))
         for m in messages
-        if b'"participant.registered.v2"' in m.value
+        if b'"participant.registered.v3"' in m.value
     ]
     assert len({getattr(r, "participant_id", None) for r in registrations}) == 3
 
@@ -97,7 +97,7 @@ def test_synthetic_histories_are_valid_current_events() -> None:
     entries = [
         getattr(read_event(CloudEvent.from_json(m.value)), "entry_date", None)
         for m in year.messages(10 * Histories.events_per_person)
-        if b'"participant.registered.v2"' in m.value
+        if b'"participant.registered.v3"' in m.value
     ]
     assert len(entries) == 10
     assert all(

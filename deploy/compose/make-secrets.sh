@@ -19,7 +19,7 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 target=${1:-$here/../../secrets}
-providers=${DURCHSTARTEN_PROVIDERS:-diakonie-herford,in-via,awo-owl}
+providers=${DURCHSTARTEN_PROVIDERS:-awo-bielefeld,awo-owl,caritas-guetersloh,diakonie-herford,in-via}
 services=(intake coaching courses reporting)
 # One database each, and intake's key store apart from intake's data.
 databases=("${services[@]}" intake_keys)

@@ -10,7 +10,9 @@ from durchstarten.events import RegisterParticipant
 from durchstarten.messaging.commands import command_id_of, parse_command
 from durchstarten.messaging.errors import PermanentError
 
-ACCEPTED = frozenset({RegisterParticipant.command_type, "register-participant.v1"})
+ACCEPTED = frozenset(
+    {RegisterParticipant.command_type, "register-participant.v2", "register-participant.v1"}
+)
 SECRET_NAME = "Zarathustra-Unique"
 
 
@@ -94,9 +96,36 @@ def test_command_id_is_recovered_best_effort() -> None:
 
 
 def test_identifier_validation_messages_are_not_repeated() -> None:
-    bad_email = {**command(), "type": "register-participant.v2"}
+    bad_email = {**command(), "type": "register-participant.v3"}
     bad_email["data"] = RegisterParticipant.example | {"email": "amina@hadd\u0640ad.de"}
     with pytest.raises(PermanentError) as caught:
         parse(bad_email)
     assert caught.value.field == "data.email"
     assert "hadd" not in f"{caught.value} {caught.value.message_en} {caught.value.message_de}"
+
+
+@pytest.mark.parametrize(
+    ("name", "key"), [("herford", "05758012"), ("buende", "05758004"), ("vlotho", "05758036")]
+)
+def test_a_herford_registration_of_the_previous_version_becomes_the_current_one(
+    name: str, key: str
+) -> None:
+    """Herford's providers still sending v2 (names) keep working: the name becomes its key."""
+    old = {**command(), "type": "register-participant.v2"}
+    old["data"] = RegisterParticipant.example | {"municipality": name}
+    parsed = parse(old)
+    assert type(parsed.command) is RegisterParticipant
+    assert parsed.command.municipality == key
+
+
+def test_a_municipality_name_is_no_key_in_the_current_version() -> None:
+    current = {**command(), "type": RegisterParticipant.command_type}
+    current["data"] = RegisterParticipant.example | {"municipality": "herford"}
+    with pytest.raises(PermanentError) as caught:
+        parse(current)
+    assert caught.value.field == "data.municipality"
+
+
+def test_a_v1_registration_goes_through_both_upcasters() -> None:
+    parsed = parse(command(municipality="loehne"))
+    assert parsed.command.municipality == "05758024"

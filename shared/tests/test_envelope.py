@@ -21,7 +21,7 @@ def test_envelope_round_trips_as_structured_cloudevents_json() -> None:
     )
     wire = json.loads(event.to_json())
     assert wire["specversion"] == "1.0"
-    assert wire["type"] == "participant.registered.v2"
+    assert wire["type"] == "participant.registered.v3"
     assert wire["datacontenttype"] == "application/json"
     assert wire["correlationid"] == "c-1"
     assert "causationid" not in wire  # None attributes are left out, as CloudEvents wants

@@ -1,21 +1,37 @@
 """Service settings: environment variables, secret files, safe defaults."""
 
+import json
 import ssl
 from pathlib import Path
 
 import pytest
 from pydantic import SecretStr, ValidationError
 
+from durchstarten.counties import load_counties
 from durchstarten.messaging.broker import bootstrap_list, create_broker, tls_context
 from durchstarten.settings import ServiceSettings
+
+NAMED = load_counties().provider_ids()
+"""The providers the shipped county files name."""
 
 
 def test_providers_accept_comma_separated_and_json(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DURCHSTARTEN_DATABASE_URL", "postgresql://u:p@h/db")
-    monkeypatch.setenv("DURCHSTARTEN_PROVIDERS", " a-1, b-2 ,")
-    assert ServiceSettings().providers == ["a-1", "b-2"]
-    monkeypatch.setenv("DURCHSTARTEN_PROVIDERS", '["c-3"]')
-    assert ServiceSettings().providers == ["c-3"]
+    monkeypatch.setenv("DURCHSTARTEN_PROVIDERS", " a-1, " + ", ".join(NAMED) + ", b-2 ,")
+    assert ServiceSettings().providers == ["a-1", *NAMED, "b-2"]
+    monkeypatch.setenv("DURCHSTARTEN_PROVIDERS", json.dumps(["c-3", *NAMED]))
+    assert ServiceSettings().providers == ["c-3", *NAMED]
+
+
+def test_providers_default_to_the_county_files_and_may_not_leave_one_out(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("DURCHSTARTEN_DATABASE_URL", "postgresql://u:p@h/db")
+    monkeypatch.delenv("DURCHSTARTEN_PROVIDERS", raising=False)
+    assert ServiceSettings().providers == NAMED
+    monkeypatch.setenv("DURCHSTARTEN_PROVIDERS", ",".join(NAMED[1:]))
+    with pytest.raises(ValidationError, match=NAMED[0]):
+        ServiceSettings()
 
 
 def test_database_url_is_required_and_secret(monkeypatch: pytest.MonkeyPatch) -> None:

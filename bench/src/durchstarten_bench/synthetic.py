@@ -11,20 +11,22 @@ from __future__ import annotations
 import json
 import random
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from durchstarten.counties import load_counties
 from durchstarten.events import CloudEvent, read_event
 from durchstarten.events import coaching as c
 from durchstarten.events import courses as k
 from durchstarten.events import intake as i
 from durchstarten.events.base import Event
 from durchstarten.events.topics import COACHING_EVENTS, COURSES_EVENTS, INTAKE_EVENTS
-from durchstarten.events.values import Municipality
+from durchstarten.events.values import county_of_municipality
 from durchstarten_simulator.wire import Record
 
-MUNICIPALITIES = tuple(municipality.value for municipality in Municipality)
+MUNICIPALITIES = tuple(m.key for county in load_counties().all() for m in county.municipalities)
+"""Where the synthetic people live: every municipality of the shipped county files."""
 PROVIDERS = ("diakonie-herford", "in-via", "awo-owl")
 FIRST_ENTRY = date(2019, 4, 9)
 ENTRY_SPAN_DAYS = 1400  # entries until early 2023
@@ -44,12 +46,19 @@ class Histories:
     """From a person's entry to their last event (the exit, 120 days on)."""
 
     def __init__(
-        self, seed: int = 0, *, first_entry: date = FIRST_ENTRY, span_days: int = ENTRY_SPAN_DAYS
+        self,
+        seed: int = 0,
+        *,
+        first_entry: date = FIRST_ENTRY,
+        span_days: int = ENTRY_SPAN_DAYS,
+        municipalities: Sequence[str] = MUNICIPALITIES,
     ) -> None:
         """A seeded generator: the same seed gives the same people and dates.
 
-        Entries fall on the `span_days` days from `first_entry`.
+        Entries fall on the `span_days` days from `first_entry`; people live in one of
+        `municipalities` (official keys).
         """
+        self._municipalities = list(municipalities)
         self._rng = random.Random(seed)  # noqa: S311  # invented data, not security
         self._first_entry, self._span_days = first_entry, span_days
         kinds: list[tuple[type[Event], str, str]] = [
@@ -103,7 +112,7 @@ class Histories:
         own = {"participant_id": pid, "provider": provider}
         messages = [
             self._message(
-                "participant.registered.v2",
+                "participant.registered.v3",
                 pid,
                 {
                     **own,
@@ -111,7 +120,8 @@ class Histories:
                     "age_at_entry": rng.randint(18, 27),
                     "sex": rng.choice(["female", "male", "male"]),
                     "country_of_origin": rng.choice(["SYR", "AFG", "IRQ", "GIN", "ERI"]),
-                    "municipality": MUNICIPALITIES[rng.randrange(len(MUNICIPALITIES))],
+                    "municipality": (place := rng.choice(self._municipalities)),
+                    "county": county_of_municipality(place),
                 },
             ),
             self._message("case.opened.v1", pid, {**own, "case_id": case_id, "opened_on": day(3)}),

@@ -24,6 +24,7 @@ from typing import Any
 from pydantic import SecretStr
 
 from durchstarten.auth import DevIssuer, Role
+from durchstarten.counties import Counties, load_counties, with_providers, write_counties
 from durchstarten.events.topics import project_topics
 from durchstarten.messaging.access import (
     ADMIN,
@@ -65,7 +66,8 @@ DEFAULT_PORTS = {"intake": 8001, "coaching": 8002, "courses": 8003, "reporting":
 REPO = Path(__file__).resolve().parents[3]
 DEV_ISSUER = "http://127.0.0.1/durchstarten-dev"
 DEV_AUDIENCE = "durchstarten"
-DEFAULT_PROVIDERS = ("diakonie-herford", "in-via", "awo-owl")
+DEFAULT_PROVIDERS = tuple(load_counties().provider_ids())
+"""Every provider the shipped county files name (each has its topics and Kafka login)."""
 DEMO_COUNTY = "05758"
 """Kreis Herford: the county the demo and a coordinator's development token work in."""
 
@@ -144,6 +146,9 @@ class Stack:
     )
     """SASL/SCRAM and ACLs on our broker (as in production); PLAINTEXT only on request."""
     providers: tuple[str, ...] = DEFAULT_PROVIDERS
+    counties: Counties | None = None
+    """The county files the services read; None: the shipped ones, and for a stack of other
+    providers than theirs, the shipped counties with those providers in each instead."""
     database_prefix: str = "durchstarten"
     partitions: int = 3
     deletion_plan: Path | None = None
@@ -211,9 +216,11 @@ class Stack:
     def start_infrastructure(self) -> None:
         """Start Kafka and PostgreSQL (unless existing ones are named), topics, databases.
 
-        Also creates the development token issuer the services trust.
+        Also creates the development token issuer the services trust, and writes the
+        county files the services read.
         """
         self.state_dir.mkdir(parents=True, exist_ok=True)
+        write_counties(self.county_files(), self.counties_dir)
         if not self.kafka_bootstrap:
             jars = ensure_jars(self.cache_dir)
             port = self.kafka_port or free_port()
@@ -332,6 +339,7 @@ class Stack:
                 "DURCHSTARTEN_HTTP_HOST": "127.0.0.1",
                 "DURCHSTARTEN_HTTP_PORT": str(port),
                 "DURCHSTARTEN_PROVIDERS": ",".join(self.providers),
+                "DURCHSTARTEN_COUNTIES_DIR": str(self.counties_dir),
                 "DURCHSTARTEN_TOPIC_PARTITIONS": str(self.partitions),
                 "DURCHSTARTEN_AUTH_JWKS_PATH": str(self.issuer.jwks_path),
                 "DURCHSTARTEN_AUTH_ISSUER": DEV_ISSUER,
@@ -366,8 +374,13 @@ class Stack:
             # schedule's own tests turn it on; a county's deployment keeps the default (on).
             env["DURCHSTARTEN_DELETION_SCHEDULE"] = "false"
         if name == "coaching":
-            # Every provider of the local stack runs the three Diakonie sites.
-            sites = {provider: ["herford", "buende", "loehne"] for provider in self.providers}
+            # Every provider of the local stack runs the three Diakonie sites too, besides
+            # its sites in the county files (the tests' cases open at Herford's).
+            listed = self.county_files().sites()
+            sites = {
+                provider: sorted({*listed.get(provider, []), "herford", "buende", "loehne"})
+                for provider in self.providers
+            }
             env["DURCHSTARTEN_SITES"] = json.dumps(sites)
         env.update(extra or {})
         return env
@@ -467,6 +480,20 @@ class Stack:
             ),
         )
         return service
+
+    @property
+    def counties_dir(self) -> Path:
+        """Where the stack keeps the county files its services read."""
+        return self.state_dir / "counties"
+
+    def county_files(self) -> Counties:
+        """The counties this stack's services are configured with (see `counties`)."""
+        if self.counties is not None:
+            return self.counties
+        shipped = load_counties()
+        if set(self.providers) == set(shipped.provider_ids()):
+            return shipped
+        return with_providers(shipped, self.providers, only=True)
 
     def token(self, role: Role, provider: str | None = None, county: str = DEMO_COUNTY) -> str:
         """A development bearer token for `role` (and `provider`).

@@ -234,9 +234,9 @@ def county_total(q: int, column: str) -> CellKey:
 
 def test_the_caseload_recursion_recovers_hidden_exits() -> None:
     # Herford's 2019: caseload 15 at the end of Q3, 6 entries in Q4, 2 exits, caseload 19.
-    people = [Person("herford", 3) for _ in range(9)] + [Person("buende", 3) for _ in range(6)]
+    people = [Person("05758012", 3) for _ in range(9)] + [Person("05758004", 3) for _ in range(6)]
     people[0].exit = people[1].exit = 4
-    people += [Person("loehne", 4) for _ in range(6)]
+    people += [Person("05758024", 4) for _ in range(6)]
     q3, q4 = quarterly(people, 3, None, 3), quarterly(people, 4, None, 3)
     totals = q4["by_municipality"]["column_totals"]
     assert q3["by_municipality"]["column_totals"][2]["value"] == 15
@@ -274,8 +274,8 @@ def test_a_county_table_differenced_against_the_providers_is_found() -> None:
     # Eight people coached by Diakonie (F1), one in IN VIA's F2. The county's module table
     # hides F2's 1 and, line by line, F1's 8 as its partner; but Diakonie's own table shows
     # its 8 F1 entries and IN VIA's shows none in F1, so the county's F1 is 8, F2 is 9 - 8.
-    people = [Person("herford", 1, participations=[("F1", "diakonie", 1)]) for _ in range(8)]
-    people.append(Person("herford", 1, participations=[("F2", "in-via", 1)]))
+    people = [Person("05758012", 1, participations=[("F1", "diakonie", 1)]) for _ in range(8)]
+    people.append(Person("05758012", 1, participations=[("F2", "in-via", 1)]))
     county = quarterly(people, 1, None, 3)["by_module"]
     assert [line[0]["value"] for line in county["cells"][:2]] == [None, None]
     assert county["column_totals"][0]["value"] == 9
@@ -556,7 +556,7 @@ def test_each_role_is_audited_over_the_scopes_the_api_gives_it() -> None:
 
 
 def test_files_carry_the_numbers_of_the_json_and_rates_follow_their_counts() -> None:
-    people = [Person("herford", 1) for _ in range(5)] + [Person("buende", 1)]
+    people = [Person("05758012", 1) for _ in range(5)] + [Person("05758004", 1)]
     people[0].placements.append(("diakonie", "employment", "herford", 1))
     report = {"report": "outcomes", **outcomes(people, 1, None, 3), "min_cell_count": 3}
     report |= {"placement_rate_reached": 0.2, "placement_rate_exited": None}
@@ -640,18 +640,18 @@ def test_protection_of_the_union_leaves_no_role_an_unsafe_cell(people: list[Pers
 
 
 ADVERSARIAL = {
-    "one person": [Person("herford", 1, 3, [("F1", "in-via", 1)])],
+    "one person": [Person("05758012", 1, 3, [("F1", "in-via", 1)])],
     "one provider with one participant": [
-        *(Person("herford", 1, None, [("F1", "diakonie", 1)]) for _ in range(12)),
-        Person("buende", 2, None, [("F2", "in-via", 2)]),
+        *(Person("05758012", 1, None, [("F1", "diakonie", 1)]) for _ in range(12)),
+        Person("05758004", 2, None, [("F2", "in-via", 2)]),
     ],
     "single-person municipalities": [
         Person(m, 1 + i % 4, None, [("F1", "diakonie", 1 + i % 4)])
         for i, m in enumerate(MUNICIPALITIES)
     ],
     "quarters with one exit": [
-        *(Person("herford", 1, None, [("F1", "diakonie", 1)]) for _ in range(9)),
-        *(Person("herford", 1, q, [("F1", "diakonie", 1)]) for q in (2, 3, 4)),
+        *(Person("05758012", 1, None, [("F1", "diakonie", 1)]) for _ in range(9)),
+        *(Person("05758012", 1, q, [("F1", "diakonie", 1)]) for q in (2, 3, 4)),
     ],
 }
 
@@ -716,9 +716,9 @@ def test_one_more_event_moves_little_of_the_pattern() -> None:
 
 def test_the_known_attack_fails_under_protection() -> None:
     # Herford's 2019: caseload 15 at the end of Q3, 6 entries in Q4, 2 exits, caseload 19.
-    people = [Person("herford", 3) for _ in range(9)] + [Person("buende", 3) for _ in range(6)]
+    people = [Person("05758012", 3) for _ in range(9)] + [Person("05758004", 3) for _ in range(6)]
     people[0].exit = people[1].exit = 4
-    people += [Person("loehne", 4) for _ in range(6)]
+    people += [Person("05758024", 4) for _ in range(6)]
     model = truth_model(people, [None], [], False)
     protection = protect(model, SERVED)
     exits = county_total(4, "exits")
@@ -768,7 +768,7 @@ def test_a_pattern_for_the_family_of_the_data_holds_against_the_zeros_before_it(
 def test_without_the_zeros_before_it_the_first_quarter_gives_its_exits_away() -> None:
     # Nine people enter in the first quarter with data and two leave in it: entries 9,
     # caseload 7. Over the whole family, the zero caseload before gives the exits away.
-    people = [Person("herford", 1) for _ in range(9)]
+    people = [Person("05758012", 1) for _ in range(9)]
     people[0].exit = people[1].exit = 1
     unknowing = TimeAxis(YEAR + 1, YEAR + 1)  # people before the family thought possible
     blind = protect(truth_model(people, [None], [], False, axis=unknowing), SERVED)

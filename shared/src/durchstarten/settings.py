@@ -248,6 +248,10 @@ class ServiceSettings(KafkaSettings):
         default_factory=default_role_map,
         description="Token role name -> our role, as a JSON object; unlisted names grant nothing.",
     )
+    auth_county_claim: str = Field(
+        default="county",
+        description="Claim with a coordinator's county key (5 digits); dots step into objects.",
+    )
     auth_provider_claim: str = Field(
         default="provider", description="Claim with a provider's id; dots step into objects."
     )
@@ -330,6 +334,7 @@ class ServiceSettings(KafkaSettings):
             roles_client=self.auth_roles_client,
             role_map=self.auth_role_map,
             provider_claim=self.auth_provider_claim,
+            county_claim=self.auth_county_claim,
             leeway_s=self.auth_leeway_s,
             jwks_max_age_s=self.auth_jwks_max_age_s,
             jwks_refetch_interval_s=self.auth_jwks_refetch_interval_s,

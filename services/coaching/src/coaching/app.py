@@ -42,7 +42,7 @@ def create_app(settings: CoachingSettings | None = None) -> FastAPI:  # all wiri
     handlers = CoachingHandlers(
         runtime,
         clock=clock,
-        sites=settings.sites,
+        sites=settings.site_map(),
         hold_for=timedelta(seconds=settings.hold_unknown_s),
     )
     verifier = TokenVerifier(settings.auth())

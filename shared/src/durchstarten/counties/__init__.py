@@ -254,10 +254,11 @@ def _read(path: Path) -> County:
         raise CountyFileError(msg) from None
 
 
-def with_providers(counties: Counties, providers: Sequence[str]) -> Counties:
+def with_providers(counties: Counties, providers: Sequence[str], *, only: bool = False) -> Counties:
     """`counties` with `providers` added to every county (all modules, one site per
     municipality, named after the municipality's key): a test's or a load run's providers,
-    which must be somewhere to register anyone. A provider already listed stays as it is.
+    which must be somewhere to register anyone. A provider already listed stays as it is;
+    `only`: the county files' own providers are left out.
     """
     changed: dict[str, County] = {}
     for county in counties.all():
@@ -271,7 +272,8 @@ def with_providers(counties: Counties, providers: Sequence[str]) -> Counties:
             for provider in providers
             if county.provider(provider) is None
         ]
-        changed[county.key] = county.model_copy(update={"providers": [*county.providers, *added]})
+        kept = [] if only else county.providers
+        changed[county.key] = county.model_copy(update={"providers": [*kept, *added]})
     return Counties(changed)
 
 
