@@ -46,7 +46,7 @@ from durchstarten.settings import KafkaSettings
 from durchstarten_deploy.cli import create_topics
 from durchstarten_deploy.postgres import find_bin_dir
 from durchstarten_deploy.stack import DATABASES, KEY_STORE, ServiceProcess, Stack
-from durchstarten_deploy.testing import TEST_PROVIDERS
+from durchstarten_deploy.testing import TEST_PROVIDERS, counties_for_tests
 
 pytestmark = pytest.mark.integration
 
@@ -203,6 +203,7 @@ async def test_an_erased_marker_person_is_found_nowhere_not_even_after_a_rebuild
     settings = KafkaSettings(
         **stack.kafka_settings(),
         providers=list(TEST_PROVIDERS),
+        counties_dir=counties_for_tests(),
         topic_partitions=stack.partitions,
     )
     await asyncio.to_thread(create_topics, settings.model_copy(update={"deletion_plan": plan}))

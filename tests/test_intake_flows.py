@@ -76,7 +76,7 @@ async def test_a_waivable_failure_waits_for_a_coordinator_who_approves_it(
     registered = await first_value(
         stack,
         INTAKE_EVENTS,
-        lambda v: v.get("subject") == pid and v["type"] == "participant.registered.v2",
+        lambda v: v.get("subject") == pid and v["type"] == "participant.registered.v3",
     )
     assert registered["data"]["eligibility_exception"] is True
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import json
 import os
 import random
@@ -31,6 +32,7 @@ import asyncpg
 import pytest
 import pytest_asyncio
 
+from durchstarten.counties import load_counties, with_providers, write_counties
 from durchstarten.db.pool import create_pool
 from durchstarten.events import Event, RegisterParticipant, new_event
 from durchstarten.events.topics import outbound
@@ -46,6 +48,19 @@ if TYPE_CHECKING:  # types only: the plugin loads for every session, the service
     from durchstarten.messaging.command_service import CommandService, Outcome
 
 TEST_PROVIDERS = ("test-alpha", "test-beta")
+
+
+@functools.cache
+def counties_for_tests() -> Path:
+    """The shipped counties with the test providers (and only them) in each, as files.
+
+    Written once per process into a temporary folder: the county files of services a test
+    makes without a stack (the stack writes its own the same way, `Stack.county_files`).
+    """
+    directory = Path(tempfile.mkdtemp(prefix="durchstarten-counties-"))
+    return write_counties(with_providers(load_counties(), TEST_PROVIDERS, only=True), directory)
+
+
 OWN_SERVER_PREFIX = "durchstarten"
 """Database prefix on a server of our own: nothing else lives there, so no prefix clashes."""
 AnEvent = TypeVar("AnEvent", bound=Event)
@@ -201,7 +216,8 @@ async def send_as_coordinator(
     return inbound, await service.execute(inbound)
 
 
-REGISTER = "register-participant.v2"
+REGISTER = RegisterParticipant.command_type
+"""The registration's current version (Kreis Herford's older one still arrives through the upcaster)."""
 
 
 def new_person(**changes: Any) -> dict[str, Any]:

@@ -36,6 +36,7 @@ from durchstarten_deploy.testing import (
     TEST_PROVIDERS,
     ConsumedRecord,
     assert_rejected,
+    counties_for_tests,
     domain_rows,
     event_record,
     example_event,
@@ -62,7 +63,10 @@ def coaching_handlers(runtime: ServiceRuntime, *, hold_for: timedelta = HOLD) ->
 @pytest_asyncio.fixture
 async def handlers(fresh_database_url: str, fresh_pool: asyncpg.Pool) -> CoachingHandlers:
     settings = CoachingSettings(
-        database_url=SecretStr(fresh_database_url), providers=list(TEST_PROVIDERS), sites=SITES
+        database_url=SecretStr(fresh_database_url),
+        providers=list(TEST_PROVIDERS),
+        counties_dir=counties_for_tests(),
+        sites=SITES,
     )
     runtime = ServiceRuntime(
         service=SERVICE, settings=settings, migrations=MIGRATIONS, with_outbox_relay=True

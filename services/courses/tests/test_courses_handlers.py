@@ -32,6 +32,7 @@ from durchstarten_deploy.testing import (
     TEST_PROVIDERS,
     OutboxMessage,
     assert_rejected,
+    counties_for_tests,
     domain_rows,
     event_record,
     example_event,
@@ -62,7 +63,9 @@ def courses_handlers(
 @pytest_asyncio.fixture
 async def handlers(fresh_database_url: str, fresh_pool: asyncpg.Pool) -> CoursesHandlers:
     settings = CoursesSettings(
-        database_url=SecretStr(fresh_database_url), providers=list(TEST_PROVIDERS)
+        database_url=SecretStr(fresh_database_url),
+        providers=list(TEST_PROVIDERS),
+        counties_dir=counties_for_tests(),
     )
     runtime = ServiceRuntime(
         service=SERVICE, settings=settings, migrations=MIGRATIONS, with_outbox_relay=True

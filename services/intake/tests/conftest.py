@@ -13,7 +13,7 @@ from pydantic import SecretStr
 from durchstarten.clock import Clock
 from durchstarten.service import ServiceRuntime
 from durchstarten_deploy.postgres import create_databases, with_database
-from durchstarten_deploy.testing import TEST_PROVIDERS, PostgresServer
+from durchstarten_deploy.testing import TEST_PROVIDERS, PostgresServer, counties_for_tests
 from intake.app import MIGRATIONS
 from intake.eligibility import BUILT_IN, load_programmes
 from intake.handlers import SERVICE, IntakeHandlers
@@ -55,6 +55,7 @@ async def handlers(
         database_url=SecretStr(fresh_database_url),
         key_store_url=SecretStr(fresh_database_url),  # unused: the fixture's store is open
         providers=list(TEST_PROVIDERS),
+        counties_dir=counties_for_tests(),
         vault_key=SecretStr(key),
     )
     runtime = ServiceRuntime(

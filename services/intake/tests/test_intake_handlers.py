@@ -71,7 +71,7 @@ async def test_a_registration_is_stored_sealed_announced_and_answered(
     assert data["given_name"].encode() not in sealed["ciphertext"]
     messages = await outbox_messages(fresh_pool)
     (announced,) = [m for m in messages if m.topic == INTAKE_EVENTS]
-    assert announced.type == "participant.registered.v2"
+    assert announced.type == "participant.registered.v3"
     assert announced.data["participant_id"] == pid
     assert data["given_name"] not in str(announced.data)
     (reply,) = await replies_to(handlers, inbound)
@@ -94,7 +94,7 @@ async def test_a_command_sent_twice_is_carried_out_once_and_answered_alike(
     assert again.decision.participant == first.decision.participant
     assert again.decision.status == first.decision.status
     assert len(await fetch_rows(fresh_pool, "SELECT 1 FROM participants")) == 1
-    assert on_intake_events(await outbox_messages(fresh_pool)) == ["participant.registered.v2"]
+    assert on_intake_events(await outbox_messages(fresh_pool)) == ["participant.registered.v3"]
     original, repeated = await replies_to(handlers, inbound)
     # The provider that sent it again gets the first answer again, marked as a repeat.
     assert original.type == repeated.type == "command.accepted.v1"
@@ -164,7 +164,7 @@ async def test_the_same_person_from_a_second_provider_joins_the_first_registrati
         {"provider": BETA, "relation": "assigned"},
     ]
     messages = await outbox_messages(fresh_pool)
-    assert on_intake_events(messages) == ["participant.registered.v2", ProviderAssigned.event_type]
+    assert on_intake_events(messages) == ["participant.registered.v3", ProviderAssigned.event_type]
     (reply,) = await replies_to(handlers, inbound)
     assert reply.data["participant_id"] == first
     assert reply.topic == outbound(BETA, SERVICE)
@@ -257,7 +257,7 @@ async def test_an_exception_waits_for_the_coordinator_who_alone_may_approve_it(
     assert approved.status == "accepted"
     assert on_intake_events(await outbox_messages(fresh_pool)) == [
         EligibilityExceptionApproved.event_type,
-        "participant.registered.v2",
+        "participant.registered.v3",
     ]
     (row,) = await fetch_rows(fresh_pool, "SELECT status FROM participants")
     assert row["status"] == "registered"
@@ -304,7 +304,7 @@ async def test_another_provider_can_neither_exit_nor_erase_nor_tell_the_person_e
     _, refused = await send_command(handlers, "request-erasure.v1", BETA, erase)
     assert_rejected(refused, ReasonCode.UNKNOWN_PARTICIPANT)
     assert len(await fetch_rows(fresh_pool, "SELECT 1 FROM identities")) == 1
-    assert on_intake_events(await outbox_messages(fresh_pool)) == ["participant.registered.v2"]
+    assert on_intake_events(await outbox_messages(fresh_pool)) == ["participant.registered.v3"]
     _, own = await send_command(handlers, "record-programme-exit.v1", ALPHA, exit_data)
     assert own.status == "accepted"
     _, again = await send_command(handlers, "record-programme-exit.v1", ALPHA, exit_data)
@@ -329,8 +329,8 @@ async def test_erasure_shreds_the_identity_once_and_is_announced_once(
     assert await fetch_rows(fresh_pool, "SELECT 1 FROM identities") == []
     assert await fetch_rows(fresh_pool, "SELECT 1 FROM identity_index") == []
     assert on_intake_events(await outbox_messages(fresh_pool)) == [
-        "participant.registered.v2",
-        "participant.registered.v2",
+        "participant.registered.v3",
+        "participant.registered.v3",
         "participant.erased.v1",
         "participant.erased.v1",
     ]

@@ -37,7 +37,7 @@ from intake.vault import WrappedKey
 pytestmark = [pytest.mark.integration, pytest.mark.database]  # PostgreSQL only, no broker
 
 ALPHA = TEST_PROVIDERS[0]
-REGISTER = "register-participant.v2"
+REGISTER = RegisterParticipant.command_type
 
 
 def someone() -> dict[str, Any]:

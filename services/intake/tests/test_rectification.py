@@ -13,6 +13,7 @@ import asyncpg
 import pytest
 from pydantic import ValidationError
 
+from durchstarten.events import RegisterParticipant
 from durchstarten.events.intake import CorrectIdentity
 from durchstarten.events.reasons import ReasonCode
 from durchstarten.events.topics import INTAKE_EVENTS
@@ -144,7 +145,7 @@ async def test_a_waiting_registration_is_corrected_and_announced_as_corrected_wh
 ) -> None:
     # Too old by the birth date as typed: the registration waits for a coordinator.
     _, waiting = await send_command(
-        handlers, "register-participant.v2", ALPHA, new_person(birth_date="1990-01-01")
+        handlers, RegisterParticipant.command_type, ALPHA, new_person(birth_date="1990-01-01")
     )
     assert waiting.decision is not None
     assert waiting.decision.status == "pending-exception"
@@ -164,6 +165,6 @@ async def test_a_waiting_registration_is_corrected_and_announced_as_corrected_wh
     (announced,) = [
         m.data
         for m in await outbox_messages(fresh_pool)
-        if m.topic == INTAKE_EVENTS and m.type == "participant.registered.v2"
+        if m.topic == INTAKE_EVENTS and m.type == "participant.registered.v3"
     ]
     assert announced["age_at_entry"] == 31  # entry 2022-03-01, born 1991-01-01 (not 32)
