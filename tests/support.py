@@ -17,7 +17,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from durchstarten.auth import Role
 from durchstarten.events.topics import ServiceName, outbound
-from durchstarten_deploy.stack import Stack
+from durchstarten_deploy.stack import DEMO_COUNTY, Stack
 from durchstarten_simulator.wire import partitions_of, producer
 
 PATIENCE_S = 180.0
@@ -182,7 +182,12 @@ def client(
 async def report(
     stack: Stack, path: str, role: Role = Role.COORDINATOR, **params: Any
 ) -> dict[str, Any]:
-    """One of reporting's JSON reports (`path`) with the query `params`, as `role` sees it."""
+    """One of reporting's JSON reports (`path`) with the query `params`, as `role` sees it.
+
+    The ministry and admins name a county: Kreis Herford's unless `params` name another.
+    """
+    if role in (Role.MINISTRY, Role.ADMIN) and "county" not in params:
+        params["county"] = DEMO_COUNTY
     async with client(stack, "reporting", role) as reporting:
         response = await reporting.get(path, params=params)
     response.raise_for_status()

@@ -29,7 +29,7 @@ from tests.support import PATIENCE_S, client, oracle_figures
 
 from durchstarten.auth import Role
 from durchstarten.db.pool import create_pool
-from durchstarten_deploy.stack import DEFAULT_PROVIDERS, SERVICES, Stack, unique_prefix
+from durchstarten_deploy.stack import DEFAULT_PROVIDERS, DEMO_COUNTY, SERVICES, Stack, unique_prefix
 from durchstarten_deploy.testing import PostgresServer, drop_databases
 from durchstarten_simulator import scenario as scenario_file
 from durchstarten_simulator.check import CheckResult, check
@@ -47,7 +47,8 @@ from reporting.audit_collect import (
     problems_of,
 )
 from reporting.audit_model import Publication, source_of
-from reporting.release import Release, compute_release
+from reporting.release import Release
+from reporting.statewide import compute_statewide
 from reporting.versions import reading
 
 pytestmark = pytest.mark.integration
@@ -139,7 +140,7 @@ async def collection(herford_stack: Stack, replayed: Replayed) -> Collection:
     assert frozen.status_code == 201
     pool = await create_pool(herford_stack.service_database_url("reporting"))
     try:
-        async with reading(pool) as connection:
+        async with reading(pool, county=DEMO_COUNTY) as connection:
             return await collect(
                 connection, providers=PROVIDERS, last_year=LAST_YEAR, min_cell_count=3
             )
@@ -251,13 +252,17 @@ async def release(herford_stack: Stack, collection: Collection) -> Release:
     """What the service serves now, computed as it does, with its pattern audited."""
     pool = await create_pool(herford_stack.service_database_url("reporting"))
     try:
-        found = await compute_release(
-            pool, providers=PROVIDERS, rule=SERVED, today=datetime.now(UTC).date(), verify=True
+        statewide = await compute_statewide(
+            pool,
+            counties=herford_stack.county_files(),
+            rule=SERVED,
+            today=datetime.now(UTC).date(),
+            verify=True,
         )
     finally:
         await pool.close()
-    print(f"release computed in {found.seconds:.1f} s")  # part of the report
-    return found
+    print(f"statewide release computed in {statewide.seconds:.1f} s")  # part of the report
+    return statewide.county(DEMO_COUNTY)
 
 
 async def test_the_api_serves_the_release(herford_stack: Stack, release: Release) -> None:
@@ -296,7 +301,9 @@ def test_the_admin_command_finds_what_is_served_safe(herford_stack: Stack) -> No
     done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
     # HiGHS prints its licence notice first; the report follows, one role per line.
-    (line,) = [line for line in done.stdout.splitlines() if line.startswith("ministry: ")]
+    (line,) = [
+        line for line in done.stdout.splitlines() if line.startswith(f"{DEMO_COUNTY} ministry: ")
+    ]
     assert " 0 unsafe" in line, done.stdout
 
 

@@ -28,14 +28,14 @@ from durchstarten.auth import Role
 from durchstarten.db.pool import create_pool
 from durchstarten.events.topics import COACHING_EVENTS, INTAKE_EVENTS
 from durchstarten_deploy.postgres import create_databases, with_database
-from durchstarten_deploy.stack import Stack
+from durchstarten_deploy.stack import DEMO_COUNTY, Stack
 from reporting.app import create_app
 from reporting.audit import ProtectionRule
 from reporting.audit_cli import audit_now
 from reporting.disclosure import tables_of
 from reporting.projections import Projector
-from reporting.release import compute_release
 from reporting.settings import ReportingSettings
+from reporting.statewide import compute_statewide
 
 pytestmark = pytest.mark.integration
 
@@ -192,12 +192,18 @@ async def test_a_short_history_protects_a_short_family_and_serves_zeros_before_i
 
     # The attacker holds every table from 2019 on; the pattern was chosen over 2023 on.
     today = datetime.now(UTC).date()
-    release = await compute_release(reporting.pool, providers=[PROVIDER], rule=RULE, today=today)
+    statewide = await compute_statewide(
+        reporting.pool, counties=reporting.settings.counties(), rule=RULE, today=today
+    )
+    release = statewide.county(DEMO_COUNTY)
     assert release.first_year == 2023
-    assert release.protection.primary, "the history has small counts to protect"
-    served = await audit_now(reporting.settings, RULE, today=today)
-    whole = await audit_now(reporting.settings, RULE, today=today, whole_family=True)
-    assert [r.audience for r in whole] == ["ministry", "coordinator", f"provider {PROVIDER}"]
+    assert statewide.protection.primary, "the history has small counts to protect"
+    served = await audit_now(reporting.settings, RULE, today=today, roles=["ministry"])
+    whole = await audit_now(
+        reporting.settings, RULE, today=today, whole_family=True, roles=["ministry"]
+    )
+    herford = [r for r in whole if r.audience.startswith(DEMO_COUNTY)]
+    assert [r.audience for r in herford] == [f"{DEMO_COUNTY} ministry"]
     for family, every_period in zip(served, whole, strict=True):
         assert every_period.publications > family.publications  # 2019 to 2022 too
         assert every_period.ok, every_period.summary()

@@ -27,6 +27,7 @@ from tests.support import (
 
 from durchstarten.auth import Role
 from durchstarten.events.topics import COACHING_EVENTS, INTAKE_EVENTS
+from durchstarten.events.values import HERFORD_KEYS
 from durchstarten_deploy.stack import ServiceProcess, Stack
 
 pytestmark = pytest.mark.integration
@@ -64,9 +65,10 @@ def people(seed: int) -> list[dict[str, Any]]:
 
 
 def oracle(persons: list[dict[str, Any]], start: date, end: date) -> dict[str, dict[str, int]]:
-    table = {place: {"entries": 0, "exits": 0, "caseload": 0} for place in PLACES}
+    # The table's rows are the official keys; the people are sent by name (an older version).
+    table = {HERFORD_KEYS[place]: {"entries": 0, "exits": 0, "caseload": 0} for place in PLACES}
     for p in persons:
-        row = table[p["place"]]
+        row = table[HERFORD_KEYS[p["place"]]]
         row["entries"] += start <= p["entry"] <= end
         row["exits"] += p["exit"] is not None and start <= p["exit"] <= end
         row["caseload"] += p["entry"] <= end and (p["exit"] is None or p["exit"] > end)

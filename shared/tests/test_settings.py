@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr, ValidationError
 
-from durchstarten.counties import load_counties
+from durchstarten.counties import BUILT_IN, load_counties
 from durchstarten.messaging.broker import bootstrap_list, create_broker, tls_context
-from durchstarten.settings import ServiceSettings
+from durchstarten.settings import KafkaSettings, ServiceSettings
 
 NAMED = load_counties().provider_ids()
 """The providers the shipped county files name."""
@@ -23,15 +23,34 @@ def test_providers_accept_comma_separated_and_json(monkeypatch: pytest.MonkeyPat
     assert ServiceSettings().providers == ["c-3", *NAMED]
 
 
-def test_providers_default_to_the_county_files_and_may_not_leave_one_out(
+def test_providers_default_to_the_county_files_and_a_service_serves_every_one(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("DURCHSTARTEN_DATABASE_URL", "postgresql://u:p@h/db")
     monkeypatch.delenv("DURCHSTARTEN_PROVIDERS", raising=False)
     assert ServiceSettings().providers == NAMED
-    monkeypatch.setenv("DURCHSTARTEN_PROVIDERS", ",".join(NAMED[1:]))
-    with pytest.raises(ValidationError, match=NAMED[0]):
+    assert KafkaSettings().providers == NAMED
+    monkeypatch.setenv("DURCHSTARTEN_PROVIDERS", "extra-1," + ",".join(NAMED[1:]))
+    # A service serves the one left out too; a topic job makes what it is told.
+    assert ServiceSettings().providers == ["extra-1", *NAMED[1:], NAMED[0]]
+    assert KafkaSettings().providers == ["extra-1", *NAMED[1:]]
+
+
+def test_a_broken_county_file_stops_the_settings_naming_file_field_and_rule(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("DURCHSTARTEN_DATABASE_URL", "postgresql://u:p@h/db")
+    monkeypatch.setenv("DURCHSTARTEN_COUNTIES_DIR", str(tmp_path))
+    herford = (BUILT_IN / "05758-kreis-herford.toml").read_text(encoding="utf-8")
+    (tmp_path / "05758-kreis-herford.toml").write_text(
+        herford.replace('key = "05758004"', 'key = "5758004"'), encoding="utf-8"
+    )
+    with pytest.raises(ValidationError) as caught:
         ServiceSettings()
+    message = str(caught.value)
+    assert "05758-kreis-herford.toml" in message
+    assert "municipalities.0.key" in message
+    assert "pattern" in message
 
 
 def test_database_url_is_required_and_secret(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,9 +1,9 @@
 -- Statewide (issue 18): reports per county. Municipalities are official keys (AGS); each
--- participant row knows its county; courses know their site. The county files' municipalities
--- and sites are kept in `public` (refreshed at every start, `reporting.counties`), and
--- row-level security scopes every person-level table to the county a reading transaction
--- names (projection_counties.sql). Rows projected before kept the Herford names of
--- participant.registered.v1/v2: they become their keys (as the upcaster does).
+-- participant row knows its county; courses know their site; moves between counties are
+-- kept. The county files' municipalities and sites are kept in `public` (refreshed at every
+-- start, `reporting.counties`); a county's reports read through its lens, views that show
+-- the county's stays only (`reporting.counties.lens_sql`). Rows projected before kept the
+-- Herford names of participant.registered.v1/v2: they become their keys (as the upcaster).
 CREATE TABLE municipalities (
     key    text PRIMARY KEY CHECK (key ~ '^[0-9]{8}$'),
     county text NOT NULL CHECK (county ~ '^[0-9]{5}$'),
@@ -30,13 +30,9 @@ ALTER TABLE snapshots ALTER COLUMN county SET DEFAULT public.reporting_county();
 ALTER TABLE snapshots DROP CONSTRAINT snapshots_report_year_quarter_stichtag_key;
 ALTER TABLE snapshots ADD CONSTRAINT snapshots_one_per_county
     UNIQUE (report, year, quarter, stichtag, county);
-ALTER TABLE snapshots ENABLE ROW LEVEL SECURITY;
-ALTER TABLE snapshots FORCE ROW LEVEL SECURITY;
-CREATE POLICY county_lens ON snapshots
-    USING (public.reporting_county() IS NULL OR county = public.reporting_county());
 
--- Every projection version: the county column and the courses table (the lens itself is
--- laid at every start, `reporting.counties.lay_lens`). Dynamic SQL throughout: PL/pgSQL
+-- Every projection version: the county column, the courses and moves tables (the lens
+-- itself is laid at every start, `reporting.counties.lay_lens`). Dynamic SQL throughout: PL/pgSQL
 -- would reuse a statement planned for the first schema in the next.
 DO $$
 DECLARE
@@ -67,5 +63,12 @@ BEGIN
             ' site text NOT NULL)',
             version
         );
+        EXECUTE format(
+            'CREATE TABLE %I.moves (event_id text PRIMARY KEY, participant_id uuid NOT NULL,'
+            ' moved_on date NOT NULL, from_county text NOT NULL, to_county text NOT NULL,'
+            ' municipality text NOT NULL)',
+            version
+        );
+        EXECUTE format('CREATE INDEX moves_participant ON %I.moves (participant_id)', version);
     END LOOP;
 END $$;

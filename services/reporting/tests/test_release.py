@@ -182,7 +182,7 @@ class Source:
         return release_of(state(seen), self.clock)
 
 
-def keeper(source: Source, clock: Clock) -> ReleaseKeeper:
+def keeper(source: Source, clock: Clock) -> ReleaseKeeper[Release]:
     return ReleaseKeeper(source.compute, source.state, ttl_s=1.0, max_stale_s=30.0, clock=clock)
 
 

@@ -210,6 +210,7 @@ class ServiceRuntime:
         self._pool: asyncpg.Pool | None = None
         self.relay: OutboxRelay | None = None
         self._on_start: list[Callable[[], Awaitable[None]]] = []
+        self._on_migrated: list[Callable[[asyncpg.Connection], Awaitable[None]]] = []
         self._on_stop: list[Callable[[], Awaitable[None]]] = []
         self._resources: list[
             tuple[Callable[[], Awaitable[None]], Callable[[], Awaitable[None]]]
@@ -269,6 +270,15 @@ class ServiceRuntime:
                 finally:
                     await owner.close()
         self._pool = pool
+        async with pool.acquire() as connection:
+            for hook in self._on_migrated:
+                await hook(connection)
+
+    def on_migrated(self, hook: Callable[[asyncpg.Connection], Awaitable[None]]) -> None:
+        """Run `hook` once the database is migrated, before anything reads it (also where a
+        test attaches its own pool): what the service keeps of its configuration.
+        """
+        self._on_migrated.append(hook)
 
     def add_resource(
         self, open_: Callable[[], Awaitable[None]], close: Callable[[], Awaitable[None]]

@@ -136,20 +136,17 @@ class KafkaSettings(BaseSettings):
 
     @model_validator(mode="after")
     def _read_counties(self) -> Self:
-        """Read the county files at start: an error stops the service, naming the file."""
+        """Read the county files at start: an error stops the service, naming the file.
+
+        Without a provider list, the providers are the county files'. A service always
+        serves every provider the county files name (`ServiceSettings`); a list given to a
+        topic job or a tool is taken as it is.
+        """
         counties = load_counties(self.counties_dir or BUILT_IN_COUNTIES)
-        named = counties.provider_ids()
         if not self.providers:
-            # The default is the county files' providers, known only once they are read;
-            # the settings are frozen, so set it the way pydantic's own __init__ does.
-            object.__setattr__(self, "providers", named)
-        missing = sorted(set(named) - set(self.providers))
-        if missing:
-            msg = (
-                f"DURCHSTARTEN_PROVIDERS lacks providers the county files name: {missing};"
-                " they would have no topics"
-            )
-            raise ValueError(msg)
+            # Known only once the files are read; the settings are frozen, so set it the
+            # way pydantic's own __init__ does.
+            object.__setattr__(self, "providers", counties.provider_ids())
         self._counties = counties
         return self
 
@@ -164,6 +161,14 @@ class ServiceSettings(KafkaSettings):
     Defaults are safe for a developer machine: everything binds to 127.0.0.1 and the only
     required value is the database URL, which carries a password and so has no default.
     """
+
+    @model_validator(mode="after")
+    def _serve_every_county_provider(self) -> Self:
+        """Every provider of the county files is served, listed or not (appended in order)."""
+        missing = [p for p in self.counties().provider_ids() if p not in self.providers]
+        if missing:
+            object.__setattr__(self, "providers", [*self.providers, *missing])
+        return self
 
     database_url: SecretStr = Field(
         description="PostgreSQL URL of this service's own database (postgresql://user:pw@host/db)."

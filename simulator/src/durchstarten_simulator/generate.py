@@ -220,7 +220,7 @@ class _Generator:
             language=spoken[0],
             last_day=entry,
         )
-        self.add(Planned(stage, entry, provider, "intake", "register-participant.v2", data))
+        self.add(Planned(stage, entry, provider, "intake", registration_type(data), data))
         return person
 
     # --- coaching --------------------------------------------------------------------------
@@ -522,7 +522,7 @@ class _Generator:
                     registered_on,
                     provider,
                     "intake",
-                    "register-participant.v2",
+                    registration_type(again),
                     again,
                 )
             )
@@ -683,6 +683,15 @@ class _Generator:
         )
         commands = [_dated(planned) for _, (planned, _) in ordered]
         return History(scenario=self.scenario, seed=self.seed, commands=commands)
+
+
+def registration_type(data: dict[str, Any]) -> str:
+    """The registration's version: v3 names the municipality by its official key; Kreis
+    Herford's history keeps v2 and its names, as its providers sent them (the upcaster
+    turns them into keys).
+    """
+    key = str(data["municipality"])
+    return "register-participant.v3" if key.isdigit() else "register-participant.v2"
 
 
 def _dated(planned: Planned) -> Planned:

@@ -26,7 +26,7 @@ from datetime import date
 from typing import Any
 
 from durchstarten_simulator.generate import History
-from durchstarten_simulator.scenario import Check, Scenario
+from durchstarten_simulator.scenario import Check, Scenario, municipality_key
 
 POSITIVE = frozenset(
     {
@@ -40,19 +40,6 @@ POSITIVE = frozenset(
 )
 TARGET_STATUSES = frozenset(
     {"duldung", "ausbildungsduldung", "beschaeftigungsduldung", "gestattung"}
-)
-MUNICIPALITIES = frozenset(
-    {
-        "herford",
-        "buende",
-        "loehne",
-        "enger",
-        "spenge",
-        "vlotho",
-        "hiddenhausen",
-        "kirchlengern",
-        "roedinghausen",
-    }
 )
 EXAM_LEVELS = ("B1", "A2", "below-A2", "did-not-sit")
 QUARTER_END = {1: (3, 31), 2: (6, 30), 3: (9, 30), 4: (12, 31)}
@@ -96,7 +83,7 @@ def eligible(data: dict[str, Any], scenario: Scenario) -> bool:
         scenario.programme_start <= entry <= scenario.programme_end
         and scenario.population.age_min <= age <= scenario.population.age_max
         and status in TARGET_STATUSES
-        and data["municipality"] in MUNICIPALITIES
+        and municipality_key(data["municipality"]) in scenario.municipality_keys
         and not data.get("lives_in_state_reception_facility", False)
     )
 
@@ -124,7 +111,8 @@ def _world(history: History) -> _World:
                 world.by_reference[reference] = known
             elif eligible(data, scenario):
                 new = _Person(
-                    entry=date.fromisoformat(data["entry_date"]), municipality=data["municipality"]
+                    entry=date.fromisoformat(data["entry_date"]),
+                    municipality=municipality_key(data["municipality"]),
                 )
                 world.persons.append(new)
                 world.by_identity[identity(data)] = new
@@ -196,7 +184,9 @@ def outcomes(world: _World, provider: str | None, year: int, quarter: int) -> di
     }
 
 
-def quarterly(world: _World, provider: str | None, year: int, quarter: int) -> dict[str, Any]:
+def quarterly(
+    world: _World, scenario: Scenario, provider: str | None, year: int, quarter: int
+) -> dict[str, Any]:
     """Entries, exits and caseload per municipality in the quarter."""
     end = date(year, *QUARTER_END[quarter])
     start = date(year, 3 * quarter - 2, 1)
@@ -206,7 +196,7 @@ def quarterly(world: _World, provider: str | None, year: int, quarter: int) -> d
         if provider is None or any(who == provider for who, _ in p.participations)
     ]
     table = {}
-    for municipality in sorted(MUNICIPALITIES):
+    for municipality in sorted(scenario.municipality_keys):
         here = [p for p in group if p.municipality == municipality]
         table[municipality] = {
             "entries": sum(start <= p.entry <= end for p in here),
@@ -234,7 +224,7 @@ def figures_for(world: _World, scenario: Scenario, check: Check) -> dict[str, An
         return outcomes(world, provider, check.year, check.quarter)
     if check.report == "quarterly":
         assert check.quarter is not None  # noqa: S101  # the scenario parser requires it
-        return quarterly(world, provider, check.year, check.quarter)
+        return quarterly(world, scenario, provider, check.year, check.quarter)
     return courses(world, provider, check.year)
 
 

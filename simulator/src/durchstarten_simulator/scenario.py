@@ -14,8 +14,30 @@ from datetime import date
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
+from durchstarten.counties import load_counties
+
 Weights = dict[str, float]
 T = TypeVar("T")
+
+
+HERFORD_NAMES = {
+    "buende": "05758004",
+    "enger": "05758008",
+    "herford": "05758012",
+    "hiddenhausen": "05758016",
+    "kirchlengern": "05758020",
+    "loehne": "05758024",
+    "roedinghausen": "05758028",
+    "spenge": "05758032",
+    "vlotho": "05758036",
+}
+"""Kreis Herford's municipalities by the names of the older registrations, and their keys
+(restated from the Gemeindeverzeichnis, not taken from the services)."""
+
+
+def municipality_key(value: str) -> str:
+    """The official key a registration names, by key or (older version) by Herford name."""
+    return HERFORD_NAMES.get(value, value)
 
 
 class ScenarioError(ValueError):
@@ -132,6 +154,8 @@ class Scenario:
     name: str
     title: str
     seed: int
+    county: str
+    """The county (its key) the scenario's people live in; its file names the municipalities."""
     programme_start: date
     programme_end: date
     providers: list[Provider]
@@ -140,6 +164,11 @@ class Scenario:
     courses: list[Course]
     applicants: list[Applicants]
     checks: list[Check]
+
+    @property
+    def municipality_keys(self) -> frozenset[str]:
+        """The official keys of the county's municipalities (from the county files)."""
+        return frozenset(load_counties().municipalities(self.county))
 
     def provider_id(self, key: str) -> str:
         """The system's id of the provider the scenario calls `key`."""
@@ -178,6 +207,7 @@ def parse(raw: dict[str, Any]) -> Scenario:
         name=_str(head, "name"),
         title=str(head.get("title", head["name"])),
         seed=int(head.get("seed", 0)),
+        county=_str(head, "county"),
         programme_start=_date(head, "programme_start"),
         programme_end=_date(head, "programme_end"),
         providers=providers,
@@ -266,6 +296,13 @@ def _course(raw: dict[str, Any]) -> Course:
 
 
 def _validate(scenario: Scenario) -> None:  # noqa: PLR0912  # one rule per branch
+    counties = load_counties()
+    if scenario.county not in counties.by_key:
+        _fail(f"scenario.county: {scenario.county} is not a configured county")
+    for place in scenario.population.municipalities:
+        key = HERFORD_NAMES.get(place, place)
+        if counties.county_of(key) is None or not key.startswith(scenario.county):
+            _fail(f"population.municipalities: {place} is not a municipality of the county")
     keys = {p.key for p in scenario.providers}
     programmes = {c.name for c in scenario.coaching}
     for coaching in scenario.coaching:

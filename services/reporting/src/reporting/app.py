@@ -6,6 +6,7 @@ from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
+import asyncpg
 from fastapi import Depends, FastAPI, HTTPException, Request, Response
 from fastapi.responses import FileResponse, HTMLResponse
 from faststream.kafka.annotations import KafkaMessage
@@ -15,11 +16,20 @@ from durchstarten.events.topics import DOMAIN_EVENT_TOPICS
 from durchstarten.messaging.broker import subscriber_options
 from durchstarten.service import ServiceRuntime
 from durchstarten.tracing import consuming_batch
-from reporting.counties import lay_lens, store_configuration
+from reporting.counties import configure
 from reporting.projections import PROJECTION, Projector
 from reporting.rebuild import Rebuilds, add_rebuild_endpoints
 from reporting.release import Release
-from reporting.report_routes import Period, Quarter, Year, add_report_endpoints, report_named
+from reporting.report_routes import (
+    CountyKey,
+    Format,
+    Period,
+    Quarter,
+    Year,
+    add_report_endpoints,
+    county_of,
+    report_named,
+)
 from reporting.resume import ResumeFromCheckpoints
 from reporting.serving import ReportResponses, add_release_endpoints
 from reporting.settings import ReportingSettings
@@ -45,14 +55,12 @@ def create_app(settings: ReportingSettings | None = None) -> FastAPI:
     )
     projector = Projector(runtime)
 
-    async def configure_counties() -> None:
+    async def configure_counties(connection: asyncpg.Connection) -> None:
         # The county files as reporting's SQL reads them, and the county lens on the
         # projection versions in use (a migration cannot know the versions' tables).
-        async with runtime.pool.acquire() as connection:
-            await store_configuration(connection, settings.counties())
-            await lay_lens(connection)
+        await configure(connection, settings.counties())
 
-    runtime.on_start(configure_counties)
+    runtime.on_migrated(configure_counties)
     rebuilds = Rebuilds(runtime, settings)
     runtime.on_stop(rebuilds.stop)
     verifier = TokenVerifier(settings.auth())
@@ -85,21 +93,47 @@ def create_app(settings: ReportingSettings | None = None) -> FastAPI:
 
     responses = ReportResponses(runtime, settings)
 
-    @app.get("/v1/reports/participants", tags=["reports"])
-    async def participants(principal: CurrentPrincipal, request: Request) -> dict[str, Any]:
-        """Participants registered so far, under the same protection as every table."""
+    counties = settings.counties()
+
+    async def county_release(principal: Principal, request: Request, county: str | None) -> Release:
         principal.require(Role.COORDINATOR, Role.MINISTRY, Role.ADMIN)
-        release = await responses.release(request)
+        chosen = county_of(principal, county, counties)
+        return (await responses.release(request)).county(chosen)
+
+    @app.get("/v1/reports/participants", tags=["reports"])
+    async def participants(
+        principal: CurrentPrincipal, request: Request, county: CountyKey = None
+    ) -> dict[str, Any]:
+        """A county's participants so far, under the same protection as every table."""
+        release = await county_release(principal, request, county)
         return {**_page(release, "participants"), "generated_at": release.generated_at}
+
+    @app.get("/v1/reports/state-monitoring", tags=["reports"], response_model=None)
+    async def state_monitoring(
+        principal: CurrentPrincipal,
+        request: Request,
+        year: Year,
+        quarter: Quarter,
+        format: Format = "json",  # the public parameter name
+    ) -> Response:
+        """The state table of a quarter: every county's entries, exits and caseload (also
+        per module) beside the state's own totals, in which a person who moved between
+        counties is one person. The ministry's and admins' (403 for anyone else); one
+        pattern of withheld cells with every county's tables, so no state total minus the
+        other counties reveals a county's hidden cell.
+        """
+        principal.require(Role.MINISTRY, Role.ADMIN)
+        return await responses.state_response(request, Period(year, quarter), format)
 
     add_report_endpoints(app, responses, verifier.principal)
     add_release_endpoints(app, responses, verifier.principal)
 
     @app.get("/v1/dashboard/data", tags=["dashboard"])
-    async def dashboard_numbers(principal: CurrentPrincipal, request: Request) -> dict[str, Any]:
-        """The dashboard's numbers, under the same protection as every table."""
-        principal.require(Role.COORDINATOR, Role.MINISTRY, Role.ADMIN)
-        return _page(await responses.release(request), "dashboard")
+    async def dashboard_numbers(
+        principal: CurrentPrincipal, request: Request, county: CountyKey = None
+    ) -> dict[str, Any]:
+        """A county's dashboard numbers, under the same protection as every table."""
+        return _page(await county_release(principal, request, county), "dashboard")
 
     add_dashboard_page(app)
 
@@ -109,6 +143,7 @@ def create_app(settings: ReportingSettings | None = None) -> FastAPI:
         year: Year,
         quarter: Quarter,
         stichtag: date,
+        county: CountyKey = None,
     ) -> dict[str, Any]:
         """Freeze the county's quarterly table as it stands now (reporting date `stichtag`).
 
@@ -118,8 +153,9 @@ def create_app(settings: ReportingSettings | None = None) -> FastAPI:
         returns the first snapshot.
         """
         principal.require(Role.COORDINATOR, Role.ADMIN)
+        chosen = county_of(principal, county, counties)
         release, source = await responses.holding(
-            report_named("quarterly-monitoring"), Period(year, quarter), None, fresh=True
+            report_named("quarterly-monitoring"), Period(year, quarter), chosen, None, fresh=True
         )
         body = release.body(source)
         if body is None:  # `holding` found it
@@ -132,6 +168,7 @@ def create_app(settings: ReportingSettings | None = None) -> FastAPI:
                 quarter=quarter,
                 stichtag=stichtag,
                 frozen_by=principal.subject,
+                county=chosen,
             )
 
     @app.get("/v1/snapshots/{snapshot_id}", tags=["snapshots"], response_model=None)
@@ -142,7 +179,12 @@ def create_app(settings: ReportingSettings | None = None) -> FastAPI:
             frozen = await frozen_body(connection, snapshot_id)
         if frozen is None:
             raise HTTPException(404, {"reason": "unknown-snapshot"})
-        body, sha256 = frozen
+        body, sha256, of_county = frozen
+        try:
+            county_of(principal, of_county, counties)
+        except HTTPException:
+            # Another county's snapshot is unknown to this caller, as one that does not exist.
+            raise HTTPException(404, {"reason": "unknown-snapshot"}) from None
         return Response(body, media_type="application/json", headers={"ETag": f'"{sha256}"'})
 
     add_rebuild_endpoints(app, rebuilds, verifier.principal)

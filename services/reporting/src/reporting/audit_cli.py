@@ -1,10 +1,11 @@
 """`python -m reporting audit`: audit what reporting would publish now, role by role.
 
-Computes the release the service would serve now (`reporting.release`: every report of the
-live projection read in one snapshot, protected by one pattern), gathers everything the
-ministry, the county coordinator and each configured provider can fetch from it, and
-prints each role's unsafe cells; exits 1 when any cell is unsafe or a file or rate shows a
-hidden count. The release's period family starts with its data (the years before are
+Computes the statewide release the service would serve now (`reporting.statewide`: every
+county's reports and the state tables, read in one snapshot, protected by one pattern),
+gathers everything the ministry, each county's coordinator and each provider can fetch of
+a county, audits each, and audits the union of every county and the state tables (role
+`state`, the ministry's widest view); prints each role's unsafe cells; exits 1 when any
+cell is unsafe or a file or rate shows a hidden count. The release's period family starts with its data (the years before are
 served as zeros, and its model knows them); `--whole-family` audits its pattern over every
 period from the API's first year instead, all read in the release's own snapshot.
 """
@@ -19,9 +20,16 @@ from datetime import UTC, date, datetime
 
 from durchstarten.db.pool import create_pool
 from reporting.audit import ProtectionRule
-from reporting.audit_collect import RoleAudit, audiences, audit_audience, collect, problems_of
-from reporting.release import protect_release, read_release_input
+from reporting.audit_collect import (
+    Collection,
+    RoleAudit,
+    audiences,
+    audit_audience,
+    collect,
+    problems_of,
+)
 from reporting.settings import ReportingSettings
+from reporting.statewide import audit_statewide, compute_statewide
 from reporting.versions import reading
 
 
@@ -52,7 +60,8 @@ def parser() -> argparse.ArgumentParser:
         "--role",
         action="append",
         default=None,
-        help="ministry, coordinator or a provider id (repeatable; default: all)",
+        help="ministry, coordinator, a provider id, or state: every county and the state "
+        "tables at once (repeatable; default: all)",
     )
     options.add_argument(
         "--skip-files", action="store_true", help="do not compare the CSV and XLSX files"
@@ -74,53 +83,66 @@ async def audit_now(
     check_files: bool = True,
     whole_family: bool = False,
 ) -> list[RoleAudit]:
-    """Compute the release the service would serve now, then audit each chosen role.
+    """Compute the statewide release the service would serve now, then audit each role.
 
-    The release is protected under the service's rule (`ReportingSettings.protection_rule`),
-    whatever `rule` asks of the audit (a stricter rule audits the same tables).
-    `whole_family`: audit the pattern over every period from FIRST_YEAR (see the module).
+    Each county's roles (ministry, coordinator, providers) over that county's tables, and
+    the union of everything statewide (every county and the state tables: the model the
+    pattern was chosen over). The release is protected under the service's rule
+    (`ReportingSettings.protection_rule`), whatever `rule` asks of the audit (a stricter
+    rule audits the same tables). `whole_family`: audit the pattern over every period
+    from FIRST_YEAR (see the module).
     """
     pool = await create_pool(settings.database_url.get_secret_value(), min_size=1, max_size=1)
+    counties = settings.counties()
     try:
-        async with reading(pool) as connection:
-            given = await read_release_input(connection, providers=settings.providers, today=today)
-            whole = (
-                await collect(
-                    connection,
-                    providers=given.providers,
-                    last_year=today.year,
-                    min_cell_count=1,
-                    check_files=False,
-                )
-                if whole_family
-                else None
-            )
+        release = await compute_statewide(
+            pool, counties=counties, rule=settings.protection_rule(), today=today
+        )
+        wholes: dict[str, Collection] = {}
+        if whole_family:
+            for county in counties.keys:
+                async with reading(pool, county=county) as connection:
+                    wholes[county] = await collect(
+                        connection,
+                        providers=release.county(county).providers,
+                        last_year=today.year,
+                        min_cell_count=1,
+                        check_files=False,
+                    )
     finally:
         await pool.close()
-    release = protect_release(given, rule=settings.protection_rule())
-    collection = release.collection
-    problems = problems_of(collection.reports, check_files=check_files)
-    collection = replace(collection, problems=tuple(problems))
-    providers = list(release.providers)
-    chosen = [
-        a
-        for a in audiences(providers)
-        if roles is None or a.name in roles or a.name.removeprefix("provider ") in roles
-    ]
-    if whole is not None:
-        # Its reports as the pattern publishes them: the truth with the pattern's cells out.
-        collection = replace(whole, problems=collection.problems)
-    return [
-        audit_audience(
-            collection,
-            a,
-            providers=providers,
-            last_year=today.year,
-            rule=rule,
-            protection=None if whole is None else release.protection,
-        )
-        for a in chosen
-    ]
+    results = []
+    for county, county_release in release.counties.items():
+        collection = county_release.collection
+        problems = problems_of(collection.reports, check_files=check_files)
+        collection = replace(collection, problems=tuple(problems))
+        providers = list(county_release.providers)
+        chosen = [
+            a
+            for a in audiences(providers)
+            if roles is None or a.name in roles or a.name.removeprefix("provider ") in roles
+        ]
+        whole = wholes.get(county)
+        if whole is not None:
+            # Its reports as the pattern publishes them: the truth with the pattern's cells out.
+            collection = replace(whole, problems=collection.problems)
+        results += [
+            replace(
+                audit_audience(
+                    collection,
+                    a,
+                    providers=providers,
+                    last_year=today.year,
+                    rule=rule,
+                    protection=None if whole is None else county_release.protection,
+                ),
+                audience=f"{county} {a.name}",
+            )
+            for a in chosen
+        ]
+    if roles is None or "state" in roles:
+        results.append(audit_statewide(release, rule))
+    return results
 
 
 def run_audit(argv: Sequence[str], settings: ReportingSettings | None = None) -> int:

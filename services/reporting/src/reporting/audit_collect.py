@@ -15,7 +15,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -26,7 +26,14 @@ from openpyxl import load_workbook  # type: ignore[import-untyped]  # ships no t
 
 from durchstarten.auth import Principal, Role
 from durchstarten.db.sqlfiles import SqlFiles
-from reporting.audit import AuditReport, CellKey, InconsistentModel, ProtectionRule, audit
+from reporting.audit import (
+    AuditReport,
+    CellKey,
+    InconsistentModel,
+    LinearModel,
+    ProtectionRule,
+    audit,
+)
 from reporting.audit_model import FIRST_YEAR, Publication, TimeAxis, build_model
 from reporting.disclosure import SUPPRESSED_MARKER, protect_count, tables_of
 from reporting.exports import to_csv, to_xlsx
@@ -412,6 +419,48 @@ def unprotected(
     return found
 
 
+def union_model(
+    collection: Collection,
+    *,
+    providers: Sequence[str],
+    last_year: int,
+    refreeze_snapshots: bool = False,
+    unlink_snapshots: bool = False,
+) -> tuple[LinearModel, Callable[[CellKey], bool]]:
+    """The model of the union of everything any role can fetch, and its fixed cells.
+
+    The coordinator fetches every scope, the county pages and the snapshots: its
+    publications are the union, so its model (every provider modelled) is the one
+    protected. Frozen snapshot cells stay as published (fixed), unless
+    `refreeze_snapshots` (see `unprotected`). `unlink_snapshots`: snapshots count as
+    people of their own (when today's people contradict them, as `audit_audience`).
+    """
+    coordinator = Principal("protect-union", frozenset({Role.COORDINATOR}), None)
+    publications = unprotected(
+        collection.seen_by(coordinator, providers), refreeze=refreeze_snapshots
+    )
+    if unlink_snapshots:
+        publications = [
+            replace(p, linked=False, truth=None) if p.report == "snapshot" else p
+            for p in publications
+        ]
+    refrozen = {
+        p.source for p in publications if p.report == "snapshot" and refreeze_snapshots and p.linked
+    }
+
+    def fixed(key: CellKey) -> bool:
+        return key.source.startswith("snapshot ") and key.source not in refrozen
+
+    model = build_model(
+        publications,
+        collection.axis(last_year),
+        sorted(providers),
+        providers_complete=True,
+        provider_sets=collection.provider_sets,
+    )
+    return model, fixed
+
+
 def protect_collection(
     collection: Collection,
     *,
@@ -421,48 +470,25 @@ def protect_collection(
     refreeze_snapshots: bool = False,
     verify: bool = True,
 ) -> Protection:
-    """One pattern of withheld cells for the union of everything any role can fetch.
+    """One pattern of withheld cells for the union of everything any role can fetch."""
 
-    The coordinator fetches every scope, the county pages and the snapshots: its
-    publications are the union, so its model (every provider modelled) is the one
-    protected. Frozen snapshot cells stay as published, unless `refreeze_snapshots` (see
-    `unprotected`).
-    """
-    coordinator = Principal("protect-union", frozenset({Role.COORDINATOR}), None)
-    publications = unprotected(
-        collection.seen_by(coordinator, providers), refreeze=refreeze_snapshots
-    )
-    axis = collection.axis(last_year)
-
-    refrozen = {
-        p.source for p in publications if p.report == "snapshot" and refreeze_snapshots and p.linked
-    }
-
-    def fixed(key: CellKey) -> bool:
-        return key.source.startswith("snapshot ") and key.source not in refrozen
-
-    def protected(chosen: Sequence[Publication]) -> Protection:
-        model = build_model(
-            chosen,
-            axis,
-            sorted(providers),
-            providers_complete=True,
-            provider_sets=collection.provider_sets,
+    def protected(unlink: bool) -> Protection:
+        model, fixed = union_model(
+            collection,
+            providers=providers,
+            last_year=last_year,
+            refreeze_snapshots=refreeze_snapshots,
+            unlink_snapshots=unlink,
         )
         return protect(model, rule, fixed=fixed, verify=verify)
 
     try:
-        return protected(publications)
+        return protected(False)
     except InconsistentModel:
         # A snapshot of other people than today's: its own people (as `audit_audience`).
-        if not any(p.report == "snapshot" and p.linked for p in publications):
+        if not any(p.report == "snapshot" and p.linked for p in collection.county_pages):
             raise
-        return protected(
-            [
-                replace(p, linked=False, truth=None) if p.report == "snapshot" else p
-                for p in publications
-            ]
-        )
+        return protected(True)
 
 
 def audit_audience(

@@ -2,8 +2,21 @@
 
 The county files (`durchstarten.counties`) are copied into `public.municipalities` and
 `public.sites` at every start, so the reports' SQL can name a county's rows and the courses'
-counties. The lens (`db/projection_counties.sql`) is laid on every live or building
-projection version then, and on each new one (`reporting.versions.create_version`).
+counties.
+
+A county's reports read through its *lens*: a schema of views with the projection's table
+names (`lens_<version>`, first on the search path), showing the people of the county the
+reading transaction names (`public.reporting_county()`) as the county saw them. A person's
+time in the programme is cut into *stays*, one per county: from the entry (or the move
+there) to the move away (or none). In a county, a stay is a participant entering at its
+start and exiting at its end (`moved-away` when a move ended it); each person-level fact
+belongs to the stay in whose time it falls, funding to the county of the course's site.
+Statewide (no lens) every person is one person, a move neither an entry nor an exit. The
+same report SQL serves both. The lens is laid on every live or building version at start
+and on each new one (`reporting.versions.create_version`).
+
+Known limit: a person who comes back to a county they left has two stays there; the lens
+shows the first.
 """
 
 from __future__ import annotations
@@ -16,6 +29,22 @@ from durchstarten.counties import Counties
 from durchstarten.db.sqlfiles import SqlFiles
 
 SQL = SqlFiles(Path(__file__).parent / "db")
+
+
+CONFIGURATION_LOCK = 7_180_018
+"""Advisory lock: one instance at a time stores the configuration and lays the lens."""
+
+
+async def configure(connection: asyncpg.Connection, counties: Counties) -> None:
+    """Store the county files' municipalities and sites and lay the lens, in one transaction.
+
+    Instances starting together take turns (an advisory lock): each would otherwise delete
+    and insert the same rows, and replace the same views, at once.
+    """
+    async with connection.transaction():
+        await connection.execute("SELECT pg_advisory_xact_lock($1)", CONFIGURATION_LOCK)
+        await store_configuration(connection, counties)
+        await lay_lens(connection)
 
 
 async def store_configuration(connection: asyncpg.Connection, counties: Counties) -> None:
@@ -36,11 +65,88 @@ async def store_configuration(connection: asyncpg.Connection, counties: Counties
         await connection.executemany(SQL["site_insert"], sites)
 
 
-async def lay_lens(connection: asyncpg.Connection) -> None:
-    """Lay the county lens on every live or building projection version (idempotent)."""
+def lens_of(schema: str) -> str:
+    """The lens schema of a projection version's schema."""
+    return f"lens_{schema}"
+
+
+async def lay_lens(connection: asyncpg.Connection, schema: str | None = None) -> None:
+    """Lay the county lens on `schema`, else on every live or building version (idempotent)."""
+    schemas = (
+        [schema]
+        if schema is not None
+        else [row["schema_name"] for row in await connection.fetch(SQL["versions_current"])]
+    )
     async with connection.transaction():
-        for row in await connection.fetch(SQL["versions_current"]):
-            await connection.execute(
-                "SELECT set_config('search_path', $1, true)", f"{row['schema_name']}, public"
-            )
-            await connection.execute(SQL["projection_counties"])
+        for name in schemas:
+            await connection.execute(lens_sql(name))
+
+
+_FACTS = {
+    "module_participations": "started_on",
+    "placements": "start_date",
+    "exam_results": "exam_date",
+    "course_participations": "on_date",
+    "follow_ups": "observed_on",
+}
+"""Person-level fact tables and the date that places a fact in a stay."""
+
+
+def lens_sql(schema: str) -> str:
+    """The statements creating (or replacing) the lens views of projection `schema`."""
+    if not schema.replace("_", "").isalnum():
+        msg = f"not a schema name: {schema!r}"
+        raise ValueError(msg)
+    base, lens = schema, lens_of(schema)
+    here = "public.reporting_county()"
+    statements = [
+        f"CREATE SCHEMA IF NOT EXISTS {lens}",
+        # Every stay of every person: the registration's county until the first move, then
+        # each move's county until the next.
+        f"""CREATE OR REPLACE VIEW {lens}.stays AS
+        SELECT p.participant_id, p.county, p.municipality, p.entry_date AS entered_on,
+               (SELECT min(m.moved_on) FROM {base}.moves AS m
+                WHERE m.participant_id = p.participant_id) AS left_on,
+               false AS moved_in
+        FROM {base}.participants AS p
+        UNION ALL
+        SELECT m.participant_id, m.to_county, m.municipality, m.moved_on,
+               (SELECT min(n.moved_on) FROM {base}.moves AS n
+                WHERE n.participant_id = m.participant_id
+                  AND (n.moved_on, n.event_id) > (m.moved_on, m.event_id)),
+               true
+        FROM {base}.moves AS m
+        WHERE EXISTS (SELECT 1 FROM {base}.participants AS p
+                      WHERE p.participant_id = m.participant_id)""",
+        f"""CREATE OR REPLACE VIEW {lens}.county_stays AS
+        SELECT DISTINCT ON (participant_id) *
+        FROM {lens}.stays WHERE county = {here}
+        ORDER BY participant_id, entered_on""",
+        f"""CREATE OR REPLACE VIEW {lens}.participants AS
+        SELECT p.participant_id, p.provider, s.entered_on AS entry_date, p.age_at_entry,
+               p.sex, p.country_of_origin, p.residence_status, s.municipality, s.county,
+               p.school_education, p.german_level, p.registered_event_id, p.projected_at
+        FROM {base}.participants AS p JOIN {lens}.county_stays AS s USING (participant_id)""",
+        f"""CREATE OR REPLACE VIEW {lens}.exits AS
+        SELECT s.participant_id,
+               least(s.left_on, x.exit_date) AS exit_date,
+               CASE WHEN x.exit_date IS NULL OR s.left_on < x.exit_date
+                    THEN 'moved-away' ELSE x.reason END AS reason
+        FROM {lens}.county_stays AS s LEFT JOIN {base}.exits AS x USING (participant_id)
+        WHERE s.left_on IS NOT NULL OR x.participant_id IS NOT NULL""",
+        f"""CREATE OR REPLACE VIEW {lens}.funding AS
+        SELECT f.* FROM {base}.funding AS f
+        WHERE EXISTS (
+            SELECT 1 FROM {base}.courses AS c JOIN public.sites AS s USING (provider, site)
+            WHERE c.course_id = f.course_id AND s.county = {here})""",
+        f"""CREATE OR REPLACE VIEW {lens}.snapshots AS
+        SELECT * FROM public.snapshots WHERE county = {here}""",
+    ]
+    for table, day in _FACTS.items():
+        statements.append(
+            f"""CREATE OR REPLACE VIEW {lens}.{table} AS
+            SELECT f.* FROM {base}.{table} AS f JOIN {lens}.county_stays AS s
+              ON s.participant_id = f.participant_id
+             AND f.{day} >= s.entered_on AND (s.left_on IS NULL OR f.{day} < s.left_on)"""
+        )
+    return ";\n".join(statements)

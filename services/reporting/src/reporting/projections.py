@@ -33,6 +33,7 @@ from durchstarten.events.intake import (
     ParticipantCorrected,
     ParticipantErased,
     ParticipantExited,
+    ParticipantMoved,
 )
 from durchstarten.events.upcasting import current_type
 from durchstarten.logging import get_logger
@@ -165,6 +166,19 @@ EFFECTS: dict[type[Event], Mapping[str, RowOf]] = dict(
                     "dropped-out",
                     e.dropped_on,
                     e.provider,
+                )
+            },
+        ),
+        _rows(
+            ParticipantMoved,
+            {
+                "moves_upsert": lambda e, event_id: (
+                    event_id,
+                    e.participant_id,
+                    e.moved_on,
+                    e.from_county,
+                    e.to_county,
+                    e.municipality,
                 )
             },
         ),

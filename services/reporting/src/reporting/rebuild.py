@@ -67,6 +67,7 @@ class Rebuilds:
             # Holding the lock, any version still `building` was left by a crashed run.
             for row in await holder.fetch(SQL["versions_abandon"]):
                 await holder.execute(f"DROP SCHEMA IF EXISTS {row['schema_name']} CASCADE")
+                await holder.execute(f"DROP SCHEMA IF EXISTS lens_{row['schema_name']} CASCADE")
             rebuild_id = uuid.uuid4()
             schema = await create_version(holder, rebuild_id)
         except BaseException:
@@ -126,11 +127,13 @@ class Rebuilds:
             old = await replay.switch(batch_size=self._settings.rebuild_batch_size)
             log.info("rebuild switched", schema=schema, events=replay.applied, retired=old)
             await holder.execute(f"DROP SCHEMA IF EXISTS {old} CASCADE")
+            await holder.execute(f"DROP SCHEMA IF EXISTS lens_{old} CASCADE")
         except BaseException as error:
             await replay.cancel()
             log.error("rebuild failed", schema=schema, error_class=type(error).__name__)
             await holder.execute(SQL["versions_fail"], schema, type(error).__name__)
             await holder.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+            await holder.execute(f"DROP SCHEMA IF EXISTS lens_{schema} CASCADE")
             if not isinstance(error, Exception):
                 raise
         finally:

@@ -26,7 +26,7 @@ from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 
 import asyncpg
 from fastapi import Response
@@ -242,12 +242,19 @@ class ReleaseInput:
 
 
 async def read_release_input(
-    connection: asyncpg.Connection, *, providers: Sequence[str], today: date
+    connection: asyncpg.Connection,
+    *,
+    providers: Sequence[str],
+    today: date,
+    state: DataState | None = None,
 ) -> ReleaseInput:
-    """Every report of the family, unsuppressed, in the snapshot `connection` reads."""
+    """Every report of the family, unsuppressed, in the snapshot `connection` reads.
+
+    `state`: the data state, when read before (statewide, outside a county's lens).
+    """
     started = time.monotonic()
     generated_at = datetime.now(UTC).isoformat()
-    state = await data_state(connection, today=today)
+    state = state or await data_state(connection, today=today)
     named = {row["provider"] for row in await connection.fetch(SQL["release_providers"])}
     scopes = tuple(sorted({*providers, *named}))
     truths = await collect(
@@ -267,14 +274,19 @@ def protect_release(given: ReleaseInput, *, rule: ProtectionRule, verify: bool =
     `verify` audits the pattern too (seconds more; `python -m reporting audit` and the
     tests do, over the release as served).
     """
-    truths = given.truths
     protection = protect_collection(
-        truths,
+        given.truths,
         providers=given.providers,
         last_year=given.state.quarter[0],
         rule=rule,
         verify=verify,
     )
+    return release_of(given, protection, rule=rule)
+
+
+def release_of(given: ReleaseInput, protection: Protection, *, rule: ProtectionRule) -> Release:
+    """The release of `given` under the pattern `protection` (chosen for it or statewide)."""
+    truths = given.truths
     reports: dict[str, dict[str, Any]] = {}
 
     def published(publication: Publication) -> Publication:
@@ -324,7 +336,15 @@ async def current_state(pool: asyncpg.Pool, *, today: date) -> DataState:
         return await data_state(connection, today=today)
 
 
-class ReleaseKeeper:
+class _Stated(Protocol):
+    @property
+    def state(self) -> DataState: ...
+
+
+ReleaseT = TypeVar("ReleaseT", bound=_Stated)
+
+
+class ReleaseKeeper(Generic[ReleaseT]):
     """The newest release, recomputed when the data state it came from has changed.
 
     Within `ttl_s` of the moment a release was last known current it is served without a
@@ -341,7 +361,7 @@ class ReleaseKeeper:
 
     def __init__(
         self,
-        compute: Callable[[], Awaitable[Release]],
+        compute: Callable[[], Awaitable[ReleaseT]],
         state: Callable[[], Awaitable[DataState]],
         *,
         ttl_s: float,
@@ -354,20 +374,20 @@ class ReleaseKeeper:
         self._ttl_s = ttl_s
         self._max_stale_s = max_stale_s
         self._clock = clock
-        self._current: Release | None = None
+        self._current: ReleaseT | None = None
         self._current_at = 0.0  # when the current release was last known current
-        self._running: asyncio.Task[Release] | None = None
+        self._running: asyncio.Task[ReleaseT] | None = None
         self._running_since = 0.0
         self._finished_at = -math.inf  # when the last computation ended, and how long it took
         self._took = 0.0
         self.computed = 0
 
     @property
-    def current(self) -> Release | None:
+    def current(self) -> ReleaseT | None:
         """The newest release computed so far (None before the first)."""
         return self._current
 
-    def _start(self) -> asyncio.Task[Release]:
+    def _start(self) -> asyncio.Task[ReleaseT]:
         if self._running is None or self._running.done():
             self.computed += 1
             self._running_since = self._clock()
@@ -378,7 +398,7 @@ class ReleaseKeeper:
             )
         return self._running
 
-    async def _run(self, since: float) -> Release:
+    async def _run(self, since: float) -> ReleaseT:
         release = await self._compute()
         self._finished_at, self._took = self._clock(), self._clock() - since
         if self._current is None or since >= self._current_at:
@@ -391,7 +411,7 @@ class ReleaseKeeper:
         if self._clock() - self._finished_at >= self._took:
             self._start()
 
-    async def recompute(self) -> Release:
+    async def recompute(self) -> ReleaseT:
         """A release computed after this call, whether or not the data has changed."""
         asked = self._clock()
         while True:
@@ -401,7 +421,7 @@ class ReleaseKeeper:
             if started >= asked:
                 return release
 
-    async def get(self, *, fresh: bool = False) -> Release:
+    async def get(self, *, fresh: bool = False) -> ReleaseT:
         """The release to answer a request from (see the class docstring)."""
         fresh = fresh or self._ttl_s <= 0  # 0: every answer is of the data as it stands
         asked = self._clock()

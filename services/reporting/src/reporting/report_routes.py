@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, NamedTuple
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
 
 from durchstarten.auth import Principal, Role
+from durchstarten.counties import Counties
+from durchstarten.events.reasons import ReasonCode
 from reporting.reports import courses_and_funds, esf_indicators, outcomes, quarterly_monitoring
 
 if TYPE_CHECKING:
@@ -62,23 +64,68 @@ async def calendar_year(year: Year) -> Period:
     return Period(year)
 
 
+CountyKey = Annotated[
+    str | None,
+    Query(
+        pattern=r"^[0-9]{5}$",
+        description="The county (its 5-digit key, e.g. 05758): a coordinator's own by "
+        "default; the ministry and admins name one; a provider one it works in.",
+    ),
+]
+
+
 class Delivery(NamedTuple):
     """Whose participants a report counts, and the format it is delivered in."""
 
     provider: str | None
     format: str
+    county: str | None = None
 
 
 async def delivery(
     provider: ProviderScope = None,
     format: Format = "json",  # the public parameter name
+    county: CountyKey = None,
 ) -> Delivery:
-    """FastAPI dependency: the query parameters `provider` and `format`.
+    """FastAPI dependency: the query parameters `provider`, `format` and `county`.
 
     A dependency rather than parameters of the endpoint: FastAPI documents an endpoint's own
     parameters before its dependencies', and the period's come first.
     """
-    return Delivery(provider, format)
+    return Delivery(provider, format, county)
+
+
+def county_of(principal: Principal, asked: str | None, counties: Counties) -> str:
+    """The county whose tables a caller gets: 403 outside its county, 422 if unknown.
+
+    A coordinator works for one county (its token's); the ministry and admins see every
+    county's and name the one they want (not needed where there is only one); a provider
+    gets the counties it works in.
+    """
+    if asked is not None and asked not in counties.by_key:
+        raise HTTPException(422, {"reason": "unknown-county", "field": "county"})
+    roles = principal.roles
+    if roles & {Role.ADMIN, Role.MINISTRY}:
+        if asked is not None:
+            return asked
+        if len(counties.keys) == 1:
+            return counties.keys[0]
+        raise HTTPException(422, {"reason": "county-required", "field": "county"})
+    if Role.COORDINATOR in roles:
+        own = principal.county
+        if own is None or own not in counties.by_key or asked not in (None, own):
+            raise HTTPException(403, {"reason": ReasonCode.OUTSIDE_COUNTY, "field": "county"})
+        return own
+    if Role.PROVIDER in roles and principal.provider is not None:
+        works = counties.counties_of(principal.provider)
+        if asked is not None:
+            if asked not in works:
+                raise HTTPException(403, {"reason": ReasonCode.OUTSIDE_COUNTY, "field": "county"})
+            return asked
+        if len(works) == 1:
+            return works[0]
+        raise HTTPException(422, {"reason": "county-required", "field": "county"})
+    raise HTTPException(403, {"reason": ReasonCode.FORBIDDEN_ROLE})
 
 
 @dataclass(frozen=True)
@@ -178,7 +225,8 @@ def _add_report_endpoint(
         how: Annotated[Delivery, Depends(delivery)],
     ) -> Response:
         scope = scope_of(caller, how.provider)
-        return await responses.respond(request, report, period, scope, how.format)
+        county = county_of(caller, how.county, responses.counties)
+        return await responses.respond(request, report, period, county, scope, how.format)
 
     app.add_api_route(
         f"/v1/reports/{report.name}",

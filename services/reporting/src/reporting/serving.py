@@ -14,40 +14,36 @@ from fastapi import Depends, FastAPI, HTTPException, Request, Response
 from durchstarten.auth import Principal, Role
 from durchstarten.service import ServiceRuntime
 from reporting.audit_model import source_of
+from reporting.exports import as_format
 from reporting.protection import ProtectionFailed
-from reporting.release import (
-    DataState,
-    Release,
-    ReleaseKeeper,
-    compute_release,
-    current_state,
-)
+from reporting.release import DataState, Release, ReleaseKeeper, current_state
 from reporting.report_routes import Period, ReportRoute
 from reporting.settings import ReportingSettings
+from reporting.statewide import StateRelease, compute_statewide, state_source, zero_state_table
 from reporting.versions import reading
 
 log = structlog.get_logger()
 
 
 class ReportResponses:
-    """Reports in their formats, from the newest release (`reporting.release`)."""
+    """Reports in their formats, from the newest statewide release (`reporting.statewide`)."""
 
     def __init__(self, runtime: ServiceRuntime, settings: ReportingSettings) -> None:
         """Bind to the runtime's pool; releases kept as long as the settings say."""
         self._runtime = runtime
-        self._providers = tuple(settings.providers)
+        self.counties = settings.counties()
         self._rule = settings.protection_rule()
-        self._keeper = ReleaseKeeper(
+        self._keeper: ReleaseKeeper[StateRelease] = ReleaseKeeper(
             self._compute,
             self._state,
             ttl_s=settings.report_cache_s,
             max_stale_s=settings.report_max_stale_s,
         )
 
-    async def _compute(self) -> Release:
+    async def _compute(self) -> StateRelease:
         try:
-            release = await compute_release(
-                self._runtime.pool, providers=self._providers, rule=self._rule, today=_today()
+            release = await compute_statewide(
+                self._runtime.pool, counties=self.counties, rule=self._rule, today=_today()
             )
         except Exception:
             # Also a computation no request waits for: the previous release stays served.
@@ -56,7 +52,9 @@ class ReportResponses:
         log.info(
             "release-computed",
             seconds=round(release.seconds, 3),
-            reports=len(release.reports),
+            counties=len(release.counties),
+            reports=sum(len(r.reports) for r in release.counties.values()),
+            state_reports=len(release.state_reports),
             withheld=len(release.protection.hidden),
             secondary=len(release.protection.secondary),
             exposed=len(release.protection.exposed),
@@ -66,7 +64,7 @@ class ReportResponses:
     async def _state(self) -> DataState:
         return await current_state(self._runtime.pool, today=_today())
 
-    async def release(self, request: Request | None = None, *, fresh: bool = False) -> Release:
+    async def release(self, request: Request | None = None, *, fresh: bool = False) -> StateRelease:
         """The release to answer from; `Cache-Control: no-cache` asks for the newest.
 
         503 while no release can be computed (the pattern failed: nothing is served).
@@ -78,7 +76,7 @@ class ReportResponses:
         except ProtectionFailed as failure:
             raise HTTPException(503, {"reason": "protection-failed"}) from failure
 
-    async def recompute(self) -> Release:
+    async def recompute(self) -> StateRelease:
         """A release computed now (an operator's or the benchmark's request)."""
         try:
             return await self._keeper.recompute()
@@ -90,11 +88,12 @@ class ReportResponses:
         request: Request,
         report: ReportRoute,
         period: Period,
+        county: str,
         scope: str | None,
         format_: str,
     ) -> Response:
         """The report in its format, from the release (see `reporting.release`)."""
-        release, source = await self.holding(report, period, scope, request=request)
+        release, source = await self.holding(report, period, county, scope, request=request)
         response = release.response(source, format_, report.download_name(period, scope))
         if response is None:  # `holding` found it
             raise HTTPException(503, {"reason": "release-incomplete"})
@@ -104,12 +103,13 @@ class ReportResponses:
         self,
         report: ReportRoute,
         period: Period,
+        county: str,
         scope: str | None,
         *,
         request: Request | None = None,
         fresh: bool = False,
     ) -> tuple[Release, str]:
-        """The release to answer from, holding the report, and the report's source in it.
+        """The county's release holding the report, and the report's source in it.
 
         A period after this year, or a provider neither configured nor named by the data,
         is refused (422): its tables are outside the pattern. A period before the family
@@ -117,7 +117,7 @@ class ReportResponses:
         """
         if period.year > _today().year:
             raise HTTPException(422, {"reason": "period-not-published", "field": "year"})
-        release = await self.release(request, fresh=fresh)
+        release = (await self.release(request, fresh=fresh)).county(county)
         if scope is not None and scope not in release.providers:
             raise HTTPException(422, {"reason": "unknown-provider", "field": "provider"})
         source = source_of(report.name, period.year, period.quarter, scope)
@@ -126,7 +126,7 @@ class ReportResponses:
                 return release, source
             if period.year >= release.first_year:  # the family holds every later period
                 raise HTTPException(422, {"reason": "period-not-published", "field": "year"})
-            async with reading(self._runtime.pool) as connection:
+            async with reading(self._runtime.pool, county=county) as connection:
                 body = await report.compute(
                     connection, **period.arguments(), min_cell_count=1, provider=scope
                 )
@@ -134,9 +134,24 @@ class ReportResponses:
                 return release, source
             # Something is dated in it now: the data changed since this release.
             log.info("release-period-no-longer-empty", source=source)
-            release = await self.release(fresh=True)
+            release = (await self.release(fresh=True)).county(county)
         log.error("release-period-not-empty", source=source)
         raise HTTPException(503, {"reason": "release-incomplete"})
+
+    async def state_response(self, request: Request, period: Period, format_: str) -> Response:
+        """The state table of a quarter in its format (`reporting.statewide`)."""
+        if period.year > _today().year or period.quarter is None:
+            raise HTTPException(422, {"reason": "period-not-published", "field": "year"})
+        release = await self.release(request)
+        source = state_source(period.year, period.quarter)
+        body = release.state_reports.get(source)
+        if body is None:
+            if period.year >= release.first_year:  # the family holds every later quarter
+                raise HTTPException(503, {"reason": "release-incomplete"})
+            body = zero_state_table(
+                release.names, period.year, period.quarter, threshold=self._rule.threshold
+            )
+        return as_format(body, format_, f"state-monitoring-{period.label()}")
 
 
 EMPTY_TRIES = 3

@@ -25,6 +25,7 @@ async def freeze_quarterly_monitoring(
     quarter: int,
     stichtag: date,
     frozen_by: str,
+    county: str,
 ) -> dict[str, Any]:
     """Freeze `report`, the county's quarterly table as served, for the reporting date.
 
@@ -46,18 +47,19 @@ async def freeze_quarterly_monitoring(
         frozen_by,
         body,
         digest,
+        county,
     )
     row = await connection.fetchrow(
-        SQL["snapshot_find"], QUARTERLY_MONITORING, year, quarter, stichtag
+        SQL["snapshot_find"], QUARTERLY_MONITORING, year, quarter, stichtag, county
     )
     return {k: str(v) if not isinstance(v, int) else v for k, v in dict(row).items()}
 
 
 async def frozen_body(
     connection: asyncpg.Connection, snapshot_id: uuid.UUID
-) -> tuple[bytes, str] | None:
-    """A snapshot's stored bytes and their SHA-256 (hex); None for an unknown id."""
+) -> tuple[bytes, str, str] | None:
+    """A snapshot's stored bytes, their SHA-256 (hex) and its county; None for an unknown id."""
     row = await connection.fetchrow(SQL["snapshot_body"], snapshot_id)
     if row is None:
         return None
-    return bytes(row["body"]), row["sha256"]
+    return bytes(row["body"]), row["sha256"], row["county"]

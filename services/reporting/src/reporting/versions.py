@@ -18,6 +18,7 @@ from pathlib import Path
 import asyncpg
 
 from durchstarten.db.sqlfiles import SqlFiles
+from reporting.counties import lens_sql
 
 SQL = SqlFiles(Path(__file__).parent / "db")
 
@@ -81,9 +82,22 @@ async def reading(
         pool.acquire() as connection,
         connection.transaction(isolation="repeatable_read", readonly=not writes),
     ):
-        await use_schema(connection, await live_schema(connection))
-        await connection.execute(SQL["versions_county"], county or "")
+        await through_lens(connection, await live_schema(connection), county)
         yield connection
+
+
+async def through_lens(connection: asyncpg.Connection, schema: str, county: str | None) -> None:
+    """Read `schema` through `county`'s lens (its people only) until the transaction ends.
+
+    None: statewide, the projection's own tables. Switching within one transaction keeps
+    its snapshot: every county and the state are read at the same moment.
+    """
+    if county is None:
+        await use_schema(connection, schema)
+    else:
+        # The county's lens first: its views hide the other counties' people.
+        await connection.execute(SQL["versions_use"], f"lens_{_checked(schema)}, {schema}, public")
+    await connection.execute(SQL["versions_county"], county or "")
 
 
 async def create_version(connection: asyncpg.Connection, rebuild_id: uuid.UUID) -> str:
@@ -98,5 +112,5 @@ async def create_version(connection: asyncpg.Connection, rebuild_id: uuid.UUID) 
         await connection.execute(f"CREATE SCHEMA {schema}")
         await use_schema(connection, schema)
         await connection.execute(SQL["projection_schema"])
-        await connection.execute(SQL["projection_counties"])
+        await connection.execute(lens_sql(schema))
     return schema

@@ -14,6 +14,8 @@ WITH tombstones AS (
     DELETE FROM exam_results WHERE participant_id = ANY($1::uuid[])
 ), gone_course_facts AS (
     DELETE FROM course_participations WHERE participant_id = ANY($1::uuid[])
+), gone_moves AS (
+    DELETE FROM moves WHERE participant_id = ANY($1::uuid[])
 ), gone_follow_ups AS (
     DELETE FROM follow_ups WHERE participant_id = ANY($1::uuid[])
 ), links AS (

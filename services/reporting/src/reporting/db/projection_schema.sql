@@ -76,6 +76,17 @@ CREATE TABLE course_participations (
     PRIMARY KEY (course_id, participant_id, event, on_date)
 );
 
+-- Moves between counties (participant.moved.v1): an exit there, an entry here; one person.
+CREATE TABLE moves (
+    event_id       text PRIMARY KEY,
+    participant_id uuid NOT NULL,
+    moved_on       date NOT NULL,
+    from_county    text NOT NULL,
+    to_county      text NOT NULL,
+    municipality   text NOT NULL
+);
+CREATE INDEX moves_participant ON moves (participant_id);
+
 -- Where each course runs (its provider and site; `public.sites` names the county).
 CREATE TABLE courses (
     course_id uuid PRIMARY KEY,
