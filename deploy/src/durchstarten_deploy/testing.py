@@ -110,7 +110,10 @@ def state_root() -> Iterator[Path]:
     try:
         yield root
     finally:
-        shutil.rmtree(root, ignore_errors=True)
+        if os.environ.get("DURCHSTARTEN_KEEP_TEST_STATE") == "1":
+            print(f"test state kept in {root}")  # noqa: T201  # a developer asked for it
+        else:
+            shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
