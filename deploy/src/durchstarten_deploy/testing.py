@@ -55,8 +55,10 @@ OUTSIDE_BETA = "05754"
 
 
 def session_counties() -> Counties:
-    """The shipped counties with only the test providers: the first works in every one,
-    the second in all but Kreis Gütersloh (a provider's counties are a real limit).
+    """The shipped counties with only the test providers.
+
+    The first works in every county, the second in all but Kreis Gütersloh (a provider's
+    counties are a real limit).
     """
     every = with_providers(load_counties(), TEST_PROVIDERS, only=True)
     return Counties(
@@ -77,9 +79,10 @@ def session_counties() -> Counties:
 
 @functools.cache
 def counties_for_tests() -> Path:
-    """`session_counties()` as files, written once per process into a temporary folder: the
-    county files of services a test makes without a stack (the stack fixture's are the
-    same).
+    """`session_counties()` as files, written once per process into a temporary folder.
+
+    They are the county files of services a test makes without a stack (the stack
+    fixture's are the same).
     """
     directory = Path(tempfile.mkdtemp(prefix="durchstarten-counties-"))
     return write_counties(session_counties(), directory)
@@ -111,7 +114,7 @@ def state_root() -> Iterator[Path]:
         yield root
     finally:
         if os.environ.get("DURCHSTARTEN_KEEP_TEST_STATE") == "1":
-            print(f"test state kept in {root}")  # noqa: T201  # a developer asked for it
+            print(f"test state kept in {root}")  # a developer asked for it
         else:
             shutil.rmtree(root, ignore_errors=True)
 
@@ -245,7 +248,7 @@ async def send_as_coordinator(
 
 
 REGISTER = RegisterParticipant.command_type
-"""The registration's current version (Kreis Herford's older one still arrives through the upcaster)."""
+"""The registration's current version (Herford's older one arrives through the upcaster)."""
 
 
 def new_person(**changes: Any) -> dict[str, Any]:

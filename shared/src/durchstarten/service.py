@@ -275,8 +275,10 @@ class ServiceRuntime:
                 await hook(connection)
 
     def on_migrated(self, hook: Callable[[asyncpg.Connection], Awaitable[None]]) -> None:
-        """Run `hook` once the database is migrated, before anything reads it (also where a
-        test attaches its own pool): what the service keeps of its configuration.
+        """Run `hook` once the database is migrated, before anything reads it.
+
+        It is what the service keeps of its configuration (also where a test attaches its
+        own pool).
         """
         self._on_migrated.append(hook)
 

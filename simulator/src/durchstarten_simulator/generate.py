@@ -686,9 +686,10 @@ class _Generator:
 
 
 def registration_type(data: dict[str, Any]) -> str:
-    """The registration's version: v3 names the municipality by its official key; Kreis
-    Herford's history keeps v2 and its names, as its providers sent them (the upcaster
-    turns them into keys).
+    """The registration's version: v3 names the municipality by its official key.
+
+    Kreis Herford's history keeps v2 and its names, as its providers sent them (the
+    upcaster turns them into keys).
     """
     key = str(data["municipality"])
     return "register-participant.v3" if key.isdigit() else "register-participant.v2"

@@ -400,8 +400,7 @@ InCountyT = TypeVar("InCountyT", bound=_InCounty)
 
 
 def require_access(actor: Actor, state: InCountyT | None, *, linked: bool) -> InCountyT:
-    """The person's state, if the actor may act on them: their county's staff, or a linked
-    provider.
+    """The person's state, if the actor may act on them (their county's staff, a provider).
 
     Anyone else hears "unknown", exactly as for an id that does not exist: a coordinator of
     another county learns nothing of the person either.

@@ -2,6 +2,7 @@
 
 import importlib.util
 import uuid
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
@@ -12,6 +13,7 @@ from fastapi.responses import FileResponse, HTMLResponse
 from faststream.kafka.annotations import KafkaMessage
 
 from durchstarten.auth import Principal, Role, TokenVerifier
+from durchstarten.counties import Counties
 from durchstarten.events.topics import DOMAIN_EVENT_TOPICS
 from durchstarten.messaging.broker import subscriber_options
 from durchstarten.service import ServiceRuntime
@@ -116,11 +118,12 @@ def create_app(settings: ReportingSettings | None = None) -> FastAPI:
         quarter: Quarter,
         format: Format = "json",  # the public parameter name
     ) -> Response:
-        """The state table of a quarter: every county's entries, exits and caseload (also
-        per module) beside the state's own totals, in which a person who moved between
-        counties is one person. The ministry's and admins' (403 for anyone else); one
-        pattern of withheld cells with every county's tables, so no state total minus the
-        other counties reveals a county's hidden cell.
+        """The state table of a quarter.
+
+        Every county's entries, exits and caseload (also per module) beside the state's own
+        totals, in which a person who moved between counties is one person. The ministry's
+        and admins' (403 for anyone else); one pattern of withheld cells with every county's
+        tables, so no state total minus the other counties reveals a county's hidden cell.
         """
         principal.require(Role.MINISTRY, Role.ADMIN)
         return await responses.state_response(request, Period(year, quarter), format)
@@ -137,9 +140,24 @@ def create_app(settings: ReportingSettings | None = None) -> FastAPI:
 
     add_dashboard_page(app)
 
+    add_snapshot_endpoints(app, runtime, responses, counties, verifier.principal)
+    add_rebuild_endpoints(app, rebuilds, verifier.principal)
+    return app
+
+
+def add_snapshot_endpoints(
+    app: FastAPI,
+    runtime: ServiceRuntime,
+    responses: ReportResponses,
+    counties: Counties,
+    principal: Callable[[Request], Principal],
+) -> None:
+    """Freezing a county's quarterly table, and reading a frozen one back."""
+    CurrentPrincipal = Annotated[Principal, Depends(principal)]
+
     @app.post("/v1/snapshots/quarterly-monitoring", tags=["snapshots"], status_code=201)
     async def freeze(
-        principal: CurrentPrincipal,
+        caller: CurrentPrincipal,
         year: Year,
         quarter: Quarter,
         stichtag: date,
@@ -152,8 +170,8 @@ def create_app(settings: ReportingSettings | None = None) -> FastAPI:
         later release keeps them as published. Freezing the same report and date again
         returns the first snapshot.
         """
-        principal.require(Role.COORDINATOR, Role.ADMIN)
-        chosen = county_of(principal, county, counties)
+        caller.require(Role.COORDINATOR, Role.ADMIN)
+        chosen = county_of(caller, county, counties)
         release, source = await responses.holding(
             report_named("quarterly-monitoring"), Period(year, quarter), chosen, None, fresh=True
         )
@@ -167,28 +185,25 @@ def create_app(settings: ReportingSettings | None = None) -> FastAPI:
                 year=year,
                 quarter=quarter,
                 stichtag=stichtag,
-                frozen_by=principal.subject,
+                frozen_by=caller.subject,
                 county=chosen,
             )
 
     @app.get("/v1/snapshots/{snapshot_id}", tags=["snapshots"], response_model=None)
-    async def snapshot(snapshot_id: uuid.UUID, principal: CurrentPrincipal) -> Response:
+    async def snapshot(snapshot_id: uuid.UUID, caller: CurrentPrincipal) -> Response:
         """A frozen report, byte for byte as frozen (its SHA-256 as the ETag)."""
-        principal.require(Role.COORDINATOR, Role.MINISTRY, Role.ADMIN)
+        caller.require(Role.COORDINATOR, Role.MINISTRY, Role.ADMIN)
         async with runtime.pool.acquire() as connection:
             frozen = await frozen_body(connection, snapshot_id)
         if frozen is None:
             raise HTTPException(404, {"reason": "unknown-snapshot"})
         body, sha256, of_county = frozen
         try:
-            county_of(principal, of_county, counties)
+            county_of(caller, of_county, counties)
         except HTTPException:
             # Another county's snapshot is unknown to this caller, as one that does not exist.
             raise HTTPException(404, {"reason": "unknown-snapshot"}) from None
         return Response(body, media_type="application/json", headers={"ETag": f'"{sha256}"'})
-
-    add_rebuild_endpoints(app, rebuilds, verifier.principal)
-    return app
 
 
 def _page(release: Release, source: str) -> dict[str, Any]:

@@ -5,9 +5,10 @@ county's reports and the state tables, read in one snapshot, protected by one pa
 gathers everything the ministry, each county's coordinator and each provider can fetch of
 a county, audits each, and audits the union of every county and the state tables (role
 `state`, the ministry's widest view); prints each role's unsafe cells; exits 1 when any
-cell is unsafe or a file or rate shows a hidden count. The release's period family starts with its data (the years before are
-served as zeros, and its model knows them); `--whole-family` audits its pattern over every
-period from the API's first year instead, all read in the release's own snapshot.
+cell is unsafe or a file or rate shows a hidden count. The release's period family starts
+with its data (the years before are served as zeros, and its model knows them);
+`--whole-family` audits its pattern over every period from the API's first year instead,
+all read in the release's own snapshot.
 """
 
 from __future__ import annotations

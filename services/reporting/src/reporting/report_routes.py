@@ -226,7 +226,9 @@ def _add_report_endpoint(
     ) -> Response:
         scope = scope_of(caller, how.provider)
         county = county_of(caller, how.county, responses.counties)
-        return await responses.respond(request, report, period, county, scope, how.format)
+        return await responses.respond(
+            request, report, period, county=county, scope=scope, format_=how.format
+        )
 
     app.add_api_route(
         f"/v1/reports/{report.name}",

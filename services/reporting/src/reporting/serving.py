@@ -88,6 +88,7 @@ class ReportResponses:
         request: Request,
         report: ReportRoute,
         period: Period,
+        *,
         county: str,
         scope: str | None,
         format_: str,

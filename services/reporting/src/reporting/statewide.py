@@ -325,8 +325,9 @@ def joint_model(
     names: Mapping[str, str],
     unlink_snapshots: bool = False,
 ) -> tuple[LinearModel, Callable[[CellKey], bool], dict[str, dict[str, Any]]]:
-    """The attacker's model of everything published statewide, the fixed cells, and the
-    state tables unsuppressed (by source).
+    """The attacker's model of everything published statewide.
+
+    Also the fixed cells and the state tables unsuppressed (by source).
     """
     joint = _Joint()
     fixed_by_county: dict[str, Callable[[CellKey], bool]] = {}
@@ -416,8 +417,9 @@ def protect_statewide(
 
 
 def audit_statewide(release: StateRelease, rule: ProtectionRule) -> RoleAudit:
-    """The audit of everything published statewide at once, as the release withholds it:
-    every county's tables (every scope) and the state tables (`python -m reporting audit`).
+    """The audit of everything published statewide at once, as the release withholds it.
+
+    Every county's tables (every scope) and the state tables (`python -m reporting audit`).
     """
     report = audit(withheld(release.model, release.protection.hidden), rule)
     publications = sum(len(r.reports) for r in release.counties.values())

@@ -255,10 +255,12 @@ def _read(path: Path) -> County:
 
 
 def with_providers(counties: Counties, providers: Sequence[str], *, only: bool = False) -> Counties:
-    """`counties` with `providers` added to every county (all modules, one site per
-    municipality, named after the municipality's key): a test's or a load run's providers,
-    which must be somewhere to register anyone. A provider already listed stays as it is;
-    `only`: the county files' own providers are left out.
+    """`counties` with `providers` added to every county.
+
+    Each gets all modules and one site per municipality, named after the municipality's
+    key: a test's or a load run's providers, which must be somewhere to register anyone. A
+    provider already listed stays as it is; `only`: the county files' own providers are left
+    out.
     """
     changed: dict[str, County] = {}
     for county in counties.all():
