@@ -29,8 +29,8 @@ from tests.support import PATIENCE_S, client, oracle_figures
 
 from durchstarten.auth import Role
 from durchstarten.db.pool import create_pool
-from durchstarten_deploy.stack import DEFAULT_PROVIDERS, DEMO_COUNTY, SERVICES, Stack, unique_prefix
-from durchstarten_deploy.testing import PostgresServer, drop_databases
+from durchstarten_deploy.stack import DEMO_COUNTY, SERVICES, Stack, unique_prefix
+from durchstarten_deploy.testing import PostgresServer, drop_databases, one_county
 from durchstarten_simulator import scenario as scenario_file
 from durchstarten_simulator.check import CheckResult, check
 from durchstarten_simulator.generate import generate
@@ -57,7 +57,9 @@ ROOT = Path(__file__).resolve().parents[1]
 HERFORD = ROOT / "simulator" / "scenarios" / "kreis-herford.toml"
 ARTIFACT = ROOT / "test-artifacts" / "disclosure-audit.txt"
 PROTECTED_ARTIFACT = ROOT / "test-artifacts" / "disclosure-audit-protected.txt"
-PROVIDERS = list(DEFAULT_PROVIDERS)
+HERFORD_ONLY = one_county(DEMO_COUNTY)
+"""The Herford history's stack serves Kreis Herford alone, as the first wave did."""
+PROVIDERS = HERFORD_ONLY.provider_ids()
 RULE = ProtectionRule(threshold=3)
 """The line-by-line rule's audit: its secondary suppression may hide a zero."""
 SERVED = ProtectionRule(threshold=3, hidden_minimum=1)
@@ -70,7 +72,8 @@ def herford_stack(postgres_server: PostgresServer, state_root: Path) -> Iterator
     own = Stack(
         state_dir=state_root / "audit-herford",
         database_url=postgres_server.admin_url,
-        providers=DEFAULT_PROVIDERS,
+        providers=tuple(PROVIDERS),
+        counties=HERFORD_ONLY,
         database_prefix=unique_prefix(),
     )
     try:

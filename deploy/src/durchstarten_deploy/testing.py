@@ -77,6 +77,11 @@ def session_counties() -> Counties:
     )
 
 
+def one_county(key: str) -> Counties:
+    """Only the shipped county `key`, with its own providers: a stack of one county's history."""
+    return Counties({key: load_counties().by_key[key]})
+
+
 @functools.cache
 def counties_for_tests() -> Path:
     """`session_counties()` as files, written once per process into a temporary folder.

@@ -17,7 +17,7 @@ from reporting.audit_model import source_of
 from reporting.exports import as_format
 from reporting.protection import ProtectionFailed
 from reporting.release import DataState, Release, ReleaseKeeper, current_state
-from reporting.report_routes import Period, ReportRoute
+from reporting.report_routes import Period, ReportRoute, county_of
 from reporting.settings import ReportingSettings
 from reporting.statewide import StateRelease, compute_statewide, state_source, zero_state_table
 from reporting.versions import reading
@@ -174,12 +174,16 @@ def add_release_endpoints(
     ) -> dict[str, Any]:
         """The release reports are served from: its data state, cost and pattern sizes.
 
-        `exposed` names small counts that snapshots frozen by an older method give away
-        (nothing live can protect them); it is empty for a system that always froze
-        under linked-table protection.
+        A coordinator sees its county's; an admin the statewide release, every county's
+        summary in it. `exposed` names small counts that snapshots frozen by an older
+        method give away (nothing live can protect them); it is empty for a system that
+        always froze under linked-table protection.
         """
         caller.require(Role.COORDINATOR, Role.ADMIN)
-        return (await responses.release(request)).summary()
+        release = await responses.release(request)
+        if Role.ADMIN in caller.roles:
+            return release.summary()
+        return release.county(county_of(caller, None, responses.counties)).summary()
 
     @app.post("/v1/releases", tags=["releases"], status_code=201)
     async def new_release(caller: Annotated[Principal, Depends(principal)]) -> dict[str, Any]:

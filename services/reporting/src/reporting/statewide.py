@@ -39,7 +39,7 @@ from reporting.audit import (
     combine,
 )
 from reporting.audit_collect import RoleAudit, union_model
-from reporting.audit_model import Publication, source_of
+from reporting.audit_model import LINKED_PROTECTION, Publication, source_of
 from reporting.disclosure import tables_of
 from reporting.protection import Protection, protect, withheld
 from reporting.release import (
@@ -111,11 +111,18 @@ class StateRelease:
         return self.counties[key]
 
     def summary(self) -> dict[str, Any]:
-        """What an operator sees: each county's release summary and the joint pattern."""
+        """What an admin sees: the data state, each county's summary and the joint pattern."""
         return {
+            "generated_at": next(iter(self.counties.values())).generated_at,
             "seconds": round(self.seconds, 3),
+            "projection": self.state.schema,
+            "applied_offsets": self.state.applied,
+            "first_year": self.first_year,
             "counties": {key: release.summary() for key, release in self.counties.items()},
+            "reports": sum(len(r.reports) for r in self.counties.values())
+            + len(self.state_reports),
             "state_reports": len(self.state_reports),
+            "disclosure_control": LINKED_PROTECTION,
             "withheld": len(self.protection.hidden),
             "primary": len(self.protection.primary),
             "secondary": len(self.protection.secondary),
@@ -266,7 +273,10 @@ class _Joint:
         county_source_q = source_of("quarterly-monitoring", year, quarter, None)
         lp = self.lp
         moves = lp.variable(f"moves {year}-Q{quarter}")
-        lp.publish(CellKey(source, MOVES, MOVES, "people"), {moves: 1.0}, None, truth_moves)
+        # Never published, so no marker says it is at least 1: a quarter may have no moves.
+        lp.publish(
+            CellKey(source, MOVES, MOVES, "people"), {moves: 1.0}, None, truth_moves, floor=0
+        )
 
         def county(c: str, name: str, row: str, column: str) -> Expression:
             if year < first_years[c]:
