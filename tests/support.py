@@ -19,6 +19,7 @@ from durchstarten.auth import Role
 from durchstarten.events.topics import ServiceName, outbound
 from durchstarten_deploy.stack import DEMO_COUNTY, Stack
 from durchstarten_simulator.wire import partitions_of, producer
+from reporting.versions import live_schema, through_lens
 
 PATIENCE_S = 180.0
 """How long a test waits for anything eventually consistent (a reply, a projection, an HTTP
@@ -211,11 +212,19 @@ async def reporting_connection(stack: Stack) -> Any:
     return connection
 
 
-async def projected_ids(stack: Stack) -> list[str]:
-    """Every participant id in reporting's projection (checked in the database itself)."""
+async def projected_ids(stack: Stack, county: str | None = None) -> list[str]:
+    """Every participant id in reporting's projection (checked in the database itself).
+
+    `county`: only the people with a stay there, through reporting's county lens.
+    """
     connection = await reporting_connection(stack)
     try:
-        rows = await connection.fetch("SELECT participant_id::text AS id FROM participants")
+        if county is None:
+            rows = await connection.fetch("SELECT participant_id::text AS id FROM participants")
+        else:
+            async with connection.transaction():
+                await through_lens(connection, await live_schema(connection), county)
+                rows = await connection.fetch("SELECT participant_id::text AS id FROM participants")
     finally:
         await connection.close()
     return [row["id"] for row in rows]

@@ -1,5 +1,5 @@
-"""`make run` from a fresh clone: the Kreis Herford demo reaches the reports with the oracle's
-figures, and Ctrl-C leaves nothing behind."""
+"""`make run` from a fresh clone: the three counties' demo reaches the reports with the
+oracles' figures (Kreis Herford's and the state table's), and Ctrl-C leaves nothing behind."""
 
 from __future__ import annotations
 
@@ -62,6 +62,14 @@ def test_make_run_from_a_fresh_clone_shows_the_demo_and_stops_cleanly(tmp_path: 
         assert share[1] == share[2], text
         assert 0.45 <= float(share[1]) <= 0.55, text
         assert "youth integration course pass rate: 1.0 (oracle: 1.0)" in text, text
+        # Three counties: Gütersloh's movers are one person each in the state table, whose
+        # figures (and every county's quarterly table) the statewide oracle checked too.
+        assert "moved from Gütersloh to Bielefeld and registered again: 7" in text, text
+        entries = re.search(
+            r"state 2021-Q4 entries \(a mover once\): (\S+) \(oracle: (\d+)\)", text
+        )
+        assert entries, text
+        assert entries[1] in (entries[2], "None"), text
         assert "every checked figure equals the oracle" in text, text
 
         state = json.loads((clone / ".stack" / "stack.json").read_text())

@@ -32,7 +32,7 @@ from tests.support import (
 from durchstarten.auth import Role
 from durchstarten.events.topics import COACHING_EVENTS, COURSES_EVENTS, INTAKE_EVENTS
 from durchstarten.events.values import HERFORD_KEYS
-from durchstarten_deploy.stack import ServiceProcess, Stack
+from durchstarten_deploy.stack import DEMO_COUNTY, ServiceProcess, Stack
 
 pytestmark = pytest.mark.integration
 
@@ -341,9 +341,14 @@ async def test_provider_scoped_reports_and_esf_indicators_match_the_oracle(
     assert outcomes["scope"]["provider"] == mine
     assert 0 < expected["placed"] < expected["reached"]  # the oracle's data tests something
 
-    # The provider itself gets the same figures without asking for its scope ...
+    # The provider itself gets the same figures without asking for its scope (naming the
+    # county: it works in several) ...
+    provider_token = stack.token(Role.PROVIDER, mine)
+    unnamed = await get(stack, "/v1/reports/outcomes", provider_token, year=YEAR, quarter=4)
+    assert unnamed.status_code == 422
+    assert unnamed.json()["detail"] == {"reason": "county-required", "field": "county"}
     as_provider = await get(
-        stack, "/v1/reports/outcomes", stack.token(Role.PROVIDER, mine), year=YEAR, quarter=4
+        stack, "/v1/reports/outcomes", provider_token, year=YEAR, quarter=4, county=DEMO_COUNTY
     )
     assert as_provider.status_code == 200
     assert as_provider.json()["participants"] == people

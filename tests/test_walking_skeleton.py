@@ -32,7 +32,7 @@ from tests.support import (
 from durchstarten.auth import Role
 from durchstarten.events.topics import INTAKE_EVENTS, dead_letters, inbound, outbound
 from durchstarten.messaging.records import KafkaRecord
-from durchstarten_deploy.stack import ServiceProcess, Stack
+from durchstarten_deploy.stack import DEMO_COUNTY, ServiceProcess, Stack
 from durchstarten_deploy.testing import TEST_PROVIDERS
 
 pytestmark = pytest.mark.integration
@@ -76,8 +76,11 @@ async def test_a_command_from_a_plain_kafka_producer_ends_in_the_report(
         assert reply["data"].get("provider_reference") is None  # replies hold no identifier
     await wait_projected(stack, participant_ids, what="participants projected")
     cell = await report_count(stack)
-    # The report counts exactly the projected participants (other tests' ones included).
-    assert cell["value"] == len(await projected_ids(stack)) >= len(before) + 3
+    # The report counts exactly the county's projected participants (other tests' ones
+    # included; the coordinator's county, Herford, where these three live).
+    herford = await projected_ids(stack, DEMO_COUNTY)
+    assert participant_ids <= set(herford)
+    assert cell["value"] == len(herford) >= len(before & set(herford)) + 3
 
 
 async def test_a_command_over_http_ends_in_the_report_and_a_repeat_is_recognised(

@@ -29,7 +29,7 @@ import httpx
 from durchstarten.auth import Role
 from durchstarten.events.topics import WRITE_SERVICES
 from durchstarten.logging import get_logger
-from durchstarten_bench import limits, profiling
+from durchstarten_bench import limits, profiling, statewide
 from durchstarten_bench.measure import CpuMeter, percentile, rate, ratio, summary_ms
 from durchstarten_bench.observe import Observer
 from durchstarten_bench.synthetic import ENTRY_SPAN_DAYS, FIRST_ENTRY, Histories, check_valid
@@ -68,6 +68,10 @@ class BenchConfig:
     """People in the one year of history the first release is measured over."""
     afresh_times: int
     """Releases computed afresh per measurement."""
+    statewide_people: int = 0
+    """People of the 53-county load the state table is measured over (0: no such stage)."""
+    statewide_releases: int = 1
+    statewide_requests: int = 20
     history_first_entry: date = FIRST_ENTRY
     """The first entry of the rebuild's histories (the query stage's release runs from it)."""
     history_span_days: int = ENTRY_SPAN_DAYS
@@ -94,6 +98,9 @@ class BenchConfig:
             catch_up_timeout_s=900,
             year_people=1000,
             afresh_times=5,
+            statewide_people=53 * 40,
+            statewide_releases=3,
+            statewide_requests=200,
         )
 
     @classmethod
@@ -120,6 +127,9 @@ class BenchConfig:
             catch_up_timeout_s=180,
             year_people=40,
             afresh_times=1,
+            statewide_people=53 * 2,
+            statewide_releases=1,
+            statewide_requests=4,
             # Histories from the start of last year: a release over two years, not eight.
             # The eight-year one is the full run's figure; here it would be 20 s of CI
             # proving nothing the short one does not.
@@ -489,6 +499,20 @@ class Bench:
         }
         return found
 
+    async def statewide(self) -> dict[str, Any]:
+        """The state table over the 53-county load, computed afresh and served."""
+        today = datetime.now(UTC).date()
+        first = date(today.year - 2, 1, 4)
+        last_entry = today - timedelta(days=Histories.days_per_person)
+        load = statewide.StatewideLoad(
+            people=self.config.statewide_people,
+            first_entry=first,
+            span_days=(last_entry - first).days,
+            releases=self.config.statewide_releases,
+            requests=self.config.statewide_requests,
+        )
+        return await statewide.measure(self.stack, load, seed=self._next_seed())
+
     async def run(self) -> dict[str, Any]:
         """Every pipeline stage; the limits are measured before the services start."""
         await self.observer.start()
@@ -511,6 +535,9 @@ class Bench:
             figures["rebuild"] = await self.rebuild()
             log.info("bench: queries")
             figures["queries"] = await self.queries(capacity)
+            if self.config.statewide_people:
+                log.info("bench: the state table over the 53-county load")
+                figures["statewide"] = await self.statewide()
             return figures
         finally:
             await self.observer.stop()

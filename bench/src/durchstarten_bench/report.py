@@ -139,6 +139,23 @@ def render(figures: dict[str, Any], *, analysis: str = _NO_ANALYSIS) -> str:
         f"| Of which the release (every report of every period and scope, one pattern "
         f"over all of them: {_release_size(queries['computed_afresh'])}), p50 | "
         f"{_number(queries['computed_afresh'].get('release_s_p50', 0) * 1000, 'ms')} | | |",
+    ]
+    state = figures.get("statewide")
+    if state is not None:
+        lines += [
+            f"| State table over the {state['counties']}-county load ({_number(state['people'])} "
+            f"people in {state['municipalities']} municipalities, {state['providers']} providers, "
+            f"{_number(state['events'])} events), computed afresh (a new release of every "
+            "county's reports and the state tables, one pattern; then the table), p50 | "
+            f"{_number(state['afresh']['p50_ms'], 'ms')} | | |",
+            f"| Of which the release ({_number(state['release']['reports'])} reports, "
+            f"{_number(state['release']['withheld'])} cells withheld), p50 | "
+            f"{_number(state['release_s_p50'] * 1000, 'ms')} | | |",
+            "| State table served from the release (the ministry's request), p50 / p99 | "
+            f"{_number(state['served']['p50_ms'], 'ms')} / "
+            f"{_number(state['served']['p99_ms'], 'ms')} | | |",
+        ]
+    lines += [
         "",
         "## Targets",
         "",

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import random
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -52,13 +52,16 @@ class Histories:
         first_entry: date = FIRST_ENTRY,
         span_days: int = ENTRY_SPAN_DAYS,
         municipalities: Sequence[str] = MUNICIPALITIES,
+        providers: Mapping[str, Sequence[str]] | None = None,
     ) -> None:
         """A seeded generator: the same seed gives the same people and dates.
 
         Entries fall on the `span_days` days from `first_entry`; people live in one of
-        `municipalities` (official keys).
+        `municipalities` (official keys). `providers`: county key -> the providers working
+        there, one of whom registers each of its people (None: PROVIDERS, round robin).
         """
         self._municipalities = list(municipalities)
+        self._providers = providers
         self._rng = random.Random(seed)  # noqa: S311  # invented data, not security
         self._first_entry, self._span_days = first_entry, span_days
         kinds: list[tuple[type[Event], str, str]] = [
@@ -103,8 +106,10 @@ class Histories:
         rng = self._rng
         pid = self._uuid()
         case_id, course_id = self._uuid(), self._uuid()
-        provider = PROVIDERS[number % len(PROVIDERS)]
         entry = self._first_entry + timedelta(days=rng.randrange(self._span_days))
+        place = rng.choice(self._municipalities)
+        working = PROVIDERS if self._providers is None else self._providers[place[:5]]
+        provider = working[number % len(working)]
 
         def day(offset: int) -> str:
             return (entry + timedelta(days=offset)).isoformat()
@@ -120,7 +125,7 @@ class Histories:
                     "age_at_entry": rng.randint(18, 27),
                     "sex": rng.choice(["female", "male", "male"]),
                     "country_of_origin": rng.choice(["SYR", "AFG", "IRQ", "GIN", "ERI"]),
-                    "municipality": (place := rng.choice(self._municipalities)),
+                    "municipality": place,
                     "county": county_of_municipality(place),
                 },
             ),

@@ -3,7 +3,8 @@
 - up:     start Kafka, PostgreSQL and the four services in the background
 - down:   stop everything `up` started, by process id
 - status: show what runs and whether it is ready
-- run:    up, replay the Kreis Herford history (the demo), print the headline figures the
+- run:    up, replay three counties' histories (the demo: Kreis Herford's, and Gütersloh's
+          and Bielefeld's with people moving between), print the headline figures the
           reporting API shows and where everything is, wait for Ctrl-C, then down
 - stop, start, restart <component>: one part of a running stack (kafka, postgres, a
           service), started again exactly as `up` started it
@@ -47,6 +48,7 @@ from durchstarten_deploy.processes import (
 from durchstarten_deploy.stack import (
     DEFAULT_PORTS,
     DEFAULT_PROVIDERS,
+    DEMO_COUNTY,
     DEV_AUDIENCE,
     DEV_ISSUER,
     REPO,
@@ -200,22 +202,25 @@ def run(stack: Stack, *, seed: int | None = None) -> None:
     try:
         up(stack)
         _say(
-            f"Replaying the Kreis Herford history 2019-2023 through Kafka ({stack.bootstrap}) "
-            "as the providers' systems would ..."
+            "Replaying 2019-2023 in Kreis Herford (its recorded history), Kreis Gütersloh and "
+            f"Bielefeld (illustrative) through Kafka ({stack.bootstrap}) as the providers' "
+            "systems would ..."
         )
         demo = asyncio.run(
             publish_demo(
                 stack.access,
                 stack.services["reporting"].url,
                 stack.token(Role.COORDINATOR),
+                stack.token(Role.MINISTRY),
                 seed=seed,
             )
         )
         _say(f"  replies on the outbound topics: {demo.run.summary()}")
+        _say(f"  people who moved from Gütersloh to Bielefeld and registered again: {demo.moved}")
         _say("Headline figures read back from the reporting API (the oracle's in brackets):")
         for headline in demo.headlines:
             _say(f"  {headline.label}: {headline.published} (oracle: {headline.expected})")
-        differing = [c for c in demo.result.comparisons if not c.ok]
+        differing = [c for c in demo.result.comparisons + demo.state_result.comparisons if not c.ok]
         _say(
             "  every checked figure equals the oracle"
             if not differing
@@ -235,6 +240,7 @@ def run(stack: Stack, *, seed: int | None = None) -> None:
             _say(f"  Kafka TLS  {tls.bootstrap}   (SASL_SSL; CA {tls.cafile})")
         reporting = stack.services["reporting"].url
         _say(f"  report     {reporting}/v1/reports/outcomes?year=2022&quarter=4")
+        _say(f"  state      {reporting}/v1/reports/state-monitoring?year=2021&quarter=4")
         _say(
             "  a token for the APIs: uv run python -m durchstarten_deploy token --role coordinator"
         )
@@ -328,6 +334,11 @@ def _parser() -> argparse.ArgumentParser:
     token = sub.add_parser("token", help="print a development bearer token")
     token.add_argument("--role", choices=[r.value for r in Role], required=True)
     token.add_argument("--provider")
+    token.add_argument(
+        "--county",
+        default=DEMO_COUNTY,
+        help="a coordinator's county, its 5-digit key (default: Kreis Herford, 05758)",
+    )
     return parser
 
 
@@ -365,7 +376,9 @@ def _dispatch(args: argparse.Namespace) -> int:  # noqa: PLR0911  # one return p
         return 0
     if command == "token":
         issuer = DevIssuer(state_dir / "auth", issuer=DEV_ISSUER, audience=DEV_AUDIENCE)
-        _say(issuer.token(subject="cli", roles=[Role(args.role)], provider=args.provider))
+        role = Role(args.role)
+        county = args.county if role is Role.COORDINATOR else None
+        _say(issuer.token(subject="cli", roles=[role], provider=args.provider, county=county))
         return 0
     if (state_dir / STATE_FILE).exists():
         _say("A stack seems to run already (stack.json); `down` it first.")

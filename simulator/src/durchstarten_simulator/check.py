@@ -67,7 +67,8 @@ def _cell(table: dict[str, Any], row: str, column: str) -> dict[str, Any]:
 
 def _label(check: dict[str, Any]) -> str:
     period = f"{check['year']}" + (f"-Q{check['quarter']}" if check.get("quarter") else "")
-    return f"{check['report']} {check.get('provider') or 'county'} {period}"
+    whose = check.get("provider") or check.get("county") or "county"
+    return f"{check['report']} {whose} {period}"
 
 
 async def fetch(client: httpx.AsyncClient, check: dict[str, Any]) -> dict[str, Any]:
@@ -77,10 +78,13 @@ async def fetch(client: httpx.AsyncClient, check: dict[str, Any]) -> dict[str, A
         params["quarter"] = check["quarter"]
     if check.get("provider"):
         params["provider"] = check["provider"]
+    if check.get("county"):
+        params["county"] = check["county"]
     path = {
         "outcomes": "/v1/reports/outcomes",
         "quarterly": "/v1/reports/quarterly-monitoring",
         "courses": "/v1/reports/courses",
+        "state": "/v1/reports/state-monitoring",
     }[check["report"]]
     response = await client.get(path, params=params)
     response.raise_for_status()
@@ -96,6 +100,11 @@ def compare(check: dict[str, Any], report: dict[str, Any]) -> list[Comparison]:
     if check["report"] == "quarterly":
         return _compare_table(
             label, report["by_municipality"], expected["by_municipality"], minimum
+        )
+    if check["report"] == "state":
+        # Each county's totals, and the state's own (a mover once).
+        return _compare_table(label, report["by_county"], expected["by_county"], minimum) + (
+            _compare_table(label, report["state"], {"state": expected["state"]}, minimum)
         )
     names: tuple[str, ...]
     rates: tuple[str, ...]

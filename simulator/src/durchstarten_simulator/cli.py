@@ -1,6 +1,9 @@
-"""Command line: `python -m durchstarten_simulator scenario|load|oracle|check`.
+"""Command line: `python -m durchstarten_simulator scenario|statewide|load|oracle|check`.
 
 - scenario: replay a scenario file through Kafka (or HTTP) as the providers' systems would
+- statewide: replay a statewide file (several counties' scenarios, people moving between
+            them) through Kafka; `--check` compares the state and county tables as the
+            ministry reads them, `--oracle` only prints what they must show
 - load:     synthetic participants at a fixed arrival rate (open loop), for benchmarks
 - oracle:   print the figures a scenario's reports must show, as JSON
 - check:    compare the oracle with the reporting API
@@ -31,6 +34,8 @@ from durchstarten_simulator.generate import History, generate
 from durchstarten_simulator.load import DEFAULT_PROVIDERS, run_load
 from durchstarten_simulator.oracle import expected
 from durchstarten_simulator.runner import RunResult, Transport, replay
+from durchstarten_simulator.statewide import expected_statewide, generate_statewide
+from durchstarten_simulator.statewide import load as load_statewide
 from durchstarten_simulator.wire import HttpTransport, KafkaTransport
 
 
@@ -131,13 +136,7 @@ def main(argv: list[str] | None = None) -> int:  # one branch per sub-command
     )
     run.add_argument("--check", action="store_true", help="then compare with the reports")
 
-    load = sub.add_parser("load", help="open-loop load at a fixed rate")
-    load.add_argument("--bootstrap")
-    load.add_argument("--rate", type=float, default=200.0, help="commands per second")
-    load.add_argument("--duration", type=float, default=10.0, help="seconds")
-    load.add_argument("--participants", type=int, default=200)
-    load.add_argument("--seed", type=int, default=0)
-    load.add_argument("--providers", default=",".join(DEFAULT_PROVIDERS))
+    _load_parser(sub)
 
     oracle = sub.add_parser("oracle", help="print the expected figures as JSON")
     scenario_args(oracle)
@@ -147,6 +146,8 @@ def main(argv: list[str] | None = None) -> int:  # one branch per sub-command
     compare.add_argument("--reporting-url")
     compare.add_argument("--token", help="bearer token (default: the local stack's dev issuer)")
     compare.add_argument("--timeout", type=float, default=60.0)
+
+    _statewide_parser(sub)
 
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
@@ -169,6 +170,8 @@ def main(argv: list[str] | None = None) -> int:  # one branch per sub-command
         )
         _say(json.dumps(asdict(result), indent=2))
         return 0
+    if args.command == "statewide":
+        return _statewide(args, state)
     history = history_of(args.file, args.seed, args.provider)
     if args.command == "scenario":
         issuer = dev_issuer(args.stack_dir) if args.via == "http" else None
@@ -190,11 +193,59 @@ def main(argv: list[str] | None = None) -> int:  # one branch per sub-command
         _say("error: no reporting URL (--reporting-url, or a running local stack)")
         return 2
     token = getattr(args, "token", None) or dev_issuer(args.stack_dir).token(
-        subject="simulator-check", roles=[Role.COORDINATOR]
+        subject="simulator-check", roles=[Role.COORDINATOR], county=history.scenario.county
     )
     compared = asyncio.run(
         check(url, token, expected(history), timeout_s=getattr(args, "timeout", 60.0))
     )
+    _say(json.dumps(compared.as_json(), indent=2))
+    return 0 if compared.ok else 1
+
+
+def _load_parser(sub: Any) -> None:
+    """The `load` sub-command's arguments."""
+    load = sub.add_parser("load", help="open-loop load at a fixed rate")
+    load.add_argument("--bootstrap")
+    load.add_argument("--rate", type=float, default=200.0, help="commands per second")
+    load.add_argument("--duration", type=float, default=10.0, help="seconds")
+    load.add_argument("--participants", type=int, default=200)
+    load.add_argument("--seed", type=int, default=0)
+    load.add_argument("--providers", default=",".join(DEFAULT_PROVIDERS))
+
+
+def _statewide_parser(sub: Any) -> None:
+    """The `statewide` sub-command's arguments."""
+    state_run = sub.add_parser(
+        "statewide", help="replay a statewide file (several counties, people moving between)"
+    )
+    state_run.add_argument("file", type=Path, help="statewide file (TOML, docs/scenario.md)")
+    state_run.add_argument("--seed", type=int, help="default: the file's own seed")
+    state_run.add_argument("--bootstrap", help="Kafka bootstrap servers")
+    state_run.add_argument("--oracle", action="store_true", help="only print the oracle")
+    state_run.add_argument("--check", action="store_true", help="then compare, as the ministry")
+    state_run.add_argument("--reporting-url")
+    state_run.add_argument("--timeout", type=float, default=60.0)
+
+
+def _statewide(args: argparse.Namespace, state: dict[str, Any]) -> int:
+    """`statewide FILE`: replay every county's history and the moves; check as the ministry."""
+    history = generate_statewide(load_statewide(args.file), args.seed)
+    oracle = expected_statewide(history)
+    if args.oracle:
+        _say(json.dumps(oracle, indent=2))
+        return 0
+    providers = sorted({p.id for s in history.statewide.scenarios for p in s.providers})
+    transport = KafkaTransport(_kafka_access(args, state), providers)
+    outcome = asyncio.run(replay(history.as_history(), transport))
+    _say(json.dumps({**outcome.summary(), "moved": oracle["moved"]}, indent=2))
+    if not args.check:
+        return 0
+    url = args.reporting_url or state.get("services", {}).get("reporting")
+    if not url:
+        _say("error: no reporting URL (--reporting-url, or a running local stack)")
+        return 2
+    token = dev_issuer(args.stack_dir).token(subject="simulator-check", roles=[Role.MINISTRY])
+    compared = asyncio.run(check(url, token, oracle, timeout_s=args.timeout))
     _say(json.dumps(compared.as_json(), indent=2))
     return 0 if compared.ok else 1
 

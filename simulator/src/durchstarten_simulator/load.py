@@ -19,7 +19,17 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
+from durchstarten.counties import (
+    Counties,
+    County,
+    CountyKind,
+    MunicipalityEntry,
+    ProgrammeRun,
+    ProviderEntry,
+    Site,
+)
 from durchstarten.events.topics import WRITE_SERVICES, inbound
+from durchstarten.events.values import ModuleCode
 from durchstarten.messaging.access import KafkaAccess
 from durchstarten_simulator import people
 from durchstarten_simulator.wire import (
@@ -60,6 +70,48 @@ ENTRY = date(2022, 1, 10)
 OPENED = date(2022, 1, 17)
 COURSE_START = date(2022, 1, 17)
 COURSE_END = date(2022, 12, 23)
+
+
+STATE_COUNTIES = 53
+"""NRW's Kreise and kreisfreie Städte: the counties of the statewide load."""
+
+
+def statewide_counties(
+    count: int = STATE_COUNTIES, *, municipalities: int = 8, providers_per_county: int = 2
+) -> Counties:
+    """A synthetic statewide configuration: `count` counties, for load and benchmarks only.
+
+    Keys 05001, 05002, ... (no real NRW county's: theirs begin at 05111), each with
+    `municipalities` municipalities (05001001, ...; a kreisfreie Stadt every fifth county,
+    with one) and its own providers (`load-05001-1`, ...) working at a site in every
+    municipality with every module.
+    """
+    made = {}
+    for number in range(1, count + 1):
+        key = f"{number:05d}"
+        city = number % 5 == 0
+        places = [
+            MunicipalityEntry(key=f"{key}{m:03d}", name=f"Gemeinde {key}-{m}")
+            for m in range(1, (1 if city else municipalities) + 1)
+        ]
+        made[key] = County(
+            key=key,
+            name=f"Synthetischer {'Stadt' if city else 'Kreis'} {key}",
+            kind=CountyKind.KREISFREIE_STADT if city else CountyKind.KREIS,
+            source="synthetic: durchstarten_simulator.load.statewide_counties (load only)",
+            municipalities=places,
+            programmes=[ProgrammeRun.model_validate({"id": "durchstarten", "from": "2019-04-09"})],
+            providers=[
+                ProviderEntry(
+                    id=f"load-{key}-{p}",
+                    name=f"Lasttraeger {key}-{p}",
+                    modules=[m for m in ModuleCode if m is not ModuleCode.F5],
+                    sites=[Site(id=f"s{m.key}", municipality=m.key) for m in places],
+                )
+                for p in range(1, providers_per_county + 1)
+            ],
+        )
+    return Counties(made)
 
 
 @dataclass(frozen=True)

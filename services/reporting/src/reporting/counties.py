@@ -101,23 +101,32 @@ def lens_sql(schema: str) -> str:
     here = "public.reporting_county()"
     statements = [
         f"CREATE SCHEMA IF NOT EXISTS {lens}",
+        # The moves that place a person in another county: none before the entry (a move
+        # registered with an earlier date counts from the entry) and none on or after the
+        # programme exit (the person had left). So every stay ends after it began, and a
+        # county's caseload follows from its entries and exits, as the state's does.
+        f"""CREATE OR REPLACE VIEW {lens}.effective_moves AS
+        SELECT m.event_id, m.participant_id, m.to_county, m.municipality,
+               greatest(m.moved_on, p.entry_date) AS moved_on
+        FROM {base}.moves AS m
+        JOIN {base}.participants AS p USING (participant_id)
+        LEFT JOIN {base}.exits AS x USING (participant_id)
+        WHERE x.exit_date IS NULL OR greatest(m.moved_on, p.entry_date) < x.exit_date""",
         # Every stay of every person: the registration's county until the first move, then
         # each move's county until the next.
         f"""CREATE OR REPLACE VIEW {lens}.stays AS
         SELECT p.participant_id, p.county, p.municipality, p.entry_date AS entered_on,
-               (SELECT min(m.moved_on) FROM {base}.moves AS m
+               (SELECT min(m.moved_on) FROM {lens}.effective_moves AS m
                 WHERE m.participant_id = p.participant_id) AS left_on,
                false AS moved_in
         FROM {base}.participants AS p
         UNION ALL
         SELECT m.participant_id, m.to_county, m.municipality, m.moved_on,
-               (SELECT min(n.moved_on) FROM {base}.moves AS n
+               (SELECT min(n.moved_on) FROM {lens}.effective_moves AS n
                 WHERE n.participant_id = m.participant_id
                   AND (n.moved_on, n.event_id) > (m.moved_on, m.event_id)),
                true
-        FROM {base}.moves AS m
-        WHERE EXISTS (SELECT 1 FROM {base}.participants AS p
-                      WHERE p.participant_id = m.participant_id)""",
+        FROM {lens}.effective_moves AS m""",
         f"""CREATE OR REPLACE VIEW {lens}.county_stays AS
         SELECT DISTINCT ON (participant_id) *
         FROM {lens}.stays WHERE county = {here}
@@ -142,11 +151,15 @@ def lens_sql(schema: str) -> str:
         f"""CREATE OR REPLACE VIEW {lens}.snapshots AS
         SELECT * FROM public.snapshots WHERE county = {here}""",
     ]
+    # A fact belongs to the stay it is dated in; one dated before the first entry (a course
+    # place requested before the registration's entry date) to the first stay, so every
+    # fact of a person is some county's, as it is the state's.
     for table, day in _FACTS.items():
         statements.append(
             f"""CREATE OR REPLACE VIEW {lens}.{table} AS
             SELECT f.* FROM {base}.{table} AS f JOIN {lens}.county_stays AS s
               ON s.participant_id = f.participant_id
-             AND f.{day} >= s.entered_on AND (s.left_on IS NULL OR f.{day} < s.left_on)"""
+             AND (NOT s.moved_in OR f.{day} >= s.entered_on)
+             AND (s.left_on IS NULL OR f.{day} < s.left_on)"""
         )
     return ";\n".join(statements)
