@@ -18,6 +18,7 @@ from tests.support import (
 )
 
 from durchstarten.auth import Role
+from durchstarten.events.courses import CourseScheduled
 from durchstarten.events.topics import COURSES_EVENTS, INTAKE_EVENTS
 from durchstarten_deploy.stack import ServiceProcess, Stack
 
@@ -31,7 +32,21 @@ async def test_courses_and_funds_match_an_independent_oracle(
     people = [str(uuid.uuid4()) for _ in range(6)]
     intake = encoded(participant_registered("test-beta", "2025-01-06", pid) for pid in people)
     base = {"course_id": course, "provider": "test-beta", "module": "F2"}
-    facts: list[bytes] = []
+    # The course's schedule places it (its site) in a county: Kreis Herford's funds.
+    scheduled = CourseScheduled.example | {
+        "course_id": course,
+        "provider": "test-beta",
+        "module": "F2",
+        "site": "site-05758004",
+    }
+    facts: list[bytes] = [
+        envelope(
+            "course.scheduled.v1",
+            "/services/courses",
+            course,
+            CourseScheduled.model_validate(scheduled).model_dump(mode="json"),
+        )
+    ]
     for pid in people:
         facts.append(
             envelope(
