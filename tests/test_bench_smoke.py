@@ -80,6 +80,19 @@ def test_the_benchmark_smoke_run_reports_every_figure(tmp_path: Path) -> None:
     assert afresh["release"]["reports"] >= (4 * years + 4 * years + years + years) * 2
     assert 0 < afresh["release_s_p50"] * 1000 <= afresh["p50_ms"]
 
+    # The 53-county load: every county's reports and the state tables of every quarter of
+    # the family in one release, the state table served with a row per county.
+    state = figures["statewide"]
+    assert (state["counties"], state["state_table_rows"]) == (53, 53)
+    assert state["events"] == state["people"] * 17
+    state_years = datetime.now(UTC).year - state["release"]["first_year"] + 1
+    assert state["release"]["state_reports"] == 4 * state_years
+    assert state["release"]["reports"] > 53 * 4 * state_years
+    assert 0 < state["release_s_p50"] * 1000 <= state["afresh"]["p50_ms"]
+    assert state["served"]["count"] == figures["config"]["statewide_requests"]
+    assert state["database_bytes"] > 0
+    assert "State table over the 53-county load" in page.read_text()
+
     profiles = figures["profile"]["services"]
     assert figures["profile"]["failures"] == []
     assert set(profiles) == {"intake", "coaching", "courses", "reporting"}

@@ -83,6 +83,10 @@ async def _reporting(stack: Stack, counties: Counties) -> tuple[FastAPI, asyncpg
         **stack.kafka_settings(),
         auth_jwks_path=stack.issuer.jwks_path,
         counties_dir=Path(directory),
+        # As the stack sets it for its services: one reader's requests in a loop
+        # are a measurement here, not an abuse to slow down.
+        http_rate_limit_per_s=1000,
+        http_rate_limit_burst=2000,
     )
     app = create_app(settings)
     pool = await create_pool(settings.database_url.get_secret_value())
