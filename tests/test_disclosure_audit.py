@@ -12,7 +12,6 @@ release the service serves, protected over the union of every role's tables
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import os
 import subprocess
@@ -29,8 +28,8 @@ from tests.support import PATIENCE_S, client, oracle_figures
 
 from durchstarten.auth import Role
 from durchstarten.db.pool import create_pool
-from durchstarten_deploy.stack import DEMO_COUNTY, SERVICES, Stack, unique_prefix
-from durchstarten_deploy.testing import PostgresServer, drop_databases, one_county
+from durchstarten_deploy.stack import DEMO_COUNTY, Stack
+from durchstarten_deploy.testing import PostgresServer, one_county, own_stack
 from durchstarten_simulator import scenario as scenario_file
 from durchstarten_simulator.check import CheckResult, check
 from durchstarten_simulator.generate import generate
@@ -69,21 +68,14 @@ LAST_YEAR = datetime.now(UTC).year
 
 @pytest.fixture(scope="module")
 def herford_stack(postgres_server: PostgresServer, state_root: Path) -> Iterator[Stack]:
-    own = Stack(
-        state_dir=state_root / "audit-herford",
-        database_url=postgres_server.admin_url,
+    with own_stack(
+        postgres_server.admin_url,
+        state_root / "audit-herford",
+        extra_env={"DURCHSTARTEN_REPORT_CACHE_S": "0"},
         providers=tuple(PROVIDERS),
         counties=HERFORD_ONLY,
-        database_prefix=unique_prefix(),
-    )
-    try:
-        own.start_infrastructure()
-        for name in SERVICES:
-            own.start_service(name, extra_env={"DURCHSTARTEN_REPORT_CACHE_S": "0"})
-        yield own
-    finally:
-        own.stop()
-        asyncio.run(drop_databases(postgres_server.admin_url, own.database_prefix))
+    ) as stack:
+        yield stack
 
 
 @dataclass(frozen=True)

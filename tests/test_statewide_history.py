@@ -10,7 +10,6 @@ must pin no small count down.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,8 +21,8 @@ from tests.support import PATIENCE_S, SERVED_THRESHOLD
 from durchstarten.auth import Role
 from durchstarten.db.pool import create_pool
 from durchstarten_deploy.demo import STATEWIDE
-from durchstarten_deploy.stack import SERVICES, Stack, unique_prefix
-from durchstarten_deploy.testing import PostgresServer, drop_databases
+from durchstarten_deploy.stack import Stack
+from durchstarten_deploy.testing import PostgresServer, own_stack
 from durchstarten_simulator.check import CheckResult, check
 from durchstarten_simulator.runner import RunResult, replay
 from durchstarten_simulator.statewide import StateHistory, expected_statewide, generate_statewide
@@ -40,19 +39,12 @@ RULE = ProtectionRule(threshold=SERVED_THRESHOLD, hidden_minimum=1)
 @pytest.fixture(scope="module")
 def owl_stack(postgres_server: PostgresServer, state_root: Path) -> Iterator[Stack]:
     """A stack of the shipped counties with their own providers (as `make run`'s)."""
-    own = Stack(
-        state_dir=state_root / "owl-statewide",
-        database_url=postgres_server.admin_url,
-        database_prefix=unique_prefix(),
-    )
-    try:
-        own.start_infrastructure()
-        for name in SERVICES:
-            own.start_service(name, extra_env={"DURCHSTARTEN_REPORT_CACHE_S": "0"})
-        yield own
-    finally:
-        own.stop()
-        asyncio.run(drop_databases(postgres_server.admin_url, own.database_prefix))
+    with own_stack(
+        postgres_server.admin_url,
+        state_root / "owl-statewide",
+        extra_env={"DURCHSTARTEN_REPORT_CACHE_S": "0"},
+    ) as stack:
+        yield stack
 
 
 @pytest.fixture(scope="module")

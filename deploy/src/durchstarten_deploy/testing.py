@@ -15,6 +15,7 @@ otherwise both are started from the machine's PostgreSQL binaries and Maven Cent
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import functools
 import json
@@ -40,7 +41,7 @@ from durchstarten.messaging.admin import ensure_topics
 from durchstarten.messaging.commands import Actor, InboundCommand, parse_command
 from durchstarten_deploy.postgres import LocalPostgres, create_databases, with_database
 from durchstarten_deploy.processes import free_port
-from durchstarten_deploy.stack import Stack, unique_prefix
+from durchstarten_deploy.stack import SERVICES, Stack, unique_prefix
 from durchstarten_simulator.wire import envelope
 
 if TYPE_CHECKING:  # types only: the plugin loads for every session, the services' stack need not
@@ -181,6 +182,28 @@ async def new_topic(stack: Stack, what: str, *, partitions: int = 1) -> str:
         client_options=stack.access.admin_options(),
     )
     return name
+
+
+@contextlib.contextmanager
+def own_stack(
+    admin_url: str, state_dir: Path, *, extra_env: dict[str, str] | None = None, **options: Any
+) -> Iterator[Stack]:
+    """A stack of a test module's own beside the session's: its own Kafka and databases.
+
+    `options` are the Stack's (providers, counties, ...); the services start with
+    `extra_env`. Everything stops, and its databases go, when the block ends.
+    """
+    stack = Stack(
+        state_dir=state_dir, database_url=admin_url, database_prefix=unique_prefix(), **options
+    )
+    try:
+        stack.start_infrastructure()
+        for name in SERVICES:
+            stack.start_service(name, extra_env=extra_env)
+        yield stack
+    finally:
+        stack.stop()
+        asyncio.run(drop_databases(admin_url, stack.database_prefix))
 
 
 async def drop_databases(admin_url: str, prefix: str) -> None:
