@@ -10,8 +10,10 @@ from typing import Any
 import pytest
 
 from durchstarten.counties import load_counties
+from durchstarten.events import COMMANDS
 from durchstarten_simulator.check import compare
 from durchstarten_simulator.generate import Stage
+from durchstarten_simulator.load import _Synthetic, statewide_counties
 from durchstarten_simulator.oracle import eligible, identity
 from durchstarten_simulator.scenario import ScenarioError
 from durchstarten_simulator.statewide import (
@@ -189,3 +191,26 @@ def test_more_movers_than_can_move_is_an_error() -> None:
     crowd = replace(move, people=10_000)
     with pytest.raises(ScenarioError, match="people can move"):
         generate_statewide(replace(statewide, moves=(crowd,)))
+
+
+def test_the_statewide_load_registers_people_where_their_providers_work() -> None:
+    counties = statewide_counties()
+    assert len(counties.keys) == 53
+    assert len(set(counties.keys)) == 53
+    assert not set(counties.keys) & set(load_counties().keys)  # no real county's key
+    synthetic = _Synthetic(seed=3, providers=counties.provider_ids(), counties=counties)
+    known = {f"00000000-0000-4000-8000-{n:012d}": counties.provider_ids()[n] for n in range(50)}
+    sent = [next(stream) for stream in [synthetic.stream(known)] for _ in range(1000)]
+    registrations = [c for c in sent if c.envelope["type"].startswith("register-participant")]
+    assert registrations
+    assert {c.envelope["type"] for c in registrations} == {"register-participant.v3"}
+    for command in registrations:
+        municipality = command.envelope["data"]["municipality"]
+        county = counties.county_of(municipality)
+        assert county is not None
+        assert command.provider in [p.id for p in county.providers]
+    sites = {p.id: {s.id for s in p.sites} for county in counties.all() for p in county.providers}
+    for command in sent:
+        COMMANDS[command.envelope["type"]].model_validate(command.envelope["data"])
+        if command.envelope["type"] == "open-case.v1":
+            assert command.envelope["data"]["site"] in sites[command.provider]

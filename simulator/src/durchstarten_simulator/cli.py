@@ -31,7 +31,7 @@ from durchstarten.settings import ServiceSettings
 from durchstarten_simulator import scenario as scenario_file
 from durchstarten_simulator.check import check
 from durchstarten_simulator.generate import History, generate
-from durchstarten_simulator.load import DEFAULT_PROVIDERS, run_load
+from durchstarten_simulator.load import DEFAULT_PROVIDERS, run_load, statewide_counties
 from durchstarten_simulator.oracle import expected
 from durchstarten_simulator.runner import RunResult, Transport, replay
 from durchstarten_simulator.statewide import expected_statewide, generate_statewide
@@ -166,6 +166,7 @@ def main(argv: list[str] | None = None) -> int:  # one branch per sub-command
                 participants=args.participants,
                 seed=args.seed,
                 providers=args.providers.split(","),
+                counties=statewide_counties() if args.statewide else None,
             )
         )
         _say(json.dumps(asdict(result), indent=2))
@@ -211,6 +212,12 @@ def _load_parser(sub: Any) -> None:
     load.add_argument("--participants", type=int, default=200)
     load.add_argument("--seed", type=int, default=0)
     load.add_argument("--providers", default=",".join(DEFAULT_PROVIDERS))
+    load.add_argument(
+        "--statewide",
+        action="store_true",
+        help="the 53 synthetic counties' providers and municipalities (the stack must run "
+        "with them: their county files from durchstarten_simulator.load.statewide_counties)",
+    )
 
 
 def _statewide_parser(sub: Any) -> None:

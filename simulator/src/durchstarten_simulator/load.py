@@ -145,11 +145,30 @@ def _suffix(number: int) -> str:
 class _Synthetic:
     """Synthetic participants and their commands, from one seeded generator."""
 
-    def __init__(self, seed: int, providers: list[str]) -> None:
+    def __init__(self, seed: int, providers: list[str], counties: Counties | None = None) -> None:
+        """A seeded generator of `providers`' commands.
+
+        `counties`: each provider registers people in its counties' municipalities (by key)
+        and works at its sites there; None: Kreis Herford by its older names.
+        """
         self.rng = random.Random(seed)  # noqa: S311  # invented data, not security
         self.providers = providers
         self.registered = 0
         self.courses = {p: self.uuid() for p in providers}
+        self._sites: dict[str, list[tuple[str, str]]] = {}  # provider -> (site, municipality)
+        if counties is not None:
+            for county in counties.all():
+                for entry in county.providers:
+                    self._sites.setdefault(entry.id, []).extend(
+                        (site.id, site.municipality) for site in entry.sites
+                    )
+
+    def _site(self, provider: str) -> tuple[str, str | None]:
+        """A site of the provider and its municipality key (Herford's names: None)."""
+        sites = self._sites.get(provider)
+        if not sites:
+            return "herford", None
+        return sites[self.rng.randrange(len(sites))]
 
     def uuid(self) -> str:
         return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
@@ -163,6 +182,7 @@ class _Synthetic:
         status = people.pick(rng, _POPULATION["statuses"])
         born = people.birth_date(rng, ENTRY, people.age(rng, 18, 27), set())
         reference = f"LOAD-{self.registered:07d}"
+        _, key = self._site(provider)
         data = {
             "provider_reference": reference,
             "given_name": given,
@@ -171,14 +191,14 @@ class _Synthetic:
             "sex": sex,
             "country_of_origin": origin,
             "residence_status": {"status": status, "legal_basis": _LEGAL_BASIS[status]},
-            "municipality": people.pick(rng, _POPULATION["municipalities"]),
+            "municipality": key or people.pick(rng, _POPULATION["municipalities"]),
             "german_level": {"overall": people.pick(rng, _POPULATION["german_levels"])},
             "languages": people.languages(rng, origin),
             "entry_date": ENTRY.isoformat(),
         }
-        return Outgoing(
-            provider, "intake", reference, envelope(provider, "register-participant.v2", data)
-        )
+        # The current version names the municipality by its key; Herford's names are v2.
+        type_ = "register-participant.v2" if key is None else "register-participant.v3"
+        return Outgoing(provider, "intake", reference, envelope(provider, type_, data))
 
     def schedule(self, provider: str) -> Outgoing:
         course_id = self.courses[provider]
@@ -186,7 +206,7 @@ class _Synthetic:
             "course_id": course_id,
             "course_type": "preparatory-course",
             "module": "F4",
-            "site": "herford",
+            "site": self._site(provider)[0],
             "start_date": COURSE_START.isoformat(),
             "end_date": COURSE_END.isoformat(),
             "parts": [{"name": "kurs", "planned_ue": 2000}],
@@ -242,7 +262,7 @@ class _Synthetic:
                 "case_id": case_id,
                 "participant_id": participant,
                 "module": "F1",
-                "site": "herford",
+                "site": self._site(provider)[0],
                 "opened_on": OPENED.isoformat(),
             },
         )
@@ -322,9 +342,16 @@ async def prepare_load(
     seed: int = 0,
     providers: tuple[str, ...] | list[str] = DEFAULT_PROVIDERS,
     timeout_s: float = 120.0,
+    counties: Counties | None = None,
 ) -> PreparedLoad:
-    """Register `participants` and schedule one course per provider; wait for the replies."""
-    synthetic = _Synthetic(seed, list(providers))
+    """Register `participants` and schedule one course per provider; wait for the replies.
+
+    `counties`: the deployment's counties (e.g. `statewide_counties()`), whose providers and
+    sites the load uses; None: Kreis Herford's providers by its older municipality names.
+    """
+    if counties is not None and tuple(providers) == DEFAULT_PROVIDERS:
+        providers = counties.provider_ids()
+    synthetic = _Synthetic(seed, list(providers), counties)
     known = await _prepare(access, synthetic, participants, timeout_s)
     return PreparedLoad(synthetic, known, participants + len(synthetic.providers))
 
@@ -400,10 +427,12 @@ async def run_load(
     seed: int = 0,
     providers: tuple[str, ...] | list[str] = DEFAULT_PROVIDERS,
     prepare_timeout_s: float = 120.0,
+    counties: Counties | None = None,
 ) -> LoadResult:
     """Register `participants`, then send commands at `rate` per second for `duration_s`.
 
-    The preparation is not part of the timed phase (see `send_load`).
+    The preparation is not part of the timed phase (see `send_load`); `counties` as in
+    `prepare_load` (the statewide load: `statewide_counties()`).
     """
     prepared = await prepare_load(
         access,
@@ -411,5 +440,6 @@ async def run_load(
         seed=seed,
         providers=providers,
         timeout_s=prepare_timeout_s,
+        counties=counties,
     )
     return await send_load(access, prepared, rate=rate, duration_s=duration_s)
