@@ -352,6 +352,12 @@ async def test_provider_scoped_reports_and_esf_indicators_match_the_oracle(
     )
     assert as_provider.status_code == 200
     assert as_provider.json()["participants"] == people
+    # In a county where nothing names the provider there is no scope of it: refused, never
+    # answered with another table.
+    elsewhere = await get(
+        stack, "/v1/reports/outcomes", provider_token, year=YEAR, quarter=4, county="05754"
+    )
+    assert elsewhere.status_code == 422, elsewhere.text
     # ... never another provider's, and the ministry gets county-wide tables only.
     refused = await get(
         stack,

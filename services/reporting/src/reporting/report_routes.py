@@ -69,7 +69,8 @@ CountyKey = Annotated[
     Query(
         pattern=r"^[0-9]{5}$",
         description="The county (its 5-digit key, e.g. 05758): a coordinator's own by "
-        "default; the ministry and admins name one; a provider one it works in.",
+        "default; the ministry and admins name one; a provider its own scope in one (by "
+        "default the one it works in).",
     ),
 ]
 
@@ -100,7 +101,7 @@ def county_of(principal: Principal, asked: str | None, counties: Counties) -> st
 
     A coordinator works for one county (its token's); the ministry and admins see every
     county's and name the one they want (not needed where there is only one); a provider
-    gets the counties it works in.
+    gets its own scope (`scope_of`) in the county it names, by default the one it works in.
     """
     if asked is not None and asked not in counties.by_key:
         raise HTTPException(422, {"reason": "unknown-county", "field": "county"})
@@ -119,8 +120,8 @@ def county_of(principal: Principal, asked: str | None, counties: Counties) -> st
     if Role.PROVIDER in roles and principal.provider is not None:
         works = counties.counties_of(principal.provider)
         if asked is not None:
-            if asked not in works:
-                raise HTTPException(403, {"reason": ReasonCode.OUTSIDE_COUNTY, "field": "county"})
+            # Its own scope in any county: a county where no data names it has no such
+            # scope in the release, and is refused there (422), never answered.
             return asked
         if len(works) == 1:
             return works[0]
