@@ -13,7 +13,7 @@ from typing import Any
 
 import asyncpg
 import httpx
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from durchstarten.auth import Role
 from durchstarten.events.topics import ServiceName, outbound
@@ -413,20 +413,3 @@ def oracle_figures(oracle: dict[str, Any], report: str, provider: str) -> dict[s
         if c["report"] == report and c["provider"] == provider
     )
     return found
-
-
-def consumer_record(topic: str, offset: int, value: bytes) -> ConsumerRecord[bytes, bytes]:
-    """A record as the projection consumer receives it (partition 0, no key or headers)."""
-    return ConsumerRecord(
-        topic=topic,
-        partition=0,
-        offset=offset,
-        timestamp=0,
-        timestamp_type=0,
-        key=None,
-        value=value,
-        checksum=None,
-        serialized_key_size=0,
-        serialized_value_size=len(value),
-        headers=[],
-    )

@@ -22,13 +22,14 @@ import httpx
 import pytest
 import pytest_asyncio
 from pydantic import SecretStr
-from tests.support import consumer_record, encoded, event, participant_registered
+from tests.support import encoded, event, participant_registered
 
 from durchstarten.auth import Role
 from durchstarten.db.pool import create_pool
 from durchstarten.events.topics import COACHING_EVENTS, INTAKE_EVENTS
 from durchstarten_deploy.postgres import create_databases, with_database
 from durchstarten_deploy.stack import DEMO_COUNTY, Stack
+from durchstarten_simulator.wire import consumer_record
 from reporting.app import create_app
 from reporting.audit import ProtectionRule
 from reporting.audit_cli import audit_now

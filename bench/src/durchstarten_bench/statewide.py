@@ -32,6 +32,7 @@ from durchstarten_bench.synthetic import Histories
 from durchstarten_deploy.postgres import create_databases, with_database
 from durchstarten_deploy.stack import Stack
 from durchstarten_simulator.load import statewide_counties
+from durchstarten_simulator.wire import consumer_record
 from reporting.app import create_app
 from reporting.projections import Projector
 from reporting.settings import ReportingSettings
@@ -52,22 +53,6 @@ class StatewideLoad:
     """Releases computed afresh."""
     requests: int
     """State tables read from the last release."""
-
-
-def _record(topic: str, offset: int, value: bytes, key: bytes) -> ConsumerRecord[bytes, bytes]:
-    return ConsumerRecord(
-        topic=topic,
-        partition=0,
-        offset=offset,
-        timestamp=0,
-        timestamp_type=0,
-        key=key,
-        value=value,
-        checksum=None,
-        serialized_key_size=len(key),
-        serialized_value_size=len(value),
-        headers=[],
-    )
 
 
 async def _reporting(stack: Stack, counties: Counties) -> tuple[FastAPI, asyncpg.Pool]:
@@ -104,7 +89,7 @@ async def _project(projector: Projector, histories: Histories, people: int) -> t
     for message in histories.messages(people * Histories.events_per_person):
         offset = offsets.get(message.topic, 0)
         offsets[message.topic] = offset + 1
-        batch.append(_record(message.topic, offset, message.value, message.key or b""))
+        batch.append(consumer_record(message.topic, offset, message.value, message.key))
         if len(batch) >= BATCH:
             await projector.apply_batch(batch)
             events += len(batch)

@@ -21,12 +21,12 @@ import pytest_asyncio
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import SecretStr
-from tests.support import consumer_record
 
 from durchstarten.db.pool import create_pool
 from durchstarten.events.topics import COACHING_EVENTS, COURSES_EVENTS, INTAKE_EVENTS
 from durchstarten_deploy.postgres import create_databases, with_database
 from durchstarten_deploy.stack import Stack
+from durchstarten_simulator.wire import consumer_record
 from reporting.app import create_app
 from reporting.projections import Projector
 from reporting.reports import esf_indicators, outcomes, quarterly_monitoring

@@ -500,7 +500,7 @@ class _Generator:
             if p.provider != provider
             and not p.in_course
             and p.entry < registered_on
-            and _age(date.fromisoformat(p.registration["birth_date"]), registered_on)
+            and age_on(date.fromisoformat(p.registration["birth_date"]), registered_on)
             <= self.scenario.population.age_max
         ]
         result = []
@@ -721,7 +721,8 @@ def _course_stages(course: Course) -> tuple[Stage, Stage]:
     return Stage.COACHING, Stage.COACHING
 
 
-def _age(born: date, on: date) -> int:
+def age_on(born: date, on: date) -> int:
+    """Age in whole years on `on` of someone born on `born`."""
     return on.year - born.year - ((on.month, on.day) < (born.month, born.day))
 
 

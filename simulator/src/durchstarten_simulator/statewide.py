@@ -15,11 +15,18 @@ import tomllib
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from durchstarten.counties import load_counties
 from durchstarten_simulator import people
-from durchstarten_simulator.generate import History, Planned, Stage, generate, registration_type
+from durchstarten_simulator.generate import (
+    History,
+    Planned,
+    Stage,
+    age_on,
+    generate,
+    registration_type,
+)
 from durchstarten_simulator.oracle import QUARTER_END, eligible, identity
 from durchstarten_simulator.scenario import Scenario, ScenarioError, municipality_key
 from durchstarten_simulator.scenario import load as load_scenario
@@ -137,7 +144,7 @@ def _validate(statewide: Statewide) -> None:
             _fail("check: quarter must be 1-4")
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     raise ScenarioError(message)
 
 
@@ -278,7 +285,7 @@ def _candidates(history: History, move: Moves, target: Scenario) -> list[_Candid
         latest = move.last
         born = date.fromisoformat(registration.data["birth_date"])
         # Still of the programme's age where they move to, on the last possible day.
-        oldest = _age(born, latest) <= target.population.age_max
+        oldest = age_on(born, latest) <= target.population.age_max
         if oldest and latest <= target.programme_end:
             found.append(_Candidate(person, registration, earliest, latest))
     return found
@@ -294,10 +301,6 @@ def _days(command: Planned) -> date:
             except ValueError:
                 continue
     return max(days)
-
-
-def _age(born: date, on: date) -> int:
-    return on.year - born.year - ((on.month, on.day) < (born.month, born.day))
 
 
 # --- the oracle ------------------------------------------------------------------------------

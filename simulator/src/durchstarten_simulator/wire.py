@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 
 from durchstarten.events.topics import WRITE_SERVICES, inbound, outbound
 from durchstarten.messaging.access import KafkaAccess
@@ -27,6 +27,29 @@ CONTENT_TYPE = "application/cloudevents+json"
 ACK_BATCH = 500
 """Sends between two waits for the broker's acknowledgements, as the services' outbox relay
 batches them (KAFKA-NOTES: never thousands of futures at once)."""
+
+
+def consumer_record(
+    topic: str, offset: int, value: bytes, key: bytes | None = None
+) -> ConsumerRecord[bytes, bytes]:
+    """A record as a consumer receives it (partition 0, no headers).
+
+    It feeds a projector directly, without a broker (handler tests, the benchmark's
+    in-process stages).
+    """
+    return ConsumerRecord(
+        topic=topic,
+        partition=0,
+        offset=offset,
+        timestamp=0,
+        timestamp_type=0,
+        key=key,
+        value=value,
+        checksum=None,
+        serialized_key_size=len(key) if key is not None else 0,
+        serialized_value_size=len(value),
+        headers=[],
+    )
 
 
 def envelope(provider: str, type_: str, data: dict[str, Any]) -> dict[str, Any]:
