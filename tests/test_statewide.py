@@ -20,10 +20,14 @@ from tests.support import (
     SERVED_THRESHOLD,
     cell_at,
     command,
+    encoded,
     eventually,
     first_value,
     post,
+    produce,
+    projected_ids,
     read_participant,
+    reporting_connection,
     unique_person,
     v2_registration,
     wait_projected,
@@ -33,7 +37,7 @@ from durchstarten.auth import Role
 from durchstarten.counties import load_counties
 from durchstarten.db.pool import create_pool
 from durchstarten.events import RegisterParticipant
-from durchstarten.events.topics import INTAKE_EVENTS
+from durchstarten.events.topics import INTAKE_EVENTS, inbound
 from durchstarten_deploy.stack import ServiceProcess, Stack
 from durchstarten_deploy.testing import OUTSIDE_BETA, TEST_PROVIDERS
 from reporting.audit import ProtectionRule
@@ -351,3 +355,42 @@ async def test_no_cell_is_recoverable_across_county_and_state_tables(
     moves = [c for c in release.model.cells if c.key.table == "moves"]
     assert moves  # the moves of each quarter are counts the audit keeps wide
     assert all(c.published is None for c in moves)
+
+
+async def test_an_erased_mover_is_gone_from_every_county_and_the_moves(
+    stack: Stack, services: dict[str, ServiceProcess]
+) -> None:
+    person = unique_person()
+    pid = await register(stack, ALPHA, "05754012", "2022-02-07", **person)
+    again = await post(
+        stack, registration(ALPHA, "05711000", "2022-06-13", **person), Role.PROVIDER, ALPHA
+    )
+    assert again.json()["participant_id"] == pid  # the same person, moved
+    await wait_projected(stack, [pid], what="the mover projected")
+
+    async def moved() -> bool:
+        return pid in await projected_ids(stack, BIELEFELD)
+
+    await eventually(moved, what="the move projected")
+    assert pid in await projected_ids(stack, GUETERSLOH)
+
+    erase = command(
+        "request-erasure.v1", ALPHA, {"participant_id": pid, "reason": "participant-request"}
+    )
+    await produce(stack, inbound(ALPHA, "intake"), encoded([erase]))
+
+    async def gone() -> bool:
+        return pid not in await projected_ids(stack)
+
+    await eventually(gone, what="reporting erased the mover")
+    # No stay is left in either county, nor the move itself.
+    assert pid not in await projected_ids(stack, GUETERSLOH)
+    assert pid not in await projected_ids(stack, BIELEFELD)
+    connection = await reporting_connection(stack)
+    try:
+        left = await connection.fetchval(
+            "SELECT count(*) FROM moves WHERE participant_id = $1", uuid.UUID(pid)
+        )
+    finally:
+        await connection.close()
+    assert left == 0
