@@ -158,6 +158,8 @@ class Stack:
     kafka: KafkaNode | KafkaCluster | None = None
     postgres: LocalPostgres | None = None
     services: dict[str, ServiceProcess] = field(default_factory=dict)
+    first_env: dict[str, dict[str, str]] = field(default_factory=dict)
+    """The extra environment each service (instance) was first started with in this stack."""
     issuer: DevIssuer | None = None
     roles: dict[str, ServiceRoles] = field(default_factory=dict)
     """Each database's owner and runtime role, once the infrastructure is up."""
@@ -417,8 +419,11 @@ class Stack:
         port and log, in the same consumer groups and database. A port taken between our
         choosing it and the service binding it is retried on another; readiness counts only
         when our own process answers (its instance id), not another stack's on that port.
+        A restart keeps the extra environment of the first start (a test that restarts
+        intake must not turn off the tracing the session gave it), with `extra_env` over it.
         """
         key = instance or name
+        extra_env = self.first_env.setdefault(key, dict(extra_env or {})) | (extra_env or {})
         running = self.services.get(key)
         if running is not None and running.process.poll() is None:
             msg = f"{key} runs already (pid {running.process.pid}); stop it first"

@@ -24,7 +24,7 @@ import random
 import secrets
 import shutil
 import tempfile
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -36,7 +36,7 @@ import pytest_asyncio
 from durchstarten.counties import Counties, load_counties, with_providers, write_counties
 from durchstarten.db.pool import create_pool
 from durchstarten.events import Event, RegisterParticipant, new_event
-from durchstarten.events.topics import outbound
+from durchstarten.events.topics import inbound, outbound
 from durchstarten.messaging.admin import ensure_topics
 from durchstarten.messaging.commands import Actor, InboundCommand, parse_command
 from durchstarten_deploy.postgres import LocalPostgres, create_databases, with_database
@@ -260,6 +260,27 @@ async def send_command(
     """Carry out a provider's command on the service's command side; the command and outcome."""
     inbound = provider_inbound(service, type_, provider, data)
     return inbound, await service.execute(inbound)
+
+
+async def send_batch(service: CommandService, commands: Sequence[InboundCommand]) -> list[Outcome]:
+    """Carry out parsed commands as one polled batch of the inbound topics; their outcomes.
+
+    The path the consumer takes (`execute_batch`: one transaction for all of them); each
+    command is a record of its provider's inbound topic at the next offset. The same
+    command may appear twice (a provider sending it again).
+    """
+    batch = [
+        (
+            command,
+            ConsumedRecord(
+                topic=inbound(command.provider, service.service),
+                value=command.envelope.to_json(),
+                offset=offset,
+            ),
+        )
+        for offset, command in enumerate(commands)
+    ]
+    return await service.execute_batch(batch)
 
 
 COORDINATOR = Actor("ki-koordination-03", None, coordinator=True)

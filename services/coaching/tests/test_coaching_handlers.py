@@ -44,6 +44,7 @@ from durchstarten_deploy.testing import (
     outbox_messages,
     provider_inbound,
     replies_to,
+    send_batch,
     send_command,
 )
 
@@ -651,3 +652,58 @@ async def test_with_consent_to_sharing_a_referral_to_another_provider_takes_effe
     later = referral_to(case_id, BETA, made_on="2022-05-02")
     _, refused = await send_command(handlers, "make-referral.v1", ALPHA, later)
     assert_rejected(refused, ReasonCode.CONSENT_REQUIRED)
+
+
+async def test_one_batch_opens_a_case_and_records_into_it_as_one_command_after_another(
+    handlers: CoachingHandlers, fresh_pool: asyncpg.Pool
+) -> None:
+    """A case opened and used in the same batch; another provider's session still refused.
+
+    The same commands go once one at a time and once as one polled batch, each run about
+    a person of its own; outcomes, sessions and announced events must be the same.
+    """
+
+    async def run(*, batch: bool) -> tuple[list[Any], list[str], int]:
+        participant_id = await registered(handlers)
+        opening = open_case_data(participant_id)
+        case_id = uuid.UUID(opening["case_id"])
+        first_session = provider_inbound(
+            handlers, "record-session.v1", ALPHA, session_data(case_id)
+        )
+        sent = [
+            provider_inbound(handlers, "open-case.v1", ALPHA, opening),
+            first_session,
+            # another provider's: the case is not known to it (it waits, then is refused)
+            provider_inbound(handlers, "record-session.v1", BETA, session_data(case_id)),
+            first_session,  # sent again
+            provider_inbound(handlers, "record-session.v1", ALPHA, session_data(uuid.uuid4())),
+            provider_inbound(
+                handlers, "record-session.v1", ALPHA, session_data(case_id, "2022-03-16")
+            ),
+        ]
+        before = len(await outbox_messages(fresh_pool))
+        if batch:
+            outcomes = await send_batch(handlers, sent)
+        else:
+            outcomes = [await handlers.execute(command) for command in sent]
+        results = [(o.status, o.violation.reason if o.violation else None) for o in outcomes]
+        messages = (await outbox_messages(fresh_pool))[before:]
+        events = [m.type for m in messages if m.topic == COACHING_EVENTS]
+        sessions = await fetch_rows(
+            fresh_pool, "SELECT 1 FROM sessions WHERE case_id = $1", case_id
+        )
+        return results, events, len(sessions)
+
+    one_by_one = await run(batch=False)
+    in_one_batch = await run(batch=True)
+
+    assert [status for status, _ in one_by_one[0]] == [
+        "accepted",
+        "accepted",
+        "held",
+        "duplicate",
+        "held",
+        "accepted",
+    ]
+    assert one_by_one[2] == 2
+    assert in_one_batch == one_by_one

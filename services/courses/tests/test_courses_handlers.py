@@ -40,6 +40,7 @@ from durchstarten_deploy.testing import (
     outbox_messages,
     provider_inbound,
     replies_to,
+    send_batch,
     send_command,
 )
 
@@ -601,3 +602,80 @@ async def test_registration_assignment_and_an_accepted_referral_link_a_provider(
         )
         == []
     )
+
+
+async def test_one_batch_decides_exactly_as_one_command_after_another(
+    handlers: CoursesHandlers, fresh_pool: asyncpg.Pool
+) -> None:
+    """The last place, the waitlist, a repeat and a hold, in one transaction or in many.
+
+    Two courses alike get the same commands: one course's one at a time (`execute`), the
+    other's as one polled batch (`execute_batch`). Every outcome, every enrolment and every
+    announced event must be the same; a command's rejection must not touch the others.
+    """
+    people = [await registered(handlers) for _ in range(3)]
+    unknown = uuid.uuid4()  # intake has not announced this one: the command waits
+
+    def commands(course_id: str) -> list[InboundCommand]:
+        def enrolment(person: uuid.UUID) -> InboundCommand:
+            return provider_inbound(handlers, "enrol.v1", ALPHA, enrol_data(course_id, person))
+
+        first = enrolment(people[0])
+        dropping = provider_inbound(
+            handlers,
+            "drop-out.v1",
+            ALPHA,
+            {
+                "course_id": course_id,
+                "participant_id": str(people[0]),
+                "dropped_on": "2022-04-01",
+                "reason": "placed",
+            },
+        )
+        return [
+            first,
+            enrolment(people[1]),  # the course is full now: waitlisted
+            enrolment(people[0]),  # a new command for the same person: already enrolled
+            first,  # the same command sent again: answered as before
+            enrolment(unknown),  # held until intake announces the person
+            dropping,  # the place goes to the first waiting
+            enrolment(people[2]),  # waitlisted behind nobody: the place was taken
+        ]
+
+    async def run(course_id: str, *, batch: bool) -> tuple[list[Any], list[Any], list[Any]]:
+        before = len(await outbox_messages(fresh_pool))
+        sent = commands(course_id)
+        if batch:
+            outcomes = await send_batch(handlers, sent)
+        else:
+            outcomes = [await handlers.execute(command) for command in sent]
+        results = [(o.status, o.violation.reason if o.violation else None) for o in outcomes]
+        messages = (await outbox_messages(fresh_pool))[before:]
+        events = [
+            (m.type, str(m.data.get("participant_id")), m.data.get("position"))
+            for m in messages
+            if m.topic == COURSES_EVENTS
+        ]
+        replies = [
+            (m.type, m.data.get("reason"), m.data.get("repeat"), m.data.get("command_type"))
+            for m in messages
+            if m.topic == outbound(ALPHA, SERVICE)
+        ]
+        rows = await standing(handlers, course_id)
+        return results, events, replies + rows
+
+    one_by_one = await run(await scheduled(handlers, capacity=1), batch=False)
+    in_one_batch = await run(await scheduled(handlers, capacity=1), batch=True)
+
+    statuses = [status for status, _ in one_by_one[0]]
+    assert statuses == [
+        "accepted",
+        "accepted",
+        "rejected",
+        "duplicate",
+        "held",
+        "accepted",
+        "accepted",
+    ]
+    assert one_by_one[0][2] == ("rejected", ReasonCode.ALREADY_ENROLLED)
+    assert in_one_batch == one_by_one

@@ -41,8 +41,10 @@ from durchstarten_deploy.testing import (
     registered,
     replies_to,
     send_as_coordinator,
+    send_batch,
     send_command,
 )
+from intake import identities
 from intake.handlers import SERVICE, IntakeHandlers
 from intake.keystore import KeyStore
 
@@ -494,3 +496,105 @@ async def test_one_name_inside_another_is_registered_apart_and_put_to_a_coordina
     ) == [{"participant_id": second, "candidate_id": first, "status": "open"}]
     (reply,) = await replies_to(handlers, inbound)
     assert reply.data["participant_id"] == second
+
+
+async def test_one_batch_matches_and_decides_exactly_as_one_registration_after_another(
+    handlers: IntakeHandlers, fresh_pool: asyncpg.Pool
+) -> None:
+    """A registration and its duplicates in one transaction decide as they do one by one.
+
+    Duplicate matching reads what earlier registrations stored: in a batch, the second
+    provider's registration of the same person must still join the first, and the similar
+    one must still go to a coordinator. Each run registers other people, so the runs do
+    not match each other.
+    """
+
+    async def run(*, batch: bool) -> tuple[list[Any], list[str], int]:
+        person = new_person()
+        names = {key: person[key] for key in ("given_name", "family_name")}
+        before = len(await outbox_messages(fresh_pool))
+        reviews_before = len(await fetch_rows(fresh_pool, "SELECT 1 FROM duplicate_reviews"))
+        first = provider_inbound(handlers, REGISTER, ALPHA, person)
+        sent = [
+            first,
+            provider_inbound(handlers, REGISTER, BETA, new_person(**names)),  # the same person
+            first,  # sent again
+            # the birth date's day and month swapped: perhaps the same person
+            provider_inbound(
+                handlers, REGISTER, BETA, new_person(**names, birth_date="2001-04-05")
+            ),
+            provider_inbound(
+                handlers,
+                REGISTER,
+                ALPHA,
+                new_person(birth_date="1990-01-01", lives_in_state_reception_facility=True),
+            ),
+            provider_inbound(handlers, REGISTER, ALPHA, new_person()),  # someone else
+        ]
+        if batch:
+            outcomes = await send_batch(handlers, sent)
+        else:
+            outcomes = [await handlers.execute(command) for command in sent]
+        registered_as = outcomes[0].decision.participant if outcomes[0].decision else None
+        results = [
+            (
+                o.status,
+                o.violation.reason if o.violation else None,
+                o.decision.status if o.decision else None,
+                o.decision is not None and o.decision.participant == registered_as,
+            )
+            for o in outcomes
+        ]
+        events = on_intake_events((await outbox_messages(fresh_pool))[before:])
+        reviews = len(await fetch_rows(fresh_pool, "SELECT 1 FROM duplicate_reviews"))
+        return results, events, reviews - reviews_before
+
+    one_by_one = await run(batch=False)
+    in_one_batch = await run(batch=True)
+
+    statuses = [result[2] for result in one_by_one[0]]
+    assert statuses[:2] == ["registered", "existing-participant"]
+    assert statuses[3] == "possible-duplicate"
+    assert one_by_one[0][1][3] is True  # the second provider's joins the first registration
+    assert one_by_one[2] == 1
+    assert in_one_batch == one_by_one
+
+
+async def test_identities_indexed_by_name_only_get_birth_year_tokens_and_still_match(
+    handlers: IntakeHandlers, fresh_pool: asyncpg.Pool
+) -> None:
+    """A database from before duplicate matching looked up birth years is indexed again.
+
+    Its identities have name tokens only (generation 1): matching, which now looks up a
+    name's code with the birth year, would miss them. Intake indexes them when it starts;
+    afterwards the same person from another provider joins the first registration again.
+    """
+    person = new_person()
+    first = await registered(handlers, ALPHA, **person)
+    ring = handlers.ring
+    async with fresh_pool.acquire() as connection:
+        opened = (await ring.open(connection, [uuid.UUID(first)]))[uuid.UUID(first)]
+        matching = identities.index_tokens(ring.vault, opened.identity).matching
+        # As a database from before: the name-and-year tokens absent, generation 1.
+        await connection.execute(
+            "DELETE FROM identity_index WHERE token = ANY($1::bytea[])", matching
+        )
+        await connection.execute("UPDATE identities SET index_generation = 1")
+
+    assert await identities.index_birth_years(fresh_pool, ring, batch_size=1) == 1
+    assert await identities.index_birth_years(fresh_pool, ring) == 0  # done once
+
+    rows = await fetch_rows(
+        fresh_pool, "SELECT token FROM identity_index WHERE token = ANY($1::bytea[])", matching
+    )
+    assert {bytes(row["token"]) for row in rows} == set(matching)
+    audited = await fetch_rows(
+        fresh_pool, "SELECT actor FROM audit_trail WHERE action = 'identity.reindex'"
+    )
+    assert audited == [{"actor": "intake"}]
+    _, again = await send_command(handlers, REGISTER, BETA, new_person(**person))
+    assert again.decision is not None
+    assert (again.decision.status, str(again.decision.participant)) == (
+        "existing-participant",
+        first,
+    )

@@ -14,13 +14,14 @@ from durchstarten.events.reasons import ReasonCode
 from durchstarten.events.topics import COURSES_EVENTS
 from durchstarten.http_commands import add_command_endpoint
 from durchstarten.jsonable import jsonable
+from durchstarten.logging import get_logger
 from durchstarten.messaging.commands import Actor
 from durchstarten.messaging.dlq import redact_except
 from durchstarten.messaging.inbound import subscribe_command_service
 from durchstarten.pagination import PageRequest, paged
 from durchstarten.retention import DeletionPeriods
 from durchstarten.service import ServiceRuntime
-from intake import queries, repository
+from intake import identities, queries, repository
 from intake.access_export import add_access_export_route
 from intake.deletion import consent_ends, deletion_schedule
 from intake.eligibility import BUILT_IN, load_programmes
@@ -31,6 +32,7 @@ from intake.legal_holds import add_legal_hold_routes
 from intake.rotation import check_configured
 from intake.settings import IntakeSettings
 
+log = get_logger(__name__)
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 # The lists' pages (`limit`, `cursor`): each list's key, in its order.
 SearchPage = Annotated[PageRequest, Depends(paged("participants", uuid.UUID))]
@@ -45,15 +47,19 @@ def key_ring(runtime: ServiceRuntime, settings: IntakeSettings) -> KeyRing:
     """The vault and the key store, opened (and swept) before intake consumes a command."""
     vault = settings.vault()
     keys = KeyStore(settings.key_store_url.get_secret_value())
+    ring = KeyRing(vault, keys)
 
     async def open_keys() -> None:
         await keys.open()
         await keys.sweep(runtime.pool)
         # A retired master key removed too early: refuse to run rather than fail per person.
         await check_configured(keys, vault)
+        reindexed = await identities.index_birth_years(runtime.pool, ring)
+        if reindexed:
+            log.info("blind index: birth-year tokens added", identities=reindexed)
 
     runtime.add_resource(open_keys, keys.close)
-    return KeyRing(vault, keys)
+    return ring
 
 
 def scheduled_passes(

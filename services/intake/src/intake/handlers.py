@@ -391,7 +391,7 @@ class IntakeHandlers(CommandService):
         command: RegisterParticipant,
         registration: domain.Registration,
         *,
-        tokens: list[bytes],
+        tokens: identities.IndexTokens,
         programme: Programme | None,
     ) -> None:
         """A new person: the record, the sealed identifiers, the dated histories, the audit."""

@@ -16,7 +16,7 @@ from durchstarten import audit
 from durchstarten.events import RegisterParticipant
 from intake import repository
 from intake.keystore import KeyStore
-from intake.matching import Candidate, Identity, blocking_keys
+from intake.matching import Candidate, Identity, matching_keys, search_keys
 from intake.vault import OpenedIdentity, Sealed, Vault
 
 
@@ -55,7 +55,7 @@ class KeyRing:
         connection: asyncpg.Connection,
         participant_id: uuid.UUID,
         identity: dict[str, Any],
-        tokens: list[bytes],
+        tokens: IndexTokens,
     ) -> bool:
         """Store a corrected identity under the person's key; False once the key is gone."""
         wrapped = (await self.keys.get([participant_id])).get(participant_id)
@@ -63,7 +63,7 @@ class KeyRing:
             return False
         sealed = self.vault.reseal(participant_id, wrapped, identity)
         await repository.replace_identity(
-            connection, participant_id, sealed.nonce, sealed.ciphertext, tokens
+            connection, participant_id, sealed.nonce, sealed.ciphertext, tokens.stored
         )
         return True
 
@@ -82,9 +82,60 @@ def identity_of(command: RegisterParticipant) -> Identity:
     return Identity(command.given_name, command.family_name, command.birth_date)
 
 
-def index_tokens(vault: Vault, identity: Identity) -> list[bytes]:
-    """The blind-index tokens of a person's blocking keys (keyed hashes, not names)."""
-    return [vault.index_token(key) for key in blocking_keys(identity)]
+@dataclass(frozen=True)
+class IndexTokens:
+    """A person's blind-index tokens (keyed hashes of blocking keys, not names)."""
+
+    search: list[bytes]
+    """Of the name-only keys: what the coordinators' search by name looks up."""
+    matching: list[bytes]
+    """Of the name-and-birth-year keys: what duplicate matching looks up."""
+
+    @property
+    def stored(self) -> list[bytes]:
+        """Every token the index keeps of the person."""
+        return sorted({*self.search, *self.matching})
+
+
+def index_tokens(vault: Vault, identity: Identity) -> IndexTokens:
+    """The blind-index tokens of a person's blocking keys, both kinds."""
+    return IndexTokens(
+        search=[vault.index_token(key) for key in search_keys(identity)],
+        matching=[vault.index_token(key) for key in matching_keys(identity)],
+    )
+
+
+async def index_birth_years(pool: asyncpg.Pool, ring: KeyRing, *, batch_size: int = 500) -> int:
+    """Give identities indexed by name only their name-and-birth-year tokens; how many.
+
+    Identities stored before duplicate matching looked up birth years have name tokens
+    only. Intake runs this when it starts, before it takes a command, so matching never
+    misses them. Each batch is opened, indexed and audited in its own transaction; an
+    interrupted run goes on where it stopped. An identity whose key is destroyed (erased)
+    opens to nothing and is only marked done.
+    """
+    done = 0
+    while True:
+        async with pool.acquire() as connection, connection.transaction():
+            ids = await repository.indexed_by_name_only(connection, batch_size)
+            if not ids:
+                return done
+            opened = await ring.open(connection, ids)
+            pairs = [
+                (pid, token)
+                for pid, person in opened.items()
+                for token in index_tokens(ring.vault, person.identity).stored
+            ]
+            await repository.add_index_tokens(connection, pairs, ids)
+            if opened:
+                await audit.record(
+                    connection,
+                    actor="intake",
+                    action="identity.reindex",
+                    participant_id=None,
+                    purpose=f"blind index by birth year for {len(opened)} registrations",
+                )
+        done += len(ids)
 
 
 async def open_candidates(
@@ -98,15 +149,16 @@ async def open_candidates(
 
 
 async def lock_and_compare(
-    connection: asyncpg.Connection, ring: KeyRing, tokens: list[bytes], *, actor: str
+    connection: asyncpg.Connection, ring: KeyRing, tokens: IndexTokens, *, actor: str
 ) -> list[Candidate]:
     """The earlier registrations a new one must be compared with, opened (and audited).
 
-    Two registrations of one person at the same moment must see each other: the person's
-    blocking keys are locked first (sorted, so two registrations never deadlock).
+    They share a name token's phonetic code and the birth year (`matching_keys`). Two
+    registrations of one person at the same moment must see each other: the person's
+    matching keys are locked first (in one order, so two registrations never deadlock).
     """
-    await repository.lock_tokens(connection, sorted(tokens))
-    opened = await open_candidates(connection, ring, tokens)
+    await repository.lock_tokens(connection, tokens.matching)
+    opened = await open_candidates(connection, ring, tokens.matching)
     if opened:
         await audit.record(
             connection,
@@ -123,7 +175,7 @@ async def seal_and_store(
     ring: KeyRing,
     participant_id: uuid.UUID,
     command: RegisterParticipant,
-    tokens: list[bytes],
+    tokens: IndexTokens,
 ) -> None:
     """Seal a registration's identifiers under the person's own key, with its index tokens.
 
@@ -144,5 +196,5 @@ async def seal_and_store(
     )
     await ring.keys.put(participant_id, sealed.wrapped_key)
     await repository.store_identity(
-        connection, participant_id, sealed.nonce, sealed.ciphertext, tokens
+        connection, participant_id, sealed.nonce, sealed.ciphertext, tokens.stored
     )

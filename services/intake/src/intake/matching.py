@@ -1,9 +1,17 @@
 """Duplicate-person detection: the same young person registered by two providers.
 
 Names are normalised (case, diacritics, transliteration variants, name order) and compared
-by a German phonetic code (Kölner Phonetik) and by Jaro-Winkler similarity; birth dates
-count placeholder dates (1 January, common in refugee documents) as weaker evidence. Pure
-functions only: the handler supplies the candidates from the blind index.
+by a German phonetic code (Kölner Phonetik) and by Jaro-Winkler similarity (rapidfuzz's);
+birth dates count placeholder dates (1 January, common in refugee documents) as weaker
+evidence. Pure functions only: the handler supplies the candidates from the blind index.
+
+Two kinds of blocking keys go into the index. A person is compared only with the
+registrations that share a name token's phonetic code *and* the birth year
+(`matching_keys`): every rule below that finds any likeness needs the same birth year, so
+this loses no duplicate, and a common name (every Mohammed) no longer brings hundreds of
+candidates to decrypt. The coordinators' search by name alone reads the name-only keys
+(`search_keys`). Each identity's tokens and codes are worked out once (`Features`), not
+again for every pair compared.
 """
 
 from __future__ import annotations
@@ -15,6 +23,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
+
+from rapidfuzz.distance import JaroWinkler
 
 # Spellings of one name in Latin transliteration (Arabic, Dari/Pashto, Tigrinya, Kurdish).
 _VARIANT_GROUPS = [
@@ -118,33 +128,8 @@ _C_HARD = frozenset("ahkoqux")
 
 
 def jaro_winkler(a: str, b: str) -> float:
-    """Jaro-Winkler similarity in [0, 1]."""
-    if a == b:
-        return 1.0
-    if not a or not b:
-        return 0.0
-    window = max(len(a), len(b)) // 2 - 1
-    matched_a = [False] * len(a)
-    matched_b = [False] * len(b)
-    matches = 0
-    for i, char in enumerate(a):
-        for j in range(max(0, i - window), min(len(b), i + window + 1)):
-            if not matched_b[j] and b[j] == char:
-                matched_a[i] = matched_b[j] = True
-                matches += 1
-                break
-    if matches == 0:
-        return 0.0
-    seq_a = [c for c, m in zip(a, matched_a, strict=True) if m]
-    seq_b = [c for c, m in zip(b, matched_b, strict=True) if m]
-    transpositions = sum(x != y for x, y in zip(seq_a, seq_b, strict=True)) / 2
-    jaro = (matches / len(a) + matches / len(b) + (matches - transpositions) / matches) / 3
-    prefix = 0
-    for x, y in zip(a[:4], b[:4], strict=False):
-        if x != y:
-            break
-        prefix += 1
-    return jaro + prefix * 0.1 * (1 - jaro)
+    """Jaro-Winkler similarity in [0, 1] (prefix weight 0.1 over at most four characters)."""
+    return float(JaroWinkler.similarity(a, b))
 
 
 @dataclass(frozen=True)
@@ -166,29 +151,74 @@ def name_tokens(identity: Identity) -> list[str]:
     return normalise(f"{identity.given_name} {identity.family_name}")
 
 
-def blocking_keys(identity: Identity) -> list[str]:
-    """Keys that any likely duplicate shares: the phonetic code of each name token."""
+@dataclass(frozen=True)
+class Features:
+    """What comparing reads of an identity, worked out once: name tokens, codes, birth."""
+
+    tokens: tuple[tuple[str, str], ...]
+    """Each name token with its Kölner Phonetik code."""
+    birth_date: date
+
+    @property
+    def sorted_tokens(self) -> list[str]:
+        """The name tokens in canonical order (for the exact agreement a sure match needs)."""
+        return sorted(token for token, _ in self.tokens)
+
+
+def features(identity: Identity) -> Features:
+    """An identity's name tokens with their phonetic codes, and its birth date."""
+    return Features(
+        tuple((token, koelner_phonetik(token)) for token in name_tokens(identity)),
+        identity.birth_date,
+    )
+
+
+def search_keys(identity: Identity) -> list[str]:
+    """Name-only keys: the phonetic code of each name token (the coordinators' search)."""
     return sorted({f"name:{koelner_phonetik(token)}" for token in name_tokens(identity)})
 
 
-def _token_similarity(a: str, b: str) -> float:
-    if a == b:
+def matching_keys(identity: Identity) -> list[str]:
+    """Keys any possible duplicate shares: a name token's phonetic code and the birth year.
+
+    `compare` finds no likeness at all between different birth years (`birth_similarity`
+    is 0 there), so bucketing by year loses no duplicate.
+    """
+    year = identity.birth_date.year
+    return sorted({f"name:{code}:born:{year}" for code in _codes(identity)})
+
+
+def _codes(identity: Identity) -> set[str]:
+    return {koelner_phonetik(token) for token in name_tokens(identity)}
+
+
+def blocking_keys(identity: Identity) -> list[str]:
+    """Every key the blind index keeps of a person: name-only and name-and-year."""
+    return sorted({*search_keys(identity), *matching_keys(identity)})
+
+
+def _token_similarity(a: tuple[str, str], b: tuple[str, str]) -> float:
+    if a[0] == b[0]:
         return 1.0
-    if koelner_phonetik(a) == koelner_phonetik(b):
+    if a[1] == b[1]:
         return 0.9
-    similarity = jaro_winkler(a, b)
+    similarity = float(JaroWinkler.similarity(a[0], b[0], score_cutoff=0.85))
     return similarity if similarity >= 0.85 else 0.0
 
 
-def name_similarity(a: Identity, b: Identity) -> float:
+def name_similarity(a: Identity | Features, b: Identity | Features) -> float:
     """Order-insensitive similarity of the names: each token's best partner, averaged."""
-    tokens_a, tokens_b = name_tokens(a), name_tokens(b)
+    tokens_a, tokens_b = _features(a).tokens, _features(b).tokens
     if not tokens_a or not tokens_b:
         return 0.0
     shorter, longer = sorted((tokens_a, tokens_b), key=len)
     best = [max(_token_similarity(t, u) for u in longer) for t in shorter]
     # Extra tokens on one side (a second given name) cost a little, not everything.
     return sum(best) / len(best) * (0.95 if len(longer) > len(shorter) else 1.0)
+
+
+def _features(identity: Identity | Features) -> Features:
+    return identity if isinstance(identity, Features) else features(identity)
 
 
 def birth_similarity(a: date, b: date) -> float:
@@ -225,23 +255,24 @@ class Match:
     score: float
 
 
-def names_agree_exactly(a: Identity, b: Identity) -> bool:
+def names_agree_exactly(a: Identity | Features, b: Identity | Features) -> bool:
     """Both names have exactly the same tokens, canonically spelt, in any order.
 
     Phonetic or fuzzy likeness is never enough for "sure": Hasan and Husain Haddad, born on
     one day, may be twins. Nor is one name inside the other: "Chinedu Sow Sabako" may be
     another person than "Chinedu Sow" (a sure match would show them the other's names).
     """
-    tokens_a, tokens_b = name_tokens(a), name_tokens(b)
-    return bool(tokens_a) and sorted(tokens_a) == sorted(tokens_b)
+    tokens_a, tokens_b = _features(a).sorted_tokens, _features(b).sorted_tokens
+    return bool(tokens_a) and tokens_a == tokens_b
 
 
-def compare(a: Identity, b: Identity) -> Match:
-    """Compare two identities.
+def compare(a: Identity | Features, b: Identity | Features) -> Match:
+    """Compare two identities (or their features, worked out once).
 
     Sure: the names agree and the exact (non-placeholder) birth date agrees. Possible:
     similar enough for a coordinator to look. Different: otherwise.
     """
+    a, b = _features(a), _features(b)
     names = name_similarity(a, b)
     births = birth_similarity(a.birth_date, b.birth_date)
     score = round(0.6 * names + 0.4 * births, 4)
@@ -276,8 +307,9 @@ class BestMatch:
 def best_match(identity: Identity, candidates: Iterable[Candidate]) -> BestMatch | None:
     """The most similar candidate that is at least a possible match, if any."""
     best: BestMatch | None = None
+    new = features(identity)
     for candidate in candidates:
-        result = compare(identity, candidate.identity)
+        result = compare(new, candidate.identity)
         if result.verdict is not Verdict.DIFFERENT and (
             best is None or result.score > best.match.score
         ):

@@ -20,7 +20,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from intake.matching import Identity, Verdict, blocking_keys, compare
+from intake.matching import Identity, Verdict, compare, matching_keys
 
 GIVEN = {
     "male": [
@@ -204,7 +204,7 @@ def evaluate(records: list[Record]) -> dict[str, float | int]:
     """Precision and recall of sure matches, and of any flag (sure or possible)."""
     blocks: dict[str, list[int]] = defaultdict(list)
     for index, record in enumerate(records):
-        for key in blocking_keys(record.identity):
+        for key in matching_keys(record.identity):
             blocks[key].append(index)
     pairs = {(i, j) for members in blocks.values() for i, j in itertools.combinations(members, 2)}
     truth = {

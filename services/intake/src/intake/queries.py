@@ -124,7 +124,7 @@ async def search(
     after = page.after[0] if page.after is not None else None
     found = []
     for opened in await identities.open_candidates(
-        connection, ring, identities.index_tokens(ring.vault, probe)
+        connection, ring, identities.index_tokens(ring.vault, probe).search
     ):
         other = opened.identity
         if after is not None and opened.participant_id <= after:

@@ -159,10 +159,32 @@ async def candidates(connection: asyncpg.Connection, tokens: list[bytes]) -> lis
     return [row["participant_id"] for row in rows]
 
 
+async def indexed_by_name_only(connection: asyncpg.Connection, limit: int) -> list[uuid.UUID]:
+    """Up to `limit` identities without birth-year tokens yet, locked for this transaction."""
+    rows = await connection.fetch(SQL["index_generation_1"], limit)
+    return [row["participant_id"] for row in rows]
+
+
+async def add_index_tokens(
+    connection: asyncpg.Connection,
+    tokens: list[tuple[uuid.UUID, bytes]],
+    indexed: list[uuid.UUID],
+) -> None:
+    """Add (participant, token) pairs to the blind index; `indexed` are now indexed in full."""
+    await connection.execute(
+        SQL["index_store_many"], [pid for pid, _ in tokens], [t for _, t in tokens], indexed
+    )
+
+
 async def lock_tokens(connection: asyncpg.Connection, tokens: list[bytes]) -> None:
-    """Serialise registrations sharing blocking tokens, until the transaction ends."""
-    for token in tokens:
-        await connection.execute(SQL["lock_token"], int.from_bytes(token[:8], "big", signed=True))
+    """Serialise registrations sharing blocking tokens, until the transaction ends.
+
+    One statement takes every lock, in ascending order of the lock keys: two transactions
+    wanting the same keys take them in the same order, so they never deadlock each other.
+    """
+    keys = sorted({int.from_bytes(token[:8], "big", signed=True) for token in tokens})
+    if keys:
+        await connection.execute(SQL["lock_token"], keys)
 
 
 async def link_provider(

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -21,6 +22,7 @@ import asyncpg
 
 from durchstarten.db.sqlfiles import SqlFiles
 from durchstarten.events import CloudEvent
+from durchstarten.messaging.batch import pending_for
 
 SQL = SqlFiles(Path(__file__).parent / "sql")
 
@@ -51,6 +53,20 @@ async def record(
     await connection.execute(SQL["answers_record"], consumer, dedupe_key, fingerprint(envelope))
 
 
+async def record_many(
+    connection: asyncpg.Connection, consumer: str, envelopes: Sequence[tuple[str, CloudEvent]]
+) -> None:
+    """Note many commands seen for the first time, as (dedupe key, envelope), in one statement."""
+    if not envelopes:
+        return
+    await connection.execute(
+        SQL["answers_record_many"],
+        consumer,
+        [dedupe_key for dedupe_key, _ in envelopes],
+        [fingerprint(envelope) for _, envelope in envelopes],
+    )
+
+
 async def earlier(
     connection: asyncpg.Connection, consumer: str, dedupe_key: str, envelope: CloudEvent
 ) -> Earlier | None:
@@ -68,13 +84,21 @@ async def answered(
     reply: CloudEvent,
     participant: uuid.UUID | None,
 ) -> None:
-    """Keep the reply a command got (in the transaction that sends it)."""
+    """Keep the reply a command got (in the transaction that sends it).
+
+    Inside a batch (`batch.gathering`) it joins the batch's one update instead.
+    """
+    kept = json.loads(reply.to_json())
+    pending = pending_for(connection)
+    if pending is not None:
+        pending.add_answer(consumer, dedupe_key, participant, kept)
+        return
     await connection.execute(
         SQL["answers_reply"],
         consumer,
         dedupe_key,
         participant,
-        json.loads(reply.to_json()),
+        kept,
     )
 
 

@@ -169,12 +169,19 @@ def subscriber_options(settings: ServiceSettings) -> dict[str, Any]:
     }
 
 
-async def with_retries(work: Callable[[], Awaitable[T]], *, what: str) -> T:
+async def with_retries(
+    work: Callable[[], Awaitable[T]],
+    *,
+    what: str,
+    unexpected_attempts: int = UNEXPECTED_ERROR_ATTEMPTS,
+) -> T:
     """Run `work`, retrying transient faults with backoff and unexpected errors a few times.
 
-    PermanentError is raised at once. An unexpected error that survives its attempts is
-    raised as is (the caller dead-letters it); a transient fault that outlasts the budget
-    becomes NackMessage, so Kafka redelivers the message later instead of losing it.
+    `unexpected_attempts` is how often an unexpected error is tried in all (a batch that
+    falls back to one record at a time tries once). PermanentError is raised at once. An
+    unexpected error that survives its attempts is raised as is (the caller dead-letters
+    it); a transient fault that outlasts the budget becomes NackMessage, so Kafka
+    redelivers the message later instead of losing it.
     """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + TRANSIENT_RETRY_BUDGET_S
@@ -192,7 +199,7 @@ async def with_retries(work: Callable[[], Awaitable[T]], *, what: str) -> T:
                     raise NackMessage from error
             else:
                 unexpected += 1
-                if unexpected >= UNEXPECTED_ERROR_ATTEMPTS:
+                if unexpected >= unexpected_attempts:
                     raise
             log.warning(
                 "processing failed; retrying",

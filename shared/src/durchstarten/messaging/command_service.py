@@ -18,6 +18,7 @@ from typing import Any, ClassVar, Literal
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer
+from faststream.exceptions import NackMessage
 from pydantic import ValidationError
 
 from durchstarten.clock import Clock
@@ -29,15 +30,17 @@ from durchstarten.events.replies import RuleFailure
 from durchstarten.events.topics import ServiceName, domain_events, outbound
 from durchstarten.logging import get_logger
 from durchstarten.messaging import answers
+from durchstarten.messaging.batch import gathering
 from durchstarten.messaging.broker import with_retries
 from durchstarten.messaging.commands import InboundCommand, acceptance, parse_command, rejection
 from durchstarten.messaging.errors import PermanentError
 from durchstarten.messaging.holding import Held, HeldCommandRetrier, hold
-from durchstarten.messaging.inbox import first_time
+from durchstarten.messaging.inbox import first_time, first_times
 from durchstarten.messaging.lag import group_lag
 from durchstarten.messaging.outbox import enqueue
 from durchstarten.messaging.records import KafkaRecord
 from durchstarten.service import ServiceRuntime
+from durchstarten.tracing import consuming
 
 log = get_logger(__name__)
 
@@ -205,22 +208,85 @@ class CommandService:
             if not await first_time(connection, self.inbox, inbound.dedupe_key):
                 return await self._again(connection, inbound)
             await answers.record(connection, self.inbox, inbound.dedupe_key, inbound.envelope)
-            try:
-                return await self._apply(connection, inbound)
-            except NotKnownYet as missing:
-                await hold(
+            return await self._carry_out(connection, inbound, source=source)
+
+    async def execute_batch(
+        self, commands: Sequence[tuple[InboundCommand, KafkaRecord]]
+    ) -> list[Outcome]:
+        """Carry out a batch of commands in one transaction, in order; one outcome each.
+
+        Each command is decided on its own, exactly as `execute` would one after the other
+        (a later command sees what an earlier one stored: the last place of a course, a
+        registration and its duplicate), and one command's rejection or hold never touches
+        another's. What is set-based is the bookkeeping around them: the inbox and the
+        answers are recorded for the whole batch at once, the outbox rows and kept answers
+        are written with one statement each, and the batch commits once, so one WAL flush
+        serves every command in it.
+
+        Any error other than a rule's rejection or a hold aborts the whole transaction; the
+        caller then carries the batch out one command at a time (`execute_record`), which
+        isolates the command that fails.
+        """
+        tracer = self.runtime.tracing.tracer()
+        outcomes: list[Outcome] = []
+        async with connection_from(self.runtime.pool) as connection, connection.transaction():
+            with gathering(connection) as pending:
+                keys = list(dict.fromkeys(inbound.dedupe_key for inbound, _ in commands))
+                new = await first_times(connection, self.inbox, keys)
+                firsts: dict[str, int] = {}  # each new id's first place in the batch
+                for place, (inbound, _) in enumerate(commands):
+                    if inbound.dedupe_key in new:
+                        firsts.setdefault(inbound.dedupe_key, place)
+                await answers.record_many(
                     connection,
-                    consumer=self.inbox,
-                    provider=inbound.provider,
-                    dedupe_key=inbound.dedupe_key,
-                    actor={"provider": inbound.provider},
-                    envelope=inbound.envelope.model_dump(mode="json", exclude_none=True),
-                    source=source,
-                    waiting_for=missing.waiting_for,
-                    hold_until=self.clock.now() + self._hold_for,
+                    self.inbox,
+                    [(key, commands[place][0].envelope) for key, place in firsts.items()],
                 )
-                log.info("command held", waiting_for=missing.waiting_for)
-                return Outcome("held")
+                for place, (inbound, record) in enumerate(commands):
+                    with consuming(tracer, record, "process"):
+                        if firsts.get(inbound.dedupe_key) == place:
+                            source = {
+                                "topic": record.topic,
+                                "partition": record.partition,
+                                "offset": record.offset,
+                            }
+                            outcomes.append(
+                                await self._carry_out(connection, inbound, source=source)
+                            )
+                        else:
+                            # Seen before, perhaps earlier in this batch: its answer must be
+                            # in the table before it is read.
+                            await pending.flush()
+                            outcomes.append(await self._again(connection, inbound))
+                await pending.flush()
+        if any(outcome.status == "accepted" for outcome in outcomes):
+            self.retrier.wake()
+        return outcomes
+
+    async def _carry_out(
+        self,
+        connection: asyncpg.Connection,
+        inbound: InboundCommand,
+        *,
+        source: dict[str, Any] | None,
+    ) -> Outcome:
+        """Decide and save a command seen for the first time, or hold it until it can be."""
+        try:
+            return await self._apply(connection, inbound)
+        except NotKnownYet as missing:
+            await hold(
+                connection,
+                consumer=self.inbox,
+                provider=inbound.provider,
+                dedupe_key=inbound.dedupe_key,
+                actor={"provider": inbound.provider},
+                envelope=inbound.envelope.model_dump(mode="json", exclude_none=True),
+                source=source,
+                waiting_for=missing.waiting_for,
+                hold_until=self.clock.now() + self._hold_for,
+            )
+            log.info("command held", waiting_for=missing.waiting_for)
+            return Outcome("held")
 
     async def _again(self, connection: asyncpg.Connection, inbound: InboundCommand) -> Outcome:
         """A command with an id seen before: the first one's answer again, or a refusal.
@@ -300,25 +366,78 @@ class CommandService:
         An event that cannot be read is parked on the dead-letter topic; its partition moves on.
         Types outside `learns` are passed over unparsed.
         """
+        read = await self._read_learnt(record)
+        if read is None:
+            return
+
+        async def work() -> None:
+            async with connection_from(self.runtime.pool) as connection, connection.transaction():
+                if not await first_time(connection, f"{self.service}.learnt-events", read[0]):
+                    return
+                await self.learn(connection, read[1])
+
+        await with_retries(work, what=f"event {record.topic}@{record.offset}")
+        self.retrier.wake()
+
+    async def learn_batch(self, records: Sequence[KafkaRecord]) -> None:
+        """Take in a batch of other services' events in one transaction, in order.
+
+        The event ids of the whole batch are recorded in one statement and the batch commits
+        once. An error that is not transient aborts it; the batch is then taken in one event
+        at a time (`learn_from`), as it was before batches.
+        """
+        events: list[tuple[KafkaRecord, str, Event | None]] = []
+        for record in records:
+            read = await self._read_learnt(record)
+            if read is not None:
+                events.append((record, *read))
+        if not events:
+            return
+
+        async def work() -> None:
+            tracer = self.runtime.tracing.tracer()
+            async with connection_from(self.runtime.pool) as connection, connection.transaction():
+                with gathering(connection) as pending:
+                    ids = list(dict.fromkeys(event_id for _, event_id, _ in events))
+                    new = await first_times(connection, f"{self.service}.learnt-events", ids)
+                    for record, event_id, event in events:
+                        if event_id not in new:
+                            continue
+                        new.discard(event_id)  # the same event twice in one batch: once
+                        with consuming(tracer, record, "process"):
+                            await self.learn(connection, event)
+                    await pending.flush()
+
+        first = events[0][0]
+        try:
+            await with_retries(
+                work, what=f"events from {first.topic}@{first.offset}", unexpected_attempts=1
+            )
+        except NackMessage:
+            raise
+        except Exception as error:
+            log.warning(
+                "batch of events failed; taking them in one at a time",
+                error_class=type(error).__name__,
+            )
+            for record, _, _ in events:
+                await self.learn_from(record)
+            return
+        self.retrier.wake()
+
+    async def _read_learnt(self, record: KafkaRecord) -> tuple[str, Event | None] | None:
+        """An event to learn from as (id, event); None for a type not kept or one parked."""
         try:
             envelope = CloudEvent.from_json(record.value or b"")
             if self.learns is not None and envelope.type not in self.learns:
-                return
+                return None
             event = read_event(envelope)
         except ValidationError:
             await self.runtime.dead_letters.park(
                 record, error_class="invalid-event", error_message="not a valid event"
             )
-            return
-
-        async def work() -> None:
-            async with connection_from(self.runtime.pool) as connection, connection.transaction():
-                if not await first_time(connection, f"{self.service}.learnt-events", envelope.id):
-                    return
-                await self.learn(connection, event)
-
-        await with_retries(work, what=f"event {record.topic}@{record.offset}")
-        self.retrier.wake()
+            return None
+        return envelope.id, event
 
     async def learn(self, connection: asyncpg.Connection, event: Event | None) -> None:
         """Keep what the service needs of another service's event (None: an unknown type)."""

@@ -1,19 +1,22 @@
 """The inbound edge every write service shares: one record from `inbound.<provider>.<service>`.
 
-Parse strictly, hand the command to the service's executor, and for anything that can never
-succeed park the record on the dead-letter topic and send the provider a rejection.
+Parse strictly, hand the batch's commands to the service (one transaction for the batch),
+and for anything that can never succeed park the record on the dead-letter topic and send
+the provider a rejection, one record at a time.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
+from faststream.exceptions import NackMessage
 from faststream.kafka.annotations import KafkaMessage
 
 from durchstarten.db.pool import connection_from, lease
-from durchstarten.events.topics import ServiceName, inbound, outbound, provider_of_inbound
-from durchstarten.messaging.broker import process_or_park, subscriber_options
+from durchstarten.events.topics import inbound, outbound, provider_of_inbound
+from durchstarten.logging import get_logger
+from durchstarten.messaging.broker import process_or_park, subscriber_options, with_retries
 from durchstarten.messaging.command_service import CommandService
 from durchstarten.messaging.commands import InboundCommand, command_id_of, parse_command, rejection
 from durchstarten.messaging.errors import PermanentError
@@ -22,63 +25,100 @@ from durchstarten.messaging.records import KafkaRecord
 from durchstarten.service import ServiceRuntime
 from durchstarten.tracing import consuming
 
-Executor = Callable[[InboundCommand, KafkaRecord], Awaitable[str]]
-"""Carries out a parsed command for a record; returns the outcome label for the metrics."""
+log = get_logger(__name__)
 
 
 class InboundEdge:
-    """Handles records of a service's inbound topics."""
+    """Handles records of a service's inbound topics, a batch at a time."""
 
-    def __init__(
-        self,
-        runtime: ServiceRuntime,
-        *,
-        service: ServiceName,
-        accepted: frozenset[str],
-        execute: Executor,
-    ) -> None:
-        """`execute(command, record)` does the service's work in its own transaction."""
-        self._runtime = runtime
+    def __init__(self, service: CommandService) -> None:
+        """Carry out commands through `service`, each record's in turn."""
+        self._runtime = service.runtime
         self._service = service
-        self._accepted = accepted
-        self._execute = execute
+
+    async def on_batch(self, records: Sequence[KafkaRecord]) -> None:
+        """Carry out a polled batch: its commands in one transaction, bad records one by one.
+
+        The records keep their order: the commands before a record that does not parse are
+        carried out first, then that record is parked and answered, then the rest.
+        """
+        commands: list[tuple[InboundCommand, KafkaRecord]] = []
+        for record in records:
+            try:
+                command = parse_command(
+                    record.value or b"",
+                    provider=provider_of_inbound(record.topic),
+                    accepted=self._service.accepted,
+                )
+            except Exception:  # parked and answered by the one-record path
+                await self._carry_out(commands)
+                commands = []
+                await self.on_record(record)
+                continue
+            commands.append((command, record))
+        await self._carry_out(commands)
+
+    async def _carry_out(self, commands: Sequence[tuple[InboundCommand, KafkaRecord]]) -> None:
+        """One transaction for the batch; after an error that is not transient, one by one."""
+        if not commands:
+            return
+        first = commands[0][1]
+        where = f"{first.topic}/{first.partition}@{first.offset}"
+        try:
+            outcomes = await with_retries(
+                lambda: self._service.execute_batch(commands),
+                what=f"batch of {len(commands)} from {where}",
+                unexpected_attempts=1,
+            )
+        except NackMessage:
+            raise
+        except Exception as error:
+            # The class only: an exception's text may quote input values (identifiers).
+            log.warning(
+                "batch of commands failed; carrying them out one at a time",
+                error_class=type(error).__name__,
+            )
+            for _, record in commands:
+                await self.on_record(record)
+            return
+        for (_, record), outcome in zip(commands, outcomes, strict=True):
+            self._runtime.metrics.messages.labels(record.topic, outcome.status).inc()
 
     async def on_record(self, record: KafkaRecord) -> None:
         """Process one record; a bad one is parked and answered, never retried for ever."""
         provider = provider_of_inbound(record.topic)
+        service = self._service.service
 
         async def work() -> None:
-            command = parse_command(record.value or b"", provider=provider, accepted=self._accepted)
-            outcome = await self._execute(command, record)
+            command = parse_command(
+                record.value or b"", provider=provider, accepted=self._service.accepted
+            )
+            with consuming(self._runtime.tracing.tracer(), record, "process"):
+                outcome = await self._service.execute_record(command, record)
             self._runtime.metrics.messages.labels(record.topic, outcome).inc()
 
         async def reject(error: PermanentError) -> None:
             command_id, command_type = command_id_of(record.value or b"")
             reply = rejection(
-                service=self._service,
+                service=service,
                 error=error,
                 command_id=command_id,
                 command_type=command_type,
                 source=(record.topic, record.partition, record.offset),
             )
             async with connection_from(self._runtime.pool) as connection, connection.transaction():
-                await enqueue(connection, outbound(provider, self._service), reply, key=None)
+                await enqueue(connection, outbound(provider, service), reply, key=None)
             self._runtime.metrics.messages.labels(record.topic, "dead-lettered").inc()
 
         await process_or_park(record, work, self._runtime.dead_letters, on_permanent=reject)
 
 
-def subscribe_commands(
-    runtime: ServiceRuntime,
-    *,
-    service: ServiceName,
-    accepted: frozenset[str],
-    execute: Executor,
-) -> None:
+def subscribe_commands(service: CommandService) -> None:
     """Consume every configured provider's `inbound.<provider>.<service>` topic."""
-    edge = InboundEdge(runtime, service=service, accepted=accepted, execute=execute)
-    topics = [inbound(provider, service) for provider in runtime.settings.providers]
-    _subscribe_in_batches(runtime, topics, group_id=service, handle=edge.on_record)
+    runtime = service.runtime
+    edge = InboundEdge(service)
+    topics = [inbound(provider, service.service) for provider in runtime.settings.providers]
+    _subscribe_in_batches(runtime, topics, group_id=service.service, handle=edge.on_batch)
 
 
 def _subscribe_in_batches(
@@ -86,23 +126,19 @@ def _subscribe_in_batches(
     topics: list[str],
     *,
     group_id: str,
-    handle: Callable[[KafkaRecord], Awaitable[None]],
+    handle: Callable[[Sequence[KafkaRecord]], Awaitable[None]],
 ) -> Any:
-    """Consume `topics` in batches, handling each record in turn, in partition order.
+    """Consume `topics` in batches and hand each polled batch to `handle`.
 
-    Records are still handled one by one, each in its own transaction, but the offsets of a
-    batch are committed once after all of it: one commit request per batch instead of one
-    round trip per message (KAFKA-NOTES: commit after processing). If a record has to be
-    redelivered (NackMessage), every partition of the batch is rewound to its first record;
-    the records handled before it are then recognised as seen (inbox) and skipped.
+    The offsets of a batch are committed once, after `handle` returns: one commit request
+    per batch instead of one round trip per message (KAFKA-NOTES: commit after processing).
+    If the batch has to be redelivered (NackMessage), every partition of it is rewound to
+    its first record; what was committed before is then recognised as seen and skipped.
     """
 
     async def on_batch(message: KafkaMessage) -> None:
-        tracer = runtime.tracing.tracer()
         async with lease(runtime.pool):  # one connection for the batch's transactions
-            for record in message.raw_message:
-                with consuming(tracer, record, "process"):
-                    await handle(record)
+            await handle(message.raw_message)
 
     subscribe = runtime.broker.subscriber(
         *topics,
@@ -120,9 +156,9 @@ def subscribe_events(
     runtime: ServiceRuntime,
     *topics: str,
     group_id: str,
-    handle: Callable[[KafkaRecord], Awaitable[None]],
+    handle: Callable[[Sequence[KafkaRecord]], Awaitable[None]],
 ) -> Any:
-    """Consume other services' domain topics, each record in turn, through `handle`.
+    """Consume other services' domain topics, a polled batch at a time, through `handle`.
 
     Returns the subscriber (FastStream's, untyped there): its `consumer` once started.
     """
@@ -136,12 +172,10 @@ def subscribe_command_service(service: CommandService, *event_topics: str, group
     `group_id`); the retrier runs only for a service that holds commands.
     """
     runtime = service.runtime
-    subscribe_commands(
-        runtime, service=service.service, accepted=service.accepted, execute=service.execute_record
-    )
+    subscribe_commands(service)
     if event_topics:
         learner = subscribe_events(
-            runtime, *event_topics, group_id=group_id, handle=service.learn_from
+            runtime, *event_topics, group_id=group_id, handle=service.learn_batch
         )
         service.learns_through(lambda: learner.consumer, event_topics)
     if service.holds:

@@ -20,6 +20,7 @@ from faststream.kafka import KafkaBroker
 from durchstarten.db.sqlfiles import SqlFiles
 from durchstarten.events.envelope import CONTENT_TYPE, CloudEvent
 from durchstarten.logging import get_logger
+from durchstarten.messaging.batch import pending_for
 from durchstarten.messaging.errors import is_transient
 from durchstarten.tracing import current_headers
 
@@ -32,7 +33,10 @@ PARK_AFTER_ATTEMPTS = 3
 async def enqueue(
     connection: asyncpg.Connection, topic: str, event: CloudEvent, *, key: str | None
 ) -> None:
-    """Add `event` to the outbox inside the caller's transaction; sent after commit."""
+    """Add `event` to the outbox inside the caller's transaction; sent after commit.
+
+    Inside a batch (`batch.gathering`) the row joins the batch's one insert instead.
+    """
     # The trace context it is written in goes along: the event joins the command's trace.
     headers = [
         ["content-type", CONTENT_TYPE],
@@ -40,13 +44,12 @@ async def enqueue(
         ["ce_id", event.id],
         *current_headers(),
     ]
-    await connection.execute(
-        SQL["outbox_insert"],
-        topic,
-        key.encode() if key is not None else None,
-        event.to_json(),
-        headers,
-    )
+    raw_key = key.encode() if key is not None else None
+    pending = pending_for(connection)
+    if pending is not None:
+        pending.add_message(topic, raw_key, event.to_json(), headers)
+        return
+    await connection.execute(SQL["outbox_insert"], topic, raw_key, event.to_json(), headers)
 
 
 async def backlog(pool: asyncpg.Pool) -> tuple[int, int]:

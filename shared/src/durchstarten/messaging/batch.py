@@ -1,0 +1,93 @@
+"""The writes of one batch's transaction, gathered and sent as a few set-based statements.
+
+A write service carries out a whole batch of commands (or learns a batch of events) in one
+PostgreSQL transaction: one commit, so one WAL flush, for the batch instead of one per
+command. Inside it, the messages the batch announces (outbox rows) and the answers it keeps
+are not written one statement each: `enqueue` and `answers.answered` add them to the
+`PendingWrites` of the connection, and `flush` writes each kind with one `unnest` statement
+before the commit (or earlier, where a later command of the same batch must read them).
+
+The gathering is bound to one connection in one task (a context variable): code that writes
+on another connection, or outside the batch, writes at once as before.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import uuid
+from collections.abc import Iterator
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+from durchstarten.db.sqlfiles import SqlFiles
+
+SQL = SqlFiles(Path(__file__).parent / "sql")
+
+
+@dataclass
+class PendingWrites:
+    """Outbox rows and kept answers of one transaction, in the order they were made."""
+
+    connection: asyncpg.Connection
+    outbox: list[tuple[str, bytes | None, bytes, str]] = field(default_factory=list)
+    answers: list[tuple[str, str, uuid.UUID | None, str]] = field(default_factory=list)
+
+    def add_message(
+        self, topic: str, key: bytes | None, value: bytes, headers: list[list[str]]
+    ) -> None:
+        """An outbox row to write at the next flush (its sequence number follows the order)."""
+        self.outbox.append((topic, key, value, json.dumps(headers)))
+
+    def add_answer(
+        self, consumer: str, dedupe_key: str, participant: uuid.UUID | None, reply: dict[str, Any]
+    ) -> None:
+        """A command's answer to keep at the next flush (the row exists already)."""
+        self.answers.append((consumer, dedupe_key, participant, json.dumps(reply)))
+
+    async def flush(self) -> None:
+        """Write what was gathered: one statement per kind, rows in the order they came."""
+        if self.outbox:
+            topics, keys, values, headers = (
+                list(column) for column in zip(*self.outbox, strict=True)
+            )
+            await self.connection.execute(SQL["outbox_insert_many"], topics, keys, values, headers)
+            self.outbox.clear()
+        if self.answers:
+            consumers, dedupe_keys, participants, replies = (
+                list(column) for column in zip(*self.answers, strict=True)
+            )
+            await self.connection.execute(
+                SQL["answers_reply_many"], consumers, dedupe_keys, participants, replies
+            )
+            self.answers.clear()
+
+
+_pending: ContextVar[PendingWrites | None] = ContextVar("pending_writes", default=None)
+
+
+def pending_for(connection: asyncpg.Connection) -> PendingWrites | None:
+    """The writes gathered for `connection` in this task, if a batch is gathering them."""
+    pending = _pending.get()
+    if pending is None or pending.connection is not connection:
+        return None
+    return pending
+
+
+@contextlib.contextmanager
+def gathering(connection: asyncpg.Connection) -> Iterator[PendingWrites]:
+    """Gather outbox rows and answers written on `connection` until the block ends.
+
+    The caller flushes before its transaction commits; what is not flushed is dropped with
+    the block (the transaction it belonged to did not commit either).
+    """
+    pending = PendingWrites(connection)
+    token = _pending.set(pending)
+    try:
+        yield pending
+    finally:
+        _pending.reset(token)
