@@ -283,6 +283,16 @@ async def send_batch(service: CommandService, commands: Sequence[InboundCommand]
     return await service.execute_batch(batch)
 
 
+async def send_one_by_one(
+    service: CommandService, commands: Sequence[InboundCommand]
+) -> list[Outcome]:
+    """Carry out parsed commands one after another, each in its own transaction (`execute`).
+
+    What `send_batch` is compared with: a batch must decide exactly as this does.
+    """
+    return [await service.execute(command) for command in commands]
+
+
 COORDINATOR = Actor("ki-koordination-03", None, coordinator=True)
 """A county coordinator, as the HTTP API names one from the token."""
 

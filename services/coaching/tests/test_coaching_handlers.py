@@ -46,6 +46,7 @@ from durchstarten_deploy.testing import (
     replies_to,
     send_batch,
     send_command,
+    send_one_by_one,
 )
 
 pytestmark = [pytest.mark.integration, pytest.mark.database]  # PostgreSQL only, no broker
@@ -682,10 +683,7 @@ async def test_one_batch_opens_a_case_and_records_into_it_as_one_command_after_a
             ),
         ]
         before = len(await outbox_messages(fresh_pool))
-        if batch:
-            outcomes = await send_batch(handlers, sent)
-        else:
-            outcomes = [await handlers.execute(command) for command in sent]
+        outcomes = await (send_batch if batch else send_one_by_one)(handlers, sent)
         results = [(o.status, o.violation.reason if o.violation else None) for o in outcomes]
         messages = (await outbox_messages(fresh_pool))[before:]
         events = [m.type for m in messages if m.topic == COACHING_EVENTS]

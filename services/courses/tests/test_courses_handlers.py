@@ -42,6 +42,7 @@ from durchstarten_deploy.testing import (
     replies_to,
     send_batch,
     send_command,
+    send_one_by_one,
 )
 
 pytestmark = [pytest.mark.integration, pytest.mark.database]  # PostgreSQL only, no broker
@@ -645,10 +646,7 @@ async def test_one_batch_decides_exactly_as_one_command_after_another(
     async def run(course_id: str, *, batch: bool) -> tuple[list[Any], list[Any], list[Any]]:
         before = len(await outbox_messages(fresh_pool))
         sent = commands(course_id)
-        if batch:
-            outcomes = await send_batch(handlers, sent)
-        else:
-            outcomes = [await handlers.execute(command) for command in sent]
+        outcomes = await (send_batch if batch else send_one_by_one)(handlers, sent)
         results = [(o.status, o.violation.reason if o.violation else None) for o in outcomes]
         messages = (await outbox_messages(fresh_pool))[before:]
         events = [

@@ -43,6 +43,7 @@ from durchstarten_deploy.testing import (
     send_as_coordinator,
     send_batch,
     send_command,
+    send_one_by_one,
 )
 from intake import identities
 from intake.handlers import SERVICE, IntakeHandlers
@@ -531,10 +532,7 @@ async def test_one_batch_matches_and_decides_exactly_as_one_registration_after_a
             ),
             provider_inbound(handlers, REGISTER, ALPHA, new_person()),  # someone else
         ]
-        if batch:
-            outcomes = await send_batch(handlers, sent)
-        else:
-            outcomes = [await handlers.execute(command) for command in sent]
+        outcomes = await (send_batch if batch else send_one_by_one)(handlers, sent)
         registered_as = outcomes[0].decision.participant if outcomes[0].decision else None
         results = [
             (

@@ -127,9 +127,12 @@ _C_HARD_FIRST = frozenset("ahkloqrux")
 _C_HARD = frozenset("ahkoqux")
 
 
-def jaro_winkler(a: str, b: str) -> float:
-    """Jaro-Winkler similarity in [0, 1] (prefix weight 0.1 over at most four characters)."""
-    return float(JaroWinkler.similarity(a, b))
+def jaro_winkler(a: str, b: str, *, at_least: float = 0.0) -> float:
+    """Jaro-Winkler similarity in [0, 1] (prefix weight 0.1 over four characters at most).
+
+    Below `at_least` it is 0 (rapidfuzz then stops early).
+    """
+    return float(JaroWinkler.similarity(a, b, score_cutoff=at_least))
 
 
 @dataclass(frozen=True)
@@ -175,7 +178,7 @@ def features(identity: Identity) -> Features:
 
 def search_keys(identity: Identity) -> list[str]:
     """Name-only keys: the phonetic code of each name token (the coordinators' search)."""
-    return sorted({f"name:{koelner_phonetik(token)}" for token in name_tokens(identity)})
+    return sorted({f"name:{code}" for code in _codes(identity)})
 
 
 def matching_keys(identity: Identity) -> list[str]:
@@ -202,8 +205,7 @@ def _token_similarity(a: tuple[str, str], b: tuple[str, str]) -> float:
         return 1.0
     if a[1] == b[1]:
         return 0.9
-    similarity = float(JaroWinkler.similarity(a[0], b[0], score_cutoff=0.85))
-    return similarity if similarity >= 0.85 else 0.0
+    return jaro_winkler(a[0], b[0], at_least=0.85)
 
 
 def name_similarity(a: Identity | Features, b: Identity | Features) -> float:

@@ -88,17 +88,17 @@ async def answered(
 
     Inside a batch (`batch.gathering`) it joins the batch's one update instead.
     """
-    kept = json.loads(reply.to_json())
+    as_sent = reply.to_json()
     pending = pending_for(connection)
     if pending is not None:
-        pending.add_answer(consumer, dedupe_key, participant, kept)
+        pending.add_answer(consumer, dedupe_key, participant, as_sent)
         return
     await connection.execute(
         SQL["answers_reply"],
         consumer,
         dedupe_key,
         participant,
-        kept,
+        json.loads(as_sent),
     )
 
 

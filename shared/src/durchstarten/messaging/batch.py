@@ -20,7 +20,6 @@ from collections.abc import Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import asyncpg
 
@@ -44,10 +43,10 @@ class PendingWrites:
         self.outbox.append((topic, key, value, json.dumps(headers)))
 
     def add_answer(
-        self, consumer: str, dedupe_key: str, participant: uuid.UUID | None, reply: dict[str, Any]
+        self, consumer: str, dedupe_key: str, participant: uuid.UUID | None, reply: bytes
     ) -> None:
-        """A command's answer to keep at the next flush (the row exists already)."""
-        self.answers.append((consumer, dedupe_key, participant, json.dumps(reply)))
+        """A command's answer (its JSON as sent) to keep at the next flush (the row exists)."""
+        self.answers.append((consumer, dedupe_key, participant, reply.decode()))
 
     async def flush(self) -> None:
         """Write what was gathered: one statement per kind, rows in the order they came."""

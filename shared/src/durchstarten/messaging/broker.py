@@ -239,6 +239,31 @@ async def process_or_park(
         await _after_parking(on_permanent, INTERNAL_ERROR, where)
 
 
+async def in_one_or_each(
+    batch: Callable[[], Awaitable[T]], each: Callable[[], Awaitable[None]], *, what: str
+) -> T | None:
+    """Run `batch` (transient faults retried); after any other error, `each` instead.
+
+    One message that fails in a way no rule foresaw aborts a batch's transaction; `each`
+    then takes the batch's messages one at a time, which isolates it (it is parked, the
+    others are carried out once). Returns what `batch` returned, or None after `each`.
+    A transient fault that outlasts the retries is raised (NackMessage: redelivered).
+    """
+    try:
+        return await with_retries(batch, what=what, unexpected_attempts=1)
+    except NackMessage:
+        raise
+    except Exception as error:
+        # The class only: an exception's text may quote input values (identifiers).
+        log.warning(
+            "batch failed; taking its messages one at a time",
+            what=what,
+            error_class=type(error).__name__,
+        )
+        await each()
+        return None
+
+
 INTERNAL_ERROR = PermanentError(
     ReasonCode.INTERNAL_ERROR,
     message_en="The command could not be processed; the operators are informed.",

@@ -18,7 +18,6 @@ from typing import Any, ClassVar, Literal
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer
-from faststream.exceptions import NackMessage
 from pydantic import ValidationError
 
 from durchstarten.clock import Clock
@@ -31,7 +30,7 @@ from durchstarten.events.topics import ServiceName, domain_events, outbound
 from durchstarten.logging import get_logger
 from durchstarten.messaging import answers
 from durchstarten.messaging.batch import gathering
-from durchstarten.messaging.broker import with_retries
+from durchstarten.messaging.broker import in_one_or_each, with_retries
 from durchstarten.messaging.commands import InboundCommand, acceptance, parse_command, rejection
 from durchstarten.messaging.errors import PermanentError
 from durchstarten.messaging.holding import Held, HeldCommandRetrier, hold
@@ -408,21 +407,12 @@ class CommandService:
                             await self.learn(connection, event)
                     await pending.flush()
 
-        first = events[0][0]
-        try:
-            await with_retries(
-                work, what=f"events from {first.topic}@{first.offset}", unexpected_attempts=1
-            )
-        except NackMessage:
-            raise
-        except Exception as error:
-            log.warning(
-                "batch of events failed; taking them in one at a time",
-                error_class=type(error).__name__,
-            )
+        async def one_at_a_time() -> None:
             for record, _, _ in events:
                 await self.learn_from(record)
-            return
+
+        first = events[0][0]
+        await in_one_or_each(work, one_at_a_time, what=f"events from {first.topic}@{first.offset}")
         self.retrier.wake()
 
     async def _read_learnt(self, record: KafkaRecord) -> tuple[str, Event | None] | None:

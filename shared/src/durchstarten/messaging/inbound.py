@@ -10,13 +10,11 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from faststream.exceptions import NackMessage
 from faststream.kafka.annotations import KafkaMessage
 
 from durchstarten.db.pool import connection_from, lease
 from durchstarten.events.topics import inbound, outbound, provider_of_inbound
-from durchstarten.logging import get_logger
-from durchstarten.messaging.broker import process_or_park, subscriber_options, with_retries
+from durchstarten.messaging.broker import in_one_or_each, process_or_park, subscriber_options
 from durchstarten.messaging.command_service import CommandService
 from durchstarten.messaging.commands import InboundCommand, command_id_of, parse_command, rejection
 from durchstarten.messaging.errors import PermanentError
@@ -24,8 +22,6 @@ from durchstarten.messaging.outbox import enqueue
 from durchstarten.messaging.records import KafkaRecord
 from durchstarten.service import ServiceRuntime
 from durchstarten.tracing import consuming
-
-log = get_logger(__name__)
 
 
 class InboundEdge:
@@ -62,25 +58,19 @@ class InboundEdge:
         """One transaction for the batch; after an error that is not transient, one by one."""
         if not commands:
             return
-        first = commands[0][1]
-        where = f"{first.topic}/{first.partition}@{first.offset}"
-        try:
-            outcomes = await with_retries(
-                lambda: self._service.execute_batch(commands),
-                what=f"batch of {len(commands)} from {where}",
-                unexpected_attempts=1,
-            )
-        except NackMessage:
-            raise
-        except Exception as error:
-            # The class only: an exception's text may quote input values (identifiers).
-            log.warning(
-                "batch of commands failed; carrying them out one at a time",
-                error_class=type(error).__name__,
-            )
+
+        async def one_at_a_time() -> None:
             for _, record in commands:
                 await self.on_record(record)
-            return
+
+        first = commands[0][1]
+        outcomes = await in_one_or_each(
+            lambda: self._service.execute_batch(commands),
+            one_at_a_time,
+            what=f"batch of {len(commands)} from {first.topic}/{first.partition}@{first.offset}",
+        )
+        if outcomes is None:
+            return  # counted one by one
         for (_, record), outcome in zip(commands, outcomes, strict=True):
             self._runtime.metrics.messages.labels(record.topic, outcome.status).inc()
 
