@@ -47,8 +47,11 @@ SETTINGS: dict[str, type[BaseSettings]] = {
     "coaching": CoachingSettings,
     "courses": CoursesSettings,
     "reporting": ReportingSettings,
+    "reporting-projector": ReportingSettings,
     "topics": KafkaSettings,
 }
+SERVICE_OF = {"reporting-projector": "reporting"}
+"""Compose services that run one role of a service (`reporting.settings.ReportingRole`)."""
 VARIABLE = re.compile(r"\$\{([A-Z0-9_]+)(?::?-([^}]*)|:\?[^}]*)?\}")
 SECRETS_MOUNT = "/run/secrets"
 CA_FILE = "/etc/durchstarten/kafka-ca/ca.pem"
@@ -166,6 +169,7 @@ def test_each_service_gets_exactly_the_settings_its_class_reads(
         assert settings.kafka_sasl_username == ADMIN
         assert service["build"]["target"] == "tools"
         return
+    name = SERVICE_OF.get(name, name)
     assert settings.kafka_sasl_username == service_principal(name)
     port = settings.http_port
     assert settings.http_host == "0.0.0.0"  # noqa: S104  # inside the container only
@@ -495,3 +499,14 @@ async def test_the_init_script_makes_roles_that_keep_the_audit_trail_from_the_se
                     await connection.execute(attack)
     finally:
         await pool.close()
+
+
+def test_reporting_runs_its_read_api_and_its_projector_apart(compose: dict[str, Any]) -> None:
+    """The API answers on reporting's port; the projector, on its own, consumes."""
+    services = compose["services"]
+    roles = {
+        name: environment(services[name])["DURCHSTARTEN_REPORTING_ROLE"]
+        for name in ("reporting", "reporting-projector")
+    }
+    assert roles == {"reporting": "api", "reporting-projector": "projector"}
+    assert secret_mounts(services["reporting"]) == secret_mounts(services["reporting-projector"])

@@ -139,7 +139,8 @@ def test_every_principal_has_exactly_the_acls_the_local_stack_applies() -> None:
 def test_every_service_runs_twice_with_probes_limits_a_budget_and_no_secret_in_the_files() -> None:
     deployments = {d["metadata"]["name"]: d for d in of_kind("Deployment")}
     budgets = {b["metadata"]["name"]: b for b in of_kind("PodDisruptionBudget")}
-    assert set(deployments) == set(budgets) == set(SERVICES)
+    # Reporting's read API and its projector are Deployments of their own.
+    assert set(deployments) == set(budgets) == {*SERVICES, "reporting-projector"}
     for name, deployment in deployments.items():
         assert deployment["spec"]["replicas"] >= 2
         assert deployment["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
@@ -161,7 +162,7 @@ def test_every_service_runs_twice_with_probes_limits_a_budget_and_no_secret_in_t
 def test_services_holding_an_audit_trail_work_as_a_runtime_role_not_as_the_owner() -> None:
     clusters = {c["metadata"]["name"]: c["spec"] for c in of_kind("Cluster")}
     for deployment in of_kind("Deployment"):
-        name = deployment["metadata"]["name"]
+        name = deployment["metadata"]["labels"]["app.kubernetes.io/name"]
         (container,) = deployment["spec"]["template"]["spec"]["containers"]
         env = {v["name"]: v.get("valueFrom", {}).get("secretKeyRef") for v in container["env"]}
         owner = {"name": f"postgres-{name}-app", "key": "uri"}
@@ -176,3 +177,24 @@ def test_services_holding_an_audit_trail_work_as_a_runtime_role_not_as_the_owner
         (role,) = clusters[f"postgres-{name}"]["managed"]["roles"]
         assert role["login"] is True
         assert role["passwordSecret"] == {"name": f"postgres-{name}-runtime"}
+
+
+def test_reporting_runs_its_read_api_and_its_projector_apart() -> None:
+    """Each Deployment runs one role; the Service `reporting` reaches the API pods only."""
+    roles = {}
+    for deployment in of_kind("Deployment"):
+        labels = deployment["metadata"]["labels"]
+        if labels["app.kubernetes.io/name"] != "reporting":
+            continue
+        (container,) = deployment["spec"]["template"]["spec"]["containers"]
+        env = {v["name"]: v.get("value") for v in container["env"]}
+        role = env["DURCHSTARTEN_REPORTING_ROLE"]
+        assert labels["app.kubernetes.io/component"] == role
+        selector = deployment["spec"]["selector"]["matchLabels"]
+        assert selector["app.kubernetes.io/component"] == role  # no pod of the other role
+        assert deployment["spec"]["template"]["metadata"]["labels"].items() >= selector.items()
+        roles[deployment["metadata"]["name"]] = role
+    assert roles == {"reporting": "api", "reporting-projector": "projector"}
+    services = {s["metadata"]["name"]: s["spec"]["selector"] for s in of_kind("Service")}
+    assert services["reporting"]["app.kubernetes.io/component"] == "api"
+    assert services["reporting-projector"]["app.kubernetes.io/component"] == "projector"

@@ -281,14 +281,44 @@ def _environment(service: str) -> list[dict[str, Any]]:
     return env
 
 
-def service(name: str) -> list[dict[str, Any]]:
-    """Deployment (two replicas), Service and PodDisruptionBudget of one service."""
+REPORTING_COMPONENTS = {"reporting": "api", "reporting-projector": "projector"}
+"""Reporting's two Deployments and the role each runs (`reporting.settings.ReportingRole`):
+the read API scales with the requests, the projector with the partitions, and neither
+slows the other. The API keeps the Service name `reporting`, so callers' URLs stay."""
+
+
+def service_manifests(name: str) -> list[dict[str, Any]]:
+    """Every manifest of one service: reporting's API and projector apart."""
+    if name != "reporting":
+        return service(name)
+    return [
+        document
+        for deployment, role in REPORTING_COMPONENTS.items()
+        for document in service(name, deployment=deployment, component=role)
+    ]
+
+
+def service(
+    name: str, *, deployment: str | None = None, component: str | None = None
+) -> list[dict[str, Any]]:
+    """Deployment (two replicas), Service and PodDisruptionBudget of one service.
+
+    `component` names the role a service split in parts runs, in its own `deployment`.
+    """
+    deployment_name = deployment or name
     labels = {"app.kubernetes.io/name": name, "app.kubernetes.io/part-of": "durchstarten"}
+    env = _environment(name)
+    if component is not None:
+        labels["app.kubernetes.io/component"] = component
+        env.append(_value("DURCHSTARTEN_REPORTING_ROLE", component))
+    selector = {
+        key: value for key, value in labels.items() if key != "app.kubernetes.io/part-of"
+    }
     container = {
         "name": name,
         "image": f"durchstarten/{name}:latest",
         "envFrom": [{"configMapRef": {"name": "durchstarten-county"}}],
-        "env": _environment(name),
+        "env": env,
         "ports": [
             {"name": "http", "containerPort": HTTP_PORT},
             {"name": "metrics", "containerPort": METRICS_PORT},
@@ -324,13 +354,13 @@ def service(name: str) -> list[dict[str, Any]]:
             {"name": "tmp", "mountPath": "/tmp"},  # noqa: S108  # the pod's own emptyDir
         ],
     }
-    deployment = {
+    deployment_manifest = {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
-        "metadata": _meta(name, **labels),
+        "metadata": _meta(deployment_name, **labels),
         "spec": {
             "replicas": 2,
-            "selector": {"matchLabels": {"app.kubernetes.io/name": name}},
+            "selector": {"matchLabels": dict(selector)},
             # A new pod is ready before an old one goes: the consumer groups rebalance once.
             "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0}},
             "template": {
@@ -355,7 +385,7 @@ def service(name: str) -> list[dict[str, Any]]:
                             "maxSkew": 1,
                             "topologyKey": "kubernetes.io/hostname",
                             "whenUnsatisfiable": "ScheduleAnyway",
-                            "labelSelector": {"matchLabels": {"app.kubernetes.io/name": name}},
+                            "labelSelector": {"matchLabels": dict(selector)},
                         }
                     ],
                 },
@@ -363,13 +393,13 @@ def service(name: str) -> list[dict[str, Any]]:
         },
     }
     return [
-        deployment,
+        deployment_manifest,
         {
             "apiVersion": "v1",
             "kind": "Service",
-            "metadata": _meta(name, **labels),
+            "metadata": _meta(deployment_name, **labels),
             "spec": {
-                "selector": {"app.kubernetes.io/name": name},
+                "selector": dict(selector),
                 "ports": [
                     {"name": "http", "port": HTTP_PORT, "targetPort": "http"},
                     {"name": "metrics", "port": METRICS_PORT, "targetPort": "metrics"},
@@ -379,10 +409,10 @@ def service(name: str) -> list[dict[str, Any]]:
         {
             "apiVersion": "policy/v1",
             "kind": "PodDisruptionBudget",
-            "metadata": _meta(name, **labels),
+            "metadata": _meta(deployment_name, **labels),
             "spec": {
                 "minAvailable": 1,
-                "selector": {"matchLabels": {"app.kubernetes.io/name": name}},
+                "selector": {"matchLabels": dict(selector)},
             },
         },
     ]
@@ -416,7 +446,7 @@ def manifests(providers: Iterable[str]) -> dict[str, list[dict[str, Any]]]:
         "postgres.yaml": databases(),
     }
     for name in SERVICES:
-        files[f"{name}.yaml"] = service(name)
+        files[f"{name}.yaml"] = service_manifests(name)
     return files
 
 

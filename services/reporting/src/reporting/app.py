@@ -50,12 +50,15 @@ PLOTLY_JS = (
 
 
 def create_app(settings: ReportingSettings | None = None) -> FastAPI:
-    """Build the reporting service: batch projection consumer and report endpoints."""
+    """Build the reporting service: projecting consumer, report endpoints, or both.
+
+    `DURCHSTARTEN_REPORTING_ROLE` chooses (`ReportingRole`). Health, readiness and the
+    audit trail's routes are in every role; rebuilds are the projector's.
+    """
     settings = settings or ReportingSettings()
     runtime = ServiceRuntime(
         service=SERVICE, settings=settings, migrations=MIGRATIONS, with_outbox_relay=False
     )
-    projector = Projector(runtime)
 
     async def configure_counties(connection: asyncpg.Connection) -> None:
         # The county files as reporting's SQL reads them, and the county lens on the
@@ -63,9 +66,26 @@ def create_app(settings: ReportingSettings | None = None) -> FastAPI:
         await configure(connection, settings.counties())
 
     runtime.on_migrated(configure_counties)
-    rebuilds = Rebuilds(runtime, settings)
-    runtime.on_stop(rebuilds.stop)
     verifier = TokenVerifier(settings.auth())
+    app = runtime.http_app(
+        title="Durchstarten reporting",
+        description="Official figures of the programme, disclosure-controlled.",
+        verifier=verifier,
+    )
+    role = settings.reporting_role
+    if role.projects:
+        rebuilds = Rebuilds(runtime, settings)
+        runtime.on_stop(rebuilds.stop)
+        add_projection(runtime, settings)
+        add_rebuild_endpoints(app, rebuilds, verifier.principal)
+    if role.serves_reports:
+        add_report_api(app, runtime, settings, verifier)
+    return app
+
+
+def add_projection(runtime: ServiceRuntime, settings: ReportingSettings) -> None:
+    """The projecting consumer: every domain topic, in batches, resumed from checkpoints."""
+    projector = Projector(runtime)
 
     async def on_events(message: KafkaMessage) -> None:
         records = message.raw_message
@@ -86,11 +106,11 @@ def create_app(settings: ReportingSettings | None = None) -> FastAPI:
     )
     subscribe(on_events)
 
-    app = runtime.http_app(
-        title="Durchstarten reporting",
-        description="Official figures of the programme, disclosure-controlled.",
-        verifier=verifier,
-    )
+
+def add_report_api(
+    app: FastAPI, runtime: ServiceRuntime, settings: ReportingSettings, verifier: TokenVerifier
+) -> None:
+    """Reports, releases, snapshots and the dashboard, from the newest release."""
     CurrentPrincipal = Annotated[Principal, Depends(verifier.principal)]
 
     responses = ReportResponses(runtime, settings)
@@ -141,8 +161,6 @@ def create_app(settings: ReportingSettings | None = None) -> FastAPI:
     add_dashboard_page(app)
 
     add_snapshot_endpoints(app, runtime, responses, counties, verifier.principal)
-    add_rebuild_endpoints(app, rebuilds, verifier.principal)
-    return app
 
 
 def add_snapshot_endpoints(

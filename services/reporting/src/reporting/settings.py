@@ -2,14 +2,45 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 from pydantic import Field
 
 from durchstarten.settings import ServiceSettings
 from reporting.audit import ProtectionRule
 
 
+class ReportingRole(StrEnum):
+    """What one reporting process does: everything, or one side of it."""
+
+    ALL = "all"
+    """Project the domain events and answer the report API (one process, the default)."""
+    API = "api"
+    """Answer the report API only: run as many as the requests need, behind one address."""
+    PROJECTOR = "projector"
+    """Project the domain events and run rebuilds; no report endpoints."""
+
+    @property
+    def projects(self) -> bool:
+        """Whether the process consumes the domain topics (and hosts rebuilds)."""
+        return self is not ReportingRole.API
+
+    @property
+    def serves_reports(self) -> bool:
+        """Whether the process answers report, release, snapshot and dashboard requests."""
+        return self is not ReportingRole.PROJECTOR
+
+
 class ReportingSettings(ServiceSettings):
     """Reporting's configuration (`DURCHSTARTEN_*` environment variables)."""
+
+    reporting_role: ReportingRole = Field(
+        default=ReportingRole.ALL,
+        description="`all` (default), `api` or `projector`: with the read API apart from "
+        "the projector, a burst of report requests never slows the projection, and a "
+        "catch-up never slows the answers. Every instance of either kind shares the one "
+        "database; the API instances follow the projector's live version.",
+    )
 
     http_port: int = Field(default=8004, ge=0, le=65535, description="Port of the HTTP API.")
     min_cell_count: int = Field(
