@@ -1,5 +1,8 @@
 """Open-loop HTTP load: GET one URL at a fixed arrival rate and time every answer.
 
+Several URLs (the same path on several instances) spread the connections over them, as a
+balancer in front of the instances would.
+
 Runs as a process of its own (`python -m durchstarten_bench.httpload`), so the client's CPU
 is not taken from the load generator in the benchmark's process. Each latency is measured
 from the moment the request was due, not from when it was sent: a client that falls behind
@@ -59,22 +62,30 @@ class _Connection:
         self._reader = self._writer = None
 
 
-async def run(url: str, *, token: str, per_second: float, seconds: float) -> dict[str, Any]:
-    """Send `per_second * seconds` GETs at their due times; return the latency figures."""
+def _target(url: str, token: str) -> tuple[str, int, bytes]:
+    """Host, port and the bytes of the GET for `url`."""
     parts = urlsplit(url)
     path = parts.path + (f"?{parts.query}" if parts.query else "")
     request = (
         f"GET {path} HTTP/1.1\r\nHost: {parts.netloc}\r\n"
         f"Authorization: Bearer {token}\r\nAccept: application/json\r\n\r\n"
     ).encode()
-    host, port = parts.hostname or "127.0.0.1", parts.port or 80
+    return parts.hostname or "127.0.0.1", parts.port or 80, request
+
+
+async def run(urls: list[str], *, token: str, per_second: float, seconds: float) -> dict[str, Any]:
+    """Send `per_second * seconds` GETs at their due times; return the latency figures.
+
+    The connections go to `urls` in turn; each request is taken by the next free one.
+    """
+    targets = [_target(url, token) for url in urls]
     total = int(per_second * seconds)
     latencies: list[float] = []
     statuses: dict[str, int] = {}
     due_times: asyncio.Queue[float | None] = asyncio.Queue()
 
-    async def worker() -> None:
-        connection = _Connection(host, port, request)
+    async def worker(target: tuple[str, int, bytes]) -> None:
+        connection = _Connection(*target)
         try:
             await connection.get()  # a warm connection, outside the measurement
             while (due := await due_times.get()) is not None:
@@ -88,7 +99,7 @@ async def run(url: str, *, token: str, per_second: float, seconds: float) -> dic
         finally:
             connection.close()
 
-    workers = [asyncio.create_task(worker()) for _ in range(CONNECTIONS)]
+    workers = [asyncio.create_task(worker(targets[n % len(targets)])) for n in range(CONNECTIONS)]
     await asyncio.sleep(0.2)  # the workers connect
     started = time.perf_counter()
     for n in range(total):
@@ -108,6 +119,7 @@ async def run(url: str, *, token: str, per_second: float, seconds: float) -> dic
         "ok": ok,
         "statuses": statuses,
         "connections": CONNECTIONS,
+        "instances": len(urls),
         "achieved_per_s": rate(ok, elapsed),
         "p50_ms": round(percentile(latencies, 0.5) * 1000, 2),
         "p99_ms": round(percentile(latencies, 0.99) * 1000, 2),
@@ -116,14 +128,14 @@ async def run(url: str, *, token: str, per_second: float, seconds: float) -> dic
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Command line: the URL, rate and duration; the bearer token from BENCH_TOKEN."""
+    """Command line: the URLs, rate and duration; the bearer token from BENCH_TOKEN."""
     parser = argparse.ArgumentParser(prog="python -m durchstarten_bench.httpload")
-    parser.add_argument("url")
+    parser.add_argument("urls", nargs="+", metavar="url")
     parser.add_argument("--rate", type=float, required=True)
     parser.add_argument("--seconds", type=float, required=True)
     args = parser.parse_args(argv)
     token = os.environ.get("BENCH_TOKEN", "")
-    figures = uvloop.run(run(args.url, token=token, per_second=args.rate, seconds=args.seconds))
+    figures = uvloop.run(run(args.urls, token=token, per_second=args.rate, seconds=args.seconds))
     json.dump(figures, sys.stdout)
     return 0
 

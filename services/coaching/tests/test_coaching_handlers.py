@@ -705,3 +705,89 @@ async def test_one_batch_opens_a_case_and_records_into_it_as_one_command_after_a
     ]
     assert one_by_one[2] == 2
     assert in_one_batch == one_by_one
+
+
+async def test_what_a_batch_reads_ahead_is_kept_up_to_date_by_its_own_commands(
+    handlers: CoachingHandlers, fresh_pool: asyncpg.Pool
+) -> None:
+    """The cases, open modules and session ids read once for the batch change as it runs.
+
+    A session id stored before the batch, one used twice within it, a second case in a
+    module the batch opened, a case opened before and opened again, a session after the
+    batch closed its case: each decided as one at a time decides it, with the same rows.
+    """
+
+    async def run(*, batch: bool) -> tuple[list[Any], list[str], int, list[Any]]:
+        participant_id = await registered(handlers)
+        earlier_case = await opened_case(handlers, participant_id)
+        stored = session_data(earlier_case)
+        _, first = await send_command(handlers, "record-session.v1", ALPHA, stored)
+        assert first.status == "accepted"
+        other = await registered(handlers)
+        opening = open_case_data(other, module="F1")
+        case_id = uuid.UUID(opening["case_id"])
+        twice = session_data(case_id)
+        sent = [
+            # the session id stored before the batch, in a new command
+            provider_inbound(handlers, "record-session.v1", ALPHA, stored),
+            provider_inbound(handlers, "open-case.v1", ALPHA, opening),
+            provider_inbound(handlers, "record-session.v1", ALPHA, twice),
+            # the same session id again, in another command of the same batch
+            provider_inbound(handlers, "record-session.v1", ALPHA, twice | {"minutes": 30}),
+            # a second F1 case for the person the batch opened one for
+            provider_inbound(handlers, "open-case.v1", ALPHA, open_case_data(other)),
+            # a case stored before the batch, opened again
+            provider_inbound(
+                handlers,
+                "open-case.v1",
+                ALPHA,
+                open_case_data(participant_id) | {"case_id": str(earlier_case)},
+            ),
+            provider_inbound(
+                handlers,
+                "close-case.v1",
+                ALPHA,
+                {"case_id": str(case_id), "closed_on": "2022-06-01", "reason": "goal-reached"},
+            ),
+            provider_inbound(
+                handlers, "record-session.v1", ALPHA, session_data(case_id, "2022-07-01")
+            ),
+            # after the close, F1 is open again for the person
+            provider_inbound(handlers, "open-case.v1", ALPHA, open_case_data(other)),
+        ]
+        before = len(await outbox_messages(fresh_pool))
+        outcomes = await (send_batch if batch else send_one_by_one)(handlers, sent)
+        results = [(o.status, o.violation.reason if o.violation else None) for o in outcomes]
+        messages = (await outbox_messages(fresh_pool))[before:]
+        events = [m.type for m in messages if m.topic == COACHING_EVENTS]
+        sessions = await fetch_rows(
+            fresh_pool,
+            "SELECT 1 FROM sessions WHERE case_id = ANY($1::uuid[])",
+            [case_id, earlier_case],
+        )
+        cases = await fetch_rows(
+            fresh_pool,
+            "SELECT module, closed_on FROM cases WHERE participant_id = $1 ORDER BY closed_on NULLS LAST",
+            other,
+        )
+        return results, events, len(sessions), [tuple(case.values()) for case in cases]
+
+    one_by_one = await run(batch=False)
+    in_one_batch = await run(batch=True)
+
+    statuses = [status for status, _ in one_by_one[0]]
+    assert statuses == [
+        "rejected",  # the stored session id
+        "accepted",
+        "accepted",
+        "rejected",  # the session id used twice
+        "rejected",  # F1 open already
+        "rejected",  # the case id exists
+        "accepted",  # closed
+        "rejected",  # into a closed case
+        "accepted",  # F1 again, after the close
+    ], one_by_one[0]
+    assert one_by_one[2] == 2  # the session stored before and the batch's first
+    # the case the batch opened and closed, and the one it opened after
+    assert one_by_one[3] == [("F1", date(2022, 6, 1)), ("F1", None)]
+    assert in_one_batch == one_by_one

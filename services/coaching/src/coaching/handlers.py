@@ -7,6 +7,8 @@ with `unknown-participant`.
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import ClassVar
 
@@ -33,6 +35,7 @@ from durchstarten.events.intake import (
 )
 from durchstarten.events.reasons import ReasonCode
 from durchstarten.events.topics import ServiceName
+from durchstarten.messaging.batch import write_deferred
 from durchstarten.messaging.command_service import CommandService
 from durchstarten.messaging.commands import InboundCommand
 from durchstarten.service import ServiceRuntime
@@ -70,10 +73,30 @@ class CoachingHandlers(CommandService):
         super().__init__(runtime, clock=clock, hold_for=hold_for)
         self._sites = sites
 
+    async def read_ahead(
+        self, connection: asyncpg.Connection, commands: Sequence[InboundCommand]
+    ) -> None:
+        """The batch's cases (locked), the participants it opens cases for, its session ids."""
+        named = [inbound.command for inbound in commands]
+        await repository.read_ahead(
+            connection,
+            case_ids=[
+                case_id
+                for command in named
+                if isinstance(case_id := getattr(command, "case_id", None), uuid.UUID)
+            ],
+            participant_ids=[c.participant_id for c in named if isinstance(c, OpenCase)],
+            session_ids=[c.session_id for c in named if isinstance(c, RecordSession)],
+        )
+
     async def decide_and_save(  # noqa: PLR0911, PLR0912  # one branch per command type
         self, connection: asyncpg.Connection, inbound: InboundCommand
     ) -> list[Event]:
         """Coaching's rules for each command; the events to publish."""
+        if not isinstance(inbound.command, OpenCase | RecordSession):
+            # Only these two defer their rows in a batch (`repository.read_ahead`): any
+            # other statement may touch a case or session not written yet.
+            await write_deferred(connection)
         provider = inbound.provider
         today = self.clock.today()
         match inbound.command:

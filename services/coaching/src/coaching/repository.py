@@ -1,8 +1,15 @@
-"""Coaching's database access; the caller owns the transaction (connection first)."""
+"""Coaching's database access; the caller owns the transaction (connection first).
+
+Inside a batch (`durchstarten.messaging.batch`), the cases, participants, open modules and
+session ids the batch's commands name are read ahead in one statement each (`read_ahead`);
+the readers below answer from there, and the writers keep it up to date or forget it.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
+from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -23,15 +30,67 @@ from durchstarten.events.coaching import (
 from durchstarten.events.parts import ConsentFact
 from durchstarten.events.values import ConsentScope
 from durchstarten.messaging import answers
+from durchstarten.messaging.batch import PendingWrites, pending_for
 
 SHARING = ConsentScope.DATA_SHARING_BETWEEN_PROVIDERS
 SQL = SqlFiles(Path(__file__).parent / "db")
+CASES, PARTICIPANTS, OPEN_MODULES, SESSIONS = "cases", "participants", "open_modules", "sessions"
+"""The kinds of state a batch reads ahead (`PendingWrites.known`)."""
+CASE_RANK = 0
+"""Deferred cases are written before their sessions (`PendingWrites.defer`)."""
+
+
+async def read_ahead(
+    connection: asyncpg.Connection,
+    *,
+    case_ids: Iterable[uuid.UUID],
+    participant_ids: Iterable[uuid.UUID],
+    session_ids: Iterable[uuid.UUID],
+) -> None:
+    """Read the named cases (locked), participants, open modules and sessions for the batch.
+
+    Outside a batch nothing is read: every reader asks the database itself.
+    """
+    pending = pending_for(connection)
+    if pending is None:
+        return
+    cases: dict[uuid.UUID, CaseView | None] = dict.fromkeys(sorted(set(case_ids)))
+    if cases:
+        for row in await connection.fetch(SQL["case_view_many"], list(cases)):
+            cases[row["case_id"]] = CaseView(**dict(row))
+    people: dict[uuid.UUID, ParticipantView | None] = dict.fromkeys(set(participant_ids))
+    modules: dict[uuid.UUID, set[str]] = {person: set() for person in people}
+    if people:
+        for row in await connection.fetch(SQL["participant_view_many"], list(people)):
+            people[row["participant_id"]] = _participant_view(row)
+        for row in await connection.fetch(SQL["open_modules_many"], list(people)):
+            modules[row["participant_id"]].add(row["module"])
+    sessions: dict[uuid.UUID, bool] = dict.fromkeys(set(session_ids), False)
+    if sessions:
+        for row in await connection.fetch(SQL["sessions_existing"], list(sessions)):
+            sessions[row["session_id"]] = True
+    pending.known.update(
+        {CASES: cases, PARTICIPANTS: people, OPEN_MODULES: modules, SESSIONS: sessions}
+    )
+
+
+def _known(connection: asyncpg.Connection, kind: str) -> dict[Any, Any]:
+    """What the batch read ahead of `kind` (empty outside a batch, or once forgotten)."""
+    pending = pending_for(connection)
+    return pending.known.get(kind, {}) if pending is not None else {}
+
+
+def _forget(connection: asyncpg.Connection, *kinds: str) -> None:
+    pending: PendingWrites | None = pending_for(connection)
+    if pending is not None:
+        pending.forget(*kinds)
 
 
 async def upsert_participant(
     connection: asyncpg.Connection, participant_id: uuid.UUID, provider: str, entry_date: date
 ) -> None:
     """Learn of a registered participant (from intake)."""
+    _forget(connection, PARTICIPANTS)
     await connection.execute(SQL["participant_upsert"], participant_id, provider, entry_date)
 
 
@@ -39,16 +98,19 @@ async def grant_access(
     connection: asyncpg.Connection, participant_id: uuid.UUID, provider: str
 ) -> None:
     """Let another provider act for the participant."""
+    _forget(connection, PARTICIPANTS)
     await connection.execute(SQL["access_grant"], participant_id, provider)
 
 
 async def record_exit(connection: asyncpg.Connection, participant_id: uuid.UUID, day: date) -> None:
     """Record the exit and schedule the follow-ups."""
+    _forget(connection, PARTICIPANTS)
     await connection.execute(SQL["participant_exit"], participant_id, day)
 
 
 async def erase(connection: asyncpg.Connection, participant_id: uuid.UUID) -> None:
     """Remove every person-level row of the participant."""
+    _forget(connection)
     await connection.execute(SQL["participant_erase"], participant_id)
     await answers.forget(connection, participant_id)  # the answers to their commands
 
@@ -57,9 +119,15 @@ async def participant(
     connection: asyncpg.Connection, participant_id: uuid.UUID
 ) -> ParticipantView | None:
     """What coaching knows of the participant."""
+    known = _known(connection, PARTICIPANTS)
+    if participant_id in known:
+        found: ParticipantView | None = known[participant_id]
+        return found
     row = await connection.fetchrow(SQL["participant_view"], participant_id)
-    if row is None:
-        return None
+    return _participant_view(row) if row is not None else None
+
+
+def _participant_view(row: asyncpg.Record) -> ParticipantView:
     return ParticipantView(
         row["participant_id"], row["entry_date"], row["exit_date"], frozenset(row["providers"])
     )
@@ -67,12 +135,19 @@ async def participant(
 
 async def case(connection: asyncpg.Connection, case_id: uuid.UUID) -> CaseView | None:
     """A case, locked for the transaction."""
+    known = _known(connection, CASES)
+    if case_id in known:
+        found: CaseView | None = known[case_id]
+        return found
     row = await connection.fetchrow(SQL["case_view"], case_id)
     return CaseView(**dict(row)) if row is not None else None
 
 
 async def open_modules(connection: asyncpg.Connection, participant_id: uuid.UUID) -> set[str]:
     """Modules in which the participant has an open case."""
+    known = _known(connection, OPEN_MODULES)
+    if participant_id in known:
+        return set(known[participant_id])
     return {row["module"] for row in await connection.fetch(SQL["open_modules"], participant_id)}
 
 
@@ -83,9 +158,8 @@ async def referral(connection: asyncpg.Connection, referral_id: uuid.UUID) -> Re
 
 
 async def insert_case(connection: asyncpg.Connection, event: CaseOpened) -> None:
-    """Store a new case."""
-    await connection.execute(
-        SQL["case_insert"],
+    """Store a new case; in a batch that read its id ahead, at the flush."""
+    row = (
         event.case_id,
         event.participant_id,
         event.provider,
@@ -93,15 +167,51 @@ async def insert_case(connection: asyncpg.Connection, event: CaseOpened) -> None
         event.site,
         event.opened_on,
     )
+    pending = pending_for(connection)
+    if pending is not None and event.case_id in pending.known.get(CASES, {}):
+        # Known not to exist (the rule refused one that does): its sessions follow it.
+        pending.defer(SQL["case_insert"], *row, rank=CASE_RANK)
+    else:
+        await connection.execute(SQL["case_insert"], *row)
+    # The batch reads the new case from here on (outside one, `_known` is a throwaway).
+    _known(connection, CASES)[event.case_id] = CaseView(*row, None)
+    modules = _known(connection, OPEN_MODULES)
+    if event.participant_id in modules:
+        modules[event.participant_id].add(event.module.value)
 
 
 async def close_case(connection: asyncpg.Connection, event: CaseClosed) -> None:
     """Close a case."""
     await connection.execute(SQL["case_close"], event.case_id, event.closed_on, event.reason.value)
+    cases = _known(connection, CASES)
+    closed = cases.get(event.case_id)
+    if closed is not None:
+        cases[event.case_id] = dataclasses.replace(closed, closed_on=event.closed_on)
+    _forget(connection, OPEN_MODULES)
 
 
 async def insert_session(connection: asyncpg.Connection, event: SessionRecorded) -> bool:
-    """Store a session; False when its id exists already."""
+    """Store a session; False when its id exists already.
+
+    In a batch that read the session's id ahead, the row is written at the flush.
+    """
+    row = (
+        event.session_id,
+        event.case_id,
+        event.date,
+        event.minutes,
+        list(event.languages),
+        [topic.value for topic in event.topics],
+        event.coach_id,
+    )
+    pending = pending_for(connection)
+    sessions = pending.known.get(SESSIONS, {}) if pending is not None else {}
+    if pending is not None and event.session_id in sessions:
+        if sessions[event.session_id]:
+            return False
+        sessions[event.session_id] = True
+        pending.defer(SQL["session_insert_new"], *row, rank=CASE_RANK + 1)
+        return True
     inserted = await connection.fetchval(
         SQL["session_insert"],
         event.session_id,

@@ -7,6 +7,12 @@ are not written one statement each: `enqueue` and `answers.answered` add them to
 `PendingWrites` of the connection, and `flush` writes each kind with one `unnest` statement
 before the commit (or earlier, where a later command of the same batch must read them).
 
+A service may also read ahead (`CommandService.read_ahead`): the state its commands will
+read, loaded for the whole batch in a few statements and kept in `PendingWrites.known`,
+where its repository finds it instead of asking again; a repository that writes such state
+keeps it up to date there, or forgets it. Rows no decision of the batch reads back (and
+whose duplicates the known state catches) may be deferred to the flush (`defer`).
+
 The gathering is bound to one connection in one task (a context variable): code that writes
 on another connection, or outside the batch, writes at once as before.
 """
@@ -20,6 +26,7 @@ from collections.abc import Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 
@@ -35,6 +42,23 @@ class PendingWrites:
     connection: asyncpg.Connection
     outbox: list[tuple[str, bytes | None, bytes, str]] = field(default_factory=list)
     answers: list[tuple[str, str, uuid.UUID | None, str]] = field(default_factory=list)
+    known: dict[str, dict[Any, Any]] = field(default_factory=dict)
+    """State read ahead for the batch, by kind and key, kept up to date by its writers."""
+    deferred: dict[tuple[int, str], list[tuple[Any, ...]]] = field(default_factory=dict)
+    """Rows to write at the flush, by rank and statement, in the order they came."""
+
+    def defer(self, statement: str, *arguments: Any, rank: int = 0) -> None:
+        """Run `statement` with `arguments` at the next flush (before the outbox rows).
+
+        Statements run in the order of their `rank`, then of their first use: a row that
+        refers to another's (a session to its case) takes a higher rank than it.
+        """
+        self.deferred.setdefault((rank, statement), []).append(arguments)
+
+    def forget(self, *kinds: str) -> None:
+        """Drop state read ahead (every kind if none is named): it is read again from here."""
+        for kind in kinds or list(self.known):
+            self.known.pop(kind, None)
 
     def add_message(
         self, topic: str, key: bytes | None, value: bytes, headers: list[list[str]]
@@ -48,8 +72,16 @@ class PendingWrites:
         """A command's answer (its JSON as sent) to keep at the next flush (the row exists)."""
         self.answers.append((consumer, dedupe_key, participant, reply.decode()))
 
+    async def write_deferred(self) -> None:
+        """Write the deferred rows now: before a statement that may touch them."""
+        for (_, statement), rows in sorted(self.deferred.items(), key=lambda item: item[0][0]):
+            # One round trip for the rows: asyncpg pipelines executemany's binds.
+            await self.connection.executemany(statement, rows)
+        self.deferred.clear()
+
     async def flush(self) -> None:
         """Write what was gathered: one statement per kind, rows in the order they came."""
+        await self.write_deferred()
         if self.outbox:
             topics, keys, values, headers = (
                 list(column) for column in zip(*self.outbox, strict=True)
@@ -75,6 +107,13 @@ def pending_for(connection: asyncpg.Connection) -> PendingWrites | None:
     if pending is None or pending.connection is not connection:
         return None
     return pending
+
+
+async def write_deferred(connection: asyncpg.Connection) -> None:
+    """Write the rows deferred on `connection` (nothing outside a batch)."""
+    pending = pending_for(connection)
+    if pending is not None:
+        await pending.write_deferred()
 
 
 @contextlib.contextmanager

@@ -183,6 +183,15 @@ class CommandService:
         del connection, inbound
         return None
 
+    async def read_ahead(
+        self, connection: asyncpg.Connection, commands: Sequence[InboundCommand]
+    ) -> None:
+        """Load the state a batch's new commands will read, a few statements for all of them.
+
+        Kept in the batch's `PendingWrites.known`, where the service's repository looks
+        first; by default nothing is read ahead (every read goes to the database).
+        """
+
     async def execute_record(self, inbound: InboundCommand, record: KafkaRecord) -> str:
         """Carry out a command from an inbound topic (the InboundEdge executor)."""
         source = {"topic": record.topic, "partition": record.partition, "offset": record.offset}
@@ -241,6 +250,7 @@ class CommandService:
                     self.inbox,
                     [(key, commands[place][0].envelope) for key, place in firsts.items()],
                 )
+                await self.read_ahead(connection, [commands[place][0] for place in firsts.values()])
                 for place, (inbound, record) in enumerate(commands):
                     with consuming(tracer, record, "process"):
                         if firsts.get(inbound.dedupe_key) == place:
