@@ -93,6 +93,27 @@ def test_the_benchmark_smoke_run_reports_every_figure(tmp_path: Path) -> None:
     assert state["database_bytes"] > 0
     assert "State table over the 53-county load" in page.read_text()
 
+    # The production layout: the table served by the API instances, not the projector.
+    assert queries["api_instances"] == figures["config"]["api_instances"] == 2
+
+    registrations = figures["registrations"]
+    # Every registration answered, most accepted (the invented people include some the
+    # programme refuses), besides one course scheduled per provider.
+    assert registrations["commands_answered"] > registrations["registrations"]
+    assert registrations["accepted"] >= registrations["registrations"] / 2
+    assert sum(registrations["outcomes"].values()) == registrations["commands_answered"]
+    assert registrations["registrations_per_s"] > 0
+
+    # The same commands through our write path and the eventsourcing peer, every one
+    # accepted (a refusal raises), with the server's production durability.
+    write_path = figures["write_path"]
+    commands = write_path["cases"] * (1 + write_path["sessions_per_case"])
+    for side in ("ours", "peer"):
+        for mode in ("one_by_one", "batched"):
+            assert write_path[side][mode]["commands"] == commands, (side, mode)
+    assert write_path["durability"] == {"synchronous_commit": "on", "fsync": "on"}
+    assert figures["settings"]["postgres"]["fsync"] == "on"
+
     profiles = figures["profile"]["services"]
     assert figures["profile"]["failures"] == []
     assert set(profiles) == {"intake", "coaching", "courses", "reporting"}
@@ -100,6 +121,7 @@ def test_the_benchmark_smoke_run_reports_every_figure(tmp_path: Path) -> None:
 
     text = page.read_text()
     assert "## Targets" in text
-    assert text.count("| yes |") + text.count("| **no** |") == 5
+    assert text.count("| yes |") + text.count("| **no** |") == 7
+    assert "eventsourcing" in text
     assert figures["machine"]["cores"] >= 1
     assert figures["versions"]["Kafka"]

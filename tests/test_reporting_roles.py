@@ -124,6 +124,7 @@ async def test_each_role_serves_only_its_side(
         assert (await on_api.post("/v1/admin/rebuilds")).status_code == 404
         assert (await on_api.get("/v1/reports/participants")).status_code == 200
         assert (await on_api.get("/health/ready")).status_code == 200
+
     # The projector consumes every domain topic (its gauges appear once the group is
     # described); an API instance consumes nothing.
     async def projector_lag() -> bool:

@@ -1,13 +1,15 @@
 """`python -m durchstarten_bench [--smoke]`: run the benchmark and write its two files.
 
 Starts its own Kafka and PostgreSQL (or uses DATABASE_URL's server), then the four
-services, exactly as `make run` does; everything is stopped again by process id at the end.
+services as `make run` does, but reporting in its production layout (a projector beside its
+API instances); everything is stopped again by process id at the end.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import importlib.metadata
 import json
 import os
@@ -27,7 +29,7 @@ from durchstarten.settings import ServiceSettings
 from durchstarten_bench.pipeline import Bench, BenchConfig, ratios
 from durchstarten_bench.report import kept_analysis, render
 from durchstarten_deploy.kafka import kafka_version
-from durchstarten_deploy.stack import REPO, SERVICES, Stack, unique_prefix
+from durchstarten_deploy.stack import REPO, Stack, unique_prefix
 from durchstarten_deploy.testing import drop_databases
 
 log = get_logger(__name__)
@@ -57,7 +59,14 @@ def machine() -> dict[str, Any]:
 async def _postgres_facts(url: str) -> dict[str, str]:
     connection = await asyncpg.connect(url)
     try:
-        names = ("server_version", "synchronous_commit", "shared_buffers", "track_commit_timestamp")
+        names = (
+            "server_version",
+            "synchronous_commit",
+            "fsync",
+            "full_page_writes",
+            "shared_buffers",
+            "track_commit_timestamp",
+        )
         return {name: str(await connection.fetchval(f"SHOW {name}")) for name in names}
     finally:
         await connection.close()
@@ -89,6 +98,15 @@ def settings(stack: Stack, postgres: dict[str, str]) -> dict[str, Any]:
     }
 
 
+def _plain(value: Any) -> Any:
+    """A configuration value as JSON holds it (dates as ISO text, workloads as objects)."""
+    if isinstance(value, date):
+        return value.isoformat()
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark; write the Markdown table and the JSON file."""
     parser = argparse.ArgumentParser(prog="python -m durchstarten_bench")
@@ -109,15 +127,14 @@ def main(argv: list[str] | None = None) -> int:
         database_prefix=unique_prefix() if external_db else "durchstarten",
     )
     bench = Bench(stack, config, artefacts=args.state_dir / "profiles")
-    sizes = {k: v.isoformat() if isinstance(v, date) else v for k, v in config.__dict__.items()}
+    sizes = {k: _plain(v) for k, v in config.__dict__.items()}
     figures: dict[str, Any] = {"config": {"name": config.name, **sizes}}
     try:
         log.info("bench: starting Kafka and PostgreSQL")
         stack.start_infrastructure()
         log.info("bench: limits")
         figures["limits"] = uvloop.run(bench.limits())
-        for name in SERVICES:
-            stack.start_service(name)
+        bench.start_services()
         figures.update(uvloop.run(bench.run()))
         postgres = asyncio.run(_postgres_facts(stack.service_database_url("reporting")))
     finally:

@@ -9,7 +9,15 @@ Stages, in order (each returns a dict of figures):
    commit of the projection transaction that applied it;
 5. rebuild: synthetic histories straight into the domain topics (the live projection catches
    up, timed), then a blue-green rebuild from the earliest offset through the admin API;
-6. queries: the quarterly table at a fixed request rate while commands keep arriving.
+6. queries: the quarterly table at a fixed request rate while commands keep arriving, from
+   reporting's API instances (the production layout: the projector apart);
+7. registrations: a burst of registrations through intake, duplicate matching included,
+   from the first send to the last reply;
+8. write path: coaching's command side beside an `eventsourcing` peer doing the same
+   commands on the same server (`durchstarten_bench.writepath`).
+
+Reporting runs as in production (`ReportingRole`): one projector (the stack's `reporting`,
+where rebuilds start) and `api_instances` API processes that answer every report request.
 """
 
 from __future__ import annotations
@@ -29,7 +37,7 @@ import httpx
 from durchstarten.auth import Role
 from durchstarten.events.topics import WRITE_SERVICES
 from durchstarten.logging import get_logger
-from durchstarten_bench import limits, profiling, statewide
+from durchstarten_bench import limits, profiling, statewide, writepath
 from durchstarten_bench.measure import CpuMeter, percentile, rate, ratio, summary_ms
 from durchstarten_bench.observe import Observer
 from durchstarten_bench.synthetic import ENTRY_SPAN_DAYS, FIRST_ENTRY, Histories, check_valid
@@ -39,8 +47,11 @@ from durchstarten_simulator.load import prepare_load, send_load
 from durchstarten_simulator.wire import producer, send_all
 
 log = get_logger(__name__)
+REPORTING_ROLE = "DURCHSTARTEN_REPORTING_ROLE"
 
 
+WRITE_PATH = writepath.Workload(cases=1000, sessions_per_case=4, batch_size=500)
+"""The full run's write-path workload: 5,000 commands per run and mode."""
 HALF_YEAR_DAYS = 182
 """Past this day of the year, this year's history is long enough to measure a release over."""
 
@@ -76,6 +87,12 @@ class BenchConfig:
     """The first entry of the rebuild's histories (the query stage's release runs from it)."""
     history_span_days: int = ENTRY_SPAN_DAYS
     """Entries fall on this many days from the first."""
+    api_instances: int = 2
+    """Reporting API processes beside the projector."""
+    registrations: int = 2000
+    """Registrations of the registration burst (duplicate matching on)."""
+    write_path: writepath.Workload = WRITE_PATH
+    """The write path's and its peer's commands: each run opens these cases, records these."""
 
     @classmethod
     def full(cls) -> BenchConfig:
@@ -130,6 +147,8 @@ class BenchConfig:
             statewide_people=53 * 2,
             statewide_releases=1,
             statewide_requests=4,
+            registrations=100,
+            write_path=writepath.Workload(cases=20, sessions_per_case=4, batch_size=50),
             # Histories from the start of last year: a release over two years, not eight.
             # The eight-year one is the full run's figure; here it would be 20 s of CI
             # proving nothing the short one does not.
@@ -157,6 +176,27 @@ class Bench:
             urls = {service: self.stack.service_database_url(service) for service in SERVICES}
             self._observer = Observer(self.stack.access, urls)
         return self._observer
+
+    def start_services(self) -> None:
+        """The four services, reporting as one projector beside its API instances."""
+        for name in SERVICES:
+            if name == "reporting":
+                self.stack.start_service(name, extra_env={REPORTING_ROLE: "projector"})
+            else:
+                self.stack.start_service(name)
+        for number in range(1, self.config.api_instances + 1):
+            self.stack.start_service(
+                "reporting", instance=f"reporting-api-{number}", extra_env={REPORTING_ROLE: "api"}
+            )
+
+    @property
+    def api_urls(self) -> list[str]:
+        """Base URLs of reporting's API instances (the projector answers no report)."""
+        return [
+            service.url
+            for name, service in self.stack.services.items()
+            if name.startswith("reporting-api-")
+        ]
 
     def _next_seed(self) -> int:
         # Each stage invents other people: a repeated seed would register the same
@@ -266,10 +306,11 @@ class Bench:
         await self.observer.wait_caught_up(timeout_s=self.config.catch_up_timeout_s)
         self.artefacts.mkdir(parents=True, exist_ok=True)
         seconds = self.config.profile_seconds
-        files = {name: self.artefacts / f"profile-{name}.txt" for name in self.stack.services}
+        # The write services and reporting's projector: the API instances idle meanwhile.
+        files = {name: self.artefacts / f"profile-{name}.txt" for name in SERVICES}
         recordings = [
-            profiling.record(service.process.pid, files[name], seconds=seconds)
-            for name, service in self.stack.services.items()
+            profiling.record(self.stack.services[name].process.pid, files[name], seconds=seconds)
+            for name in SERVICES
         ]
         commands = self.config.profile_commands
         load = send_load(self.stack.access, prepared, rate=commands, duration_s=1.0)
@@ -398,11 +439,9 @@ class Bench:
         )
         await self.observer.wait_caught_up(timeout_s=self.config.catch_up_timeout_s)
         projected = await self.observer.projected()
-        url = (
-            f"{self.stack.services['reporting'].url}"
-            "/v1/reports/quarterly-monitoring?year=2021&quarter=2"
-        )
-        uncached = await self._compute_times(url, Role.COORDINATOR, self.config.afresh_times)
+        path = "/v1/reports/quarterly-monitoring?year=2021&quarter=2"
+        urls = [f"{base}{path}" for base in self.api_urls]
+        uncached = await self._compute_times(urls[0], Role.COORDINATOR, self.config.afresh_times)
         seconds = self.config.query_seconds
         ingest = asyncio.create_task(
             send_load(
@@ -417,7 +456,7 @@ class Bench:
             sys.executable,
             "-m",
             "durchstarten_bench.httpload",
-            url,
+            *urls,
             "--rate",
             str(self.config.query_rate),
             "--seconds",
@@ -436,7 +475,8 @@ class Bench:
         figures["events_in_projection"] = projected
         figures["computed_afresh"] = uncached
         figures["ingest_commands_per_s"] = round(load.achieved_rate, 1)
-        figures["query"] = "GET /v1/reports/quarterly-monitoring?year=2021&quarter=2"
+        figures["query"] = f"GET {path}"
+        figures["api_instances"] = len(urls)
         return figures
 
     async def release_year(self) -> dict[str, Any]:
@@ -462,10 +502,7 @@ class Bench:
         finally:
             await kafka.stop()
         await self.observer.wait_caught_up(timeout_s=self.config.catch_up_timeout_s)
-        url = (
-            f"{self.stack.services['reporting'].url}"
-            f"/v1/reports/quarterly-monitoring?year={year}&quarter=2"
-        )
+        url = f"{self.api_urls[0]}/v1/reports/quarterly-monitoring?year={year}&quarter=2"
         found = await self._compute_times(url, Role.COORDINATOR, self.config.afresh_times)
         found.update(year=year, people=self.config.year_people, events=sent)
         return found
@@ -477,7 +514,7 @@ class Bench:
         in one snapshot and protected together. Afresh means a release computed for this
         request (`POST /v1/releases`), then the table read from it.
         """
-        reporting = self.stack.services["reporting"].url
+        reporting = url.split("/v1/", 1)[0]  # the instance the table is read from
         admin = {"Authorization": f"Bearer {self.stack.token(Role.ADMIN)}"}
         reader = {"Authorization": f"Bearer {self.stack.token(role)}"}
         latencies, releases = [], []
@@ -498,6 +535,48 @@ class Bench:
             k: last[k] for k in ("reports", "withheld", "primary", "secondary", "first_year")
         }
         return found
+
+    async def registrations(self) -> dict[str, Any]:
+        """A burst of registrations through intake: duplicate matching for every one.
+
+        All sent at once over Kafka; timed from the first send to the last reply, with
+        intake's CPU time over the burst.
+        """
+        await self.observer.wait_caught_up(timeout_s=self.config.catch_up_timeout_s)
+        meter = CpuMeter({"intake": self.stack.services["intake"].process.pid})
+        meter.start()
+        prepared = await prepare_load(
+            self.stack.access,
+            participants=self.config.registrations,
+            seed=self._next_seed(),
+            providers=list(self.stack.providers),
+            timeout_s=self.config.catch_up_timeout_s,
+        )
+        cpu, _ = meter.stop()
+        seconds = prepared.registration_seconds
+        # Every command answered (or `prepare_load` raised): the registrations and one
+        # course scheduled per provider, the invented people's refusals (too old, a status
+        # outside the programme) included; each eligible one was matched.
+        answered = sum(prepared.outcomes.values())
+        return {
+            "registrations": self.config.registrations,
+            "commands_answered": answered,
+            "accepted": len(prepared.known),
+            "outcomes": prepared.outcomes,
+            "seconds": round(seconds, 3),
+            "registrations_per_s": rate(self.config.registrations, seconds),
+            "intake_cpu_us_per_registration": round(
+                cpu["intake"] * 1e6 / self.config.registrations, 1
+            ),
+            "note": "from the first send to the last reply, matching every eligible "
+            "registration against the blocking index",
+        }
+
+    async def write_path(self) -> dict[str, Any]:
+        """Coaching's write path beside the `eventsourcing` peer (`writepath`)."""
+        return await writepath.measure(
+            self.stack.admin_url, self.stack.database_prefix, self.config.write_path
+        )
 
     async def statewide(self) -> dict[str, Any]:
         """The state table over the 53-county load, computed afresh and served."""
@@ -535,6 +614,10 @@ class Bench:
             figures["rebuild"] = await self.rebuild()
             log.info("bench: queries")
             figures["queries"] = await self.queries(capacity)
+            log.info("bench: registrations")
+            figures["registrations"] = await self.registrations()
+            log.info("bench: write path beside the eventsourcing peer")
+            figures["write_path"] = await self.write_path()
             if self.config.statewide_people:
                 log.info("bench: the state table over the 53-county load")
                 figures["statewide"] = await self.statewide()
@@ -546,9 +629,20 @@ class Bench:
 def ratios(figures: dict[str, Any]) -> dict[str, float | None]:
     """Our figures as fractions of the limits measured in the same run."""
     consume = figures["limits"]["kafka_consume_aiokafka"]["messages_per_s"]
+    produce = figures["limits"]["kafka_produce_aiokafka"]["messages_per_s"]
     copy = figures["limits"]["postgres_copy"]["rows_per_s"]
+    batched = figures["write_path"]["ours"]["batched"]["commands_per_s"]
     return {
+        "ingest_commands_vs_raw_produce": ratio(figures["ingest"]["commands_per_s"], produce),
         "ingest_events_vs_raw_consume": ratio(figures["ingest"]["events_per_s"], consume),
+        "lag_commands_vs_raw_produce": ratio(figures["lag"][0]["achieved_commands_per_s"], produce),
+        "registrations_vs_raw_produce": ratio(
+            figures["registrations"]["registrations_per_s"], produce
+        ),
+        "write_path_batched_vs_postgres_copy": ratio(batched, copy),
+        "peer_batched_vs_postgres_copy": ratio(
+            figures["write_path"]["peer"]["batched"]["commands_per_s"], copy
+        ),
         "rebuild_vs_raw_consume": ratio(figures["rebuild"]["rebuild"]["events_per_s"], consume),
         "rebuild_vs_postgres_copy": ratio(figures["rebuild"]["rebuild"]["events_per_s"], copy),
         "live_catch_up_vs_raw_consume": ratio(

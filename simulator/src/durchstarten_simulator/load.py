@@ -305,8 +305,12 @@ class _Synthetic:
 
 async def _prepare(
     access: KafkaAccess, synthetic: _Synthetic, participants: int, timeout_s: float
-) -> dict[str, str]:
-    """Register the participants and schedule the courses; wait for every reply."""
+) -> tuple[dict[str, str], float, dict[str, int]]:
+    """Register the participants and schedule the courses; wait for every reply.
+
+    Also how long it took from the first send to the last reply (the transport ready), and
+    the replies by outcome (`accepted`, or the reason of a refusal).
+    """
     transport = KafkaTransport(access, synthetic.providers)
     await transport.start()
     try:
@@ -315,15 +319,21 @@ async def _prepare(
         commands += [
             synthetic.registration(providers[n % len(providers)]) for n in range(participants)
         ]
+        started = time.monotonic()
         await transport.send(commands)
         replies = await transport.wait({c.id for c in commands}, timeout_s)
+        seconds = time.monotonic() - started
     finally:
         await transport.stop()
-    return {
+    known = {
         str(reply.participant_id): command.provider
         for command in commands
         if (reply := replies[command.id]).accepted and reply.participant_id
     }
+    outcomes = Counter(
+        "accepted" if reply.accepted else str(reply.reason) for reply in replies.values()
+    )
+    return known, seconds, dict(outcomes)
 
 
 @dataclass(frozen=True)
@@ -333,6 +343,10 @@ class PreparedLoad:
     synthetic: _Synthetic
     known: dict[str, str]
     prepared: int
+    registration_seconds: float = 0.0
+    """From the first registration sent to the last reply received."""
+    outcomes: dict[str, int] = field(default_factory=dict)
+    """The replies by outcome: `accepted`, or the reason of a refusal."""
 
 
 async def prepare_load(
@@ -352,8 +366,10 @@ async def prepare_load(
     if counties is not None and tuple(providers) == DEFAULT_PROVIDERS:
         providers = counties.provider_ids()
     synthetic = _Synthetic(seed, list(providers), counties)
-    known = await _prepare(access, synthetic, participants, timeout_s)
-    return PreparedLoad(synthetic, known, participants + len(synthetic.providers))
+    known, seconds, outcomes = await _prepare(access, synthetic, participants, timeout_s)
+    return PreparedLoad(
+        synthetic, known, participants + len(synthetic.providers), seconds, outcomes
+    )
 
 
 async def send_load(
