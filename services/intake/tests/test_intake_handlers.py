@@ -596,3 +596,84 @@ async def test_identities_indexed_by_name_only_get_birth_year_tokens_and_still_m
         "existing-participant",
         first,
     )
+
+
+async def test_a_batch_reads_the_index_again_after_a_command_that_changes_it(
+    handlers: IntakeHandlers, fresh_pool: asyncpg.Pool
+) -> None:
+    """The index read ahead for a batch does not outlive a command that changes it.
+
+    Registrations defer a new person's rows and key to the batch's flush and compare with
+    what the batch read ahead. An erasure in the middle of the batch takes a candidate away
+    (the same person registered after it is new again), and a correction reads the key and
+    identity of a person the same batch registered. Both decide as one at a time; every
+    identity stored opens with its key from the key store afterwards.
+    """
+
+    async def run(*, batch: bool) -> tuple[list[Any], list[str]]:
+        before = len(await outbox_messages(fresh_pool))
+        earlier = new_person()
+        _, stored = await send_command(handlers, REGISTER, ALPHA, earlier)
+        assert stored.decision is not None
+        earlier_id = str(stored.decision.participant)
+        names = {key: earlier[key] for key in ("given_name", "family_name", "birth_date")}
+        fresh = new_person()
+        registering = provider_inbound(handlers, REGISTER, ALPHA, fresh)
+        sent = [
+            registering,
+            # the earlier person again, from another provider: joins them
+            provider_inbound(handlers, REGISTER, BETA, new_person(**names)),
+            provider_inbound(
+                handlers,
+                "request-erasure.v1",
+                ALPHA,
+                {"participant_id": earlier_id, "reason": "participant-request"},
+            ),
+            # after the erasure the same person is nobody intake knows
+            provider_inbound(handlers, REGISTER, BETA, new_person(**names)),
+        ]
+        outcomes = await (send_batch if batch else send_one_by_one)(handlers, sent)
+        first = outcomes[0].decision
+        assert first is not None
+        # A correction of the person the batch registered first, in a second batch: it
+        # opens their identity with the key the first batch committed.
+        correction = provider_inbound(
+            handlers,
+            "correct-identity.v1",
+            ALPHA,
+            {
+                "participant_id": str(first.participant),
+                "family_name": f"{fresh['family_name']}x",
+                "reason": "Tippfehler im Familiennamen",
+            },
+        )
+        outcomes += await (send_batch if batch else send_one_by_one)(handlers, [correction])
+        results = [
+            (
+                o.status,
+                o.violation.reason if o.violation else None,
+                o.decision.status if o.decision else None,
+                o.decision is not None and str(o.decision.participant) == earlier_id,
+            )
+            for o in outcomes
+        ]
+        events = on_intake_events((await outbox_messages(fresh_pool))[before:])
+        return results, events
+
+    one_by_one = await run(batch=False)
+    in_one_batch = await run(batch=True)
+
+    assert [result[2] for result in one_by_one[0][:2]] == ["registered", "existing-participant"]
+    assert one_by_one[0][1][3] is True  # joined the earlier registration
+    assert one_by_one[0][2][0] == "accepted"  # erased
+    assert one_by_one[0][3][2] == "registered"  # new again, not the erased one
+    assert one_by_one[0][3][3] is False
+    assert one_by_one[0][4][0] == "accepted", one_by_one[0][4]  # corrected
+    assert in_one_batch == one_by_one
+    async with fresh_pool.acquire() as connection:
+        stored = [
+            row["participant_id"]
+            for row in await connection.fetch("SELECT participant_id FROM identities")
+        ]
+        opened = await handlers.ring.open(connection, stored)
+    assert set(opened) == set(stored)  # every ciphertext has its key in the key store

@@ -18,6 +18,7 @@ import asyncpg
 from fastapi import Header
 
 from durchstarten.db.sqlfiles import SqlFiles
+from durchstarten.messaging.batch import pending_for
 
 SQL = SqlFiles(Path(__file__).parent / "db" / "sql")
 
@@ -35,6 +36,27 @@ async def record(
         SQL["audit_append"], actor, action, participant_id, purpose
     )
     return seq
+
+
+async def add(
+    connection: asyncpg.Connection,
+    *,
+    actor: str,
+    action: str,
+    participant_id: uuid.UUID | None,
+    purpose: str,
+) -> None:
+    """Append an entry inside the caller's transaction; inside a batch, at its flush.
+
+    For the entries of a batch of commands (`durchstarten.messaging.batch`): they are
+    written in the order they were made, with one round trip for all of them, before the
+    batch commits.
+    """
+    pending = pending_for(connection)
+    if pending is None:
+        await connection.execute(SQL["audit_append"], actor, action, participant_id, purpose)
+    else:
+        pending.defer(SQL["audit_append"], actor, action, participant_id, purpose)
 
 
 async def record_reads(

@@ -9,7 +9,9 @@ they decide is stored and audited.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
+from collections.abc import Sequence
 from datetime import date
 from typing import ClassVar
 
@@ -39,6 +41,7 @@ from durchstarten.events.parts import Consent
 from durchstarten.events.reasons import ReasonCode
 from durchstarten.events.topics import ServiceName, outbound
 from durchstarten.logging import get_logger
+from durchstarten.messaging.batch import deferring, write_deferred
 from durchstarten.messaging.command_service import CommandService, Decision
 from durchstarten.messaging.commands import Actor, InboundCommand, rejection
 from durchstarten.messaging.outbox import enqueue
@@ -84,6 +87,16 @@ class IntakeHandlers(CommandService):
         self._active = active_programmes
         self._counties = runtime.settings.counties()
 
+    async def read_ahead(
+        self, connection: asyncpg.Connection, commands: Sequence[InboundCommand]
+    ) -> None:
+        """Lock, look up and open the blind index's candidates of a batch's registrations."""
+        await identities.read_ahead(
+            connection,
+            self.ring,
+            [inbound for inbound in commands if isinstance(inbound.command, RegisterParticipant)],
+        )
+
     async def repeated(
         self, connection: asyncpg.Connection, inbound: InboundCommand
     ) -> Decision | None:
@@ -93,11 +106,17 @@ class IntakeHandlers(CommandService):
         )
         return Decision(participant=result[0], status=result[1]) if result else None
 
-    async def decide_and_save(  # noqa: PLR0911  # one return per command type
+    async def decide_and_save(  # noqa: PLR0911, PLR0912  # one branch and return per command type
         self, connection: asyncpg.Connection, inbound: InboundCommand
     ) -> Decision | tuple[Event, ...]:
         """Intake's rules for each command; the events to publish and the reply's details."""
         domain.authorise(inbound.command, inbound.actor)
+        if not isinstance(inbound.command, RegisterParticipant):
+            # Only registrations defer writes in a batch (a new person's rows, keys, audit
+            # entries) and read the index ahead: any other command may read those rows or
+            # change who is a candidate, so they are written first and the index read again.
+            await write_deferred(connection)
+            identities.forget_read_ahead(connection)
         match inbound.command:
             case RegisterParticipant() as command:
                 return await self._register(connection, inbound, command)
@@ -179,12 +198,14 @@ class IntakeHandlers(CommandService):
             programme=programme,
             counties=self._counties,
         )
-        identity = identities.identity_of(command)
-        tokens = identities.index_tokens(self.ring.vault, identity)
+        identity, tokens = identities.prepared(connection, self.ring.vault, inbound, command)
         candidates = await identities.lock_and_compare(
             connection, self.ring, tokens, actor=inbound.actor.subject
         )
         match = best_match(identity, candidates)
+        if match is not None and identities.made_in_batch(connection, match.participant_id):
+            # Matched to a registration of this batch: its rows are read below.
+            await write_deferred(connection)
         existing = (
             await repository.load_state(connection, match.participant_id)
             if match is not None and match.sure
@@ -229,24 +250,28 @@ class IntakeHandlers(CommandService):
                         by=inbound.actor.subject,
                     )
                     events = (*events, changed)
-        else:
-            await self._store_person(
-                connection, inbound, command, registration, tokens=tokens, programme=programme
-            )
-            if command.consent is not None:
-                await repository.store_consent(
-                    connection,
-                    registration.participant_id,
-                    command.consent,
-                    by=inbound.actor.subject,
+        new_person = registration.status != domain.EXISTING_PARTICIPANT
+        # A new person's rows are not read back by this command: in a batch, they are
+        # written at its flush (nothing outside one).
+        with deferring(connection) if new_person else contextlib.nullcontext():
+            if new_person:
+                await self._store_person(
+                    connection, inbound, command, registration, tokens=tokens, programme=programme
                 )
-        await repository.add_registration_result(
-            connection,
-            provider=inbound.provider,
-            command_id=inbound.envelope.id,
-            participant_id=registration.participant_id,
-            status=registration.status,
-        )
+                if command.consent is not None:
+                    await repository.store_consent(
+                        connection,
+                        registration.participant_id,
+                        command.consent,
+                        by=inbound.actor.subject,
+                    )
+            await repository.add_registration_result(
+                connection,
+                provider=inbound.provider,
+                command_id=inbound.envelope.id,
+                participant_id=registration.participant_id,
+                status=registration.status,
+            )
         log.info(
             "registration stored",
             participant_id=str(registration.participant_id),
@@ -410,7 +435,7 @@ class IntakeHandlers(CommandService):
             county=registration.event.county,
         )
         await identities.seal_and_store(connection, self.ring, participant_id, command, tokens)
-        await audit.record(
+        await audit.add(
             connection,
             actor=inbound.actor.subject,
             action="identity.write",

@@ -7,6 +7,8 @@ them; registration, duplicate matching and the coordinators' search all come thr
 from __future__ import annotations
 
 import uuid
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,10 +16,26 @@ import asyncpg
 
 from durchstarten import audit
 from durchstarten.events import RegisterParticipant
+from durchstarten.messaging.batch import pending_for
+from durchstarten.messaging.commands import InboundCommand
 from intake import repository
 from intake.keystore import KeyStore
 from intake.matching import Candidate, Identity, matching_keys, search_keys
-from intake.vault import OpenedIdentity, Sealed, Vault
+from intake.vault import OpenedIdentity, Sealed, Vault, WrappedKey
+
+NEW_KEYS = "intake.new-keys"
+"""The keys a batch made (`PendingWrites.known`): committed to the key store at its flush."""
+POSTINGS, OPENED, MADE, PREPARED = (
+    "intake.postings",
+    "intake.opened",
+    "intake.made",
+    "intake.prepared",
+)
+"""What a batch of registrations read ahead (`read_ahead`): each matching token's
+registrations, their identities opened, the batch's own registrations, and each command's
+identity and tokens."""
+CANDIDATES = 50
+"""Registrations compared at most, those sharing the most tokens first (as `index_candidates`)."""
 
 
 @dataclass(frozen=True)
@@ -35,7 +53,9 @@ class KeyRing:
         A participant whose key is destroyed has none, even while a ciphertext lingers.
         """
         boxes = await repository.load_ciphertexts(connection, participant_ids)
-        keys = await self.keys.get(list(boxes)) if boxes else {}
+        made = _new_keys(connection)  # this batch's, not in the store yet
+        stored = [pid for pid in boxes if pid not in made]
+        keys = {**(await self.keys.get(stored) if stored else {}), **made}
         return {pid: Sealed(keys[pid], *box) for pid, box in boxes.items() if pid in keys}
 
     async def open(
@@ -75,6 +95,77 @@ class KeyRing:
         """
         await self.keys.destroy([participant_id])
         await repository.erase(connection, participant_id)
+
+
+async def read_ahead(
+    connection: asyncpg.Connection, ring: KeyRing, registrations: Sequence[InboundCommand]
+) -> None:
+    """Lock, look up and open every candidate of a batch's registrations, once for all.
+
+    One statement takes every matching token's lock (ascending, as `lock_tokens`), one
+    reads the registrations holding them, and the candidates are opened together: each
+    once, however many of the batch's registrations it is compared with. The batch's own
+    registrations join the postings as they are stored (`seal_and_store`), so a person
+    registered twice in one batch is found as one at a time would find them.
+    """
+    pending = pending_for(connection)
+    if pending is None or not registrations:
+        return
+    prepared = {
+        inbound.dedupe_key: _identity_and_tokens(ring.vault, inbound.command)
+        for inbound in registrations
+        if isinstance(inbound.command, RegisterParticipant)
+    }
+    every = sorted({token for _, tokens in prepared.values() for token in tokens.matching})
+    await repository.lock_tokens(connection, every)
+    postings: dict[bytes, list[uuid.UUID]] = {token: [] for token in every}
+    for token, participant_id in await repository.postings(connection, every):
+        postings[token].append(participant_id)
+    named = list({pid: None for held in postings.values() for pid in held})
+    opened = await ring.open(connection, named) if named else {}
+    pending.known.update(
+        {
+            PREPARED: prepared,
+            POSTINGS: postings,
+            OPENED: {pid: found.identity for pid, found in opened.items()},
+            MADE: {},
+        }
+    )
+
+
+def forget_read_ahead(connection: asyncpg.Connection) -> None:
+    """Drop what the batch read ahead: from here on every registration reads the index."""
+    pending = pending_for(connection)
+    if pending is not None:
+        pending.forget(PREPARED, POSTINGS, OPENED, MADE)
+
+
+def prepared(
+    connection: asyncpg.Connection,
+    vault: Vault,
+    inbound: InboundCommand,
+    command: RegisterParticipant,
+) -> tuple[Identity, IndexTokens]:
+    """The registration's identity and index tokens (worked out once in a batch)."""
+    pending = pending_for(connection)
+    found = pending.known.get(PREPARED, {}).get(inbound.dedupe_key) if pending else None
+    return found if found is not None else _identity_and_tokens(vault, command)
+
+
+def made_in_batch(connection: asyncpg.Connection, participant_id: uuid.UUID) -> bool:
+    """Whether the participant was registered by this batch (rows not written yet)."""
+    pending = pending_for(connection)
+    return pending is not None and participant_id in pending.known.get(MADE, {})
+
+
+def _identity_and_tokens(vault: Vault, command: Any) -> tuple[Identity, IndexTokens]:
+    identity = identity_of(command)
+    return identity, index_tokens(vault, identity)
+
+
+def _new_keys(connection: asyncpg.Connection) -> dict[uuid.UUID, WrappedKey]:
+    pending = pending_for(connection)
+    return pending.known.get(NEW_KEYS, {}) if pending is not None else {}
 
 
 def identity_of(command: RegisterParticipant) -> Identity:
@@ -157,17 +248,36 @@ async def lock_and_compare(
     registrations of one person at the same moment must see each other: the person's
     matching keys are locked first (in one order, so two registrations never deadlock).
     """
-    await repository.lock_tokens(connection, tokens.matching)
-    opened = await open_candidates(connection, ring, tokens.matching)
-    if opened:
-        await audit.record(
+    found = _read_ahead_candidates(connection, tokens.matching)
+    if found is None:
+        await repository.lock_tokens(connection, tokens.matching)
+        found = [
+            Candidate(o.participant_id, o.identity)
+            for o in await open_candidates(connection, ring, tokens.matching)
+        ]
+    if found:
+        await audit.add(
             connection,
             actor=actor,
             action="identity.compare",
             participant_id=None,
-            purpose=f"duplicate check against {len(opened)} registrations",
+            purpose=f"duplicate check against {len(found)} registrations",
         )
-    return [Candidate(o.participant_id, o.identity) for o in opened]
+    return found
+
+
+def _read_ahead_candidates(
+    connection: asyncpg.Connection, tokens: list[bytes]
+) -> list[Candidate] | None:
+    """The candidates from what the batch read ahead; None if it did not read these tokens."""
+    pending = pending_for(connection)
+    postings = pending.known.get(POSTINGS) if pending is not None else None
+    if pending is None or postings is None or not all(token in postings for token in tokens):
+        return None
+    opened = pending.known[OPENED]
+    shared = Counter(pid for token in tokens for pid in postings[token] if pid in opened)
+    chosen = sorted(shared, key=lambda pid: (-shared[pid], str(pid)))[:CANDIDATES]
+    return [Candidate(pid, opened[pid]) for pid in chosen]
 
 
 async def seal_and_store(
@@ -181,7 +291,9 @@ async def seal_and_store(
 
     The key is committed to the key store first: should this transaction not commit, what
     is left is a key that opens nothing (`KeyStore.sweep` removes it), never a ciphertext
-    without its key.
+    without its key. In a batch, every key it made is committed in one key-store
+    transaction at the batch's flush, still before the batch commits; until then the
+    batch opens its own registrations with the keys it holds.
     """
     sealed = ring.vault.seal(
         participant_id,
@@ -194,7 +306,24 @@ async def seal_and_store(
             "provider_reference": command.provider_reference,
         },
     )
-    await ring.keys.put(participant_id, sealed.wrapped_key)
+    pending = pending_for(connection)
+    if pending is None:
+        await ring.keys.put(participant_id, sealed.wrapped_key)
+    else:
+        made: dict[uuid.UUID, WrappedKey] = pending.known.setdefault(NEW_KEYS, {})
+        made[participant_id] = sealed.wrapped_key
+
+        async def commit_keys() -> None:
+            await ring.keys.put_many(list(made.items()))
+            made.clear()
+
+        pending.before_rows(NEW_KEYS, commit_keys)
     await repository.store_identity(
         connection, participant_id, sealed.nonce, sealed.ciphertext, tokens.stored
     )
+    if pending is not None and POSTINGS in pending.known:
+        # Later registrations of the batch compare with this one, as with any stored.
+        for token in tokens.matching:
+            pending.known[POSTINGS].setdefault(token, []).append(participant_id)
+        pending.known[OPENED][participant_id] = identity_of(command)
+        pending.known[MADE][participant_id] = True

@@ -18,6 +18,7 @@ from durchstarten.events import RegisterParticipant
 from durchstarten.events.intake import ParticipantCorrected
 from durchstarten.events.parts import Consent
 from durchstarten.messaging import answers
+from durchstarten.messaging.batch import pending_for
 from durchstarten.retention import DeletionPeriods
 
 SQL = SqlFiles(Path(__file__).parent / "db")
@@ -59,7 +60,8 @@ async def insert_participant(
 
     The identifiers go to the vault (`identities.seal_and_store`).
     """
-    await connection.execute(
+    await _append(
+        connection,
         SQL["participant_insert"],
         participant_id,
         provider,
@@ -78,14 +80,46 @@ async def insert_participant(
         failed_rules,
         pending_event,
         county,
+        rank=PARTICIPANT_RANK,
     )
     await link_provider(connection, participant_id, provider, "registered")
     residence = command.residence_status
-    await add_status_history(
-        connection, participant_id, residence.status, residence.legal_basis, residence.since
+    # The first entries of the histories; the participant row holds the status already.
+    await _append(
+        connection,
+        SQL["status_history_add"],
+        participant_id,
+        residence.status,
+        residence.legal_basis,
+        residence.since,
     )
     level = command.german_level.model_dump(mode="json")
-    await add_german_level(connection, participant_id, level, command.entry_date, "registration")
+    await _append(
+        connection,
+        SQL["german_history_add"],
+        *_german_level_row(participant_id, level, command.entry_date, "registration"),
+    )
+
+
+PARTICIPANT_RANK = 0
+"""A batch's new participants are written before the rows that refer to them."""
+
+
+async def _append(
+    connection: asyncpg.Connection, statement: str, *arguments: Any, rank: int = 1
+) -> None:
+    """An insert of a new person's rows in a batch (`batch.deferring`): at the flush.
+
+    What a batch's registrations read back of each other comes from what the batch holds
+    (`identities.read_ahead`); a registration matched to one of the same batch, and every
+    command but a registration, writes what the batch deferred before it reads
+    (`IntakeHandlers.decide_and_save`).
+    """
+    pending = pending_for(connection)
+    if pending is None or not pending.deferring:
+        await connection.execute(statement, *arguments)
+    else:
+        pending.defer(statement, *arguments, rank=rank)
 
 
 async def load_state(
@@ -141,8 +175,8 @@ async def store_identity(
     tokens: list[bytes],
 ) -> None:
     """Store the sealed identifiers and their blind-index tokens (the key is in the key store)."""
-    await connection.execute(SQL["vault_store"], participant_id, nonce, ciphertext)
-    await connection.execute(SQL["index_store"], participant_id, tokens)
+    await _append(connection, SQL["vault_store"], participant_id, nonce, ciphertext)
+    await _append(connection, SQL["index_store"], participant_id, tokens)
 
 
 async def load_ciphertexts(
@@ -157,6 +191,14 @@ async def candidates(connection: asyncpg.Connection, tokens: list[bytes]) -> lis
     """Registrations sharing blocking tokens, most shared first."""
     rows = await connection.fetch(SQL["index_candidates"], tokens)
     return [row["participant_id"] for row in rows]
+
+
+async def postings(
+    connection: asyncpg.Connection, tokens: list[bytes]
+) -> list[tuple[bytes, uuid.UUID]]:
+    """(token, registration) for every candidate registration holding one of `tokens`."""
+    rows = await connection.fetch(SQL["index_postings"], tokens)
+    return [(bytes(row["token"]), row["participant_id"]) for row in rows]
 
 
 async def indexed_by_name_only(connection: asyncpg.Connection, limit: int) -> list[uuid.UUID]:
@@ -191,7 +233,7 @@ async def link_provider(
     connection: asyncpg.Connection, participant_id: uuid.UUID, provider: str, relation: str
 ) -> None:
     """Let `provider` see and act on the participant."""
-    await connection.execute(SQL["link_provider"], participant_id, provider, relation)
+    await _append(connection, SQL["link_provider"], participant_id, provider, relation)
 
 
 async def provider_linked(
@@ -225,7 +267,14 @@ async def add_german_level(
 ) -> None:
     """Append to the dated German-level history."""
     await connection.execute(
-        SQL["german_history_add"],
+        SQL["german_history_add"], *_german_level_row(participant_id, level, measured_on, source)
+    )
+
+
+def _german_level_row(
+    participant_id: uuid.UUID, level: dict[str, Any], measured_on: date, source: str
+) -> tuple[Any, ...]:
+    return (
         participant_id,
         level["overall"],
         level.get("listening"),
@@ -288,7 +337,7 @@ async def add_duplicate_review(
     connection: asyncpg.Connection, participant_id: uuid.UUID, candidate: uuid.UUID, score: float
 ) -> None:
     """Flag a registration as possibly the same person as `candidate`."""
-    await connection.execute(SQL["duplicate_review_add"], participant_id, candidate, score)
+    await _append(connection, SQL["duplicate_review_add"], participant_id, candidate, score)
 
 
 async def add_duplicate_review_pair(
@@ -343,9 +392,9 @@ async def add_registration_result(
     participant_id: uuid.UUID,
     status: str,
 ) -> None:
-    """Remember what a registration command produced."""
-    await connection.execute(
-        SQL["registration_result_add"], provider, command_id, participant_id, status
+    """Remember what a registration command produced (read by a repeat, after the flush)."""
+    await _append(
+        connection, SQL["registration_result_add"], provider, command_id, participant_id, status
     )
 
 
@@ -497,7 +546,8 @@ async def store_consent(
     connection: asyncpg.Connection, participant_id: uuid.UUID, consent: Consent, *, by: str
 ) -> None:
     """Keep `consent` as what the person consented to now (it replaces the one held)."""
-    await connection.execute(
+    await _append(
+        connection,
         SQL["consent_store"],
         participant_id,
         [scope.value for scope in consent.scopes],

@@ -22,7 +22,7 @@ from __future__ import annotations
 import contextlib
 import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,6 +46,14 @@ class PendingWrites:
     """State read ahead for the batch, by kind and key, kept up to date by its writers."""
     deferred: dict[tuple[int, str], list[tuple[Any, ...]]] = field(default_factory=dict)
     """Rows to write at the flush, by rank and statement, in the order they came."""
+    deferring: bool = False
+    """Whether the service's own inserts are deferred now (`deferring`)."""
+    first: dict[str, Callable[[], Awaitable[None]]] = field(default_factory=dict)
+    """Work to do before the deferred rows, by name (e.g. keys committed elsewhere first)."""
+
+    def before_rows(self, name: str, work: Callable[[], Awaitable[None]]) -> None:
+        """Run `work` at the next flush, before the deferred rows (once, however often named)."""
+        self.first.setdefault(name, work)
 
     def defer(self, statement: str, *arguments: Any, rank: int = 0) -> None:
         """Run `statement` with `arguments` at the next flush (before the outbox rows).
@@ -74,6 +82,9 @@ class PendingWrites:
 
     async def write_deferred(self) -> None:
         """Write the deferred rows now: before a statement that may touch them."""
+        while self.first:
+            _, work = self.first.popitem()
+            await work()
         for (_, statement), rows in sorted(self.deferred.items(), key=lambda item: item[0][0]):
             # One round trip for the rows: asyncpg pipelines executemany's binds.
             await self.connection.executemany(statement, rows)
@@ -114,6 +125,24 @@ async def write_deferred(connection: asyncpg.Connection) -> None:
     pending = pending_for(connection)
     if pending is not None:
         await pending.write_deferred()
+
+
+@contextlib.contextmanager
+def deferring(connection: asyncpg.Connection) -> Iterator[PendingWrites | None]:
+    """Defer the inserts of the block to the batch's flush (nothing outside a batch).
+
+    For a block whose rows no later statement of the same command reads back, such as a
+    new person's first rows: the service's repository asks `PendingWrites.deferring`.
+    """
+    pending = pending_for(connection)
+    if pending is None:
+        yield None
+        return
+    before, pending.deferring = pending.deferring, True
+    try:
+        yield pending
+    finally:
+        pending.deferring = before
 
 
 @contextlib.contextmanager
