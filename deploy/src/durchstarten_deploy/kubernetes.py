@@ -311,9 +311,7 @@ def service(
     if component is not None:
         labels["app.kubernetes.io/component"] = component
         env.append(_value("DURCHSTARTEN_REPORTING_ROLE", component))
-    selector = {
-        key: value for key, value in labels.items() if key != "app.kubernetes.io/part-of"
-    }
+    selector = {key: value for key, value in labels.items() if key != "app.kubernetes.io/part-of"}
     container = {
         "name": name,
         "image": f"durchstarten/{name}:latest",

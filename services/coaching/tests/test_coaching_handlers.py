@@ -767,7 +767,8 @@ async def test_what_a_batch_reads_ahead_is_kept_up_to_date_by_its_own_commands(
         )
         cases = await fetch_rows(
             fresh_pool,
-            "SELECT module, closed_on FROM cases WHERE participant_id = $1 ORDER BY closed_on NULLS LAST",
+            "SELECT module, closed_on FROM cases WHERE participant_id = $1"
+            " ORDER BY closed_on NULLS LAST",
             other,
         )
         return results, events, len(sessions), [tuple(case.values()) for case in cases]
