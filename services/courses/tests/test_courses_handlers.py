@@ -677,3 +677,91 @@ async def test_one_batch_decides_exactly_as_one_command_after_another(
     ]
     assert one_by_one[0][2] == ("rejected", ReasonCode.ALREADY_ENROLLED)
     assert in_one_batch == one_by_one
+
+
+async def test_attendance_in_one_batch_is_counted_and_funded_as_one_at_a_time(
+    handlers: CoursesHandlers, fresh_pool: asyncpg.Pool
+) -> None:
+    """What a batch reads ahead (standings, UE so far, the day's teaching) follows the batch.
+
+    Two courses alike get the same commands, one course's one at a time and the other's
+    as one batch: two people on one day (the day paid once), a day beyond the plan, a
+    drop-out and then attendance of the one who left, a person enrolled in the batch and
+    attending in it. Outcomes, events, attendance rows and paid days must be the same.
+    """
+    people = [await registered(handlers) for _ in range(3)]
+
+    def commands(course_id: str) -> list[InboundCommand]:
+        def attending(person: int, day: str, ue: int) -> InboundCommand:
+            return provider_inbound(
+                handlers,
+                "record-attendance.v1",
+                ALPHA,
+                attendance(course_id, people[person], day, ue),
+            )
+
+        return [
+            provider_inbound(handlers, "enrol.v1", ALPHA, enrol_data(course_id, people[0])),
+            provider_inbound(handlers, "enrol.v1", ALPHA, enrol_data(course_id, people[1])),
+            attending(0, "2022-03-02", 5),
+            attending(1, "2022-03-02", 4),  # the same day: its teaching is paid already
+            attending(0, "2022-03-03", 6),  # 11 of 10 planned: refused
+            attending(0, "2022-03-03", 3),
+            provider_inbound(
+                handlers,
+                "drop-out.v1",
+                ALPHA,
+                {
+                    "course_id": course_id,
+                    "participant_id": str(people[1]),
+                    "dropped_on": "2022-03-04",
+                    "reason": "placed",
+                },
+            ),
+            attending(1, "2022-03-05", 2),  # left the course: refused
+            provider_inbound(handlers, "enrol.v1", ALPHA, enrol_data(course_id, people[2])),
+            attending(2, "2022-03-05", 2),  # enrolled in this batch: counted
+        ]
+
+    async def run(course_id: str, *, batch: bool) -> tuple[list[Any], ...]:
+        before = len(await outbox_messages(fresh_pool))
+        outcomes = await (send_batch if batch else send_one_by_one)(handlers, commands(course_id))
+        results = [(o.status, o.violation.reason if o.violation else None) for o in outcomes]
+        events = [
+            (m.type, m.data.get("participant_id"), m.data.get("ue"), m.data.get("amount_cents"))
+            for m in await events_since(handlers, before)
+        ]
+        course = uuid.UUID(course_id)
+        days = await fetch_rows(
+            fresh_pool,
+            "SELECT date, ue FROM course_days WHERE course_id = $1 ORDER BY date",
+            course,
+        )
+        attended = await fetch_rows(
+            fresh_pool,
+            "SELECT participant_id, date, ue FROM attendance WHERE course_id = $1"
+            " ORDER BY date, participant_id",
+            course,
+        )
+        return results, events, days, attended, await standing(handlers, course_id)
+
+    one_by_one = await run(await scheduled(handlers), batch=False)
+    in_one_batch = await run(await scheduled(handlers), batch=True)
+
+    assert [status for status, _ in one_by_one[0]] == [
+        "accepted",
+        "accepted",
+        "accepted",
+        "accepted",
+        "rejected",
+        "accepted",
+        "accepted",
+        "rejected",
+        "accepted",
+        "accepted",
+    ], one_by_one[0]
+    assert one_by_one[0][4][1] == ReasonCode.ATTENDANCE_BEYOND_PLAN
+    assert [row["ue"] for row in one_by_one[2]] == [5, 3, 2]  # each day paid once
+    funded = [event[2] for event in one_by_one[1] if event[0] == "course.funding-accrued.v1"]
+    assert funded == [5, 3, 2]
+    assert in_one_batch == one_by_one

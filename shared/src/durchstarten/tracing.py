@@ -135,6 +135,29 @@ def consuming_batch(
         yield
 
 
+@contextlib.contextmanager
+def batch_work(tracer: trace.Tracer, records: Sequence[KafkaRecord], what: str) -> Iterator[None]:
+    """A span for the work a batch of records shares (its transaction, reads and writes).
+
+    Its parent is the first record's context and it links to the others': the statements
+    the batch runs once for all of them (reading ahead, the flush, the commit) belong to a
+    trace that came with the batch. Each record's own work keeps its own span (`consuming`).
+    """
+    links = []
+    for record in records[1:]:
+        span_context = trace.get_current_span(context_of(record)).get_span_context()
+        if span_context.is_valid:
+            links.append(trace.Link(span_context))
+    with tracer.start_as_current_span(
+        what,
+        context=context_of(records[0]) if records else None,
+        kind=trace.SpanKind.INTERNAL,  # each record's CONSUMER span is its own
+        links=links,
+        attributes={"messaging.system": "kafka", "messaging.batch.message_count": len(records)},
+    ):
+        yield
+
+
 def current_headers() -> list[list[str]]:
     """The current trace context as header pairs (none outside a span)."""
     carrier: dict[str, str] = {}

@@ -8,6 +8,7 @@ F2, and removes person-level rows.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import date, timedelta
 from typing import ClassVar
 
@@ -36,6 +37,7 @@ from durchstarten.events.intake import (
 )
 from durchstarten.events.topics import ServiceName
 from durchstarten.events.values import ReferralAnswer
+from durchstarten.messaging.batch import write_deferred
 from durchstarten.messaging.command_service import CommandService
 from durchstarten.messaging.commands import InboundCommand
 from durchstarten.service import ServiceRuntime
@@ -83,10 +85,38 @@ class CoursesHandlers(CommandService):
         super().__init__(runtime, clock=clock, hold_for=hold_for)
         self._rates = rates
 
+    async def read_ahead(
+        self, connection: asyncpg.Connection, commands: Sequence[InboundCommand]
+    ) -> None:
+        """The batch's courses (locked), standings, and the attended UE and days it adds to."""
+        named = [inbound.command for inbound in commands]
+        courses = [
+            course for c in named if isinstance(course := getattr(c, "course_id", None), uuid.UUID)
+        ]
+        await repository.read_ahead(
+            connection,
+            courses=courses,
+            places=[
+                (course, person)
+                for c in named
+                if isinstance(course := getattr(c, "course_id", None), uuid.UUID)
+                and isinstance(person := getattr(c, "participant_id", None), uuid.UUID)
+            ],
+            attendance=[
+                (c.course_id, c.participant_id, c.part, c.date)
+                for c in named
+                if isinstance(c, RecordAttendance)
+            ],
+        )
+
     async def decide_and_save(  # noqa: PLR0911  # one branch per command type
         self, connection: asyncpg.Connection, inbound: InboundCommand
     ) -> list[Event]:
         """Courses' rules for each command; the events to publish."""
+        if not isinstance(inbound.command, RecordAttendance):
+            # Only attendance is written at a batch's flush (`repository.read_ahead`): any
+            # other statement may read it.
+            await write_deferred(connection)
         provider = inbound.provider
         today = self.clock.today()
         match inbound.command:

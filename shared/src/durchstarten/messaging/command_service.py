@@ -39,7 +39,7 @@ from durchstarten.messaging.lag import group_lag
 from durchstarten.messaging.outbox import enqueue
 from durchstarten.messaging.records import KafkaRecord
 from durchstarten.service import ServiceRuntime
-from durchstarten.tracing import consuming
+from durchstarten.tracing import batch_work, consuming
 
 log = get_logger(__name__)
 
@@ -237,37 +237,42 @@ class CommandService:
         """
         tracer = self.runtime.tracing.tracer()
         outcomes: list[Outcome] = []
-        async with connection_from(self.runtime.pool) as connection, connection.transaction():
-            with gathering(connection) as pending:
-                keys = list(dict.fromkeys(inbound.dedupe_key for inbound, _ in commands))
-                new = await first_times(connection, self.inbox, keys)
-                firsts: dict[str, int] = {}  # each new id's first place in the batch
-                for place, (inbound, _) in enumerate(commands):
-                    if inbound.dedupe_key in new:
-                        firsts.setdefault(inbound.dedupe_key, place)
-                await answers.record_many(
-                    connection,
-                    self.inbox,
-                    [(key, commands[place][0].envelope) for key, place in firsts.items()],
-                )
-                await self.read_ahead(connection, [commands[place][0] for place in firsts.values()])
-                for place, (inbound, record) in enumerate(commands):
-                    with consuming(tracer, record, "process"):
-                        if firsts.get(inbound.dedupe_key) == place:
-                            source = {
-                                "topic": record.topic,
-                                "partition": record.partition,
-                                "offset": record.offset,
-                            }
-                            outcomes.append(
-                                await self._carry_out(connection, inbound, source=source)
-                            )
-                        else:
-                            # Seen before, perhaps earlier in this batch: its answer must be
-                            # in the table before it is read.
-                            await pending.flush()
-                            outcomes.append(await self._again(connection, inbound))
-                await pending.flush()
+        # The statements run once for the batch (inbox, reading ahead, the flush, the
+        # commit) are in the batch's span; each command's own in its record's.
+        with batch_work(tracer, [record for _, record in commands], "carry out batch"):
+            async with connection_from(self.runtime.pool) as connection, connection.transaction():
+                with gathering(connection) as pending:
+                    keys = list(dict.fromkeys(inbound.dedupe_key for inbound, _ in commands))
+                    new = await first_times(connection, self.inbox, keys)
+                    firsts: dict[str, int] = {}  # each new id's first place in the batch
+                    for place, (inbound, _) in enumerate(commands):
+                        if inbound.dedupe_key in new:
+                            firsts.setdefault(inbound.dedupe_key, place)
+                    await answers.record_many(
+                        connection,
+                        self.inbox,
+                        [(key, commands[place][0].envelope) for key, place in firsts.items()],
+                    )
+                    await self.read_ahead(
+                        connection, [commands[place][0] for place in firsts.values()]
+                    )
+                    for place, (inbound, record) in enumerate(commands):
+                        with consuming(tracer, record, "process"):
+                            if firsts.get(inbound.dedupe_key) == place:
+                                source = {
+                                    "topic": record.topic,
+                                    "partition": record.partition,
+                                    "offset": record.offset,
+                                }
+                                outcomes.append(
+                                    await self._carry_out(connection, inbound, source=source)
+                                )
+                            else:
+                                # Seen before, perhaps earlier in this batch: its answer must be
+                                # in the table before it is read.
+                                await pending.flush()
+                                outcomes.append(await self._again(connection, inbound))
+                    await pending.flush()
         if any(outcome.status == "accepted" for outcome in outcomes):
             self.retrier.wake()
         return outcomes
