@@ -16,7 +16,7 @@ import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from durchstarten.auth import Role
-from durchstarten.events.topics import ServiceName, outbound
+from durchstarten.events.topics import ServiceName, inbound, outbound
 from durchstarten_deploy.stack import DEMO_COUNTY, Stack
 from durchstarten_simulator.wire import partitions_of, producer
 from reporting.versions import live_schema, through_lens
@@ -238,6 +238,18 @@ async def wait_projected(stack: Stack, participant_ids: Iterable[str], *, what: 
         return wanted <= set(await projected_ids(stack))
 
     await eventually(projected, what=what)
+
+
+async def register_accepted(stack: Stack, provider: str, count: int) -> set[str]:
+    """Register `count` new people through `provider`'s inbound topic; their participant ids.
+
+    Every registration must be accepted.
+    """
+    commands = [registration(provider) for _ in range(count)]
+    await produce(stack, inbound(provider, "intake"), encoded(commands))
+    replies = await replies_to(stack, provider, "intake", {c["id"] for c in commands})
+    assert {r["type"] for r in replies.values()} == {"command.accepted.v1"}
+    return {r["data"]["participant_id"] for r in replies.values()}
 
 
 async def first_value(

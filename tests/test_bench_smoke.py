@@ -70,7 +70,7 @@ def test_the_benchmark_smoke_run_reports_every_figure(tmp_path: Path) -> None:
     assert queries["ok"] == queries["requests"], queries["statuses"]
     assert queries["events_in_projection"] >= rebuild["rebuild"]["events_in_topics"]
     afresh = queries["computed_afresh"]
-    assert afresh["count"] == figures["config"]["afresh_times"]
+    assert afresh["count"] == figures["config"]["afresh_history_times"]
     # The family starts with the data: the histories', or the earlier stages' commands.
     first_year = afresh["release"]["first_year"]
     assert first_year <= date.fromisoformat(figures["config"]["history_first_entry"]).year

@@ -13,30 +13,18 @@ from typing import Any
 import pytest
 from tests.support import (
     FRESH_REPORTS,
-    encoded,
-    produce,
     projected_ids,
-    registration,
-    replies_to,
+    register_accepted,
     reporting_connection,
     wait_projected,
 )
 
-from durchstarten.events.topics import inbound
 from durchstarten_deploy.stack import ServiceProcess, Stack
 from durchstarten_deploy.testing import TEST_PROVIDERS
 
 pytestmark = pytest.mark.integration
 
 ALPHA, _ = TEST_PROVIDERS
-
-
-async def _register(stack: Stack, count: int) -> set[str]:
-    commands = [registration(ALPHA) for _ in range(count)]
-    await produce(stack, inbound(ALPHA, "intake"), encoded(commands))
-    replies = await replies_to(stack, ALPHA, "intake", {c["id"] for c in commands})
-    assert {r["type"] for r in replies.values()} == {"command.accepted.v1"}
-    return {r["data"]["participant_id"] for r in replies.values()}
 
 
 async def _tables(connection: Any) -> list[str]:
@@ -50,7 +38,7 @@ async def _tables(connection: Any) -> list[str]:
 async def test_a_projection_restored_from_an_older_backup_catches_up_exactly_once(
     stack: Stack, services: dict[str, ServiceProcess]
 ) -> None:
-    before_backup = await _register(stack, 3)
+    before_backup = await register_accepted(stack, ALPHA, 3)
     await wait_projected(stack, before_backup, what="the first participants projected")
 
     services["reporting"].stop()
@@ -62,7 +50,7 @@ async def test_a_projection_restored_from_an_older_backup_catches_up_exactly_onc
                 f"CREATE TEMP TABLE {table.replace('.', '_')}_backup AS TABLE {table}"
             )
         stack.start_service("reporting", extra_env=FRESH_REPORTS)
-        after_backup = await _register(stack, 3)
+        after_backup = await register_accepted(stack, ALPHA, 3)
         await wait_projected(stack, after_backup, what="the later participants projected")
         services["reporting"].stop()
 

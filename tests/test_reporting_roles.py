@@ -17,17 +17,13 @@ import pytest
 from tests.support import (
     FRESH_REPORTS,
     PATIENCE_S,
-    encoded,
     eventually,
-    produce,
     projected_ids,
-    registration,
-    replies_to,
+    register_accepted,
     wait_projected,
 )
 
 from durchstarten.auth import Role
-from durchstarten.events.topics import inbound
 from durchstarten_deploy.stack import ServiceProcess, Stack
 from durchstarten_deploy.testing import TEST_PROVIDERS
 
@@ -101,14 +97,6 @@ async def _lag_series(service: ServiceProcess) -> list[str]:
     ]
 
 
-async def _register(stack: Stack, count: int) -> set[str]:
-    commands = [registration(ALPHA) for _ in range(count)]
-    await produce(stack, inbound(ALPHA, "intake"), encoded(commands))
-    replies = await replies_to(stack, ALPHA, "intake", {c["id"] for c in commands})
-    assert {r["type"] for r in replies.values()} == {"command.accepted.v1"}
-    return {r["data"]["participant_id"] for r in replies.values()}
-
-
 async def test_each_role_serves_only_its_side(
     stack: Stack, split_reporting: dict[str, ServiceProcess]
 ) -> None:
@@ -138,12 +126,12 @@ async def test_the_api_instances_serve_what_the_projector_projects_and_nothing_e
     stack: Stack, split_reporting: dict[str, ServiceProcess]
 ) -> None:
     apis = [split_reporting[instance] for instance in API_INSTANCES]
-    first = await _register(stack, 3)
+    first = await register_accepted(stack, ALPHA, 3)
     await wait_projected(stack, first, what="the first participants projected")
     projected = len(await projected_ids(stack))
 
     split_reporting["projector"].stop()
-    later = await _register(stack, 4)
+    later = await register_accepted(stack, ALPHA, 4)
     # Intake has answered and published; with the projector down nobody projects them:
     # the API instances consume nothing.
     assert len(await projected_ids(stack)) == projected

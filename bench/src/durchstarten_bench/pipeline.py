@@ -78,7 +78,9 @@ class BenchConfig:
     year_people: int
     """People in the one year of history the first release is measured over."""
     afresh_times: int
-    """Releases computed afresh per measurement."""
+    """Releases of the year's history computed afresh."""
+    afresh_history_times: int = 1
+    """Releases of the whole history computed afresh (at the full size, minutes each)."""
     statewide_people: int = 0
     """People of the 53-county load the state table is measured over (0: no such stage)."""
     statewide_releases: int = 1
@@ -441,7 +443,9 @@ class Bench:
         projected = await self.observer.projected()
         path = "/v1/reports/quarterly-monitoring?year=2021&quarter=2"
         urls = [f"{base}{path}" for base in self.api_urls]
-        uncached = await self._compute_times(urls[0], Role.COORDINATOR, self.config.afresh_times)
+        uncached = await self._compute_times(
+            urls[0], Role.COORDINATOR, self.config.afresh_history_times
+        )
         await self._warm(urls)
         seconds = self.config.query_seconds
         ingest = asyncio.create_task(

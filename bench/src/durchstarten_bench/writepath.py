@@ -49,24 +49,13 @@ from durchstarten.messaging.commands import InboundCommand, parse_command
 from durchstarten.service import ServiceRuntime
 from durchstarten_bench.measure import rate
 from durchstarten_deploy.postgres import create_databases, with_database
+from durchstarten_deploy.testing import ConsumedRecord
 from durchstarten_simulator.wire import envelope
 
 PROVIDER = "diakonie-herford"
 SITE = "herford"
 TODAY = date(2024, 1, 15)
 ENTRY = date(2022, 3, 1)
-
-
-@dataclass(frozen=True)
-class _Record:
-    """A consumed Kafka record, as the consumer hands one to the command side."""
-
-    topic: str
-    value: bytes | None
-    partition: int = 0
-    offset: int = 0
-    key: bytes | None = None
-    headers: tuple[tuple[str, bytes], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -157,7 +146,7 @@ async def _learn(handlers: CoachingHandlers, count: int) -> list[uuid.UUID]:
             data=registered,
             subject=str(participant),
         )
-        records.append(_Record(INTAKE_EVENTS, wrapped.to_json(), offset=offset))
+        records.append(ConsumedRecord(INTAKE_EVENTS, wrapped.to_json(), offset=offset))
     for start in range(0, len(records), 500):
         await handlers.learn_batch(records[start : start + 500])
     return participants
@@ -180,7 +169,7 @@ async def measure_ours(url: str, workload: Workload) -> dict[str, Any]:
         statuses = []
         for first in range(0, len(batched), workload.batch_size):
             batch = [
-                (_parse(raw), _Record(topic, raw, offset=first + n))
+                (_parse(raw), ConsumedRecord(topic, raw, offset=first + n))
                 for n, raw in enumerate(batched[first : first + workload.batch_size])
             ]
             statuses += [outcome.status for outcome in await handlers.execute_batch(batch)]

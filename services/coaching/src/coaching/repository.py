@@ -29,8 +29,8 @@ from durchstarten.events.coaching import (
 )
 from durchstarten.events.parts import ConsentFact
 from durchstarten.events.values import ConsentScope
-from durchstarten.messaging import answers
-from durchstarten.messaging.batch import PendingWrites, pending_for
+from durchstarten.messaging import answers, batch
+from durchstarten.messaging.batch import pending_for
 
 SHARING = ConsentScope.DATA_SHARING_BETWEEN_PROVIDERS
 SQL = SqlFiles(Path(__file__).parent / "db")
@@ -74,23 +74,11 @@ async def read_ahead(
     )
 
 
-def _known(connection: asyncpg.Connection, kind: str) -> dict[Any, Any]:
-    """What the batch read ahead of `kind` (empty outside a batch, or once forgotten)."""
-    pending = pending_for(connection)
-    return pending.known.get(kind, {}) if pending is not None else {}
-
-
-def _forget(connection: asyncpg.Connection, *kinds: str) -> None:
-    pending: PendingWrites | None = pending_for(connection)
-    if pending is not None:
-        pending.forget(*kinds)
-
-
 async def upsert_participant(
     connection: asyncpg.Connection, participant_id: uuid.UUID, provider: str, entry_date: date
 ) -> None:
     """Learn of a registered participant (from intake)."""
-    _forget(connection, PARTICIPANTS)
+    batch.forget(connection, PARTICIPANTS)
     await connection.execute(SQL["participant_upsert"], participant_id, provider, entry_date)
 
 
@@ -98,19 +86,19 @@ async def grant_access(
     connection: asyncpg.Connection, participant_id: uuid.UUID, provider: str
 ) -> None:
     """Let another provider act for the participant."""
-    _forget(connection, PARTICIPANTS)
+    batch.forget(connection, PARTICIPANTS)
     await connection.execute(SQL["access_grant"], participant_id, provider)
 
 
 async def record_exit(connection: asyncpg.Connection, participant_id: uuid.UUID, day: date) -> None:
     """Record the exit and schedule the follow-ups."""
-    _forget(connection, PARTICIPANTS)
+    batch.forget(connection, PARTICIPANTS)
     await connection.execute(SQL["participant_exit"], participant_id, day)
 
 
 async def erase(connection: asyncpg.Connection, participant_id: uuid.UUID) -> None:
     """Remove every person-level row of the participant."""
-    _forget(connection)
+    batch.forget(connection)
     await connection.execute(SQL["participant_erase"], participant_id)
     await answers.forget(connection, participant_id)  # the answers to their commands
 
@@ -119,7 +107,7 @@ async def participant(
     connection: asyncpg.Connection, participant_id: uuid.UUID
 ) -> ParticipantView | None:
     """What coaching knows of the participant."""
-    known = _known(connection, PARTICIPANTS)
+    known = batch.known(connection, PARTICIPANTS)
     if participant_id in known:
         found: ParticipantView | None = known[participant_id]
         return found
@@ -135,7 +123,7 @@ def _participant_view(row: asyncpg.Record) -> ParticipantView:
 
 async def case(connection: asyncpg.Connection, case_id: uuid.UUID) -> CaseView | None:
     """A case, locked for the transaction."""
-    known = _known(connection, CASES)
+    known = batch.known(connection, CASES)
     if case_id in known:
         found: CaseView | None = known[case_id]
         return found
@@ -145,7 +133,7 @@ async def case(connection: asyncpg.Connection, case_id: uuid.UUID) -> CaseView |
 
 async def open_modules(connection: asyncpg.Connection, participant_id: uuid.UUID) -> set[str]:
     """Modules in which the participant has an open case."""
-    known = _known(connection, OPEN_MODULES)
+    known = batch.known(connection, OPEN_MODULES)
     if participant_id in known:
         return set(known[participant_id])
     return {row["module"] for row in await connection.fetch(SQL["open_modules"], participant_id)}
@@ -173,9 +161,9 @@ async def insert_case(connection: asyncpg.Connection, event: CaseOpened) -> None
         pending.defer(SQL["case_insert"], *row, rank=CASE_RANK)
     else:
         await connection.execute(SQL["case_insert"], *row)
-    # The batch reads the new case from here on (outside one, `_known` is a throwaway).
-    _known(connection, CASES)[event.case_id] = CaseView(*row, None)
-    modules = _known(connection, OPEN_MODULES)
+    # The batch reads the new case from here on (outside one, `batch.known` is a throwaway).
+    batch.known(connection, CASES)[event.case_id] = CaseView(*row, None)
+    modules = batch.known(connection, OPEN_MODULES)
     if event.participant_id in modules:
         modules[event.participant_id].add(event.module.value)
 
@@ -183,11 +171,11 @@ async def insert_case(connection: asyncpg.Connection, event: CaseOpened) -> None
 async def close_case(connection: asyncpg.Connection, event: CaseClosed) -> None:
     """Close a case."""
     await connection.execute(SQL["case_close"], event.case_id, event.closed_on, event.reason.value)
-    cases = _known(connection, CASES)
+    cases = batch.known(connection, CASES)
     closed = cases.get(event.case_id)
     if closed is not None:
         cases[event.case_id] = dataclasses.replace(closed, closed_on=event.closed_on)
-    _forget(connection, OPEN_MODULES)
+    batch.forget(connection, OPEN_MODULES)
 
 
 async def insert_session(connection: asyncpg.Connection, event: SessionRecorded) -> bool:
@@ -212,16 +200,7 @@ async def insert_session(connection: asyncpg.Connection, event: SessionRecorded)
         sessions[event.session_id] = True
         pending.defer(SQL["session_insert_new"], *row, rank=CASE_RANK + 1)
         return True
-    inserted = await connection.fetchval(
-        SQL["session_insert"],
-        event.session_id,
-        event.case_id,
-        event.date,
-        event.minutes,
-        list(event.languages),
-        [topic.value for topic in event.topics],
-        event.coach_id,
-    )
+    inserted = await connection.fetchval(SQL["session_insert"], *row)
     return inserted is not None
 
 

@@ -19,7 +19,7 @@ import asyncpg
 from courses.domain import CourseView, ParticipantView
 from durchstarten.db.sqlfiles import SqlFiles
 from durchstarten.events.courses import AttendanceRecorded, CourseScheduled, ExamResultRecorded
-from durchstarten.messaging import answers
+from durchstarten.messaging import answers, batch
 from durchstarten.messaging.batch import pending_for
 
 SQL = SqlFiles(Path(__file__).parent / "db")
@@ -69,18 +69,6 @@ async def read_ahead(
     pending.known.update({COURSES: found, STANDINGS: standings, ATTENDED: attended, DAYS: days})
 
 
-def _known(connection: asyncpg.Connection, kind: str) -> dict[Any, Any]:
-    """What the batch read ahead of `kind` (empty outside a batch, or once forgotten)."""
-    pending = pending_for(connection)
-    return pending.known.get(kind, {}) if pending is not None else {}
-
-
-def _forget(connection: asyncpg.Connection, *kinds: str) -> None:
-    pending = pending_for(connection)
-    if pending is not None:
-        pending.forget(*kinds)
-
-
 async def upsert_participant(
     connection: asyncpg.Connection,
     participant_id: uuid.UUID,
@@ -100,7 +88,7 @@ async def set_placement(
 
 async def erase(connection: asyncpg.Connection, participant_id: uuid.UUID) -> None:
     """Remove every person-level row of the participant."""
-    _forget(connection)
+    batch.forget(connection)
     await connection.execute(SQL["participant_erase"], participant_id)
     await answers.forget(connection, participant_id)  # the answers to their commands
 
@@ -115,7 +103,7 @@ async def participant(
 
 async def course(connection: asyncpg.Connection, course_id: uuid.UUID) -> CourseView | None:
     """A course, locked for the transaction."""
-    known = _known(connection, COURSES)
+    known = batch.known(connection, COURSES)
     if course_id in known:
         found: CourseView | None = known[course_id]
         return found
@@ -125,7 +113,7 @@ async def course(connection: asyncpg.Connection, course_id: uuid.UUID) -> Course
 
 async def insert_course(connection: asyncpg.Connection, event: CourseScheduled) -> None:
     """Store a scheduled course (the batch reads it from the table from here on)."""
-    _known(connection, COURSES).pop(event.course_id, None)
+    batch.known(connection, COURSES).pop(event.course_id, None)
     await connection.execute(
         SQL["course_insert"],
         event.course_id,
@@ -145,7 +133,7 @@ async def status(
     connection: asyncpg.Connection, course_id: uuid.UUID, participant_id: uuid.UUID
 ) -> str | None:
     """The participant's standing in the course (None: never asked for a place)."""
-    known = _known(connection, STANDINGS)
+    known = batch.known(connection, STANDINGS)
     if (course_id, participant_id) in known:
         standing: str | None = known[(course_id, participant_id)]
         return standing
@@ -174,7 +162,7 @@ async def request_place(
     await connection.execute(
         SQL["enrolment_upsert"], course_id, participant_id, state, requested_on, enrolled_on
     )
-    _known(connection, STANDINGS)[(course_id, participant_id)] = state
+    batch.known(connection, STANDINGS)[(course_id, participant_id)] = state
 
 
 async def set_state(
@@ -188,7 +176,7 @@ async def set_state(
 ) -> None:
     """Move an enrolment to another state on `day`."""
     await connection.execute(SQL["enrolment_set"], course_id, participant_id, state, day, reason)
-    standings = _known(connection, STANDINGS)
+    standings = batch.known(connection, STANDINGS)
     # As the statement: only an enrolment that exists moves.
     if standings.get((course_id, participant_id)) is not None:
         standings[(course_id, participant_id)] = state
@@ -204,7 +192,7 @@ async def attended(
     connection: asyncpg.Connection, course_id: uuid.UUID, participant_id: uuid.UUID, part: str
 ) -> int:
     """UE the participant attended in a part so far."""
-    known = _known(connection, ATTENDED)
+    known = batch.known(connection, ATTENDED)
     if (course_id, participant_id, part) in known:
         so_far: int = known[(course_id, participant_id, part)]
         return so_far
@@ -219,6 +207,7 @@ async def add_attendance(
 
     In a batch that read the day ahead, from what it holds, and written at the flush.
     """
+    row = (event.course_id, event.participant_id, event.part, event.date, event.ue)
     pending = pending_for(connection)
     attended = pending.known.get(ATTENDED, {}) if pending is not None else {}
     days = pending.known.get(DAYS, {}) if pending is not None else {}
@@ -228,28 +217,14 @@ async def add_attendance(
         attended[person] += event.ue
         before = days[day]
         days[day] = max(before, event.ue)
-        pending.defer(
-            SQL["attendance_insert"],
-            event.course_id,
-            event.participant_id,
-            event.part,
-            event.date,
-            event.ue,
-        )
+        pending.defer(SQL["attendance_insert"], *row)
         pending.defer(SQL["course_day_raise"], event.course_id, event.part, event.date, event.ue)
         return before, days[day]
-    await connection.execute(
-        SQL["attendance_insert"],
-        event.course_id,
-        event.participant_id,
-        event.part,
-        event.date,
-        event.ue,
-    )
-    row = await connection.fetchrow(
+    await connection.execute(SQL["attendance_insert"], *row)
+    delivered = await connection.fetchrow(
         SQL["course_day_upsert"], event.course_id, event.part, event.date, event.ue
     )
-    return int(row["before"]), int(row["now"])
+    return int(delivered["before"]), int(delivered["now"])
 
 
 async def add_exam(connection: asyncpg.Connection, event: ExamResultRecorded) -> None:

@@ -120,6 +120,23 @@ def pending_for(connection: asyncpg.Connection) -> PendingWrites | None:
     return pending
 
 
+def known(connection: asyncpg.Connection, kind: str) -> dict[Any, Any]:
+    """What the batch on `connection` read ahead of `kind`.
+
+    Empty outside a batch, or once forgotten: a fresh dict, so a writer may update it
+    either way.
+    """
+    pending = pending_for(connection)
+    return pending.known.get(kind, {}) if pending is not None else {}
+
+
+def forget(connection: asyncpg.Connection, *kinds: str) -> None:
+    """Drop what the batch on `connection` read ahead (every kind if none is named)."""
+    pending = pending_for(connection)
+    if pending is not None:
+        pending.forget(*kinds)
+
+
 async def write_deferred(connection: asyncpg.Connection) -> None:
     """Write the rows deferred on `connection` (nothing outside a batch)."""
     pending = pending_for(connection)
