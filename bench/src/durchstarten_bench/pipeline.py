@@ -191,6 +191,13 @@ class Bench:
                 "reporting", instance=f"reporting-api-{number}", extra_env={REPORTING_ROLE: "api"}
             )
 
+    def stop_api_instances(self) -> None:
+        """Stop reporting's API instances (by process id)."""
+        for name, service in list(self.stack.services.items()):
+            if name.startswith("reporting-api-"):
+                service.stop()
+                del self.stack.services[name]
+
     @property
     def api_urls(self) -> list[str]:
         """Base URLs of reporting's API instances (the projector answers no report)."""
@@ -626,6 +633,9 @@ class Bench:
             figures["rebuild"] = await self.rebuild()
             log.info("bench: queries")
             figures["queries"] = await self.queries(capacity)
+            # Each would go on computing a release of the data the queries' ingest left
+            # (minutes at this size): not beside the stages that follow.
+            self.stop_api_instances()
             log.info("bench: registrations")
             figures["registrations"] = await self.registrations()
             log.info("bench: write path beside the eventsourcing peer")
