@@ -135,7 +135,14 @@ def main(argv: list[str] | None = None) -> int:
         log.info("bench: limits")
         figures["limits"] = uvloop.run(bench.limits())
         bench.start_services()
-        figures.update(uvloop.run(bench.run()))
+        try:
+            uvloop.run(bench.run(figures))
+        except BaseException:
+            # What the stages measured before the failure is kept beside the JSON file.
+            partial = args.json.with_suffix(".partial.json")
+            partial.write_text(json.dumps(figures, indent=2, sort_keys=True, default=str) + "\n")
+            log.exception("bench: failed; the figures so far", json=str(partial))
+            raise
         postgres = asyncio.run(_postgres_facts(stack.service_database_url("reporting")))
     finally:
         stack.stop()
