@@ -193,7 +193,7 @@ async def insert_session(connection: asyncpg.Connection, event: SessionRecorded)
         event.coach_id,
     )
     pending = pending_for(connection)
-    sessions = pending.known.get(SESSIONS, {}) if pending is not None else {}
+    sessions = batch.known(connection, SESSIONS)
     if pending is not None and event.session_id in sessions:
         if sessions[event.session_id]:
             return False

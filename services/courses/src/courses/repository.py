@@ -209,8 +209,8 @@ async def add_attendance(
     """
     row = (event.course_id, event.participant_id, event.part, event.date, event.ue)
     pending = pending_for(connection)
-    attended = pending.known.get(ATTENDED, {}) if pending is not None else {}
-    days = pending.known.get(DAYS, {}) if pending is not None else {}
+    attended = batch.known(connection, ATTENDED)
+    days = batch.known(connection, DAYS)
     person = (event.course_id, event.participant_id, event.part)
     day = (event.course_id, event.part, event.date)
     if pending is not None and person in attended and day in days:

@@ -91,11 +91,7 @@ class IntakeHandlers(CommandService):
         self, connection: asyncpg.Connection, commands: Sequence[InboundCommand]
     ) -> None:
         """Lock, look up and open the blind index's candidates of a batch's registrations."""
-        await identities.read_ahead(
-            connection,
-            self.ring,
-            [inbound for inbound in commands if isinstance(inbound.command, RegisterParticipant)],
-        )
+        await identities.read_ahead(connection, self.ring, commands)
 
     async def repeated(
         self, connection: asyncpg.Connection, inbound: InboundCommand

@@ -16,6 +16,7 @@ import asyncpg
 
 from durchstarten import audit
 from durchstarten.events import RegisterParticipant
+from durchstarten.messaging import batch
 from durchstarten.messaging.batch import pending_for
 from durchstarten.messaging.commands import InboundCommand
 from intake import repository
@@ -53,7 +54,7 @@ class KeyRing:
         A participant whose key is destroyed has none, even while a ciphertext lingers.
         """
         boxes = await repository.load_ciphertexts(connection, participant_ids)
-        made = _new_keys(connection)  # this batch's, not in the store yet
+        made: dict[uuid.UUID, WrappedKey] = batch.known(connection, NEW_KEYS)  # not stored yet
         stored = [pid for pid in boxes if pid not in made]
         keys = {**(await self.keys.get(stored) if stored else {}), **made}
         return {pid: Sealed(keys[pid], *box) for pid, box in boxes.items() if pid in keys}
@@ -98,9 +99,11 @@ class KeyRing:
 
 
 async def read_ahead(
-    connection: asyncpg.Connection, ring: KeyRing, registrations: Sequence[InboundCommand]
+    connection: asyncpg.Connection, ring: KeyRing, commands: Sequence[InboundCommand]
 ) -> None:
     """Lock, look up and open every candidate of a batch's registrations, once for all.
+
+    `commands` are the batch's new commands; only its registrations are read ahead.
 
     One statement takes every matching token's lock (ascending, as `lock_tokens`), one
     reads the registrations holding them, and the candidates are opened together: each
@@ -109,13 +112,15 @@ async def read_ahead(
     registered twice in one batch is found as one at a time would find them.
     """
     pending = pending_for(connection)
-    if pending is None or not registrations:
+    if pending is None:
         return
     prepared = {
         inbound.dedupe_key: _identity_and_tokens(ring.vault, inbound.command)
-        for inbound in registrations
+        for inbound in commands
         if isinstance(inbound.command, RegisterParticipant)
     }
+    if not prepared:
+        return
     every = sorted({token for _, tokens in prepared.values() for token in tokens.matching})
     await repository.lock_tokens(connection, every)
     postings: dict[bytes, list[uuid.UUID]] = {token: [] for token in every}
@@ -147,25 +152,18 @@ def prepared(
     command: RegisterParticipant,
 ) -> tuple[Identity, IndexTokens]:
     """The registration's identity and index tokens (worked out once in a batch)."""
-    pending = pending_for(connection)
-    found = pending.known.get(PREPARED, {}).get(inbound.dedupe_key) if pending else None
+    found = batch.known(connection, PREPARED).get(inbound.dedupe_key)
     return found if found is not None else _identity_and_tokens(vault, command)
 
 
 def made_in_batch(connection: asyncpg.Connection, participant_id: uuid.UUID) -> bool:
     """Whether the participant was registered by this batch (rows not written yet)."""
-    pending = pending_for(connection)
-    return pending is not None and participant_id in pending.known.get(MADE, {})
+    return participant_id in batch.known(connection, MADE)
 
 
 def _identity_and_tokens(vault: Vault, command: Any) -> tuple[Identity, IndexTokens]:
     identity = identity_of(command)
     return identity, index_tokens(vault, identity)
-
-
-def _new_keys(connection: asyncpg.Connection) -> dict[uuid.UUID, WrappedKey]:
-    pending = pending_for(connection)
-    return pending.known.get(NEW_KEYS, {}) if pending is not None else {}
 
 
 def identity_of(command: RegisterParticipant) -> Identity:
