@@ -36,8 +36,9 @@ from reporting.audit_model import (
     build_model,
 )
 from reporting.disclosure import protect_table, table_json
+from reporting.facts import PLACED_CATEGORIES
 from reporting.protection import Protection, protect, withheld
-from reporting.reports import MODULE_MEASURES, PLACED_CATEGORIES, QUARTER_MEASURES
+from reporting.reports import MODULE_MEASURES, QUARTER_MEASURES
 
 YEAR = 2019
 AXIS = TimeAxis(YEAR, YEAR)

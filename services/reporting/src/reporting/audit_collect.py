@@ -37,10 +37,16 @@ from reporting.audit import (
 from reporting.audit_model import FIRST_YEAR, Publication, TimeAxis, build_model
 from reporting.disclosure import SUPPRESSED_MARKER, protect_count, tables_of
 from reporting.exports import to_csv, to_xlsx
+from reporting.facts import QUARTER_FACTS, YEAR_FACTS, preload
 from reporting.projections import participant_count
 from reporting.protection import Protection, protect, withheld
 from reporting.report_routes import REPORTS, Period, calendar_quarter, scope_of
-from reporting.reports import dashboard_data, quarterly_monitoring
+from reporting.reports import (
+    dashboard_data,
+    quarter_bounds,
+    quarterly_monitoring,
+    year_bounds,
+)
 
 SQL = SqlFiles(Path(__file__).parent / "db")
 
@@ -141,6 +147,17 @@ async def collect(
     """
     reports: list[Publication] = []
     years = range(first_year, last_year + 1)
+    scopes = [None, *providers]
+    # Every count of every report, read set-based: one statement per measure, not per report.
+    quarters = [quarter_bounds(y, q) for y in years for q in (1, 2, 3, 4)]
+    facts = await preload(
+        connection,
+        [
+            *((measure, quarters) for measure in QUARTER_FACTS),
+            *((measure, [year_bounds(y) for y in years]) for measure in YEAR_FACTS),
+        ],
+        scopes,
+    )
     for route in REPORTS:
         quarterly = route.period is calendar_quarter
         periods = (
@@ -149,15 +166,15 @@ async def collect(
             else [Period(y) for y in years]
         )
         for period in periods:
-            for scope in [None, *providers]:
+            for scope in scopes:
                 published = await route.compute(
-                    connection, **period.arguments(), min_cell_count=min_cell_count, provider=scope
+                    facts, **period.arguments(), min_cell_count=min_cell_count, provider=scope
                 )
                 truth = (
                     published
                     if min_cell_count == 1
                     else await route.compute(
-                        connection, **period.arguments(), min_cell_count=1, provider=scope
+                        facts, **period.arguments(), min_cell_count=1, provider=scope
                     )
                 )
                 publication = Publication(

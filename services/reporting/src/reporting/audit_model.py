@@ -59,6 +59,7 @@ from typing import Any
 
 from durchstarten.events.values import ModuleCode, PlacementCategory, Sex
 from reporting.audit import INF, CellKey, Expression, LinearModel, combine, total_of
+from reporting.facts import PLACED_CATEGORIES
 from reporting.reports import (
     COURSE_EVENTS,
     COURSE_MODULES,
@@ -67,7 +68,6 @@ from reporting.reports import (
     ESF_WINDOWS,
     EXAM_LEVELS,
     MODULE_MEASURES,
-    PLACED_CATEGORIES,
     QUARTER_MEASURES,
 )
 

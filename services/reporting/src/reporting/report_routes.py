@@ -136,7 +136,8 @@ class ReportRoute:
     name: str
     """Its path segment, its cache key and the start of its downloads' file names."""
     compute: Callable[..., Awaitable[dict[str, Any]]]
-    """The report function: (connection, *, period, min_cell_count, provider) -> report."""
+    """The report function: (connection or `reporting.facts.Facts`, *, period, min_cell_count,
+    provider) -> report."""
     period: Callable[..., Awaitable[Period]]
     """The FastAPI dependency reading its period: `calendar_quarter` or `calendar_year`."""
     description: str

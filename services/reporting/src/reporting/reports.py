@@ -7,6 +7,7 @@ empty row reads as a zero, not as a gap.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -14,8 +15,25 @@ from typing import Any
 import asyncpg
 
 from durchstarten.db.sqlfiles import SqlFiles
-from durchstarten.events.values import ModuleCode, PlacementCategory
+from durchstarten.events.values import ModuleCode
 from reporting.disclosure import protect_table, table_json
+from reporting.facts import (
+    BY_MODULE,
+    BY_MUNICIPALITY,
+    COURSE_PEOPLE,
+    DAYS_TO_FIRST_PLACEMENT,
+    ESF_ENTRIES,
+    ESF_EXITS,
+    EXAMS,
+    FUNDS,
+    PLACED_CATEGORIES,
+    PLACEMENT_RATES,
+    PLACEMENTS_BY_CATEGORY,
+    PLACEMENTS_BY_SITE,
+    Facts,
+    Window,
+    facts_of,
+)
 
 SQL = SqlFiles(Path(__file__).parent / "db")
 
@@ -30,19 +48,9 @@ def quarter_bounds(year: int, quarter: int) -> tuple[date, date]:
     return first, date.fromordinal(last.toordinal() - 1)
 
 
-PLACED_CATEGORIES = [
-    category.value
-    for category in (
-        PlacementCategory.AUSBILDUNG_COMPANY,
-        PlacementCategory.AUSBILDUNG_SCHOOL,
-        PlacementCategory.EMPLOYMENT,
-        PlacementCategory.QUALIFICATION_MEASURE,
-        PlacementCategory.LANGUAGE_COURSE,
-        PlacementCategory.SCHOOL,
-    )
-]
-"""Placements that count as "placed": training, work, a qualification or language course,
-school. A transfer to the job centre, leaving the region or an unknown whereabouts do not."""
+def year_bounds(year: int) -> Window:
+    """First and last day of a calendar year."""
+    return date(year, 1, 1), date(year, 12, 31)
 
 
 def scope_json(provider: str | None) -> dict[str, Any]:
@@ -57,7 +65,7 @@ def scope_json(provider: str | None) -> dict[str, Any]:
 
 
 async def quarterly_monitoring(
-    connection: asyncpg.Connection,
+    source: asyncpg.Connection | Facts,
     *,
     year: int,
     quarter: int,
@@ -67,21 +75,20 @@ async def quarterly_monitoring(
     """The state's monitoring table for one quarter, disclosure-controlled.
 
     Entries, exits and caseload at quarter end per municipality, and per module; with a
-    provider, only that provider's participants and module participations.
+    provider, only that provider's participants and module participations. `source`: a
+    connection to read on, or the facts preloaded for a release.
     """
     start, end = quarter_bounds(year, quarter)
+    facts = facts_of(source)
     by_place = {
         row["municipality"]: row
-        for row in await connection.fetch(SQL["quarter_by_municipality"], start, end, provider)
+        for row in await facts.rows(BY_MUNICIPALITY, (start, end), provider)
     }
-    places = [row["key"] for row in await connection.fetch(SQL["county_municipalities"])]
+    places = await facts.municipalities()
     place_values = [
         [int(by_place[m][k]) if m in by_place else 0 for k in QUARTER_MEASURES] for m in places
     ]
-    by_module = {
-        row["module"]: row
-        for row in await connection.fetch(SQL["quarter_by_module"], start, end, provider)
-    }
+    by_module = {row["module"]: row for row in await facts.rows(BY_MODULE, (start, end), provider)}
     modules = [m.value for m in ModuleCode]
     module_values = [
         [int(by_module[m][k]) if m in by_module else 0 for k in MODULE_MEASURES] for m in modules
@@ -189,7 +196,7 @@ def _rate(numerator: dict[str, Any], denominator: dict[str, Any]) -> float | Non
 
 
 async def outcomes(
-    connection: asyncpg.Connection,
+    source: asyncpg.Connection | Facts,
     *,
     year: int,
     quarter: int,
@@ -201,7 +208,8 @@ async def outcomes(
     Every count is disclosure-controlled; a rate built on a suppressed count is withheld.
     """
     start, end = quarter_bounds(year, quarter)
-    rows = await connection.fetch(SQL["outcomes_by_category"], start, end, provider)
+    facts = facts_of(source)
+    rows = await facts.rows(PLACEMENTS_BY_CATEGORY, (start, end), provider)
     categories = sorted({r["category"] for r in rows})
     providers = sorted({r["provider"] for r in rows})
     counts = {(r["category"], r["provider"]): int(r["placements"]) for r in rows}
@@ -217,7 +225,7 @@ async def outcomes(
     )
     sites = {
         r["site"]: int(r["placements"])
-        for r in await connection.fetch(SQL["outcomes_by_site"], start, end, provider)
+        for r in await facts.rows(PLACEMENTS_BY_SITE, (start, end), provider)
     }
     by_site = protect_table(
         sorted(sites),
@@ -236,13 +244,15 @@ async def outcomes(
         min_cell_count=min_cell_count,
         with_row_totals=False,
     )
-    rate_row = await connection.fetchrow(SQL["outcomes_rates"], end, provider, PLACED_CATEGORIES)
     steps = ["reached", "placed", "exited", "placed_exited"]
+    # No row: nobody reached by then (then nobody placed or exited among them either).
+    rate_row = next(iter(await facts.rows(PLACEMENT_RATES, (start, end), provider)), None)
+    rate_counts = [int(rate_row[s]) if rate_row else 0 for s in steps]
     rate_table = table_json(
         protect_table(
             steps,
             ["participants"],
-            [[int(rate_row[s])] for s in steps],
+            [[count] for count in rate_counts],
             min_cell_count=min_cell_count,
             with_row_totals=False,
         )
@@ -250,10 +260,7 @@ async def outcomes(
     rate_table.pop("column_totals")  # the steps overlap: a sum would mean nothing
     cells = {step: rate_table["cells"][i][0] for i, step in enumerate(steps)}
     days = sorted(
-        int(r["days"])
-        for r in await connection.fetch(
-            SQL["outcomes_days_to_first"], start, end, provider, PLACED_CATEGORIES
-        )
+        int(r["days"]) for r in await facts.rows(DAYS_TO_FIRST_PLACEMENT, (start, end), provider)
     )
     median = None
     if len(days) >= max(MEDIAN_MIN_PEOPLE, min_cell_count):
@@ -297,16 +304,21 @@ EXAM_LEVELS = ["B1", "A2", "below-A2", "did-not-sit"]
 
 
 async def courses_and_funds(
-    connection: asyncpg.Connection, *, year: int, min_cell_count: int, provider: str | None = None
+    source: asyncpg.Connection | Facts,
+    *,
+    year: int,
+    min_cell_count: int,
+    provider: str | None = None,
 ) -> dict[str, Any]:
     """Enrolments, completions, drop-outs, exam results and the funds of a calendar year.
 
     People are counted under disclosure control; money and teaching units are facts about
     courses, not people, and are published as they are.
     """
+    facts, window = facts_of(source), year_bounds(year)
     counts = {
         (r["module"], r["event"]): int(r["people"])
-        for r in await connection.fetch(SQL["courses_by_module"], year, provider)
+        for r in await facts.rows(COURSE_PEOPLE, window, provider)
     }
     people = protect_table(
         COURSE_MODULES,
@@ -315,10 +327,7 @@ async def courses_and_funds(
         min_cell_count=min_cell_count,
         with_row_totals=False,
     )
-    exams = {
-        r["overall"]: int(r["results"])
-        for r in await connection.fetch(SQL["courses_exams"], year, provider)
-    }
+    exams = {r["overall"]: int(r["results"]) for r in await facts.rows(EXAMS, window, provider)}
     exam_table = protect_table(
         EXAM_LEVELS,
         ["results"],
@@ -335,7 +344,7 @@ async def courses_and_funds(
     )
     pass_rate = round(passed / sat, 4) if sat and published else None
     funds: dict[str, dict[str, Any]] = {}
-    for row in await connection.fetch(SQL["funds_by_module"], year, provider):
+    for row in await facts.rows(FUNDS, window, provider):
         entry = funds.setdefault(
             row["module"], {"ue_paid": 0, "ue_lump_sum_eur": 0.0, "exam_fees_eur": 0.0}
         )
@@ -403,7 +412,7 @@ def esf_result(category: str | None, employment_kind: str | None) -> str:
             return "education-or-training"
 
 
-def _tally(rows: list[asyncpg.Record], group: Any) -> dict[Any, int]:
+def _tally(rows: Sequence[Mapping[str, Any]], group: Any) -> dict[Any, int]:
     counts: dict[Any, int] = {}
     for row in rows:
         key = group(row)
@@ -412,7 +421,11 @@ def _tally(rows: list[asyncpg.Record], group: Any) -> dict[Any, int]:
 
 
 async def esf_indicators(
-    connection: asyncpg.Connection, *, year: int, min_cell_count: int, provider: str | None = None
+    source: asyncpg.Connection | Facts,
+    *,
+    year: int,
+    min_cell_count: int,
+    provider: str | None = None,
 ) -> dict[str, Any]:
     """ESF+ style indicators of a calendar year, disclosure-controlled.
 
@@ -421,7 +434,8 @@ async def esf_indicators(
     their result within 4 weeks and 6 months after exit (the last follow-up in each window
     counts; results are mutually exclusive, so each window's column sums to the exits).
     """
-    entries = await connection.fetch(SQL["esf_at_entry"], year, provider)
+    facts, window = facts_of(source), year_bounds(year)
+    entries = await facts.rows(ESF_ENTRIES, window, provider)
     dimensions: dict[str, tuple[list[str], dict[str, int]]] = {
         "sex": (
             ["female", "male", "diverse", "not-stated"],
@@ -453,7 +467,7 @@ async def esf_indicators(
         for name, (rows, counts) in dimensions.items()
     }
     results = _tally(
-        await connection.fetch(SQL["esf_results"], year, provider),
+        await facts.rows(ESF_EXITS, window, provider),
         lambda r: (r["follow_up_window"], esf_result(r["category"], r["employment_kind"])),
     )
     result_table = protect_table(

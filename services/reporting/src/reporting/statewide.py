@@ -41,6 +41,7 @@ from reporting.audit import (
 from reporting.audit_collect import RoleAudit, union_model
 from reporting.audit_model import LINKED_PROTECTION, Publication, source_of
 from reporting.disclosure import tables_of
+from reporting.facts import BY_MODULE, BY_MUNICIPALITY, preload
 from reporting.protection import Protection, protect, withheld
 from reporting.release import (
     DataState,
@@ -455,11 +456,12 @@ async def read_state_truths(
 ) -> list[StateTruth]:
     """The state's own totals of every quarter from `first_year` on, read statewide."""
     truths = []
-    for year in range(first_year, last_year + 1):
+    years = range(first_year, last_year + 1)
+    quarters = [quarter_bounds(year, quarter) for year in years for quarter in (1, 2, 3, 4)]
+    facts = await preload(connection, [(BY_MUNICIPALITY, quarters), (BY_MODULE, quarters)], [None])
+    for year in years:
         for quarter in (1, 2, 3, 4):
-            table = await quarterly_monitoring(
-                connection, year=year, quarter=quarter, min_cell_count=1
-            )
+            table = await quarterly_monitoring(facts, year=year, quarter=quarter, min_cell_count=1)
             places, modules = table["by_municipality"], table["by_module"]
             truths.append(
                 StateTruth(

@@ -1,5 +1,12 @@
--- $1 year, $2 provider or NULL: enrolments, completions and drop-outs per course module
-SELECT module, event, count(*) AS people
-FROM course_participations
-WHERE extract(year FROM on_date) = $1 AND ($2::text IS NULL OR provider = $2)
-GROUP BY module, event
+-- Enrolments, completions and drop-outs per course module, for every period and scope at once. $1 period
+-- starts, $2 period ends (inclusive), $3 scopes (NULL: the county; else a provider).
+WITH periods AS (
+    SELECT * FROM unnest($1::date[], $2::date[]) AS t (period_start, period_end)
+), scopes AS (
+    SELECT DISTINCT unnest($3::text[]) AS scope
+)
+SELECT q.period_start, q.period_end, s.scope, module, event, count(*) AS people
+FROM course_participations AS f
+JOIN scopes AS s ON s.scope IS NULL OR s.scope = f.provider
+JOIN periods AS q ON f.on_date BETWEEN q.period_start AND q.period_end
+GROUP BY q.period_start, q.period_end, s.scope, module, event

@@ -1,12 +1,25 @@
--- $1 quarter start, $2 quarter end, $3 provider or NULL: people starting a module in the
--- quarter, and people in a module at quarter end (started by then, not exited by then)
-SELECT m.module,
-       count(DISTINCT m.participant_id) FILTER (WHERE m.started_on BETWEEN $1 AND $2) AS entries,
+-- People starting a module in the period, and people in a module at period end (started
+-- by then, not exited by then), for every period and scope at once. $1 period starts,
+-- $2 period ends (inclusive), $3 scopes (NULL: the county; else a provider: its module
+-- participations).
+WITH periods AS (
+    SELECT * FROM unnest($1::date[], $2::date[]) AS t (period_start, period_end)
+), scopes AS (
+    SELECT DISTINCT unnest($3::text[]) AS scope
+)
+SELECT q.period_start, q.period_end, s.scope, m.module,
        count(DISTINCT m.participant_id) FILTER (
-           WHERE m.started_on <= $2 AND (x.exit_date IS NULL OR x.exit_date > $2)
+           WHERE m.started_on BETWEEN q.period_start AND q.period_end
+       ) AS entries,
+       count(DISTINCT m.participant_id) FILTER (
+           WHERE m.started_on <= q.period_end
+             AND (x.exit_date IS NULL OR x.exit_date > q.period_end)
        ) AS caseload
 FROM module_participations AS m
 JOIN participants AS p USING (participant_id)
 LEFT JOIN exits AS x USING (participant_id)
-WHERE $3::text IS NULL OR m.provider = $3
-GROUP BY m.module
+JOIN scopes AS s ON s.scope IS NULL OR s.scope = m.provider
+JOIN periods AS q
+  ON m.started_on <= q.period_end
+ AND (m.started_on >= q.period_start OR x.exit_date IS NULL OR x.exit_date > q.period_end)
+GROUP BY q.period_start, q.period_end, s.scope, m.module
