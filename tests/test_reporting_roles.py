@@ -87,6 +87,15 @@ async def _tables(stack: Stack, service: ServiceProcess) -> list[dict[str, Any]]
     return bodies
 
 
+async def _release(stack: Stack, service: ServiceProcess) -> dict[str, Any]:
+    """What an admin is told of the release the instance serves (`GET /v1/releases/current`)."""
+    async with _client(stack, service, Role.ADMIN) as client:
+        response = await client.get("/v1/releases/current")
+        response.raise_for_status()
+        found: dict[str, Any] = response.json()
+        return found
+
+
 async def _lag_series(service: ServiceProcess) -> list[str]:
     """The consumer-lag gauges a process exports: one per partition it consumes."""
     async with httpx.AsyncClient(base_url=service.metrics_url, timeout=PATIENCE_S) as metrics:
@@ -139,6 +148,10 @@ async def test_the_api_instances_serve_what_the_projector_projects_and_nothing_e
     assert counts[0] == counts[1]
     # One data state, one pattern: every table is the same from either instance.
     assert await _tables(stack, apis[0]) == await _tables(stack, apis[1])
+    # And the pattern was chosen once: the instance asked second applied the first's.
+    releases = [await _release(stack, api) for api in apis]
+    assert releases[0]["applied_offsets"] == releases[1]["applied_offsets"]
+    assert [r["pattern_shared"] for r in releases] == [False, True]
 
     stack.start_service("reporting", extra_env={ROLE: "projector"})
     await wait_projected(stack, later, what="the later participants projected")

@@ -3,19 +3,14 @@ equals reading each report on its own.
 
 `tests/reference/` keeps the statements the reports ran before, one period and scope at a
 time; they are the reference here and nowhere else. The projection holds random facts with
-the awkward cases on purpose: an exit before the entry, people without a module, module
-participations and placements of people not (or no longer) registered, facts without a
-provider, several module starts at one provider, follow-ups on one day, dates before the
-first year and after this one. Every period of 2018 to 2027 and every scope (the county,
-three providers, one that has nothing) is compared, on the real PostgreSQL.
+the awkward cases on purpose (`random_projection`). Every period of 2018 to 2027 and every
+scope (the county, three providers, one that has nothing) is compared, on the real
+PostgreSQL.
 """
 
 from __future__ import annotations
 
-import random
-import uuid
 from collections.abc import AsyncIterator, Mapping, Sequence
-from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +18,7 @@ import asyncpg
 import pytest
 import pytest_asyncio
 from pydantic import SecretStr
+from services.reporting.tests.random_projection import PROVIDERS, fill, random_facts
 
 from durchstarten.db.pool import create_pool
 from durchstarten.db.sqlfiles import SqlFiles
@@ -47,25 +43,15 @@ from reporting.reports import (
     year_bounds,
 )
 from reporting.settings import ReportingSettings
-from reporting.versions import live_schema, reading
+from reporting.versions import reading
 
 pytestmark = pytest.mark.integration
 
 REFERENCE = SqlFiles(Path(__file__).parent / "reference")
-PROVIDERS = ["traeger-a", "traeger-b", "traeger-c"]
 SCOPES: list[str | None] = [None, *PROVIDERS, "traeger-without-anything"]
 YEARS = range(2018, 2028)
 QUARTERS = [quarter_bounds(y, q) for y in YEARS for q in (1, 2, 3, 4)]
 CALENDAR_YEARS = [year_bounds(y) for y in YEARS]
-MUNICIPALITIES = ["05758004", "05758012", "05758016"]
-CATEGORIES = [
-    "ausbildung-company",
-    "employment",
-    "school",
-    "regular-system",
-    "moved-away",
-    "unknown",
-]
 
 COUNTS: Mapping[str, tuple[str, ...]] = {
     "quarter_by_municipality": ("entries", "exits", "caseload"),
@@ -73,127 +59,6 @@ COUNTS: Mapping[str, tuple[str, ...]] = {
     "outcomes_rates": ("reached", "placed", "exited", "placed_exited"),
 }
 """The counts of the measures whose one-period statements also gave rows of zeros."""
-
-
-def _day(rng: random.Random) -> date:
-    return date(2018, 6, 1) + timedelta(days=rng.randrange(0, 365 * 9 + 200))
-
-
-def _provider(rng: random.Random, *, nullable: bool = False) -> str | None:
-    if nullable and rng.random() < 0.15:
-        return None
-    return rng.choice(PROVIDERS)
-
-
-def _facts(seed: int) -> dict[str, list[tuple[Any, ...]]]:
-    """Random projection rows, awkward cases included (see the module's docstring)."""
-    rng = random.Random(seed)
-    people = [uuid.UUID(int=rng.getrandbits(128)) for _ in range(420)]
-    registered = people[:360]  # the rest have facts but no (or no longer a) registration
-    rows: dict[str, list[tuple[Any, ...]]] = {
-        name: []
-        for name in (
-            "participants",
-            "exits",
-            "module_participations",
-            "placements",
-            "exam_results",
-            "course_participations",
-            "funding",
-            "follow_ups",
-        )
-    }
-    entries = {person: _day(rng) for person in people}
-    for person in registered:
-        rows["participants"].append(
-            (
-                person,
-                _provider(rng),
-                entries[person],
-                rng.randrange(15, 60),
-                rng.choice(["female", "male", "diverse", "not-stated"]),
-                rng.choice(["SYR", "AFG", "UKR", "POL"]),
-                "recognised",
-                rng.choice(MUNICIPALITIES),
-                "05758",
-                rng.choice(["none", "primary", "upper-secondary", "unknown"]),
-                "A2",
-                f"event-{person}",
-            )
-        )
-    for person in people:
-        if rng.random() < 0.5:
-            # mostly after the entry, sometimes before it (an inconsistent history)
-            shift = rng.randrange(-60, 900)
-            rows["exits"].append((person, entries[person] + timedelta(days=shift), "completed"))
-        seen: set[tuple[str, date]] = set()
-        for _ in range(rng.choice([0, 1, 1, 2, 3])):
-            module = rng.choice(["F1", "F2", "F3", "F6"])
-            started = entries[person] + timedelta(days=rng.randrange(-10, 500))
-            if (module, started) not in seen:
-                seen.add((module, started))
-                rows["module_participations"].append((person, module, _provider(rng), started))
-        for _ in range(rng.choice([0, 0, 1, 2])):
-            rows["placements"].append(
-                (
-                    uuid.UUID(int=rng.getrandbits(128)),
-                    person,
-                    _provider(rng),
-                    rng.choice(["site-1", "site-2"]),
-                    rng.choice(CATEGORIES),
-                    entries[person] + timedelta(days=rng.randrange(-20, 700)),
-                    rng.choice([None, "marginal", "insured"]),
-                )
-            )
-        course = uuid.UUID(int=rng.getrandbits(128))
-        if rng.random() < 0.4:
-            on = entries[person] + timedelta(days=rng.randrange(0, 400))
-            for event in rng.sample(["enrolled", "completed", "dropped-out"], rng.randrange(1, 3)):
-                rows["course_participations"].append(
-                    (
-                        course,
-                        person,
-                        rng.choice(["F2", "F3", "F4"]),
-                        event,
-                        on,
-                        _provider(rng, nullable=True),
-                    )
-                )
-            rows["exam_results"].append(
-                (
-                    course,
-                    person,
-                    on + timedelta(days=30),
-                    rng.choice(["B1", "A2", "below-A2", "did-not-sit"]),
-                    _provider(rng, nullable=True),
-                )
-            )
-            rows["funding"].append(
-                (
-                    f"funding-{person}",
-                    course,
-                    rng.choice(["F2", "F3", "F4"]),
-                    rng.choice(["ue-lump-sum", "exam-fee"]),
-                    on,
-                    rng.choice([None, 0, 40, 120]),
-                    rng.randrange(0, 900_000),
-                    _provider(rng, nullable=True),
-                )
-            )
-        observed = entries[person] + timedelta(days=rng.randrange(30, 900))
-        for window in rng.sample(["4-weeks", "6-months"], rng.randrange(0, 3)):
-            for later in range(rng.choice([1, 2])):  # two observations: the later one counts
-                rows["follow_ups"].append(
-                    (
-                        person,
-                        window,
-                        observed + timedelta(days=later),
-                        _provider(rng),
-                        rng.choice(CATEGORIES),
-                        rng.choice([None, "marginal"]),
-                    )
-                )
-    return rows
 
 
 @pytest_asyncio.fixture(scope="module")
@@ -211,21 +76,7 @@ async def projection(stack: Stack) -> AsyncIterator[asyncpg.Pool]:
     try:
         await runtime.attach_database(pool)  # migrations and the first projection version
         async with pool.acquire() as connection:
-            schema = await live_schema(connection)
-            for table, values in _facts(seed=20261207).items():
-                width = len(values[0])
-                marks = ", ".join(f"${i}" for i in range(1, width + 1))
-                columns = await connection.fetch(
-                    "SELECT column_name FROM information_schema.columns"
-                    " WHERE table_schema = $1 AND table_name = $2 AND column_default IS NULL"
-                    " ORDER BY ordinal_position",
-                    schema,
-                    table,
-                )
-                names = ", ".join(row["column_name"] for row in columns[:width])
-                # Names from this module and the catalogue, not from input.
-                insert = f"INSERT INTO {schema}.{table} ({names}) VALUES ({marks})"  # noqa: S608
-                await connection.executemany(insert, values)
+            await fill(connection, random_facts(seed=20261207))
         yield pool
     finally:
         await pool.close()
@@ -258,16 +109,28 @@ def _comparable(measure: Measure, rows: Sequence[Mapping[str, Any]]) -> list[tup
     return sorted(found, key=repr)
 
 
+PLANNER_SETTINGS = (
+    "SELECT current_setting('jit') AS jit, current_setting('enable_nestloop') AS loops"
+)
+
+LENSES = [None, "05758"]
+"""Statewide, and through a county's lens (views; some people moved in or away)."""
+
+
 @pytest.mark.asyncio
+@pytest.mark.parametrize("county", LENSES)
 async def test_set_based_measures_equal_the_one_period_statements(
-    projection: asyncpg.Pool,
+    projection: asyncpg.Pool, county: str | None
 ) -> None:
     plan = [
         *((measure, QUARTERS) for measure in QUARTER_FACTS),
         *((measure, CALENDAR_YEARS) for measure in YEAR_FACTS),
     ]
-    async with reading(projection) as connection:
+    async with reading(projection, county=county) as connection:
+        settings = await connection.fetchrow(PLANNER_SETTINGS)
         preloaded = await preload(connection, plan, SCOPES)
+        # The planner settings of the set-based reads end with them.
+        assert await connection.fetchrow(PLANNER_SETTINGS) == settings
         direct = DirectFacts(connection)
         compared = nonzero = 0
         for measure, windows in plan:
@@ -293,14 +156,27 @@ async def test_set_based_measures_equal_the_one_period_statements(
 
 
 @pytest.mark.asyncio
+async def test_the_lens_shows_a_county_its_stays_only(projection: asyncpg.Pool) -> None:
+    async with reading(projection) as statewide:
+        everyone = await statewide.fetchval("SELECT count(*) FROM participants")
+        moved = await statewide.fetchval("SELECT count(DISTINCT participant_id) FROM moves")
+    async with reading(projection, county="05758") as herford:
+        stayed = await herford.fetchval("SELECT count(*) FROM participants")
+    # the lens comparison is not the statewide one
+    assert moved > 0
+    assert 0 < stayed < everyone
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("county", LENSES)
 async def test_a_release_read_preloaded_gives_every_report_as_read_alone(
-    projection: asyncpg.Pool,
+    projection: asyncpg.Pool, county: str | None
 ) -> None:
     plan = [
         *((measure, QUARTERS) for measure in QUARTER_FACTS),
         *((measure, CALENDAR_YEARS) for measure in YEAR_FACTS),
     ]
-    async with reading(projection) as connection:
+    async with reading(projection, county=county) as connection:
         preloaded = await preload(connection, plan, SCOPES)
         for scope in SCOPES:
             for year in YEARS:

@@ -13,12 +13,19 @@ the whole county, else a provider id), then the measure's own arguments; every r
 
 Both run the same statements, so a report is the same whichever way it was read (a test
 compares them, and both with the one-period statements they replaced).
+
+The statements run without nested loops and without JIT compilation (`planned`). A county's
+lens is views (`reporting.counties`) whose row counts the planner cannot estimate; it chose
+nested loops that computed a lens view again for every outer row (quadratic: 16 s for one
+measure over 3,400 people). And the cost of a statement over every period passes
+`jit_above_cost`: compiling took half a second per statement, longer than running it.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -113,9 +120,10 @@ class DirectFacts(Facts):
     ) -> Sequence[Mapping[str, Any]]:
         """The rows of `measure` for one period and scope, read now."""
         start, end = window
-        found: list[asyncpg.Record] = await self._connection.fetch(
-            SQL[measure.name], [start], [end], [provider], *measure.arguments
-        )
+        async with planned(self._connection):
+            found: list[asyncpg.Record] = await self._connection.fetch(
+                SQL[measure.name], [start], [end], [provider], *measure.arguments
+            )
         return found
 
     async def municipalities(self) -> list[str]:
@@ -166,22 +174,39 @@ async def preload(
     """
     rows: dict[tuple[str, Window, str | None], list[Mapping[str, Any]]] = {}
     loaded: set[tuple[str, Window, str | None]] = set()
-    for measure, windows in plan:
-        starts = [start for start, _ in windows]
-        ends = [end for _, end in windows]
-        found = await connection.fetch(
-            SQL[measure.name], starts, ends, list(scopes), *measure.arguments
-        )
-        for row in found:
-            key = (measure.name, (row["period_start"], row["period_end"]), row["scope"])
-            rows.setdefault(key, []).append(row)
-        loaded.update((measure.name, window, scope) for window in windows for scope in scopes)
+    async with planned(connection):
+        for measure, windows in plan:
+            starts = [start for start, _ in windows]
+            ends = [end for _, end in windows]
+            found = await connection.fetch(
+                SQL[measure.name], starts, ends, list(scopes), *measure.arguments
+            )
+            for row in found:
+                key = (measure.name, (row["period_start"], row["period_end"]), row["scope"])
+                rows.setdefault(key, []).append(row)
+            loaded.update((measure.name, window, scope) for window in windows for scope in scopes)
     return PreloadedFacts(rows, frozenset(loaded), await municipalities_of(connection))
 
 
 async def municipalities_of(connection: asyncpg.Connection) -> list[str]:
     """The official keys of the county's municipalities, in order."""
     return [row["key"] for row in await connection.fetch(SQL["county_municipalities"])]
+
+
+@asynccontextmanager
+async def planned(connection: asyncpg.Connection) -> AsyncIterator[None]:
+    """Within the block: no nested loops, no JIT (see the module's docstring); then as before.
+
+    Inside the caller's transaction (the settings are local to it).
+    """
+    before = await connection.fetchrow(SQL["facts_planner_settings"])
+    await connection.fetchrow(SQL["facts_planner_use"], "off", "off")
+    try:
+        yield
+    finally:
+        await connection.fetchrow(
+            SQL["facts_planner_use"], before["enable_nestloop"], before["jit"]
+        )
 
 
 def facts_of(source: asyncpg.Connection | Facts) -> Facts:
@@ -211,5 +236,6 @@ __all__ = [
     "Window",
     "facts_of",
     "municipalities_of",
+    "planned",
     "preload",
 ]

@@ -15,6 +15,7 @@ from durchstarten.auth import Principal, Role
 from durchstarten.service import ServiceRuntime
 from reporting.audit_model import source_of
 from reporting.exports import as_format
+from reporting.patterns import PatternStore
 from reporting.protection import ProtectionFailed
 from reporting.release import DataState, Release, ReleaseKeeper, current_state
 from reporting.report_routes import Period, ReportRoute, county_of
@@ -33,6 +34,7 @@ class ReportResponses:
         self._runtime = runtime
         self.counties = settings.counties()
         self._rule = settings.protection_rule()
+        self._pattern_wait_s = settings.report_pattern_wait_s
         self._keeper: ReleaseKeeper[StateRelease] = ReleaseKeeper(
             self._compute,
             self._state,
@@ -42,8 +44,15 @@ class ReportResponses:
 
     async def _compute(self) -> StateRelease:
         try:
+            pool = self._runtime.pool
             release = await compute_statewide(
-                self._runtime.pool, counties=self.counties, rule=self._rule, today=_today()
+                pool,
+                counties=self.counties,
+                rule=self._rule,
+                today=_today(),
+                patterns=PatternStore(pool, wait_s=self._pattern_wait_s)
+                if self._pattern_wait_s > 0
+                else None,
             )
         except Exception:
             # Also a computation no request waits for: the previous release stays served.
@@ -58,6 +67,7 @@ class ReportResponses:
             withheld=len(release.protection.hidden),
             secondary=len(release.protection.secondary),
             exposed=len(release.protection.exposed),
+            pattern_shared=release.shared,
         )
         return release
 

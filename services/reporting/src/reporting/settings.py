@@ -66,6 +66,13 @@ class ReportingSettings(ServiceSettings):
         description="Seconds a release of older data is still served while its successor "
         "is computed; after that requests wait for the new one.",
     )
+    report_pattern_wait_s: float = Field(
+        default=600.0,
+        ge=0,
+        description="Seconds an API instance waits for the protection pattern another "
+        "instance is choosing for the same data (`reporting.patterns`) before it chooses "
+        "one itself; 0: never wait, every instance chooses its own.",
+    )
     rebuild_batch_size: int = Field(
         default=2000, ge=1, description="Events a rebuild applies per database transaction."
     )

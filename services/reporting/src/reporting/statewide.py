@@ -42,6 +42,7 @@ from reporting.audit_collect import RoleAudit, union_model
 from reporting.audit_model import LINKED_PROTECTION, Publication, source_of
 from reporting.disclosure import tables_of
 from reporting.facts import BY_MODULE, BY_MUNICIPALITY, preload
+from reporting.patterns import Chosen, PatternStore, model_digest
 from reporting.protection import Protection, protect, withheld
 from reporting.release import (
     DataState,
@@ -106,6 +107,8 @@ class StateRelease:
     """County key -> name."""
     seconds: float
     first_year: int
+    shared: bool = False
+    """Its pattern was read from the store (`reporting.patterns`), not chosen here."""
 
     def county(self, key: str) -> Release:
         """One county's release (KeyError for a county the deployment does not have)."""
@@ -127,6 +130,7 @@ class StateRelease:
             "withheld": len(self.protection.hidden),
             "primary": len(self.protection.primary),
             "secondary": len(self.protection.secondary),
+            "pattern_shared": self.shared,
         }
 
 
@@ -392,15 +396,68 @@ def protect_statewide(
 ) -> StateRelease:
     """One pattern over every county's reports and the state tables (CPU only)."""
     started = time.monotonic()
+    joint = joint_model(inputs, state_truths, last_year=last_year, names=names)
+    chosen = choose_statewide(
+        joint, inputs, state_truths, last_year=last_year, rule=rule, names=names, verify=verify
+    )
+    return apply_statewide(
+        joint,
+        chosen,
+        inputs,
+        state_truths,
+        last_year=last_year,
+        rule=rule,
+        names=names,
+        build=build,
+        started=started,
+    )
+
+
+Joint = tuple[LinearModel, Callable[[CellKey], bool], dict[str, dict[str, Any]]]
+"""What `joint_model` gives: the model, its fixed cells and the state tables unsuppressed."""
+
+
+def choose_statewide(
+    joint: Joint,
+    inputs: Mapping[str, ReleaseInput],
+    state_truths: Sequence[StateTruth],
+    *,
+    last_year: int,
+    rule: ProtectionRule,
+    names: Mapping[str, str],
+    verify: bool = False,
+) -> Chosen:
+    """The pattern over `joint` (the model `joint_model` made of `inputs`; CPU only)."""
+    model, fixed, _ = joint
     try:
-        model, fixed, tables = joint_model(inputs, state_truths, last_year=last_year, names=names)
-        protection = protect(model, rule, fixed=fixed, verify=verify)
+        return Chosen(protect(model, rule, fixed=fixed, verify=verify), unlinked=False)
     except InconsistentModel:
         # A snapshot of other people than today's: its own people (as `audit_audience`).
-        model, fixed, tables = joint_model(
+        model, fixed, _ = joint_model(
             inputs, state_truths, last_year=last_year, names=names, unlink_snapshots=True
         )
-        protection = protect(model, rule, fixed=fixed, verify=verify)
+        return Chosen(protect(model, rule, fixed=fixed, verify=verify), unlinked=True)
+
+
+def apply_statewide(
+    joint: Joint,
+    chosen: Chosen,
+    inputs: Mapping[str, ReleaseInput],
+    state_truths: Sequence[StateTruth],
+    *,
+    last_year: int,
+    rule: ProtectionRule,
+    names: Mapping[str, str],
+    build: Callable[[ReleaseInput, frozenset[CellKey]], Release],
+    started: float,
+) -> StateRelease:
+    """Every county's release and the state tables under `chosen`'s pattern (CPU only)."""
+    if chosen.unlinked:
+        joint = joint_model(
+            inputs, state_truths, last_year=last_year, names=names, unlink_snapshots=True
+        )
+    model, _, tables = joint
+    protection = chosen.protection
     counties = {}
     for county, given in inputs.items():
         prefix = f"{county}|"
@@ -424,6 +481,7 @@ def protect_statewide(
         names,
         time.monotonic() - started,
         first_year,
+        shared=chosen.shared,
     )
 
 
@@ -481,11 +539,16 @@ async def compute_statewide(
     rule: ProtectionRule,
     today: date,
     verify: bool = False,
+    patterns: PatternStore | None = None,
 ) -> StateRelease:
     """Read every county and the state in one snapshot, then protect them together.
 
-    The protection runs in a worker thread, so the event loop stays free.
+    `patterns`: share the pattern with the other API instances (`reporting.patterns`):
+    the first to need the pattern of this model chooses it, the others apply theirs. The
+    solver and the building of the release run in worker threads, so the event loop
+    stays free.
     """
+    started = time.monotonic()
     inputs: dict[str, ReleaseInput] = {}
     async with reading(pool) as connection:
         schema = await live_schema(connection)
@@ -506,13 +569,36 @@ async def compute_statewide(
     def build(given: ReleaseInput, hidden: frozenset[CellKey]) -> Release:
         return release_of(given, Protection(hidden, frozenset(), 0, None), rule=rule)
 
+    year = today.year
+    joint = await asyncio.to_thread(joint_model, inputs, truths, last_year=year, names=names)
+
+    async def choose() -> Chosen:
+        return await asyncio.to_thread(
+            choose_statewide,
+            joint,
+            inputs,
+            truths,
+            last_year=year,
+            rule=rule,
+            names=names,
+            verify=verify,
+        )
+
+    if patterns is None or verify:  # an audit checks a pattern chosen for it
+        chosen = await choose()
+    else:
+        model, fixed, _ = joint
+        digest = await asyncio.to_thread(model_digest, model, fixed, rule)
+        chosen = await patterns.shared(digest, choose)
     return await asyncio.to_thread(
-        protect_statewide,
+        apply_statewide,
+        joint,
+        chosen,
         inputs,
         truths,
-        last_year=today.year,
+        last_year=year,
         rule=rule,
         names=names,
         build=build,
-        verify=verify,
+        started=started,
     )

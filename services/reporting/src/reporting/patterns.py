@@ -1,0 +1,208 @@
+"""One protection pattern per model, chosen once and shared by every API instance.
+
+Choosing the withheld cells is the expensive part of a release (the solver: tens of
+seconds over a statewide history). Every API instance reads the same data and would choose
+the same pattern, so the first to need it chooses it and stores it; the others wait for it
+and apply it to the tables they read themselves.
+
+- A pattern is stored under the digest of the model it was chosen for: every cell with its
+  truth, what is published of it and whether it is fixed, every constraint, the rule, and
+  the reporting code itself, in any order. An instance applies a stored pattern only to a
+  model with the same digest: the input its own solver would have had, up to the order
+  of its cells (which depends on the process). Nothing else (offsets, the configuration,
+  the clock) decides whether a pattern fits.
+- A pattern holds positions only (which cells are withheld), no count: what it tells is
+  what every published table shows anyway.
+- One instance chooses at a time: a session-level advisory lock per digest, taken without
+  waiting, polled while the holder works. An instance that died drops its lock with its
+  connection, and the next one chooses. After `wait_s` an instance stops waiting and
+  chooses itself (the holder may be stuck); either result is the same pattern.
+- The newest `keep` patterns are kept; older ones go when a new one is stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import struct
+import time
+import zlib
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import astuple, dataclass
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import structlog
+
+from durchstarten.db.sqlfiles import SqlFiles
+from reporting.audit import CellKey, LinearModel, ProtectionRule
+from reporting.protection import Protection
+
+SQL = SqlFiles(Path(__file__).parent / "db")
+log = structlog.get_logger()
+
+
+def _code_digest() -> str:
+    """The reporting package's source: other code may choose another pattern."""
+    digest = hashlib.sha256()
+    for path in sorted(Path(__file__).parent.rglob("*")):
+        if path.suffix in (".py", ".sql") and path.is_file():
+            digest.update(path.name.encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+CODE = _code_digest()
+
+
+def model_digest(model: LinearModel, fixed: Callable[[CellKey], bool], rule: ProtectionRule) -> str:
+    """What a pattern is chosen from, as one hash (see the module's docstring).
+
+    Independent of the order the model was built in: each instance builds it from sets
+    whose order depends on the process (string hashing is salted per process), so cells,
+    constraints and variables are hashed sorted, and a variable by its name, not its
+    position. Names that are not unique fall back to positions (no sharing, never a wrong
+    match).
+    """
+    names = model.names
+    named = len(set(names)) == len(names)
+
+    def expression(terms: Mapping[int, float]) -> list[tuple[Any, float]]:
+        return sorted(((names[i] if named else i), c) for i, c in terms.items())
+
+    parts: list[str] = [
+        CODE,
+        repr(astuple(rule)),
+        repr(sorted(zip(names, model.lower, model.upper, strict=True))),
+        repr(
+            sorted((names[i] if named else i, expression(e)) for i, e in model.definitions.items())
+        ),
+    ]
+    cells = sorted(
+        repr(
+            (
+                astuple(cell.key),
+                expression(cell.expression),
+                cell.published,
+                cell.truth,
+                cell.floor,
+                fixed(cell.key),
+            )
+        )
+        for cell in model.cells
+    )
+    constraints = sorted(
+        repr((expression(c.expression), c.lower, c.upper, c.reason)) for c in model.constraints
+    )
+    digest = hashlib.sha256()
+    for part in [*parts, *cells, *constraints]:
+        digest.update(part.encode())
+        digest.update(b"\x00")
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class Chosen:
+    """A pattern and how it was chosen."""
+
+    protection: Protection
+    unlinked: bool
+    """Chosen over the model with the snapshots unlinked (a snapshot of other people)."""
+    shared: bool = False
+    """Read from the store, chosen by this or another instance before."""
+
+
+def _keys(keys: Iterable[CellKey]) -> list[list[str]]:
+    return sorted(list(astuple(key)) for key in keys)
+
+
+def _encoded(chosen: Chosen) -> bytes:
+    protection = chosen.protection
+    body = {
+        "hidden": _keys(protection.hidden),
+        "primary": _keys(protection.primary),
+        "exposed": _keys(protection.exposed),
+        "solves": protection.solves,
+        "unlinked": chosen.unlinked,
+    }
+    return zlib.compress(json.dumps(body, separators=(",", ":")).encode())
+
+
+def _decoded(blob: bytes) -> Chosen:
+    body: dict[str, Any] = json.loads(zlib.decompress(blob))
+
+    def keys(name: str) -> frozenset[CellKey]:
+        return frozenset(CellKey(*key) for key in body[name])
+
+    protection = Protection(
+        keys("hidden"), keys("primary"), int(body["solves"]), None, keys("exposed")
+    )
+    return Chosen(protection, bool(body["unlinked"]), shared=True)
+
+
+def _lock_key(digest: str) -> int:
+    """The advisory lock of a digest: its first eight bytes as a signed 64-bit number."""
+    value: int = struct.unpack(">q", bytes.fromhex(digest[:16]))[0]
+    return value
+
+
+class PatternStore:
+    """Patterns in `public.release_patterns`, chosen by one instance at a time."""
+
+    def __init__(
+        self, pool: asyncpg.Pool, *, wait_s: float, poll_s: float = 0.25, keep: int = 20
+    ) -> None:
+        """Store in `pool`'s database; wait up to `wait_s` for another instance's choice."""
+        self._pool = pool
+        self._wait_s = wait_s
+        self._poll_s = poll_s
+        self._keep = keep
+
+    async def _find(self, digest: str) -> Chosen | None:
+        async with self._pool.acquire() as connection:
+            blob = await connection.fetchval(SQL["pattern_find"], digest)
+        return None if blob is None else _decoded(bytes(blob))
+
+    async def shared(self, digest: str, choose: Callable[[], Awaitable[Chosen]]) -> Chosen:
+        """The pattern stored for `digest`, or the one `choose()` makes, stored.
+
+        While another instance chooses it, wait for theirs.
+        """
+        found = await self._find(digest)
+        if found is not None:
+            return found
+        key = _lock_key(digest)
+        async with self._pool.acquire() as holder:
+            deadline = time.monotonic() + self._wait_s
+            locked = await holder.fetchval(SQL["pattern_try_lock"], key)
+            while not locked:
+                await asyncio.sleep(self._poll_s)
+                found = await self._find(digest)
+                if found is not None:
+                    return found
+                if time.monotonic() > deadline:
+                    log.warning("pattern-wait-gave-up", waited_s=self._wait_s)
+                    break
+                locked = await holder.fetchval(SQL["pattern_try_lock"], key)
+            try:
+                found = await self._find(digest)  # chosen while this one took the lock
+                if found is not None:
+                    return found
+                started = time.monotonic()
+                chosen = await choose()
+                await holder.execute(
+                    SQL["pattern_store"],
+                    digest,
+                    _encoded(chosen),
+                    time.monotonic() - started,
+                    self._keep,
+                )
+                return chosen
+            finally:
+                if locked:
+                    await holder.fetchval(SQL["pattern_unlock"], key)
+
+
+__all__ = ["CODE", "Chosen", "PatternStore", "model_digest"]

@@ -1,0 +1,264 @@
+"""One protection pattern per model, chosen once for every API instance (`reporting.patterns`).
+
+What could break: two instances choosing at once (twice the solver, or two patterns), an
+instance applying a pattern chosen for other data (cells served unprotected), a chooser
+that dies holding the lock (the others wait for ever), a stored pattern that differs from
+the one an instance would choose itself. Each is tried on the real PostgreSQL; the
+statewide releases are computed from random facts (`random_projection`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from datetime import date
+from typing import Any
+
+import asyncpg
+import pytest
+import pytest_asyncio
+from pydantic import SecretStr
+from services.reporting.tests.random_projection import fill, random_facts
+
+from durchstarten.db.pool import create_pool
+from durchstarten_deploy.postgres import create_databases, with_database
+from durchstarten_deploy.stack import Stack
+from reporting.app import create_app
+from reporting.audit import CellKey, LinearModel, ProtectionRule
+from reporting.patterns import Chosen, PatternStore, model_digest
+from reporting.protection import Protection
+from reporting.settings import ReportingSettings
+from reporting.statewide import StateRelease, compute_statewide
+from reporting.versions import live_schema
+
+TODAY = date(2026, 12, 7)
+
+
+def _model(truth: int = 2, published: int | None = 2, *, reverse: bool = False) -> LinearModel:
+    """Cells x, y and their total; `reverse`: the same model built in the other order."""
+    model = LinearModel()
+    names = ["b", "a"] if reverse else ["a", "b"]
+    index = {name: model.variable(name) for name in names}
+    a, b = index["a"], index["b"]
+    cells = [
+        (CellKey("r 2026-Q1 county", "t", "x", "n"), {a: 1.0}, published, truth),
+        (CellKey("r 2026-Q1 county", "t", "y", "n"), {b: 1.0}, 7, 7),
+        (CellKey("r 2026-Q1 county", "t", "total", "n"), {a: 1.0, b: 1.0}, 9, 9),
+    ]
+    for key, expression, value, true in reversed(cells) if reverse else cells:
+        model.publish(key, expression, value, true)
+    return model
+
+
+def test_the_digest_is_the_models_every_input_of_the_solver() -> None:
+    rule = ProtectionRule(threshold=3, hidden_minimum=1)
+    nothing_fixed = lambda key: False  # noqa: E731  # the model's own lambda shape
+    same = model_digest(_model(), nothing_fixed, rule)
+    assert same == model_digest(_model(), nothing_fixed, rule)
+    # Another process builds the same model in another order (salted string hashing).
+    assert same == model_digest(_model(reverse=True), nothing_fixed, rule)
+    assert same != model_digest(_model(truth=1, published=1), nothing_fixed, rule)
+    assert same != model_digest(_model(published=None), nothing_fixed, rule)
+    assert same != model_digest(_model(), lambda key: key.row == "x", rule)
+    assert same != model_digest(_model(), nothing_fixed, ProtectionRule(threshold=4))
+    constrained = _model()
+    constrained.constrain({0: 1.0}, 0, 5, "known bound")
+    assert same != model_digest(constrained, nothing_fixed, rule)
+
+
+@pytest_asyncio.fixture(scope="module")
+async def reporting_db(stack: Stack) -> AsyncIterator[tuple[asyncpg.Pool, ReportingSettings]]:
+    """A reporting database of its own (migrated), its projection filled with random facts."""
+    name = f"{stack.database_prefix}_patterns"
+    await create_databases(stack.admin_url, [name], recreate=True)
+    settings = ReportingSettings(
+        database_url=SecretStr(with_database(stack.admin_url, name)),
+        **stack.kafka_settings(),
+        auth_jwks_path=stack.issuer.jwks_path if stack.issuer else None,
+    )
+    runtime = create_app(settings).state.runtime
+    pool = await create_pool(settings.database_url.get_secret_value())
+    try:
+        await runtime.attach_database(pool)
+        async with pool.acquire() as connection:
+            await fill(
+                connection,
+                random_facts(seed=7, people=200, first_day=date(2025, 1, 1), moves=False),
+            )
+        yield pool, settings
+    finally:
+        await pool.close()
+
+
+async def _stored(pool: asyncpg.Pool) -> int:
+    async with pool.acquire() as connection:
+        count: int = await connection.fetchval("SELECT count(*) FROM release_patterns")
+        return count
+
+
+def _bodies(release: StateRelease) -> dict[str, Any]:
+    return {
+        "counties": {key: dict(county.reports) for key, county in release.counties.items()},
+        "state": dict(release.state_reports),
+        "hidden": release.protection.hidden,
+    }
+
+
+@pytest.mark.integration
+@pytest.mark.asyncio
+async def test_two_instances_share_one_pattern_and_serve_what_either_would_choose(
+    reporting_db: tuple[asyncpg.Pool, ReportingSettings],
+) -> None:
+    pool, settings = reporting_db
+    url = settings.database_url.get_secret_value()
+    second_pool = await create_pool(url)  # a second API instance: its own connections
+    try:
+        async with pool.acquire() as connection:
+            await connection.execute("TRUNCATE release_patterns")
+        counties, rule = settings.counties(), settings.protection_rule()
+        alone = await compute_statewide(pool, counties=counties, rule=rule, today=TODAY)
+        assert alone.protection.hidden  # random facts have small counts to protect
+        assert await _stored(pool) == 0  # without a store nothing is shared
+
+        first, second = await asyncio.gather(
+            *(
+                compute_statewide(
+                    each,
+                    counties=counties,
+                    rule=rule,
+                    today=TODAY,
+                    patterns=PatternStore(each, wait_s=600, poll_s=0.05),
+                )
+                for each in (pool, second_pool)
+            )
+        )
+        # One chose, the other waited and applied it: the solver ran once.
+        assert sorted([first.shared, second.shared]) == [False, True]
+        assert await _stored(pool) == 1
+        assert _bodies(first) == _bodies(second) == _bodies(alone)
+
+        again = await compute_statewide(
+            second_pool,
+            counties=counties,
+            rule=rule,
+            today=TODAY,
+            patterns=PatternStore(second_pool, wait_s=600),
+        )
+        assert again.shared
+        assert _bodies(again) == _bodies(alone)
+
+        # Other data, another model: the stored pattern is not applied to it.
+        async with pool.acquire() as connection:
+            schema = await live_schema(connection)
+            row = await connection.fetchrow(f"SELECT * FROM {schema}.participants LIMIT 1")  # noqa: S608  # the live schema's name
+            values = dict(row)
+            values["participant_id"] = uuid.uuid4()
+            del values["projected_at"]
+            columns = ", ".join(values)
+            marks = ", ".join(f"${i}" for i in range(1, len(values) + 1))
+            await connection.execute(
+                f"INSERT INTO {schema}.participants ({columns}) VALUES ({marks})",  # noqa: S608  # names from the catalogue
+                *values.values(),
+            )
+        changed = await compute_statewide(
+            pool, counties=counties, rule=rule, today=TODAY, patterns=PatternStore(pool, wait_s=1)
+        )
+        assert not changed.shared
+        assert await _stored(pool) == 2
+        fresh = await compute_statewide(pool, counties=counties, rule=rule, today=TODAY)
+        assert _bodies(changed) == _bodies(fresh)
+    finally:
+        await second_pool.close()
+
+
+def _pattern(tag: str) -> Chosen:
+    hidden = frozenset({CellKey(f"r {tag}", "t", "x", "n"), CellKey(f"r {tag}", "t", "y", "n")})
+    return Chosen(Protection(hidden, frozenset(list(hidden)[:1]), 1, None), unlinked=False)
+
+
+@pytest.mark.integration
+@pytest.mark.asyncio
+async def test_a_chooser_that_dies_holding_the_lock_leaves_the_choice_to_the_next(
+    reporting_db: tuple[asyncpg.Pool, ReportingSettings],
+) -> None:
+    pool, settings = reporting_db
+    digest = uuid.uuid4().hex * 2
+    started, never = asyncio.Event(), asyncio.Event()
+    dying_pool = await create_pool(settings.database_url.get_secret_value(), max_size=2)
+
+    async def choose_for_ever() -> Chosen:
+        started.set()
+        await never.wait()
+        raise AssertionError("the dying instance never finishes")
+
+    calls: list[str] = []
+
+    async def choose() -> Chosen:
+        calls.append("survivor")
+        return _pattern("survivor")
+
+    dying = asyncio.ensure_future(
+        PatternStore(dying_pool, wait_s=600).shared(digest, choose_for_ever)
+    )
+    try:
+        await asyncio.wait_for(started.wait(), 30)
+        survivor = asyncio.ensure_future(
+            PatternStore(pool, wait_s=600, poll_s=0.05).shared(digest, choose)
+        )
+        await asyncio.sleep(0.3)
+        assert not survivor.done()  # it waits for the holder
+        assert calls == []
+        # The holder's process dies: PostgreSQL ends its session, and with it the lock.
+        async with pool.acquire() as connection:
+            ended = await connection.fetchval(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_locks"
+                " WHERE locktype = 'advisory' AND granted AND pid <> pg_backend_pid()"
+            )
+        assert ended == 1
+        chosen = await asyncio.wait_for(survivor, 60)
+        assert calls == ["survivor"]
+        assert chosen.protection == _pattern("survivor").protection
+        # Stored for the next: read back without choosing, positions intact.
+        again = await PatternStore(pool, wait_s=600).shared(digest, choose)
+        assert calls == ["survivor"]
+        assert again.shared
+        assert again.protection.hidden == chosen.protection.hidden
+        assert again.protection.primary == chosen.protection.primary
+    finally:
+        dying.cancel()
+        await asyncio.gather(dying, return_exceptions=True)
+        dying_pool.terminate()
+
+
+@pytest.mark.integration
+@pytest.mark.asyncio
+async def test_an_instance_stops_waiting_for_a_stuck_chooser_and_chooses_itself(
+    reporting_db: tuple[asyncpg.Pool, ReportingSettings],
+) -> None:
+    pool, _ = reporting_db
+    digest = uuid.uuid4().hex * 2
+    started, release = asyncio.Event(), asyncio.Event()
+
+    async def stuck() -> Chosen:
+        started.set()
+        await release.wait()
+        return _pattern("late")
+
+    async def choose() -> Chosen:
+        return _pattern("impatient")
+
+    holder = asyncio.ensure_future(PatternStore(pool, wait_s=600).shared(digest, stuck))
+    await asyncio.wait_for(started.wait(), 30)
+    impatient = await asyncio.wait_for(
+        PatternStore(pool, wait_s=0.5, poll_s=0.05).shared(digest, choose), 60
+    )
+    assert impatient.protection == _pattern("impatient").protection
+    assert not impatient.shared
+    release.set()
+    late = await asyncio.wait_for(holder, 60)
+    assert late.protection == _pattern("late").protection
+    # The first stored stays (an equal model gives an equal pattern; here: the first wins).
+    stored = await PatternStore(pool, wait_s=0).shared(digest, choose)
+    assert stored.shared
+    assert stored.protection.hidden == _pattern("impatient").protection.hidden
