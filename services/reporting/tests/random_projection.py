@@ -10,11 +10,19 @@ from __future__ import annotations
 
 import random
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import date, timedelta
 from typing import Any
 
 import asyncpg
+from pydantic import SecretStr
 
+from durchstarten.db.pool import create_pool
+from durchstarten_deploy.postgres import create_databases, with_database
+from durchstarten_deploy.stack import Stack
+from reporting.app import create_app
+from reporting.settings import ReportingSettings
 from reporting.versions import live_schema
 
 PROVIDERS = ["traeger-a", "traeger-b", "traeger-c"]
@@ -208,3 +216,27 @@ async def fill(connection: asyncpg.Connection, facts: dict[str, list[tuple[Any, 
         # Names from this module and the catalogue, not from input.
         insert = f"INSERT INTO {schema}.{table} ({COLUMNS[table]}) VALUES ({marks})"  # noqa: S608
         await connection.executemany(insert, values)
+
+
+@asynccontextmanager
+async def random_projection(
+    stack: Stack, name: str, facts: dict[str, list[tuple[Any, ...]]]
+) -> AsyncIterator[tuple[asyncpg.Pool, ReportingSettings]]:
+    """A reporting database of its own on the stack's server (`<prefix>_<name>`, migrated,
+    with its first projection version), its live projection holding `facts`."""
+    database = f"{stack.database_prefix}_{name}"
+    await create_databases(stack.admin_url, [database], recreate=True)
+    settings = ReportingSettings(
+        database_url=SecretStr(with_database(stack.admin_url, database)),
+        **stack.kafka_settings(),
+        auth_jwks_path=stack.issuer.jwks_path if stack.issuer else None,
+    )
+    runtime = create_app(settings).state.runtime
+    pool = await create_pool(settings.database_url.get_secret_value())
+    try:
+        await runtime.attach_database(pool)
+        async with pool.acquire() as connection:
+            await fill(connection, facts)
+        yield pool, settings
+    finally:
+        await pool.close()

@@ -17,14 +17,10 @@ from typing import Any
 import asyncpg
 import pytest
 import pytest_asyncio
-from pydantic import SecretStr
-from services.reporting.tests.random_projection import PROVIDERS, fill, random_facts
+from services.reporting.tests.random_projection import PROVIDERS, random_facts, random_projection
 
-from durchstarten.db.pool import create_pool
 from durchstarten.db.sqlfiles import SqlFiles
-from durchstarten_deploy.postgres import create_databases, with_database
 from durchstarten_deploy.stack import Stack
-from reporting.app import create_app
 from reporting.facts import (
     PLACED_CATEGORIES,
     QUARTER_FACTS,
@@ -42,7 +38,6 @@ from reporting.reports import (
     quarterly_monitoring,
     year_bounds,
 )
-from reporting.settings import ReportingSettings
 from reporting.versions import reading
 
 pytestmark = pytest.mark.integration
@@ -64,22 +59,8 @@ COUNTS: Mapping[str, tuple[str, ...]] = {
 @pytest_asyncio.fixture(scope="module")
 async def projection(stack: Stack) -> AsyncIterator[asyncpg.Pool]:
     """A reporting database of its own, its live projection filled with random facts."""
-    name = f"{stack.database_prefix}_facts"
-    await create_databases(stack.admin_url, [name], recreate=True)
-    app_settings = ReportingSettings(
-        database_url=SecretStr(with_database(stack.admin_url, name)),
-        **stack.kafka_settings(),
-        auth_jwks_path=stack.issuer.jwks_path if stack.issuer else None,
-    )
-    runtime = create_app(app_settings).state.runtime
-    pool = await create_pool(app_settings.database_url.get_secret_value())
-    try:
-        await runtime.attach_database(pool)  # migrations and the first projection version
-        async with pool.acquire() as connection:
-            await fill(connection, random_facts(seed=20261207))
+    async with random_projection(stack, "facts", random_facts(seed=20261207)) as (pool, _):
         yield pool
-    finally:
-        await pool.close()
 
 
 def _reference_arguments(measure: Measure, window: Window, scope: str | None) -> list[Any]:

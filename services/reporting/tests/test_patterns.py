@@ -18,13 +18,10 @@ from typing import Any
 import asyncpg
 import pytest
 import pytest_asyncio
-from pydantic import SecretStr
-from services.reporting.tests.random_projection import fill, random_facts
+from services.reporting.tests.random_projection import random_facts, random_projection
 
 from durchstarten.db.pool import create_pool
-from durchstarten_deploy.postgres import create_databases, with_database
 from durchstarten_deploy.stack import Stack
-from reporting.app import create_app
 from reporting.audit import CellKey, LinearModel, ProtectionRule
 from reporting.patterns import Chosen, PatternStore, model_digest
 from reporting.protection import Protection
@@ -69,26 +66,11 @@ def test_the_digest_is_the_models_every_input_of_the_solver() -> None:
 
 @pytest_asyncio.fixture(scope="module")
 async def reporting_db(stack: Stack) -> AsyncIterator[tuple[asyncpg.Pool, ReportingSettings]]:
-    """A reporting database of its own (migrated), its projection filled with random facts."""
-    name = f"{stack.database_prefix}_patterns"
-    await create_databases(stack.admin_url, [name], recreate=True)
-    settings = ReportingSettings(
-        database_url=SecretStr(with_database(stack.admin_url, name)),
-        **stack.kafka_settings(),
-        auth_jwks_path=stack.issuer.jwks_path if stack.issuer else None,
-    )
-    runtime = create_app(settings).state.runtime
-    pool = await create_pool(settings.database_url.get_secret_value())
-    try:
-        await runtime.attach_database(pool)
-        async with pool.acquire() as connection:
-            await fill(
-                connection,
-                random_facts(seed=7, people=200, first_day=date(2025, 1, 1), moves=False),
-            )
-        yield pool, settings
-    finally:
-        await pool.close()
+    """A reporting database of its own, its projection filled with random facts (a short
+    history without moves: the solver's time grows with the family's length)."""
+    facts = random_facts(seed=7, people=200, first_day=date(2025, 1, 1), moves=False)
+    async with random_projection(stack, "patterns", facts) as found:
+        yield found
 
 
 async def _stored(pool: asyncpg.Pool) -> int:
