@@ -35,6 +35,7 @@ class ReportResponses:
         self.counties = settings.counties()
         self._rule = settings.protection_rule()
         self._pattern_wait_s = settings.report_pattern_wait_s
+        self._afresh = False  # the next computation chooses its pattern itself (`recompute`)
         self._keeper: ReleaseKeeper[StateRelease] = ReleaseKeeper(
             self._compute,
             self._state,
@@ -43,6 +44,8 @@ class ReportResponses:
         )
 
     async def _compute(self) -> StateRelease:
+        afresh, self._afresh = self._afresh, False
+        share = self._pattern_wait_s > 0 and not afresh
         try:
             pool = self._runtime.pool
             release = await compute_statewide(
@@ -50,9 +53,7 @@ class ReportResponses:
                 counties=self.counties,
                 rule=self._rule,
                 today=_today(),
-                patterns=PatternStore(pool, wait_s=self._pattern_wait_s)
-                if self._pattern_wait_s > 0
-                else None,
+                patterns=PatternStore(pool, wait_s=self._pattern_wait_s) if share else None,
             )
         except Exception:
             # Also a computation no request waits for: the previous release stays served.
@@ -87,7 +88,11 @@ class ReportResponses:
             raise HTTPException(503, {"reason": "protection-failed"}) from failure
 
     async def recompute(self) -> StateRelease:
-        """A release computed now (an operator's or the benchmark's request)."""
+        """A release computed now, its pattern chosen here (never read from the store).
+
+        An operator's or the benchmark's request: the whole cost, as on new data.
+        """
+        self._afresh = True
         try:
             return await self._keeper.recompute()
         except ProtectionFailed as failure:
@@ -197,6 +202,9 @@ def add_release_endpoints(
 
     @app.post("/v1/releases", tags=["releases"], status_code=201)
     async def new_release(caller: Annotated[Principal, Depends(principal)]) -> dict[str, Any]:
-        """Compute a release now, whether or not the data has changed (admin)."""
+        """Compute a release now, whether or not the data has changed (admin).
+
+        Its pattern is chosen afresh, not taken from another instance's choice.
+        """
         caller.require(Role.ADMIN)
         return (await responses.recompute()).summary()
