@@ -244,3 +244,7 @@ async def test_an_instance_stops_waiting_for_a_stuck_chooser_and_chooses_itself(
     stored = await PatternStore(pool, wait_s=0).shared(digest, choose)
     assert stored.shared
     assert stored.protection.hidden == _pattern("impatient").protection.hidden
+    # An operator's recomputation chooses afresh, whatever is stored.
+    chosen_afresh = await PatternStore(pool, wait_s=5).shared(digest, stuck, afresh=True)
+    assert not chosen_afresh.shared
+    assert chosen_afresh.protection == _pattern("late").protection

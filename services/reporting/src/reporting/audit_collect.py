@@ -12,6 +12,7 @@ their own), and rates to be withheld whenever a count behind them is hidden.
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import json
@@ -186,6 +187,10 @@ async def collect(
                     scope=scope,
                 )
                 reports.append(publication)
+                # Building a report from preloaded facts never waits, so it never lets the
+                # event loop run: yield once per report, or an API instance building its
+                # release answers nothing for seconds.
+                await asyncio.sleep(0)
     problems = problems_of(reports, check_files=check_files)
     county = await _county_pages(connection, min_cell_count=min_cell_count)
     sets = tuple(

@@ -165,12 +165,15 @@ class PatternStore:
             blob = await connection.fetchval(SQL["pattern_find"], digest)
         return None if blob is None else _decoded(bytes(blob))
 
-    async def shared(self, digest: str, choose: Callable[[], Awaitable[Chosen]]) -> Chosen:
+    async def shared(
+        self, digest: str, choose: Callable[[], Awaitable[Chosen]], *, afresh: bool = False
+    ) -> Chosen:
         """The pattern stored for `digest`, or the one `choose()` makes, stored.
 
-        While another instance chooses it, wait for theirs.
+        While another instance chooses it, wait for theirs. `afresh`: choose it here
+        whatever is stored (an operator's recomputation), and store it for the others.
         """
-        found = await self._find(digest)
+        found = None if afresh else await self._find(digest)
         if found is not None:
             return found
         key = _lock_key(digest)
@@ -179,7 +182,7 @@ class PatternStore:
             locked = await holder.fetchval(SQL["pattern_try_lock"], key)
             while not locked:
                 await asyncio.sleep(self._poll_s)
-                found = await self._find(digest)
+                found = None if afresh else await self._find(digest)
                 if found is not None:
                     return found
                 if time.monotonic() > deadline:
@@ -187,7 +190,8 @@ class PatternStore:
                     break
                 locked = await holder.fetchval(SQL["pattern_try_lock"], key)
             try:
-                found = await self._find(digest)  # chosen while this one took the lock
+                # chosen while this one took the lock
+                found = None if afresh else await self._find(digest)
                 if found is not None:
                     return found
                 started = time.monotonic()

@@ -45,7 +45,6 @@ class ReportResponses:
 
     async def _compute(self) -> StateRelease:
         afresh, self._afresh = self._afresh, False
-        share = self._pattern_wait_s > 0 and not afresh
         try:
             pool = self._runtime.pool
             release = await compute_statewide(
@@ -53,7 +52,10 @@ class ReportResponses:
                 counties=self.counties,
                 rule=self._rule,
                 today=_today(),
-                patterns=PatternStore(pool, wait_s=self._pattern_wait_s) if share else None,
+                patterns=PatternStore(pool, wait_s=self._pattern_wait_s)
+                if self._pattern_wait_s > 0
+                else None,
+                afresh=afresh,
             )
         except Exception:
             # Also a computation no request waits for: the previous release stays served.
@@ -90,7 +92,8 @@ class ReportResponses:
     async def recompute(self) -> StateRelease:
         """A release computed now, its pattern chosen here (never read from the store).
 
-        An operator's or the benchmark's request: the whole cost, as on new data.
+        An operator's or the benchmark's request: the whole cost, as on new data. The
+        pattern is stored for the other instances, as any other.
         """
         self._afresh = True
         try:

@@ -540,11 +540,13 @@ async def compute_statewide(
     today: date,
     verify: bool = False,
     patterns: PatternStore | None = None,
+    afresh: bool = False,
 ) -> StateRelease:
     """Read every county and the state in one snapshot, then protect them together.
 
     `patterns`: share the pattern with the other API instances (`reporting.patterns`):
-    the first to need the pattern of this model chooses it, the others apply theirs. The
+    the first to need the pattern of this model chooses it, the others apply theirs
+    (`afresh`: choose it here whatever is stored, and store it for the others). The
     solver and the building of the release run in worker threads, so the event loop
     stays free.
     """
@@ -589,7 +591,7 @@ async def compute_statewide(
     else:
         model, fixed, _ = joint
         digest = await asyncio.to_thread(model_digest, model, fixed, rule)
-        chosen = await patterns.shared(digest, choose)
+        chosen = await patterns.shared(digest, choose, afresh=afresh)
     return await asyncio.to_thread(
         apply_statewide,
         joint,
