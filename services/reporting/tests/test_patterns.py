@@ -248,3 +248,27 @@ async def test_an_instance_stops_waiting_for_a_stuck_chooser_and_chooses_itself(
     chosen_afresh = await PatternStore(pool, wait_s=5).shared(digest, stuck, afresh=True)
     assert not chosen_afresh.shared
     assert chosen_afresh.protection == _pattern("late").protection
+
+
+@pytest.mark.integration
+@pytest.mark.asyncio
+async def test_an_instance_with_a_pool_of_one_connection_chooses_and_shares(
+    reporting_db: tuple[asyncpg.Pool, ReportingSettings],
+) -> None:
+    _, settings = reporting_db
+    digest = uuid.uuid4().hex * 2
+    small = await create_pool(settings.database_url.get_secret_value(), min_size=1, max_size=1)
+    try:
+        store = PatternStore(small, wait_s=5)
+
+        async def choose() -> Chosen:
+            return _pattern("small")
+
+        # The lookups run on the connection holding the lock: nothing waits for a second.
+        chosen = await asyncio.wait_for(store.shared(digest, choose), 60)
+        assert not chosen.shared
+        again = await asyncio.wait_for(store.shared(digest, choose), 60)
+        assert again.shared
+        assert again.protection.hidden == chosen.protection.hidden
+    finally:
+        await small.close()

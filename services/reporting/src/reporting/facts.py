@@ -201,12 +201,10 @@ async def planned(connection: asyncpg.Connection) -> AsyncIterator[None]:
     """
     before = await connection.fetchrow(SQL["facts_planner_settings"])
     await connection.fetchrow(SQL["facts_planner_use"], "off", "off")
-    try:
-        yield
-    finally:
-        await connection.fetchrow(
-            SQL["facts_planner_use"], before["enable_nestloop"], before["jit"]
-        )
+    yield
+    # Not in a `finally`: after a failed statement the transaction is aborted (and with it
+    # the local settings), and a statement to restore them would only hide the error.
+    await connection.fetchrow(SQL["facts_planner_use"], before["enable_nestloop"], before["jit"])
 
 
 def facts_of(source: asyncpg.Connection | Facts) -> Facts:

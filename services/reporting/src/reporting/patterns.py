@@ -160,10 +160,25 @@ class PatternStore:
         self._poll_s = poll_s
         self._keep = keep
 
-    async def _find(self, digest: str) -> Chosen | None:
-        async with self._pool.acquire() as connection:
-            blob = await connection.fetchval(SQL["pattern_find"], digest)
+    async def _find(self, connection: asyncpg.Connection, digest: str) -> Chosen | None:
+        blob = await connection.fetchval(SQL["pattern_find"], digest)
         return None if blob is None else _decoded(bytes(blob))
+
+    async def _store(
+        self, holder: asyncpg.Connection, digest: str, chosen: Chosen, seconds: float
+    ) -> bool:
+        """Store `chosen`; False when that failed.
+
+        The pattern is served all the same: the store only spares the others their choice.
+        """
+        try:
+            await holder.execute(
+                SQL["pattern_store"], digest, _encoded(chosen), seconds, self._keep
+            )
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
+            log.warning("pattern-not-stored", exc_info=True)
+            return False
+        return True
 
     async def shared(
         self, digest: str, choose: Callable[[], Awaitable[Chosen]], *, afresh: bool = False
@@ -173,16 +188,18 @@ class PatternStore:
         While another instance chooses it, wait for theirs. `afresh`: choose it here
         whatever is stored (an operator's recomputation), and store it for the others.
         """
-        found = None if afresh else await self._find(digest)
-        if found is not None:
-            return found
         key = _lock_key(digest)
+        # One connection for the lookups and the lock: a second one from the pool could
+        # wait for ever on a pool of one.
         async with self._pool.acquire() as holder:
+            found = None if afresh else await self._find(holder, digest)
+            if found is not None:
+                return found
             deadline = time.monotonic() + self._wait_s
             locked = await holder.fetchval(SQL["pattern_try_lock"], key)
             while not locked:
                 await asyncio.sleep(self._poll_s)
-                found = None if afresh else await self._find(digest)
+                found = None if afresh else await self._find(holder, digest)
                 if found is not None:
                     return found
                 if time.monotonic() > deadline:
@@ -191,18 +208,15 @@ class PatternStore:
                 locked = await holder.fetchval(SQL["pattern_try_lock"], key)
             try:
                 # chosen while this one took the lock
-                found = None if afresh else await self._find(digest)
+                found = None if afresh else await self._find(holder, digest)
                 if found is not None:
                     return found
                 started = time.monotonic()
                 chosen = await choose()
-                await holder.execute(
-                    SQL["pattern_store"],
-                    digest,
-                    _encoded(chosen),
-                    time.monotonic() - started,
-                    self._keep,
-                )
+                if not await self._store(holder, digest, chosen, time.monotonic() - started):
+                    # Its session may be gone; if not, the pool's reset on release
+                    # (pg_advisory_unlock_all) drops the lock.
+                    locked = False
                 return chosen
             finally:
                 if locked:
