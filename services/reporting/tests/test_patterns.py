@@ -10,8 +10,12 @@ statewide releases are computed from random facts (`random_projection`).
 from __future__ import annotations
 
 import asyncio
+import os
+import random
+import subprocess
+import sys
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from datetime import date
 from typing import Any
 
@@ -23,10 +27,10 @@ from services.reporting.tests.random_projection import random_facts, random_proj
 from durchstarten.db.pool import create_pool
 from durchstarten_deploy.stack import Stack
 from reporting.audit import CellKey, LinearModel, ProtectionRule
-from reporting.patterns import Chosen, PatternStore, model_digest
+from reporting.patterns import Chosen, PatternStore, model_digest, variable_labels
 from reporting.protection import Protection
 from reporting.settings import ReportingSettings
-from reporting.statewide import StateRelease, compute_statewide
+from reporting.statewide import StateRelease, compute_statewide, joint_model, read_statewide
 from reporting.versions import live_schema
 
 TODAY = date(2026, 12, 7)
@@ -62,6 +66,58 @@ def test_the_digest_is_the_models_every_input_of_the_solver() -> None:
     constrained = _model()
     constrained.constrain({0: 1.0}, 0, 5, "known bound")
     assert same != model_digest(constrained, nothing_fixed, rule)
+
+
+def _permuted(model: LinearModel, seed: int) -> LinearModel:
+    """The same model with its variables, cells and constraints in another order."""
+    rng = random.Random(seed)
+    order = list(range(len(model.names)))
+    rng.shuffle(order)  # order[new] = old
+    new_of = {old: new for new, old in enumerate(order)}
+    moved = LinearModel()
+    for old in order:
+        moved.variable(model.names[old], model.lower[old], model.upper[old])
+
+    def terms(expression: Mapping[int, float]) -> dict[int, float]:
+        return {new_of[i]: c for i, c in expression.items()}
+
+    moved.definitions = {new_of[i]: terms(e) for i, e in model.definitions.items()}
+    cells = list(model.cells)
+    rng.shuffle(cells)
+    for cell in cells:
+        moved.publish(
+            cell.key, terms(cell.expression), cell.published, cell.truth, floor=cell.floor
+        )
+    constraints = list(model.constraints)
+    rng.shuffle(constraints)
+    for constraint in constraints:
+        moved.constrain(
+            terms(constraint.expression), constraint.lower, constraint.upper, constraint.reason
+        )
+    return moved
+
+
+def test_the_digest_does_not_depend_on_the_order_of_a_model_with_repeated_names() -> None:
+    rule = ProtectionRule(threshold=3, hidden_minimum=1)
+    model = LinearModel()
+    # Two provider sets, each with its own "E[2026,F1]" atom: names repeat, uses differ.
+    first, second = model.variable("E[2026,F1]"), model.variable("E[2026,F1]")
+    model.publish(CellKey("r 2026-Q1 a", "t", "x", "n"), {first: 1.0}, 2, 2)
+    model.publish(CellKey("r 2026-Q1 b", "t", "x", "n"), {second: 1.0}, 5, 5)
+    model.publish(CellKey("r 2026-Q1 county", "t", "x", "n"), {first: 1.0, second: 1.0}, 7, 7)
+    model.constrain({first: 1.0, second: -1.0}, -10, 10, "a known difference")
+    nothing_fixed = lambda key: False  # noqa: E731  # the model's own lambda shape
+    digest = model_digest(model, nothing_fixed, rule)
+    for seed in range(8):
+        assert model_digest(_permuted(model, seed), nothing_fixed, rule) == digest
+    # Which of the two atoms holds which count matters: swap the truths, another digest.
+    swapped = LinearModel()
+    a, b = swapped.variable("E[2026,F1]"), swapped.variable("E[2026,F1]")
+    swapped.publish(CellKey("r 2026-Q1 a", "t", "x", "n"), {a: 1.0}, 5, 5)
+    swapped.publish(CellKey("r 2026-Q1 b", "t", "x", "n"), {b: 1.0}, 2, 2)
+    swapped.publish(CellKey("r 2026-Q1 county", "t", "x", "n"), {a: 1.0, b: 1.0}, 7, 7)
+    swapped.constrain({a: 1.0, b: -1.0}, -10, 10, "a known difference")
+    assert model_digest(swapped, nothing_fixed, rule) != digest
 
 
 @pytest_asyncio.fixture(scope="module")
@@ -152,6 +208,66 @@ async def test_two_instances_share_one_pattern_and_serve_what_either_would_choos
         assert _bodies(changed) == _bodies(fresh)
     finally:
         await second_pool.close()
+
+
+# Builds a statewide model the way an API instance does and prints its digest.
+_DIGEST_OF_A_PROCESS = """
+import asyncio, os, sys
+from datetime import date
+from pydantic import SecretStr
+from durchstarten.db.pool import create_pool
+from reporting.patterns import variable_labels, model_digest
+from reporting.settings import ReportingSettings
+from reporting.statewide import joint_model, read_statewide
+
+async def main() -> None:
+    url = os.environ["DIGEST_DATABASE_URL"]
+    settings = ReportingSettings(database_url=SecretStr(url))
+    counties, today = settings.counties(), date.fromisoformat(sys.argv[1])
+    pool = await create_pool(url)
+    try:
+        inputs, truths = await read_statewide(pool, counties=counties, today=today)
+    finally:
+        await pool.close()
+    names = {county.key: county.name for county in counties.all()}
+    model, fixed, _ = joint_model(inputs, truths, last_year=today.year, names=names)
+    assert variable_labels(model) is not None, "two variables alike: no sharing between processes"
+    print(model_digest(model, fixed, settings.protection_rule()))
+
+asyncio.run(main())
+"""
+
+
+@pytest.mark.integration
+@pytest.mark.asyncio
+async def test_processes_with_other_string_hashing_build_models_with_one_digest(
+    reporting_db: tuple[asyncpg.Pool, ReportingSettings],
+) -> None:
+    """The API instances are processes of their own: each orders its sets by its own salted
+    string hashing, and still they must find each other's pattern."""
+    pool, settings = reporting_db
+    url = settings.database_url.get_secret_value()
+    inputs, truths = await read_statewide(pool, counties=settings.counties(), today=TODAY)
+    names = {county.key: county.name for county in settings.counties().all()}
+    model, fixed, _ = joint_model(inputs, truths, last_year=TODAY.year, names=names)
+    assert variable_labels(model) is not None
+    here = model_digest(model, fixed, settings.protection_rule())
+
+    def digest_with(seed: str) -> str:
+        environment = {**os.environ, "PYTHONHASHSEED": seed, "DIGEST_DATABASE_URL": url}
+        done = subprocess.run(  # this interpreter, a script of this file
+            [sys.executable, "-c", _DIGEST_OF_A_PROCESS, TODAY.isoformat()],
+            env=environment,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout.strip()
+
+    digests = await asyncio.gather(*(asyncio.to_thread(digest_with, s) for s in ("1", "2", "3")))
+    assert set(digests) == {here}
 
 
 def _pattern(tag: str) -> Chosen:

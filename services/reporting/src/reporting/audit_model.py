@@ -185,6 +185,20 @@ class TimeAxis:
 Scope = frozenset[str]
 
 
+def _named(value: Any) -> str:
+    """A variable's name part, the same in every process.
+
+    A set's repr follows its iteration order, which follows string hashing, salted per
+    process: two API instances would name one variable differently, and the digest of
+    their models (`reporting.patterns`) would differ. Sets are named sorted.
+    """
+    if isinstance(value, (set, frozenset)):
+        return "{" + ", ".join(_named(each) for each in sorted(value, key=_named)) + "}"
+    if isinstance(value, tuple):
+        return "(" + ", ".join(_named(each) for each in value) + ")"
+    return repr(value)
+
+
 def _cell(value: dict[str, Any]) -> int | None:
     return None if value["suppressed"] else int(value["value"])
 
@@ -245,7 +259,7 @@ class ReportingModel:
                 for x in range(e, axis.n + 2):  # an exit never precedes its entry (intake)
                     for s in self.sets:
                         self._persons[(m, e, x, s)] = self.lp.variable(
-                            f"N[{m},{e},{x},{set(s)}]", upper=axis.bound(e)
+                            f"N[{m},{e},{x},{_named(s)}]", upper=axis.bound(e)
                         )
         self._aux: dict[tuple[Any, ...], int] = {}
         self._aux_layers: dict[tuple[Any, ...], dict[int, int]] = {}
@@ -271,7 +285,7 @@ class ReportingModel:
     def _sum(self, key: tuple[Any, ...], terms: Callable[[], Iterable[int]]) -> int:
         """A shared sum of variables, defined once (its definition is the identity)."""
         if key not in self._aux:
-            self._aux[key] = self.lp.define(str(key), total_of(terms()))
+            self._aux[key] = self.lp.define(_named(key), total_of(terms()))
         return self._aux[key]
 
     def entries(self, m: str, q: int, s: Scope) -> int:

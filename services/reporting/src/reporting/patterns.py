@@ -57,28 +57,58 @@ def _code_digest() -> str:
 CODE = _code_digest()
 
 
+def variable_labels(model: LinearModel) -> list[str] | None:
+    """A label for every variable that does not depend on its position, or None.
+
+    A variable's name is not enough: the audit model repeats names (one per provider set).
+    The label is the name, the bounds and every use: each cell (by its key) and each
+    constraint the variable appears in, with its coefficient. None when two variables are
+    still alike (then positions count: no sharing between processes, never a wrong match).
+    """
+    uses: list[list[tuple[Any, ...]]] = [[] for _ in model.names]
+    for cell in model.cells:
+        for index, coefficient in cell.expression.items():
+            uses[index].append(("cell", astuple(cell.key), coefficient))
+    for constraint in model.constraints:
+        for index, coefficient in constraint.expression.items():
+            uses[index].append(
+                ("constraint", constraint.reason, constraint.lower, constraint.upper, coefficient)
+            )
+    for defined, terms in model.definitions.items():
+        for index, coefficient in terms.items():
+            uses[index].append(("defines", model.names[defined], coefficient))
+    labels = [
+        hashlib.sha256(repr((name, lower, upper, sorted(used, key=repr))).encode()).hexdigest()
+        for name, lower, upper, used in zip(
+            model.names, model.lower, model.upper, uses, strict=True
+        )
+    ]
+    return labels if len(set(labels)) == len(labels) else None
+
+
 def model_digest(model: LinearModel, fixed: Callable[[CellKey], bool], rule: ProtectionRule) -> str:
     """What a pattern is chosen from, as one hash (see the module's docstring).
 
     Independent of the order the model was built in: each instance builds it from sets
-    whose order depends on the process (string hashing is salted per process), so cells,
-    constraints and variables are hashed sorted, and a variable by its name, not its
-    position. Names that are not unique fall back to positions (no sharing, never a wrong
-    match).
+    whose order depends on the process (string hashing is salted per process), so cells
+    and constraints are hashed sorted, and a variable by its label (`variable_labels`), not its
+    position.
     """
-    names = model.names
-    named = len(set(names)) == len(names)
+    labels = variable_labels(model)
+    label: Callable[[int], Any] = (lambda i: i) if labels is None else labels.__getitem__
 
     def expression(terms: Mapping[int, float]) -> list[tuple[Any, float]]:
-        return sorted(((names[i] if named else i), c) for i, c in terms.items())
+        return sorted((label(i), c) for i, c in terms.items())
 
+    variables = [
+        (label(i), model.names[i], model.lower[i], model.upper[i]) for i in range(len(model.names))
+    ]
+    definitions = [(label(i), expression(e)) for i, e in model.definitions.items()]
     parts: list[str] = [
         CODE,
         repr(astuple(rule)),
-        repr(sorted(zip(names, model.lower, model.upper, strict=True))),
-        repr(
-            sorted((names[i] if named else i, expression(e)) for i, e in model.definitions.items())
-        ),
+        repr(variables if labels is None else sorted(variables)),
+        repr(sorted(definitions)),
     ]
     cells = sorted(
         repr(

@@ -532,6 +532,31 @@ async def read_state_truths(
     return truths
 
 
+async def read_statewide(
+    pool: asyncpg.Pool, *, counties: Counties, today: date
+) -> tuple[dict[str, ReleaseInput], list[StateTruth]]:
+    """Every county's release input, each read through its lens, and the state's totals.
+
+    One snapshot: what each API instance reads before it builds its model.
+    """
+    inputs: dict[str, ReleaseInput] = {}
+    async with reading(pool) as connection:
+        schema = await live_schema(connection)
+        state = await data_state(connection, today=today)
+        for county in counties.all():
+            await through_lens(connection, schema, county.key)
+            inputs[county.key] = await read_release_input(
+                connection,
+                providers=[p.id for p in county.providers],
+                today=today,
+                state=state,
+            )
+        await through_lens(connection, schema, None)
+        first_year = min(given.truths.first_year for given in inputs.values())
+        truths = await read_state_truths(connection, first_year=first_year, last_year=today.year)
+    return inputs, truths
+
+
 async def compute_statewide(
     pool: asyncpg.Pool,
     *,
@@ -551,21 +576,7 @@ async def compute_statewide(
     stays free.
     """
     started = time.monotonic()
-    inputs: dict[str, ReleaseInput] = {}
-    async with reading(pool) as connection:
-        schema = await live_schema(connection)
-        state = await data_state(connection, today=today)
-        for county in counties.all():
-            await through_lens(connection, schema, county.key)
-            inputs[county.key] = await read_release_input(
-                connection,
-                providers=[p.id for p in county.providers],
-                today=today,
-                state=state,
-            )
-        await through_lens(connection, schema, None)
-        first_year = min(given.truths.first_year for given in inputs.values())
-        truths = await read_state_truths(connection, first_year=first_year, last_year=today.year)
+    inputs, truths = await read_statewide(pool, counties=counties, today=today)
     names = {county.key: county.name for county in counties.all()}
 
     def build(given: ReleaseInput, hidden: frozenset[CellKey]) -> Release:
