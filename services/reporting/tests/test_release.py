@@ -287,3 +287,30 @@ async def test_changing_data_does_not_keep_a_computation_running_for_good() -> N
     assert await kept.get() is first
     await asyncio.sleep(0)
     assert source.computations == [1, 2]
+
+
+async def test_a_smaller_refresh_share_leaves_more_time_between_background_computations() -> None:
+    clock = Clock()
+    source = Source(clock)
+    source.duration = 5.0
+    kept = ReleaseKeeper(
+        source.compute, source.state, ttl_s=1.0, max_stale_s=60.0, refresh_share=0.25, clock=clock
+    )
+    first = await kept.get()
+    source.applied = 2
+    clock.now += 14.0  # three times the 5 s the last took is 15 s
+    assert await kept.get() is first
+    await asyncio.sleep(0)
+    assert source.computations == [1]
+    clock.now += 1.0
+    assert await kept.get() is first
+    await asyncio.sleep(0)
+    assert source.computations == [1, 2]
+
+
+def test_a_refresh_share_outside_its_range_is_refused() -> None:
+    clock = Clock()
+    source = Source(clock)
+    for share in (0.0, -0.5, 1.5):
+        with pytest.raises(ValueError, match="refresh_share"):
+            ReleaseKeeper(source.compute, source.state, ttl_s=1, max_stale_s=1, refresh_share=share)

@@ -351,10 +351,10 @@ class ReleaseKeeper(Generic[ReleaseT]):
     look at the data; after that one cheap query tells whether the data state is still
     the same. When it has changed, the release is served while its successor is computed
     (one computation at a time, shared by every waiting request) as long as it was
-    current less than `max_stale_s` ago (such a background computation starts no sooner
-    after the last one than the last one took: at most half the time goes to them while
-    the data keeps changing); otherwise, and whenever the caller asks for the
-    newest (`fresh`, and every request when `ttl_s` is 0), the caller waits for a release
+    current less than `max_stale_s` ago (while the data keeps changing, background
+    computations take at most `refresh_share` of the time: at 0.25 one starts three times
+    as long after the last as the last took); otherwise, and whenever the caller asks for
+    the newest (`fresh`, and every request when `ttl_s` is 0), the caller waits for a release
     computed after its request. A failed computation is not kept: the next request tries
     again.
     """
@@ -366,13 +366,18 @@ class ReleaseKeeper(Generic[ReleaseT]):
         *,
         ttl_s: float,
         max_stale_s: float,
+        refresh_share: float = 0.5,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         """`compute()` makes a release; `state()` reads the current data state."""
+        if not 0 < refresh_share <= 1:
+            msg = f"refresh_share must be in (0, 1], not {refresh_share}"
+            raise ValueError(msg)
         self._compute = compute
         self._state = state
         self._ttl_s = ttl_s
         self._max_stale_s = max_stale_s
+        self._pause = (1 - refresh_share) / refresh_share  # times the last computation
         self._clock = clock
         self._current: ReleaseT | None = None
         self._current_at = 0.0  # when the current release was last known current
@@ -407,8 +412,9 @@ class ReleaseKeeper(Generic[ReleaseT]):
 
     def _refresh_in_background(self) -> None:
         # While the data keeps changing, computing back to back would take a connection
-        # and a core for good: a background computation waits as long as the last took.
-        if self._clock() - self._finished_at >= self._took:
+        # and a core for good: a background computation waits a multiple of what the
+        # last took (`refresh_share`).
+        if self._clock() - self._finished_at >= self._took * self._pause:
             self._start()
 
     async def recompute(self) -> ReleaseT:

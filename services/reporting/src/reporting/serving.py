@@ -4,6 +4,7 @@ No `from __future__ import annotations` here: FastAPI reads the endpoints' annot
 registration, and the dependencies they name are local to the registering function.
 """
 
+import asyncio
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
@@ -14,6 +15,7 @@ from fastapi import Depends, FastAPI, HTTPException, Request, Response
 from durchstarten.auth import Principal, Role
 from durchstarten.service import ServiceRuntime
 from reporting.audit_model import source_of
+from reporting.builder import BuildOrder, ReleaseBuilder
 from reporting.exports import as_format
 from reporting.patterns import PatternStore
 from reporting.protection import ProtectionFailed
@@ -35,28 +37,58 @@ class ReportResponses:
         self.counties = settings.counties()
         self._rule = settings.protection_rule()
         self._pattern_wait_s = settings.report_pattern_wait_s
+        self._database_url = settings.database_url
+        self._builder = (
+            ReleaseBuilder(
+                service=runtime.service,
+                log_level=settings.log_level,
+                log_format=settings.log_format,
+            )
+            if settings.report_build_process
+            else None
+        )
+        if self._builder is not None:
+            builder = self._builder
+
+            async def stop_builder() -> None:
+                await asyncio.to_thread(builder.close)
+
+            runtime.on_stop(stop_builder)
         self._afresh = False  # the next computation chooses its pattern itself (`recompute`)
         self._keeper: ReleaseKeeper[StateRelease] = ReleaseKeeper(
             self._compute,
             self._state,
             ttl_s=settings.report_cache_s,
             max_stale_s=settings.report_max_stale_s,
+            refresh_share=settings.report_refresh_share,
         )
 
     async def _compute(self) -> StateRelease:
         afresh, self._afresh = self._afresh, False
         try:
-            pool = self._runtime.pool
-            release = await compute_statewide(
-                pool,
-                counties=self.counties,
-                rule=self._rule,
-                today=_today(),
-                patterns=PatternStore(pool, wait_s=self._pattern_wait_s)
-                if self._pattern_wait_s > 0
-                else None,
-                afresh=afresh,
-            )
+            if self._builder is not None:
+                release = await self._builder.build(
+                    BuildOrder(
+                        database_url=self._database_url.get_secret_value(),
+                        counties=self.counties,
+                        rule=self._rule,
+                        today=_today(),
+                        pattern_wait_s=self._pattern_wait_s,
+                        afresh=afresh,
+                    )
+                )
+            else:
+                pool = self._runtime.pool
+                release = await compute_statewide(
+                    pool,
+                    counties=self.counties,
+                    rule=self._rule,
+                    today=_today(),
+                    patterns=PatternStore(pool, wait_s=self._pattern_wait_s)
+                    if self._pattern_wait_s > 0
+                    else None,
+                    afresh=afresh,
+                )
         except Exception:
             # Also a computation no request waits for: the previous release stays served.
             log.exception("release-failed")

@@ -66,12 +66,29 @@ class ReportingSettings(ServiceSettings):
         description="Seconds a release of older data is still served while its successor "
         "is computed; after that requests wait for the new one.",
     )
+    report_refresh_share: float = Field(
+        default=0.25,
+        gt=0,
+        le=1,
+        description="While the data keeps changing (an ingest), at most this share of the "
+        "time goes to computing releases in the background: at 0.25 the next starts three "
+        "times as long after the last as the last took. The cores it leaves go to the "
+        "ingest and the answers; requests with `Cache-Control: no-cache` still wait for "
+        "the newest.",
+    )
     report_pattern_wait_s: float = Field(
         default=600.0,
         ge=0,
         description="Seconds an API instance waits for the protection pattern another "
         "instance is choosing for the same data (`reporting.patterns`) before it chooses "
         "one itself; 0: never wait, every instance chooses its own.",
+    )
+    report_build_process: bool = Field(
+        default=True,
+        description="Build releases in a child process of each API instance "
+        "(`reporting.builder`): the answers never wait for the build's Python. False: "
+        "in a worker thread of the serving process (one process fewer; while a release is "
+        "built, every answer is slow).",
     )
     rebuild_batch_size: int = Field(
         default=2000, ge=1, description="Events a rebuild applies per database transaction."
