@@ -314,3 +314,64 @@ def test_a_refresh_share_outside_its_range_is_refused() -> None:
     for share in (0.0, -0.5, 1.5):
         with pytest.raises(ValueError, match="refresh_share"):
             ReleaseKeeper(source.compute, source.state, ttl_s=1, max_stale_s=1, refresh_share=share)
+
+
+async def test_a_recomputation_runs_its_own_computation_even_behind_a_running_one() -> None:
+    clock = Clock()
+    source = Source(clock)
+    kept = keeper(source, clock)
+    await kept.get()
+    source.applied = 2
+    clock.now += 2.0
+    source.gate.clear()
+    assert (await kept.get()).state == state(1)  # stale: a background computation starts
+    afresh: list[int] = []
+
+    async def chosen_afresh() -> Release:
+        afresh.append(source.applied)
+        return release_of(state(source.applied), clock)
+
+    recomputed = asyncio.ensure_future(kept.recompute(chosen_afresh))
+    await asyncio.sleep(0)
+    assert source.computations == [1, 2]
+    assert afresh == []  # the running computation is not the recomputation
+    source.gate.set()
+    release = await recomputed
+    assert afresh == [2]  # its own computation, started after the running one ended
+    assert source.computations == [1, 2]
+    assert release.state == state(2)
+
+
+async def test_while_the_data_keeps_changing_the_state_is_read_once_per_ttl() -> None:
+    clock = Clock()
+    source = Source(clock)
+    reads: list[float] = []
+    gate = asyncio.Event()
+
+    async def counted_state() -> DataState:
+        reads.append(clock.now)
+        await gate.wait()
+        return await source.state()
+
+    kept = ReleaseKeeper(source.compute, counted_state, ttl_s=1.0, max_stale_s=60.0, clock=clock)
+    gate.set()
+    first = await kept.get()
+    began = clock.now
+    source.applied = 2
+    source.gate.clear()  # the successor takes its time
+    clock.now += 1.5
+    gate.clear()
+    asking = [asyncio.ensure_future(kept.get()) for _ in range(50)]
+    await asyncio.sleep(0)
+    gate.set()
+    assert all(release is first for release in await asyncio.gather(*asking))
+    assert reads == [began + 1.5]  # fifty requests, one query
+    for _ in range(9):  # within ttl_s of finding it changed: no request looks again
+        clock.now += 0.1
+        assert await kept.get() is first
+    assert reads == [began + 1.5]
+    clock.now += 0.2
+    assert await kept.get() is first
+    assert reads == [began + 1.5, pytest.approx(began + 2.6)]
+    source.gate.set()
+    assert (await kept.get(fresh=True)).state == state(2)  # a fresh request always looks

@@ -20,6 +20,7 @@ its tables are not in the pattern.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
@@ -349,7 +350,9 @@ class ReleaseKeeper(Generic[ReleaseT]):
 
     Within `ttl_s` of the moment a release was last known current it is served without a
     look at the data; after that one cheap query tells whether the data state is still
-    the same. When it has changed, the release is served while its successor is computed
+    the same (one query for every request asking at that moment; once found changed, it
+    is not looked at again for `ttl_s`). When it has changed, the release is served while
+    its successor is computed
     (one computation at a time, shared by every waiting request) as long as it was
     current less than `max_stale_s` ago (while the data keeps changing, background
     computations take at most `refresh_share` of the time: at 0.25 one starts three times
@@ -381,6 +384,8 @@ class ReleaseKeeper(Generic[ReleaseT]):
         self._clock = clock
         self._current: ReleaseT | None = None
         self._current_at = 0.0  # when the current release was last known current
+        self._changed_at = -math.inf  # when the data was last found changed since it
+        self._checking: asyncio.Task[DataState] | None = None
         self._running: asyncio.Task[ReleaseT] | None = None
         self._running_since = 0.0
         self._finished_at = -math.inf  # when the last computation ended, and how long it took
@@ -392,19 +397,23 @@ class ReleaseKeeper(Generic[ReleaseT]):
         """The newest release computed so far (None before the first)."""
         return self._current
 
-    def _start(self) -> asyncio.Task[ReleaseT]:
+    def _start(
+        self, compute: Callable[[], Awaitable[ReleaseT]] | None = None
+    ) -> asyncio.Task[ReleaseT]:
         if self._running is None or self._running.done():
             self.computed += 1
             self._running_since = self._clock()
-            self._running = asyncio.ensure_future(self._run(self._running_since))
+            self._running = asyncio.ensure_future(
+                self._run(self._running_since, compute or self._compute)
+            )
             # A background computation's failure is the next caller's to see, not a warning.
             self._running.add_done_callback(
                 lambda task: None if task.cancelled() else task.exception()
             )
         return self._running
 
-    async def _run(self, since: float) -> ReleaseT:
-        release = await self._compute()
+    async def _run(self, since: float, compute: Callable[[], Awaitable[ReleaseT]]) -> ReleaseT:
+        release = await compute()
         self._finished_at, self._took = self._clock(), self._clock() - since
         if self._current is None or since >= self._current_at:
             self._current, self._current_at = release, since
@@ -417,29 +426,53 @@ class ReleaseKeeper(Generic[ReleaseT]):
         if self._clock() - self._finished_at >= self._took * self._pause:
             self._start()
 
-    async def recompute(self) -> ReleaseT:
-        """A release computed after this call, whether or not the data has changed."""
-        asked = self._clock()
-        while True:
-            task = self._start()
-            started = self._running_since
-            release = await asyncio.shield(task)
-            if started >= asked:
-                return release
+    async def recompute(self, compute: Callable[[], Awaitable[ReleaseT]] | None = None) -> ReleaseT:
+        """A release computed after this call, whether or not the data has changed.
+
+        `compute`: how to compute it (default: as every other). A computation already
+        running is awaited first, then this one starts.
+        """
+        while (running := self._running) is not None and not running.done():
+            # Someone else's computation (it may have started before this call): wait
+            # for it to end, whatever its outcome, then start this one.
+            with contextlib.suppress(Exception):
+                await asyncio.shield(running)
+        return await asyncio.shield(self._start(compute))
+
+    async def _checked_state(self) -> DataState:
+        """The data state, one query shared by every request that asks meanwhile."""
+        if self._checking is None or self._checking.done():
+            self._checking = asyncio.ensure_future(self._state())
+        return await asyncio.shield(self._checking)
+
+    async def _served(self, current: ReleaseT, asked: float, *, fresh: bool) -> ReleaseT | None:
+        """`current` if it may answer a request made at `asked`; None: wait for a new one."""
+        if not fresh and asked - self._current_at < self._ttl_s:
+            return current
+        stale_ok = not fresh and asked - self._current_at < self._max_stale_s
+        if stale_ok and asked - self._changed_at < self._ttl_s:
+            # Found changed within ttl_s: no request looks again before then (during an
+            # ingest every request would otherwise query the data state).
+            self._refresh_in_background()
+            return current
+        if await self._checked_state() == current.state:
+            self._current_at = max(self._current_at, asked)
+            return current
+        self._changed_at = max(self._changed_at, asked)
+        if stale_ok:
+            self._refresh_in_background()
+            return current
+        return None
 
     async def get(self, *, fresh: bool = False) -> ReleaseT:
         """The release to answer a request from (see the class docstring)."""
         fresh = fresh or self._ttl_s <= 0  # 0: every answer is of the data as it stands
         asked = self._clock()
         current = self._current
-        if current is not None and not fresh and asked - self._current_at < self._ttl_s:
-            return current
-        if current is not None and await self._state() == current.state:
-            self._current_at = max(self._current_at, asked)
-            return current
-        if current is not None and not fresh and asked - self._current_at < self._max_stale_s:
-            self._refresh_in_background()
-            return current
+        if current is not None:
+            served = await self._served(current, asked, fresh=fresh)
+            if served is not None:
+                return served
         while True:
             task = self._start()
             started = self._running_since

@@ -54,7 +54,6 @@ class ReportResponses:
                 await asyncio.to_thread(builder.close)
 
             runtime.on_stop(stop_builder)
-        self._afresh = False  # the next computation chooses its pattern itself (`recompute`)
         self._keeper: ReleaseKeeper[StateRelease] = ReleaseKeeper(
             self._compute,
             self._state,
@@ -64,7 +63,12 @@ class ReportResponses:
         )
 
     async def _compute(self) -> StateRelease:
-        afresh, self._afresh = self._afresh, False
+        return await self._computed(afresh=False)
+
+    async def _afresh(self) -> StateRelease:
+        return await self._computed(afresh=True)
+
+    async def _computed(self, *, afresh: bool) -> StateRelease:
         try:
             if self._builder is not None:
                 release = await self._builder.build(
@@ -127,9 +131,8 @@ class ReportResponses:
         An operator's or the benchmark's request: the whole cost, as on new data. The
         pattern is stored for the other instances, as any other.
         """
-        self._afresh = True
         try:
-            return await self._keeper.recompute()
+            return await self._keeper.recompute(self._afresh)
         except ProtectionFailed as failure:
             raise HTTPException(503, {"reason": "protection-failed"}) from failure
 
