@@ -4,9 +4,16 @@ from pathlib import Path
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
-from fastapi import HTTPException
+from fastapi import HTTPException, Request
 
-from durchstarten.auth import AuthSettings, DevIssuer, Role, TokenVerifier
+from durchstarten.auth import (
+    VERIFIED_REUSE_S,
+    AuthSettings,
+    DevIssuer,
+    Principal,
+    Role,
+    TokenVerifier,
+)
 from durchstarten.messaging.commands import Actor
 
 ISSUER = "http://127.0.0.1/test-issuer"
@@ -131,3 +138,69 @@ def test_malformed_roles_and_id_tokens_are_refused(
     with pytest.raises(HTTPException) as caught:
         verifier.verify(token)
     assert caught.value.status_code == 401
+
+
+def _request(token: str) -> Request:
+    return Request({"type": "http", "headers": [(b"authorization", f"Bearer {token}".encode())]})
+
+
+class _Counting(TokenVerifier):
+    """A verifier that counts its signature checks."""
+
+    checks = 0
+
+    def _verify(self, token: str) -> tuple[Principal, float]:
+        self.checks += 1
+        return super()._verify(token)
+
+
+class _Wall:
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_a_verified_token_is_reused_for_a_minute_and_never_past_its_expiry(
+    issuer: DevIssuer,
+) -> None:
+    wall = _Wall()
+    verifier = _Counting(AuthSettings(jwks_path=issuer.jwks_path, issuer=ISSUER), wall=wall)
+    token = issuer.token(subject="s", roles=[Role.PROVIDER], provider="in-via", ttl_s=3600)
+    first = await verifier.principal(_request(token))
+    for _ in range(10):
+        assert await verifier.principal(_request(token)) == first
+    assert verifier.checks == 1
+    wall.now += VERIFIED_REUSE_S + 1  # checked again after a minute
+    assert await verifier.principal(_request(token)) == first
+    assert verifier.checks == 2
+    # Another token is never answered from this one's entry.
+    other = issuer.token(subject="t", roles=[Role.PROVIDER], provider="awo-owl")
+    assert (await verifier.principal(_request(other))).provider == "awo-owl"
+    assert verifier.checks == 3
+
+    wall.now = time.time()  # the clock the issuer's expiry is counted on
+    short = issuer.token(subject="s", roles=[Role.PROVIDER], provider="in-via", ttl_s=30)
+    await verifier.principal(_request(short))
+    assert verifier.checks == 4
+    wall.now += 29
+    await verifier.principal(_request(short))
+    assert verifier.checks == 4
+    wall.now += 2  # past its expiry, within the minute: verified again (where PyJWT's own
+    await verifier.principal(_request(short))  # clock, not yet past it, still accepts it)
+    assert verifier.checks == 5
+
+
+async def test_a_refused_token_is_refused_every_time(issuer: DevIssuer, tmp_path: Path) -> None:
+    verifier = _Counting(AuthSettings(jwks_path=issuer.jwks_path, issuer=ISSUER))
+    stranger = DevIssuer(tmp_path / "stranger", issuer=ISSUER, audience="durchstarten")
+    forged = stranger.token(subject="s", roles=[Role.ADMIN])
+    for attempt in range(1, 4):
+        with pytest.raises(HTTPException) as refused:
+            await verifier.principal(_request(forged))
+        assert refused.value.status_code == 401
+        assert verifier.checks == attempt
+    with pytest.raises(HTTPException) as missing:
+        await verifier.principal(Request({"type": "http", "headers": []}))
+    assert missing.value.status_code == 401

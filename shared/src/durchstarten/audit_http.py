@@ -15,12 +15,12 @@ import asyncpg
 from fastapi import Depends, FastAPI
 
 from durchstarten import audit
-from durchstarten.auth import Principal, Role
+from durchstarten.auth import Principal, PrincipalDependency, Role
 from durchstarten.jsonable import jsonable
 
 
 def add_audit_routes(
-    app: FastAPI, pool: Callable[[], asyncpg.Pool], principal: Callable[..., Principal]
+    app: FastAPI, pool: Callable[[], asyncpg.Pool], principal: PrincipalDependency
 ) -> None:
     """`GET /v1/audit/verification` and `GET /v1/audit/participants/{id}`: staff only."""
     CurrentPrincipal = Annotated[Principal, Depends(principal)]

@@ -26,7 +26,8 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -36,6 +37,7 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi import HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
 from durchstarten.events.reasons import ReasonCode
@@ -216,13 +218,21 @@ class TokenVerifier:
     """Verifies bearer tokens; a FastAPI dependency via `principal`."""
 
     def __init__(
-        self, settings: AuthSettings, *, clock: Callable[[], float] = time.monotonic
+        self,
+        settings: AuthSettings,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
     ) -> None:
         """Load the JWKS once (file) or fetch keys lazily by key id (URL).
 
-        `clock` (monotonic seconds) paces the JWKS cache; tests pass their own.
+        `clock` (monotonic seconds) paces the JWKS cache, `wall` (Unix seconds) the cache
+        of verified tokens; tests pass their own.
         """
         self._settings = settings
+        self._wall = wall
+        # token -> (its caller, until when the verification is reused): see `principal`.
+        self._verified: OrderedDict[str, tuple[Principal, float]] = OrderedDict()
         self._remote = (
             RemoteJwks(
                 settings.jwks_url,
@@ -253,6 +263,10 @@ class TokenVerifier:
 
         401 for a token that fails a check, 503 when the issuer's keys cannot be fetched.
         """
+        return self._verify(token)[0]
+
+    def _verify(self, token: str) -> tuple[Principal, float]:
+        """The caller, and the token's expiry (Unix seconds)."""
         try:
             claims = self._decode(token)
             names = [name for path in self._role_paths for name in _names_at(claims, path)]
@@ -286,12 +300,13 @@ class TokenVerifier:
             # A coordinator works for one county; a token without one would see none, and
             # treating it as statewide would be the unsafe default.
             raise HTTPException(status_code=401, detail={"reason": ReasonCode.COUNTY_CLAIM_MISSING})
-        return Principal(
+        caller = Principal(
             subject=str(claims["sub"]),
             roles=roles,
             provider=provider if isinstance(provider, str) else None,
             county=county_key,
         )
+        return caller, float(claims["exp"])
 
     def _decode(self, token: str) -> dict[str, Any]:
         kid = jwt.get_unverified_header(token).get("kid")
@@ -317,24 +332,54 @@ class TokenVerifier:
             raise jwt.InvalidTokenError("issued to another client (azp)")
         return claims
 
-    def principal(self, request: Request) -> Principal:
+    async def principal(self, request: Request) -> Principal:
         """FastAPI dependency: the authenticated caller of this request.
 
-        A plain function on purpose: FastAPI runs it in a worker thread, so fetching the
-        issuer's keys (a blocking HTTP call) never stalls the event loop and its consumers.
+        A token verified in the last `VERIFIED_REUSE_S` seconds, and not expired, gives the
+        caller it gave then: a system calling hundreds of times a second with one token
+        pays for one signature check a minute, not one per request. Anything else is
+        verified in a worker thread, so fetching the issuer's keys (a blocking HTTP call)
+        never stalls the event loop and its consumers. Refusals are never reused. The cost:
+        a token whose key the issuer withdraws is accepted for at most `VERIFIED_REUSE_S`
+        more (its own expiry still holds).
         """
-        header = request.headers.get("authorization", "")
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token:
-            raise HTTPException(
-                status_code=401,
-                detail={
-                    "reason": ReasonCode.MISSING_TOKEN,
-                    "message_en": "A bearer token is required.",
-                },
-                headers={"WWW-Authenticate": "Bearer"},
-            )
-        return self.verify(token)
+        token = _bearer_token(request)
+        now = self._wall()
+        known = self._verified.get(token)
+        if known is not None and now < known[1]:
+            self._verified.move_to_end(token)
+            return known[0]
+        caller, expires = await run_in_threadpool(self._verify, token)
+        self._verified[token] = (caller, min(expires, now + VERIFIED_REUSE_S))
+        self._verified.move_to_end(token)
+        while len(self._verified) > VERIFIED_KEPT:
+            self._verified.popitem(last=False)
+        return caller
+
+
+PrincipalDependency = Callable[..., Awaitable[Principal]]
+"""What `TokenVerifier.principal` is, for the functions that register endpoints with it."""
+
+VERIFIED_REUSE_S = 60.0
+"""Seconds a token's verification is reused (never past the token's expiry)."""
+VERIFIED_KEPT = 4096
+"""Verified tokens kept; the least recently used go first."""
+
+
+def _bearer_token(request: Request) -> str:
+    """The request's bearer token (401 when there is none)."""
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise HTTPException(
+            status_code=401,
+            detail={
+                "reason": ReasonCode.MISSING_TOKEN,
+                "message_en": "A bearer token is required.",
+            },
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return token
 
 
 def _value_at(claims: dict[str, Any], path: tuple[str, ...]) -> object:

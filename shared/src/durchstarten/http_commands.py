@@ -14,7 +14,7 @@ from typing import Any
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
 
-from durchstarten.auth import Principal, Role
+from durchstarten.auth import Principal, PrincipalDependency, Role
 from durchstarten.domain import RuleViolation
 from durchstarten.events.reasons import ReasonCode
 from durchstarten.messaging.broker import with_retries
@@ -94,7 +94,7 @@ def provider_systems(providers: frozenset[str]) -> Callable[[Principal], Actor]:
 def add_command_endpoint(
     app: FastAPI,
     service: CommandService,
-    principal: Callable[..., Principal],
+    principal: PrincipalDependency,
     *,
     not_found: frozenset[ReasonCode],
     actor_of: Callable[[Principal], Actor] | None = None,

@@ -2,7 +2,6 @@
 
 import importlib.util
 import uuid
-from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
@@ -12,7 +11,7 @@ from fastapi import Depends, FastAPI, HTTPException, Request, Response
 from fastapi.responses import FileResponse, HTMLResponse
 from faststream.kafka.annotations import KafkaMessage
 
-from durchstarten.auth import Principal, Role, TokenVerifier
+from durchstarten.auth import Principal, PrincipalDependency, Role, TokenVerifier
 from durchstarten.counties import Counties
 from durchstarten.events.topics import DOMAIN_EVENT_TOPICS
 from durchstarten.messaging.broker import subscriber_options
@@ -168,7 +167,7 @@ def add_snapshot_endpoints(
     runtime: ServiceRuntime,
     responses: ReportResponses,
     counties: Counties,
-    principal: Callable[[Request], Principal],
+    principal: PrincipalDependency,
 ) -> None:
     """Freezing a county's quarterly table, and reading a frozen one back."""
     CurrentPrincipal = Annotated[Principal, Depends(principal)]

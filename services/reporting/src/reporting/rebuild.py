@@ -18,7 +18,6 @@ import sys
 import time
 import urllib.request
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -26,7 +25,7 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from fastapi import Depends, FastAPI, HTTPException
 
-from durchstarten.auth import Principal, Role
+from durchstarten.auth import Principal, PrincipalDependency, Role
 from durchstarten.db.sqlfiles import SqlFiles
 from durchstarten.events.topics import DOMAIN_EVENT_TOPICS
 from durchstarten.logging import get_logger
@@ -147,9 +146,7 @@ class Rebuilds:
             await self._runtime.pool.release(holder)
 
 
-def add_rebuild_endpoints(
-    app: FastAPI, rebuilds: Rebuilds, principal: Callable[..., Principal]
-) -> None:
+def add_rebuild_endpoints(app: FastAPI, rebuilds: Rebuilds, principal: PrincipalDependency) -> None:
     """Register the admin endpoints that start a rebuild and follow it (as `main` does).
 
     `principal` is the FastAPI dependency that authenticates the caller.

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, NamedTuple
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
 
-from durchstarten.auth import Principal, Role
+from durchstarten.auth import Principal, PrincipalDependency, Role
 from durchstarten.counties import Counties
 from durchstarten.events.reasons import ReasonCode
 from reporting.reports import courses_and_funds, esf_indicators, outcomes, quarterly_monitoring
@@ -204,7 +204,7 @@ def report_named(name: str) -> ReportRoute:
 
 
 def add_report_endpoints(
-    app: FastAPI, responses: "ReportResponses", principal: Callable[..., Principal]
+    app: FastAPI, responses: "ReportResponses", principal: PrincipalDependency
 ) -> None:
     """Register `GET /v1/reports/<name>` for every report of REPORTS.
 
@@ -218,7 +218,7 @@ def _add_report_endpoint(
     app: FastAPI,
     report: ReportRoute,
     responses: "ReportResponses",
-    principal: Callable[..., Principal],
+    principal: PrincipalDependency,
 ) -> None:
     async def endpoint(
         request: Request,

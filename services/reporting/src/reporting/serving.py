@@ -5,14 +5,13 @@ registration, and the dependencies they name are local to the registering functi
 """
 
 import asyncio
-from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 import structlog
 from fastapi import Depends, FastAPI, HTTPException, Request, Response
 
-from durchstarten.auth import Principal, Role
+from durchstarten.auth import Principal, PrincipalDependency, Role
 from durchstarten.service import ServiceRuntime
 from reporting.audit_model import source_of
 from reporting.builder import BuildOrder, ReleaseBuilder
@@ -217,7 +216,7 @@ def _today() -> date:
 
 
 def add_release_endpoints(
-    app: FastAPI, responses: ReportResponses, principal: Callable[..., Principal]
+    app: FastAPI, responses: ReportResponses, principal: PrincipalDependency
 ) -> None:
     """`GET /v1/releases/current` and `POST /v1/releases`: which release is served."""
 
