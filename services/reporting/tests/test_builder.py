@@ -201,3 +201,28 @@ async def test_a_child_ends_when_its_api_instance_is_killed(
         if instance.returncode is None:
             instance.kill()
             await instance.wait()
+
+
+@pytest.mark.integration
+@pytest.mark.asyncio
+async def test_a_child_that_died_idle_is_replaced_for_the_next_build_and_close_is_final(
+    reporting_db: tuple[asyncpg.Pool, ReportingSettings],
+) -> None:
+    _, settings = reporting_db
+    builder = _builder()
+    try:
+        first = await builder.build(_order(settings))
+        (idle,) = builder.children()
+        os.kill(idle, signal.SIGKILL)
+        for _ in range(300):  # until the pool has seen it die (its management thread)
+            if getattr(builder._executor, "_broken", False):  # the pool's own flag
+                break
+            await asyncio.sleep(0.1)
+        again = await builder.build(_order(settings))  # not a failure: a new child takes it
+        assert _served(again) == _served(first)
+        assert builder.children() != [idle]
+    finally:
+        builder.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        await builder.build(_order(settings))
+    assert builder.children() == []

@@ -375,3 +375,75 @@ async def test_while_the_data_keeps_changing_the_state_is_read_once_per_ttl() ->
     assert reads == [began + 1.5, pytest.approx(began + 2.6)]
     source.gate.set()
     assert (await kept.get(fresh=True)).state == state(2)  # a fresh request always looks
+
+
+async def test_a_fresh_request_never_joins_a_look_at_the_data_started_before_it() -> None:
+    clock = Clock()
+    source = Source(clock)
+    gate = asyncio.Event()
+    seen: list[int] = []
+
+    async def slow_state() -> DataState:
+        applied = source.applied  # read when the query runs, answered later
+        seen.append(applied)
+        await gate.wait()
+        return state(applied)
+
+    kept = ReleaseKeeper(source.compute, slow_state, ttl_s=1.0, max_stale_s=60.0, clock=clock)
+    gate.set()
+    first = await kept.get()
+    clock.now += 1.5
+    gate.clear()
+    looking = asyncio.ensure_future(kept.get())  # a look at the data, still under way
+    while not seen:  # noqa: ASYNC110  # a list the fake query fills
+        await asyncio.sleep(0)
+    source.applied = 2  # a write commits after that look read the data
+    clock.now += 0.1
+    fresh = asyncio.ensure_future(kept.get(fresh=True))
+    for _ in range(100):  # the fresh request's own look starts (a shared one would not)
+        if len(seen) == 2:
+            break
+        await asyncio.sleep(0)
+    gate.set()
+    assert (await looking).state in (state(1), state(2))  # the first, or a newer one
+    assert (await fresh).state == state(2)
+    assert seen[-2:] == [1, 2]  # the fresh request ran its own look
+    assert first.state == state(1)
+
+
+async def test_a_recomputed_release_is_served_even_if_the_old_was_confirmed_meanwhile() -> None:
+    clock = Clock()
+    source = Source(clock)
+    kept = keeper(source, clock)
+    await kept.get()
+    source.gate.clear()
+    recomputing = asyncio.ensure_future(kept.recompute())
+    await asyncio.sleep(0)
+    clock.now += 5.0  # the data has not changed: a request confirms the old release
+    await kept.get()
+    source.gate.set()
+    recomputed = await recomputing
+    assert await kept.get() is recomputed
+
+
+async def test_a_failing_computation_is_paced_like_a_finished_one() -> None:
+    clock = Clock()
+    source = Source(clock)
+    source.duration = 5.0
+    kept = keeper(source, clock)
+    first = await kept.get()
+    source.applied = 2
+    source.fail = True
+    clock.now += 5.5  # the first took 5 s: a background computation may start
+    assert await kept.get() is first  # stale: served, and a background computation fails
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert source.computations == [1, 2]
+    clock.now += 1.5  # the failure took 5 s too: not yet again
+    assert await kept.get() is first
+    await asyncio.sleep(0)
+    assert source.computations == [1, 2]
+    clock.now += 4.0
+    assert await kept.get() is first
+    await asyncio.sleep(0)
+    assert source.computations == [1, 2, 2]

@@ -121,8 +121,12 @@ class ReleaseBuilder:
         """The child is started with the first `build` and logs like its parent."""
         self._initargs = (service, log_level, log_format, os.getpid())
         self._executor: ProcessPoolExecutor | None = None
+        self._closed = False
 
     def _child(self) -> ProcessPoolExecutor:
+        if self._closed:
+            msg = "the release builder is closed (the service is stopping)"
+            raise RuntimeError(msg)
         if self._executor is None:
             # spawn: a fresh interpreter, never a fork of a process with threads and an
             # event loop (a fork copies their locks in whatever state they are).
@@ -136,15 +140,29 @@ class ReleaseBuilder:
 
     async def build(self, order: BuildOrder) -> StateRelease:
         """A release built by the child; a child that died is replaced for the next one."""
+        loop = asyncio.get_running_loop()
         executor = self._child()
         try:
-            return await asyncio.get_running_loop().run_in_executor(executor, build, order)
+            future = loop.run_in_executor(executor, build, order)
         except BrokenProcessPool:
-            log.error("release-builder-died")
-            if self._executor is executor:
-                self._executor = None
-            executor.shutdown(wait=False, cancel_futures=True)
+            # The child died while idle (killed, out of memory): this build is not lost
+            # with it, a new child takes it.
+            log.warning("release-builder-replaced")
+            self._forget(executor)
+            executor = self._child()
+            future = loop.run_in_executor(executor, build, order)
+        try:
+            return await future
+        except BrokenProcessPool:
+            if not self._closed:
+                log.error("release-builder-died")
+            self._forget(executor)
             raise
+
+    def _forget(self, executor: ProcessPoolExecutor) -> None:
+        if self._executor is executor:
+            self._executor = None
+        executor.shutdown(wait=False, cancel_futures=True)
 
     def children(self) -> list[int]:
         """The process id of the child, if it runs (for operators and tests)."""
@@ -153,7 +171,8 @@ class ReleaseBuilder:
         return [process.pid for process in processes.values() if process.pid is not None]
 
     def close(self) -> None:
-        """Stop the child (a build under way is abandoned)."""
+        """Stop the child (a build under way is abandoned); no build starts after this."""
+        self._closed = True
         executor, self._executor = self._executor, None
         if executor is not None:
             for process in list(getattr(executor, "_processes", {}).values()):

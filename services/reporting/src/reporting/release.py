@@ -384,8 +384,10 @@ class ReleaseKeeper(Generic[ReleaseT]):
         self._clock = clock
         self._current: ReleaseT | None = None
         self._current_at = 0.0  # when the current release was last known current
+        self._current_since = -math.inf  # when the computation that made it started
         self._changed_at = -math.inf  # when the data was last found changed since it
         self._checking: asyncio.Task[DataState] | None = None
+        self._checking_since = -math.inf
         self._running: asyncio.Task[ReleaseT] | None = None
         self._running_since = 0.0
         self._finished_at = -math.inf  # when the last computation ended, and how long it took
@@ -413,10 +415,16 @@ class ReleaseKeeper(Generic[ReleaseT]):
         return self._running
 
     async def _run(self, since: float, compute: Callable[[], Awaitable[ReleaseT]]) -> ReleaseT:
-        release = await compute()
-        self._finished_at, self._took = self._clock(), self._clock() - since
-        if self._current is None or since >= self._current_at:
-            self._current, self._current_at = release, since
+        try:
+            release = await compute()
+        finally:
+            # A failed computation paces the next as a finished one does: one that fails
+            # every time (a builder out of memory) must not run back to back.
+            self._finished_at, self._took = self._clock(), self._clock() - since
+        # One computation at a time: this one started after the current release's.
+        if self._current is None or since >= self._current_since:
+            self._current, self._current_since = release, since
+            self._current_at = max(self._current_at, since)
         return release
 
     def _refresh_in_background(self) -> None:
@@ -439,11 +447,24 @@ class ReleaseKeeper(Generic[ReleaseT]):
                 await asyncio.shield(running)
         return await asyncio.shield(self._start(compute))
 
-    async def _checked_state(self) -> DataState:
-        """The data state, one query shared by every request that asks meanwhile."""
+    async def _checked_state(self, *, fresh: bool) -> tuple[DataState, float]:
+        """The data state and when its query started.
+
+        One query is shared by every request that asks meanwhile; a `fresh` request runs
+        its own (one started before it may not see what it must).
+        """
+        if fresh:
+            since = self._clock()
+            return await self._state(), since
         if self._checking is None or self._checking.done():
+            self._checking_since = self._clock()
             self._checking = asyncio.ensure_future(self._state())
-        return await asyncio.shield(self._checking)
+            # Its failure is for its waiters to see; with none left, not a warning.
+            self._checking.add_done_callback(
+                lambda task: None if task.cancelled() else task.exception()
+            )
+        since = self._checking_since
+        return await asyncio.shield(self._checking), since
 
     async def _served(self, current: ReleaseT, asked: float, *, fresh: bool) -> ReleaseT | None:
         """`current` if it may answer a request made at `asked`; None: wait for a new one."""
@@ -455,10 +476,14 @@ class ReleaseKeeper(Generic[ReleaseT]):
             # ingest every request would otherwise query the data state).
             self._refresh_in_background()
             return current
-        if await self._checked_state() == current.state:
-            self._current_at = max(self._current_at, asked)
-            return current
-        self._changed_at = max(self._changed_at, asked)
+        found, since = await self._checked_state(fresh=fresh)
+        latest = self._current or current  # a newer release may have come meanwhile
+        if found == latest.state:
+            self._current_at = max(self._current_at, since)
+            return latest
+        if latest is not current and not fresh:
+            return latest  # newer than what was looked at: nothing to start
+        self._changed_at = max(self._changed_at, since)
         if stale_ok:
             self._refresh_in_background()
             return current
